@@ -1,0 +1,394 @@
+//! A checked workflow definition. Holding a `Definition` means every reference in it
+//! resolves: gate evidence ids exist, transitions go between declared states, CEL
+//! compiles and names only declared fields, templates exist.
+
+use crate::calendar::Calendar;
+use crate::duration::Duration;
+use crate::expr::Expr;
+use crate::ids::{EvidenceId, FieldId, GateId, RoleId, StateId, TemplateName, TimerId, TransitionId};
+use crate::scenario::Scenario;
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+/// A workflow, parsed and checked.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// Stable id (`lcc-decommissioning`).
+    pub id: String,
+    /// Bumped whenever the file changes.
+    pub version: u32,
+    /// Human title.
+    pub title: String,
+    /// Longer description for the policy document.
+    pub description: Option<String>,
+    /// The document the workflow implements.
+    pub source: Option<String>,
+    /// IANA name of the zone all dates and timers are in.
+    pub timezone_name: String,
+    /// The zone itself.
+    pub timezone: jiff::tz::TimeZone,
+    /// The working-day calendar, when the workflow names one.
+    pub calendar: Option<Arc<Calendar>>,
+    /// Values the workflow sets (thresholds), readable from CEL as `params.<id>`.
+    pub params: IndexMap<String, ParamValue>,
+    /// Roles, in file order.
+    pub roles: IndexMap<RoleId, Role>,
+    /// Typed case fields, in file order.
+    pub fields: IndexMap<FieldId, Field>,
+    /// Evidence kinds, in file order.
+    pub evidence: IndexMap<EvidenceId, Evidence>,
+    /// States, in file order.
+    pub states: IndexMap<StateId, State>,
+    /// The state a new case starts in.
+    pub initial: StateId,
+    /// Transitions, in file order.
+    pub transitions: Vec<Transition>,
+    /// Per-case timers.
+    pub timers: Vec<Timer>,
+    /// Workflow-wide schedules.
+    pub schedules: Vec<Schedule>,
+    /// Executable scenarios.
+    pub tests: Vec<Scenario>,
+    /// Every template name a message of this workflow uses.
+    pub templates: Vec<TemplateName>,
+    /// sha256 of the source text, hex.
+    pub sha256: String,
+}
+
+/// A value set in `params:`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// A number (thresholds in pounds, counts).
+    Number(f64),
+    /// Text.
+    Text(String),
+    /// A flag.
+    Bool(bool),
+}
+
+/// A role.
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// Human title.
+    pub title: String,
+    /// Description for the policy document.
+    pub description: Option<String>,
+    /// For external roles (providers): the case field holding their email address.
+    /// `None` for internal roles, whose members are users with accounts.
+    pub email_field: Option<FieldId>,
+}
+
+impl Role {
+    /// Whether the role is an outside party reached by an emailed link.
+    pub fn is_external(&self) -> bool {
+        self.email_field.is_some()
+    }
+}
+
+/// The type of a field, checked on every write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    /// Free text.
+    Text,
+    /// An email address.
+    Email,
+    /// An amount in pounds, stored in pence.
+    Money,
+    /// A decimal number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// Yes or no.
+    Boolean,
+    /// A calendar date.
+    Date,
+    /// One of a fixed list.
+    Choice(Vec<String>),
+}
+
+impl FieldType {
+    /// The name used in workflow files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Email => "email",
+            FieldType::Money => "money",
+            FieldType::Number => "number",
+            FieldType::Integer => "integer",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Choice(_) => "choice",
+        }
+    }
+}
+
+/// A typed field of case data.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Its type.
+    pub kind: FieldType,
+    /// Human title (defaults to the id).
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Whether a case cannot be opened without it.
+    pub required: bool,
+}
+
+/// What a piece of evidence is.
+#[derive(Debug, Clone)]
+pub enum EvidenceKind {
+    /// An uploaded file.
+    Document,
+    /// Items that must each be answered, in file order: (item id, label).
+    Checklist(Vec<(String, String)>),
+    /// A confirmation, usually from a provider.
+    Acknowledgement,
+}
+
+impl EvidenceKind {
+    /// The name used in workflow files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EvidenceKind::Document => "document",
+            EvidenceKind::Checklist(_) => "checklist",
+            EvidenceKind::Acknowledgement => "acknowledgement",
+        }
+    }
+}
+
+/// A kind of evidence a case can hold.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// Human title.
+    pub title: String,
+    /// Document, checklist or acknowledgement.
+    pub kind: EvidenceKind,
+    /// Description.
+    pub description: Option<String>,
+    /// Citation.
+    pub source: Option<String>,
+    /// How long it stays valid after it is attached.
+    pub valid_for: Option<Duration>,
+    /// Who provides it; `None` means any internal role.
+    pub from: Option<RoleId>,
+}
+
+/// A state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Human title (defaults to the id).
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Whether cases end here.
+    pub terminal: bool,
+    /// The stage of the policy this state belongs to.
+    pub stage: Option<String>,
+}
+
+/// A transition between states.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Its id.
+    pub id: TransitionId,
+    /// Human title (defaults to the id).
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// The states it leaves from.
+    pub from: Vec<StateId>,
+    /// The state it goes to.
+    pub to: StateId,
+    /// Roles allowed to request it; empty means any internal role.
+    pub by: Vec<RoleId>,
+    /// Routing condition: when false the transition does not apply to the case.
+    pub when: Option<Expr>,
+    /// Citation.
+    pub source: Option<String>,
+    /// Gates that must all hold.
+    pub gates: Vec<Gate>,
+}
+
+/// A condition that must hold before a transition may happen.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The id unmet gates are reported by.
+    pub id: GateId,
+    /// What must hold.
+    pub kind: GateKind,
+    /// Citation.
+    pub source: Option<String>,
+    /// A human sentence that replaces the default one.
+    pub explain: Option<String>,
+}
+
+/// The kinds of gate.
+#[derive(Debug, Clone)]
+pub enum GateKind {
+    /// The evidence is held and has not expired.
+    Evidence(EvidenceId),
+    /// Every item of the checklist is answered.
+    Checklist(EvidenceId),
+    /// Enough members of a role approved, and none rejected.
+    Approval(ApprovalGate),
+    /// A CEL rule holds.
+    Rule(Expr),
+    /// Every gate holds.
+    All(Vec<Gate>),
+    /// At least one gate holds.
+    Any(Vec<Gate>),
+}
+
+impl GateKind {
+    /// The name used in workflow files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GateKind::Evidence(_) => "evidence",
+            GateKind::Checklist(_) => "checklist",
+            GateKind::Approval(_) => "approval",
+            GateKind::Rule(_) => "rule",
+            GateKind::All(_) => "all",
+            GateKind::Any(_) => "any",
+        }
+    }
+}
+
+/// An approval gate.
+#[derive(Debug, Clone)]
+pub struct ApprovalGate {
+    /// The role whose members approve.
+    pub role: RoleId,
+    /// How many distinct members must approve.
+    pub quorum: u32,
+    /// Separation of duties.
+    pub not_by: Vec<Separation>,
+}
+
+/// People whose approval does not count, for separation of duties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separation {
+    /// The person who made the transition into the current state.
+    Submitter,
+    /// The person who opened the case.
+    Creator,
+}
+
+/// A message to send: to whom, with which template.
+#[derive(Debug, Clone)]
+pub struct Send {
+    /// Recipient roles.
+    pub to: Vec<RoleId>,
+    /// The template.
+    pub template: TemplateName,
+}
+
+/// When a timer first fires.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    /// Once, as the case enters the state.
+    OnEnter(StateId),
+    /// A duration after the case entered the state.
+    After {
+        /// The state.
+        state: StateId,
+        /// How long after entry.
+        after: Duration,
+    },
+    /// On the date held in a field (09:00 workflow time), shifted by an offset.
+    At {
+        /// The state.
+        state: StateId,
+        /// A date field.
+        field: FieldId,
+        /// Shift from that date (negative for "before").
+        offset: Option<Duration>,
+    },
+}
+
+/// A per-case timer.
+#[derive(Debug, Clone)]
+pub struct Timer {
+    /// Its id.
+    pub id: TimerId,
+    /// Human title.
+    pub title: Option<String>,
+    /// Citation.
+    pub source: Option<String>,
+    /// When it first fires.
+    pub trigger: Trigger,
+    /// Repeat interval.
+    pub every: Option<Duration>,
+    /// Maximum number of firings.
+    pub limit: Option<u32>,
+    /// Stops the timer once it holds.
+    pub until: Option<Gate>,
+    /// The message sent each time it fires.
+    pub send: Option<Send>,
+    /// A transition requested each time it fires.
+    pub fire: Option<TransitionId>,
+}
+
+impl Timer {
+    /// The state this timer belongs to.
+    pub fn state(&self) -> &StateId {
+        match &self.trigger {
+            Trigger::OnEnter(s) => s,
+            Trigger::After { state, .. } | Trigger::At { state, .. } => state,
+        }
+    }
+}
+
+/// A workflow-wide schedule in cron syntax.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Its id.
+    pub id: String,
+    /// Human title.
+    pub title: Option<String>,
+    /// The cron expression as written.
+    pub cron_text: String,
+    /// The parsed schedule.
+    pub cron: cron::Schedule,
+    /// The message.
+    pub send: Send,
+    /// Citation.
+    pub source: Option<String>,
+}
+
+impl Definition {
+    /// The state with this id.
+    pub fn state(&self, id: &str) -> Option<(&StateId, &State)> {
+        self.states.get_key_value(id)
+    }
+
+    /// The transition with this id.
+    pub fn transition(&self, id: &str) -> Option<&Transition> {
+        self.transitions.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// The evidence kind with this id.
+    pub fn evidence_kind(&self, id: &str) -> Option<(&EvidenceId, &Evidence)> {
+        self.evidence.get_key_value(id)
+    }
+
+    /// The timer with this id.
+    pub fn timer(&self, id: &str) -> Option<&Timer> {
+        self.timers.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// The role with this id.
+    pub fn role(&self, id: &str) -> Option<(&RoleId, &Role)> {
+        self.roles.get_key_value(id)
+    }
+
+    /// Transitions leaving `state`, in file order.
+    pub fn outgoing<'a>(&'a self, state: &'a StateId) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.transitions.iter().filter(move |t| t.from.contains(state))
+    }
+
+    /// Timers that belong to `state`.
+    pub fn timers_in<'a>(&'a self, state: &'a StateId) -> impl Iterator<Item = &'a Timer> + 'a {
+        self.timers.iter().filter(move |t| t.state() == state)
+    }
+}

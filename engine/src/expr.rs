@@ -1,0 +1,358 @@
+//! CEL expressions for `when` and `rule`: compiled and checked when the workflow loads,
+//! evaluated against a case.
+//!
+//! Dates are CEL timestamps at 00:00 UTC of the calendar date, so comparing two dates
+//! compares days whatever the time zone; `today` is the date in the workflow's zone.
+//! Calendar arithmetic is done by functions (`add_months(today, 6)`) because CEL's own
+//! durations are fixed lengths and a month is not.
+
+use crate::calendar::Calendar;
+use crate::definition::{FieldType, ParamValue};
+use cel::common::ast::{EntryExpr, Expr as Node};
+use cel::objects::Value;
+use cel::{Context, ExecutionError, IdedExpr, Program};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use jiff::civil::Date;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// A compiled CEL expression.
+#[derive(Clone)]
+pub struct Expr {
+    text: String,
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?})", self.text)
+    }
+}
+
+impl Expr {
+    /// The expression as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// What an expression may name: the workflow's fields and params.
+pub(crate) struct Scope<'a> {
+    pub fields: Vec<(&'a str, &'a FieldType)>,
+    pub params: Vec<(&'a str, &'a ParamValue)>,
+    pub calendar: Option<Arc<Calendar>>,
+}
+
+/// Functions Gatehouse adds to CEL.
+pub const FUNCTIONS: &[&str] =
+    &["add_days", "add_months", "add_years", "add_working_days", "months_between", "days_between"];
+
+const STDLIB: &[&str] = &[
+    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
+    "bytes", "bool", "timestamp", "duration", "type", "dyn", "max", "min", "getFullYear",
+    "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
+    "getMinutes", "getSeconds", "getMilliseconds", "lowerAscii", "upperAscii", "trim",
+];
+
+/// Compile `text`, check every name in it against `scope`, and try it on sample values
+/// of the declared types so that type errors are found now rather than on a live case.
+pub(crate) fn compile(text: &str, scope: &Scope) -> Result<Expr, String> {
+    let program = Program::compile(text).map_err(|e| {
+        let msg = e.to_string();
+        format!("CEL does not compile: {}", msg.lines().next().unwrap_or(&msg).trim())
+    })?;
+    let mut problems = Vec::new();
+    check_names(program.expression(), scope, &mut BTreeSet::new(), &mut problems);
+    if let Some(p) = problems.into_iter().next() {
+        return Err(p);
+    }
+    let expr = Expr { text: text.to_string(), program: Arc::new(program) };
+    let bindings = Bindings::sample(scope);
+    match evaluate(&expr, &bindings, scope.calendar.clone()) {
+        Ok(Value::Bool(_)) => Ok(expr),
+        Ok(other) => Err(format!("must be true or false, but gives {}", type_name(&other))),
+        Err(ExecutionError::NoSuchOverload(o)) => Err(format!("type error: {o}")),
+        Err(e @ (ExecutionError::UnsupportedBinaryOperator(..) | ExecutionError::ValuesNotComparable(..))) => {
+            Err(format!("type error: {e}"))
+        }
+        Err(ExecutionError::UndeclaredReference(name)) => Err(format!("unknown function or name `{name}`")),
+        // Anything else (division by zero on sample values, say) is a property of the
+        // sample, not of the expression.
+        Err(_) => Ok(expr),
+    }
+}
+
+/// The values an expression sees: `case`, `params`, `today`, `now`.
+pub struct Bindings {
+    case: HashMap<String, Value>,
+    params: HashMap<String, Value>,
+    today: Value,
+    now: Value,
+}
+
+/// A field value as CEL sees it.
+pub enum CelField<'a> {
+    /// Text, email, choice.
+    Text(&'a str),
+    /// Money (in pounds) and numbers.
+    Number(f64),
+    /// Integers.
+    Integer(i64),
+    /// Booleans.
+    Bool(bool),
+    /// Dates.
+    Date(Date),
+}
+
+impl Bindings {
+    /// Bindings for a case in `state` with `fields`, at `now` in zone `tz`.
+    pub fn new<'a>(
+        state: &str,
+        fields: impl Iterator<Item = (&'a str, CelField<'a>)>,
+        params: &[(&str, &ParamValue)],
+        now: &jiff::Zoned,
+    ) -> Bindings {
+        let fields: HashMap<String, Value> = fields.map(|(k, v)| (k.to_string(), cel_field(v))).collect();
+        let mut case = HashMap::new();
+        case.insert("state".to_string(), Value::from(state));
+        case.insert("fields".to_string(), Value::from(fields));
+        let now_cel = DateTime::from_timestamp(now.timestamp().as_second(), 0)
+            .map(|t| t.fixed_offset())
+            .map(Value::Timestamp)
+            .unwrap_or(Value::Null);
+        Bindings {
+            case,
+            params: params.iter().map(|(k, v)| (k.to_string(), param_value(v))).collect(),
+            today: date_value(now.date()),
+            now: now_cel,
+        }
+    }
+
+    fn sample(scope: &Scope) -> Bindings {
+        let fields = scope.fields.iter().map(|(k, t)| {
+            let v = match t {
+                FieldType::Text | FieldType::Email => CelField::Text("sample"),
+                FieldType::Choice(c) => CelField::Text(c.first().map(String::as_str).unwrap_or("")),
+                FieldType::Money | FieldType::Number => CelField::Number(1000.0),
+                FieldType::Integer => CelField::Integer(1),
+                FieldType::Boolean => CelField::Bool(true),
+                FieldType::Date => CelField::Date(jiff::civil::date(2026, 6, 1)),
+            };
+            (*k, v)
+        });
+        let now = jiff::civil::date(2026, 1, 5).at(9, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).expect("fixed date");
+        Bindings::new("sample", fields, &scope.params, &now)
+    }
+}
+
+/// Evaluate to a boolean. An error says, in words, why the expression could not be
+/// decided (usually a field that is not set yet).
+pub fn evaluate_bool(expr: &Expr, bindings: &Bindings, calendar: Option<Arc<Calendar>>) -> Result<bool, String> {
+    match evaluate(expr, bindings, calendar) {
+        Ok(Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("gives {} instead of true or false", type_name(&other))),
+        Err(ExecutionError::NoSuchKey(k)) => Err(format!("`{k}` is not set")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// CEL's standard library, built once: building it is far dearer than an evaluation.
+static STDLIB_ENV: std::sync::LazyLock<Arc<cel::Env>> = std::sync::LazyLock::new(|| Arc::new(cel::Env::stdlib()));
+
+fn evaluate(expr: &Expr, b: &Bindings, calendar: Option<Arc<Calendar>>) -> Result<Value, ExecutionError> {
+    let mut ctx = Context::with_env(STDLIB_ENV.clone());
+    ctx.add_variable_from_value("case", b.case.clone());
+    ctx.add_variable_from_value("params", b.params.clone());
+    ctx.add_variable_from_value("today", b.today.clone());
+    ctx.add_variable_from_value("now", b.now.clone());
+    add_functions(&mut ctx, calendar);
+    expr.program.execute(&ctx)
+}
+
+type Ts = DateTime<FixedOffset>;
+type CelResult<T> = Result<T, ExecutionError>;
+
+fn add_functions(ctx: &mut Context, calendar: Option<Arc<Calendar>>) {
+    // The names are not CEL standard functions, so adding them cannot fail.
+    let _ = ctx.add_function("add_days", |t: Ts, n: i64| shift(t, jiff::Span::new().try_days(n)));
+    let _ = ctx.add_function("add_months", |t: Ts, n: i64| shift(t, jiff::Span::new().try_months(n)));
+    let _ = ctx.add_function("add_years", |t: Ts, n: i64| shift(t, jiff::Span::new().try_years(n)));
+    let _ = ctx.add_function("months_between", |a: Ts, b: Ts| -> CelResult<i64> {
+        let span = to_date(a)?
+            .until((jiff::Unit::Month, to_date(b)?))
+            .map_err(|e| ExecutionError::function_error("months_between", e))?;
+        Ok(span.get_months() as i64 + 12 * span.get_years() as i64)
+    });
+    let _ = ctx.add_function("days_between", |a: Ts, b: Ts| -> CelResult<i64> {
+        let span = to_date(a)?
+            .until((jiff::Unit::Day, to_date(b)?))
+            .map_err(|e| ExecutionError::function_error("days_between", e))?;
+        Ok(span.get_days() as i64)
+    });
+    let _ = ctx.add_function("add_working_days", move |t: Ts, n: i64| -> CelResult<Ts> {
+        let cal = calendar
+            .as_deref()
+            .ok_or_else(|| ExecutionError::function_error("add_working_days", "the workflow names no calendar"))?;
+        let d = cal.add_working_days(to_date(t)?, n).map_err(|e| ExecutionError::function_error("add_working_days", e))?;
+        Ok(to_ts(d))
+    });
+}
+
+fn shift(t: Ts, span: Result<jiff::Span, jiff::Error>) -> CelResult<Ts> {
+    let err = |e: jiff::Error| ExecutionError::function_error("date arithmetic", e);
+    let d = to_date(t)?.checked_add(span.map_err(err)?).map_err(err)?;
+    Ok(to_ts(d))
+}
+
+fn to_date(t: Ts) -> CelResult<Date> {
+    use chrono::Datelike;
+    let d = t.date_naive();
+    Date::new(d.year() as i16, d.month() as i8, d.day() as i8)
+        .map_err(|e| ExecutionError::function_error("date", e))
+}
+
+fn to_ts(d: Date) -> Ts {
+    let naive = NaiveDate::from_ymd_opt(d.year().into(), d.month() as u32, d.day() as u32)
+        .and_then(|n| n.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    FixedOffset::east_opt(0).expect("zero offset").from_utc_datetime(&naive)
+}
+
+/// A date as a CEL value (a timestamp at 00:00 UTC of that day).
+pub fn date_value(d: Date) -> Value {
+    Value::Timestamp(to_ts(d))
+}
+
+fn cel_field(v: CelField) -> Value {
+    match v {
+        CelField::Text(s) => Value::from(s),
+        CelField::Number(n) => Value::Float(n),
+        CelField::Integer(n) => Value::Int(n),
+        CelField::Bool(b) => Value::Bool(b),
+        CelField::Date(d) => date_value(d),
+    }
+}
+
+fn param_value(v: &ParamValue) -> Value {
+    match v {
+        ParamValue::Number(n) => Value::Float(*n),
+        ParamValue::Text(s) => Value::from(s.as_str()),
+        ParamValue::Bool(b) => Value::Bool(*b),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Int(_) | Value::UInt(_) => "a whole number",
+        Value::Float(_) => "a number",
+        Value::String(_) => "text",
+        Value::Timestamp(_) => "a date",
+        Value::Null => "null",
+        Value::List(_) => "a list",
+        Value::Map(_) => "a map",
+        _ => "a value",
+    }
+}
+
+/// Report every name the expression uses that the scope does not declare.
+fn check_names(e: &IdedExpr, scope: &Scope, bound: &mut BTreeSet<String>, out: &mut Vec<String>) {
+    match &e.expr {
+        Node::Ident(name) => check_path(&[name.as_str()], scope, bound, out),
+        Node::Select(sel) => match select_path(e) {
+            Some(path) => check_path(&path, scope, bound, out),
+            None => check_names(&sel.operand, scope, bound, out),
+        },
+        Node::Call(call) => {
+            let name = call.func_name.as_str();
+            let operator = name.starts_with('_') || name.starts_with('@') || name.starts_with('!');
+            if !operator && !FUNCTIONS.contains(&name) && !STDLIB.contains(&name) {
+                let hint = crate::diagnostics::did_you_mean(name, FUNCTIONS.iter().chain(STDLIB).copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                out.push(format!("unknown function `{name}`{hint}"));
+            }
+            if name == "add_working_days" && scope.calendar.is_none() {
+                out.push("`add_working_days` needs the workflow to name a `calendar:`".into());
+            }
+            if let Some(t) = &call.target {
+                check_names(t, scope, bound, out);
+            }
+            for a in &call.args {
+                check_names(a, scope, bound, out);
+            }
+        }
+        Node::Comprehension(c) => {
+            check_names(&c.iter_range, scope, bound, out);
+            let mut inner = bound.clone();
+            inner.insert(c.iter_var.clone());
+            if let Some(v) = &c.iter_var2 {
+                inner.insert(v.clone());
+            }
+            inner.insert(c.accu_var.clone());
+            check_names(&c.accu_init, scope, &mut inner, out);
+            check_names(&c.loop_cond, scope, &mut inner, out);
+            check_names(&c.loop_step, scope, &mut inner, out);
+            check_names(&c.result, scope, &mut inner, out);
+        }
+        Node::List(l) => l.elements.iter().for_each(|x| check_names(x, scope, bound, out)),
+        Node::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    check_names(&me.key, scope, bound, out);
+                    check_names(&me.value, scope, bound, out);
+                }
+            }
+        }
+        Node::Struct(_) => out.push("message literals are not supported".into()),
+        Node::Literal(_) | Node::Unspecified => {}
+    }
+}
+
+/// `case.fields.x` as ["case", "fields", "x"]; None when the chain does not start at a name.
+fn select_path(e: &IdedExpr) -> Option<Vec<&str>> {
+    match &e.expr {
+        Node::Ident(n) => Some(vec![n.as_str()]),
+        Node::Select(s) => {
+            let mut p = select_path(&s.operand)?;
+            p.push(s.field.as_str());
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+fn check_path(path: &[&str], scope: &Scope, bound: &BTreeSet<String>, out: &mut Vec<String>) {
+    let root = path[0];
+    if bound.contains(root) || root == "today" || root == "now" {
+        return;
+    }
+    match root {
+        "case" => match path.get(1) {
+            None | Some(&"state") => {}
+            Some(&"fields") => {
+                if let Some(f) = path.get(2) {
+                    if !scope.fields.iter().any(|(k, _)| k == f) {
+                        let hint = crate::diagnostics::hint_for(f, "fields", scope.fields.iter().map(|(k, _)| *k));
+                        out.push(format!("unknown field `{f}` in `case.fields.{f}` ({hint})"));
+                    }
+                }
+            }
+            Some(other) => out.push(format!("`case.{other}` does not exist (use `case.fields.<id>` or `case.state`)")),
+        },
+        "params" => {
+            if let Some(p) = path.get(1) {
+                if !scope.params.iter().any(|(k, _)| k == p) {
+                    let hint = crate::diagnostics::hint_for(p, "params", scope.params.iter().map(|(k, _)| *k));
+                    out.push(format!("unknown param `{p}` ({hint})"));
+                }
+            }
+        }
+        other => {
+            let hint = crate::diagnostics::did_you_mean(other, ["case", "params", "today", "now"])
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            out.push(format!("unknown name `{other}`{hint}; expressions can use case, params, today and now"));
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Typed field values: every write is checked against the field's declared type.
+
+use crate::definition::{Field, FieldType};
+use crate::snapshot::FieldValue;
+use jiff::civil::Date;
+
+/// A value as it arrives from outside (JSON, a form, a test step), before it is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// No value: clears an optional field.
+    Null,
+    /// true / false.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A decimal number.
+    Float(f64),
+    /// Text.
+    Text(String),
+}
+
+/// Check `input` against `field`: `Ok(None)` clears the field.
+pub fn check(field: &Field, input: &Input) -> Result<Option<FieldValue>, String> {
+    if let Input::Null = input {
+        return if field.required { Err("is required".into()) } else { Ok(None) };
+    }
+    if let Input::Text(s) = input {
+        if s.trim().is_empty() {
+            return if field.required { Err("is required".into()) } else { Ok(None) };
+        }
+    }
+    let value = match (&field.kind, input) {
+        (FieldType::Text, Input::Text(s)) => FieldValue::Text(s.trim().to_string()),
+        (FieldType::Email, Input::Text(s)) => FieldValue::Text(email(s)?),
+        (FieldType::Choice(choices), Input::Text(s)) => {
+            let s = s.trim();
+            if !choices.iter().any(|c| c == s) {
+                return Err(format!("must be one of: {}", choices.join(", ")));
+            }
+            FieldValue::Text(s.to_string())
+        }
+        (FieldType::Money, i) => FieldValue::Pence(pence(i)?),
+        (FieldType::Number, Input::Int(n)) => FieldValue::Number(*n as f64),
+        (FieldType::Number, Input::Float(n)) if n.is_finite() => FieldValue::Number(*n),
+        (FieldType::Number, Input::Text(s)) => {
+            FieldValue::Number(s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or("must be a number")?)
+        }
+        (FieldType::Integer, Input::Int(n)) => FieldValue::Integer(*n),
+        (FieldType::Integer, Input::Float(n)) if n.fract() == 0.0 && n.abs() < 9e15 => FieldValue::Integer(*n as i64),
+        (FieldType::Integer, Input::Text(s)) => FieldValue::Integer(s.trim().parse().map_err(|_| "must be a whole number")?),
+        (FieldType::Boolean, Input::Bool(b)) => FieldValue::Bool(*b),
+        (FieldType::Boolean, Input::Text(s)) => FieldValue::Bool(match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" => true,
+            "false" | "no" => false,
+            _ => return Err("must be yes or no".into()),
+        }),
+        (FieldType::Date, Input::Text(s)) => FieldValue::Date(date(s)?),
+        (kind, _) => return Err(format!("must be {}", expected(kind))),
+    };
+    Ok(Some(value))
+}
+
+/// A date written YYYY-MM-DD.
+pub fn date(s: &str) -> Result<Date, String> {
+    let s = s.trim();
+    if s.len() != 10 {
+        return Err(format!("`{s}` is not a date written YYYY-MM-DD"));
+    }
+    s.parse::<Date>().map_err(|_| format!("`{s}` is not a date written YYYY-MM-DD"))
+}
+
+fn expected(kind: &FieldType) -> &'static str {
+    match kind {
+        FieldType::Text => "text",
+        FieldType::Email => "an email address",
+        FieldType::Money => "an amount of money in pounds",
+        FieldType::Number => "a number",
+        FieldType::Integer => "a whole number",
+        FieldType::Boolean => "true or false",
+        FieldType::Date => "a date written YYYY-MM-DD",
+        FieldType::Choice(_) => "one of the listed choices",
+    }
+}
+
+fn email(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+                && !domain.contains('@')
+        }
+        None => false,
+    };
+    if ok { Ok(s.to_string()) } else { Err(format!("`{s}` is not an email address")) }
+}
+
+/// Pounds (a number, or text like "£1,250.50") to pence.
+fn pence(input: &Input) -> Result<i64, String> {
+    const BAD: &str = "must be an amount of money in pounds, like 1250 or 1250.50";
+    let text = match input {
+        Input::Int(n) => return n.checked_mul(100).filter(|p| *p >= 0).ok_or_else(|| BAD.to_string()),
+        Input::Float(f) => format!("{f}"),
+        Input::Text(s) => s.trim().trim_start_matches('£').replace(',', ""),
+        _ => return Err(BAD.into()),
+    };
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (text.as_str(), ""),
+    };
+    if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err(BAD.into());
+    }
+    let whole: i64 = whole.parse().map_err(|_| BAD.to_string())?;
+    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| BAD.to_string())? };
+    whole.checked_mul(100).and_then(|p| p.checked_add(frac)).ok_or_else(|| BAD.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(kind: FieldType) -> Field {
+        Field { kind, title: "x".into(), description: None, required: false }
+    }
+
+    #[test]
+    fn money_is_exact_pence() {
+        let f = field(FieldType::Money);
+        assert_eq!(check(&f, &Input::Text("£1,250.5".into())), Ok(Some(FieldValue::Pence(125050))));
+        assert_eq!(check(&f, &Input::Float(0.1)), Ok(Some(FieldValue::Pence(10))));
+        assert_eq!(check(&f, &Input::Int(500000)), Ok(Some(FieldValue::Pence(50000000))));
+        assert!(check(&f, &Input::Float(1.005)).is_err());
+        assert!(check(&f, &Input::Int(-1)).is_err());
+        assert!(check(&f, &Input::Text("lots".into())).is_err());
+    }
+
+    #[test]
+    fn types_are_enforced() {
+        assert!(check(&field(FieldType::Date), &Input::Text("2027-02-30".into())).is_err());
+        assert!(check(&field(FieldType::Date), &Input::Int(2027)).is_err());
+        assert!(check(&field(FieldType::Email), &Input::Text("not an email".into())).is_err());
+        assert!(check(&field(FieldType::Choice(vec!["a".into()])), &Input::Text("b".into())).is_err());
+        let required = Field { required: true, ..field(FieldType::Text) };
+        assert_eq!(check(&required, &Input::Text("  ".into())), Err("is required".into()));
+    }
+}

@@ -1,0 +1,249 @@
+//! Gate evaluation: for a case, which transitions are allowed and, for the others, every
+//! unmet gate with a sentence a person can act on.
+
+use crate::definition::{ApprovalGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
+use crate::expr::{Bindings, CelField, evaluate_bool};
+use crate::ids::{EvidenceId, GateId};
+use crate::snapshot::{CaseSnapshot, EvidenceContent, FieldValue, Verdict};
+use jiff::{Timestamp, Zoned};
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+/// A gate that does not hold, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmet {
+    /// The gate's id.
+    pub gate: GateId,
+    /// `evidence`, `checklist`, `approval`, `rule`, `any`.
+    pub kind: &'static str,
+    /// A sentence for people.
+    pub message: String,
+    /// The gate's citation.
+    pub source: Option<String>,
+}
+
+/// Where one outgoing transition stands.
+#[derive(Debug, Clone)]
+pub struct TransitionStatus<'d> {
+    /// The transition.
+    pub transition: &'d Transition,
+    /// `Err(reason)` when its `when` is false (or cannot be decided): it does not apply.
+    pub applies: Result<(), String>,
+    /// Unmet gates (empty when every gate holds).
+    pub unmet: Vec<Unmet>,
+}
+
+impl TransitionStatus<'_> {
+    /// Whether the transition may happen now (for someone allowed to request it).
+    pub fn allowed(&self) -> bool {
+        self.applies.is_ok() && self.unmet.is_empty()
+    }
+}
+
+/// Every transition leaving the case's state, with its status.
+pub fn evaluate<'d>(def: &'d Definition, case: &'d CaseSnapshot, now: Timestamp) -> Vec<TransitionStatus<'d>> {
+    let ev = Evaluator::new(def, case, now);
+    def.outgoing(&case.state).map(|t| ev.transition(t)).collect()
+}
+
+/// Evaluates gates for one case at one instant. Builds the CEL bindings once, and only
+/// when a rule or `when` needs them.
+pub struct Evaluator<'a> {
+    def: &'a Definition,
+    case: &'a CaseSnapshot,
+    now: Zoned,
+    bindings: OnceCell<Bindings>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator for `case` at `now`.
+    pub fn new(def: &'a Definition, case: &'a CaseSnapshot, now: Timestamp) -> Self {
+        Evaluator { def, case, now: now.to_zoned(def.timezone.clone()), bindings: OnceCell::new() }
+    }
+
+    /// The status of one transition.
+    pub fn transition<'d>(&self, t: &'d Transition) -> TransitionStatus<'d> {
+        let applies = match &t.when {
+            None => Ok(()),
+            Some(expr) => match evaluate_bool(expr, self.bindings(), self.def.calendar.clone()) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("does not apply to this case (`{}` is false)", expr.text())),
+                Err(e) => Err(format!("cannot tell whether it applies: {e}")),
+            },
+        };
+        let mut unmet = Vec::new();
+        for g in &t.gates {
+            self.collect_unmet(g, &mut unmet);
+        }
+        TransitionStatus { transition: t, applies, unmet }
+    }
+
+    /// Whether `gate` holds.
+    pub fn holds(&self, gate: &Gate) -> bool {
+        let mut unmet = Vec::new();
+        self.collect_unmet(gate, &mut unmet);
+        unmet.is_empty()
+    }
+
+    /// Push the unmet parts of `gate`: `all` reports each unmet child, the others report
+    /// themselves.
+    fn collect_unmet(&self, gate: &Gate, out: &mut Vec<Unmet>) {
+        let unmet = |message: String| Unmet {
+            gate: gate.id.clone(),
+            kind: gate.kind.name(),
+            message: gate.explain.clone().unwrap_or(message),
+            source: gate.source.clone(),
+        };
+        match &gate.kind {
+            GateKind::Evidence(id) => {
+                if let Err(m) = self.evidence_held(id) {
+                    out.push(unmet(m));
+                }
+            }
+            GateKind::Checklist(id) => {
+                if let Err(m) = self.checklist_complete(id) {
+                    out.push(unmet(m));
+                }
+            }
+            GateKind::Approval(a) => {
+                if let Err(m) = self.approved(a) {
+                    out.push(unmet(m));
+                }
+            }
+            GateKind::Rule(expr) => match evaluate_bool(expr, self.bindings(), self.def.calendar.clone()) {
+                Ok(true) => {}
+                Ok(false) => out.push(unmet(format!("rule `{}` does not hold", expr.text()))),
+                Err(e) => {
+                    let mut u = unmet(format!("rule `{}` cannot be checked", expr.text()));
+                    u.message = format!("{} (cannot be checked yet: {e})", u.message);
+                    out.push(u);
+                }
+            },
+            GateKind::All(gates) => gates.iter().for_each(|g| self.collect_unmet(g, out)),
+            GateKind::Any(gates) => {
+                let mut reasons = Vec::new();
+                for g in gates {
+                    let mut inner = Vec::new();
+                    self.collect_unmet(g, &mut inner);
+                    if inner.is_empty() {
+                        return;
+                    }
+                    reasons.push(inner.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; "));
+                }
+                out.push(unmet(format!("one of these is needed: {}", reasons.join(" — or — "))));
+            }
+        }
+    }
+
+    fn evidence_held(&self, id: &EvidenceId) -> Result<(), String> {
+        let ev = &self.def.evidence[id];
+        let Some(record) = self.case.evidence.get(id) else {
+            return Err(match &ev.from {
+                Some(role) => format!("{} has not been received from {}", ev.title, self.def.roles[role].title),
+                None => format!("{} has not been attached", ev.title),
+            });
+        };
+        if let Some(valid_for) = &ev.valid_for {
+            let attached = record.at.to_zoned(self.def.timezone.clone());
+            if let Ok(expires) = valid_for.add_to(&attached, self.def.calendar.as_deref()) {
+                if expires <= self.now {
+                    return Err(format!(
+                        "{} expired on {} (it is valid for {}); attach a current one",
+                        ev.title,
+                        expires.date(),
+                        valid_for.human()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn checklist_complete(&self, id: &EvidenceId) -> Result<(), String> {
+        let ev = &self.def.evidence[id];
+        let EvidenceKind::Checklist(items) = &ev.kind else { return self.evidence_held(id) };
+        let answers = match self.case.evidence.get(id).map(|r| &r.content) {
+            Some(EvidenceContent::Checklist(a)) => a,
+            _ => return Err(format!("{} has not been completed", ev.title)),
+        };
+        let missing: Vec<&str> =
+            items.iter().filter(|(item, _)| !answers.contains_key(item)).map(|(_, label)| label.as_str()).collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}: not yet answered: {}", ev.title, missing.join(", ")))
+        }
+    }
+
+    fn approved(&self, gate: &ApprovalGate) -> Result<(), String> {
+        let role = &self.def.roles[&gate.role];
+        let excluded = |who: &str| {
+            gate.not_by.iter().any(|s| match s {
+                Separation::Submitter => self.case.entered_by == who,
+                Separation::Creator => self.case.created_by == who,
+            })
+        };
+        let conflicted = |who: &str| self.case.conflicts.iter().any(|c| c.role == gate.role && c.by == who);
+        // The latest verdict of each member in this visit of the state.
+        let mut latest: BTreeMap<&str, (Verdict, Option<&str>, bool)> = BTreeMap::new();
+        for a in self.case.approvals.iter().filter(|a| a.role == gate.role && a.visit == self.case.visit) {
+            latest.insert(a.by.as_str(), (a.verdict, a.comment.as_deref(), a.conflict.is_some()));
+        }
+        let counting = latest.iter().filter(|(who, (_, _, conflict))| !conflict && !conflicted(who) && !excluded(who));
+        let mut approvals = 0;
+        let mut rejections = Vec::new();
+        for (who, (verdict, comment, _)) in counting {
+            match verdict {
+                Verdict::Approve => approvals += 1,
+                Verdict::Reject => rejections.push(match comment {
+                    Some(c) => format!("{who} (\"{c}\")"),
+                    None => who.to_string(),
+                }),
+            }
+        }
+        if !rejections.is_empty() {
+            return Err(format!("{} rejected: {}", role.title, rejections.join(", ")));
+        }
+        if approvals < gate.quorum {
+            let needs = if gate.quorum == 1 {
+                format!("needs approval from {}", role.title)
+            } else {
+                format!("needs approval from {} members of {}", gate.quorum, role.title)
+            };
+            let separation = if gate.not_by.is_empty() {
+                String::new()
+            } else {
+                let who: Vec<&str> = gate
+                    .not_by
+                    .iter()
+                    .map(|s| match s {
+                        Separation::Submitter => "whoever submitted it",
+                        Separation::Creator => "whoever opened the case",
+                    })
+                    .collect();
+                format!(", not {}", who.join(" or "))
+            };
+            return Err(format!("{needs}{separation} ({approvals} of {} so far)", gate.quorum));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn bindings(&self) -> &Bindings {
+        self.bindings.get_or_init(|| {
+            let fields = self.case.fields.iter().map(|(k, v)| {
+                let f = match v {
+                    FieldValue::Text(s) => CelField::Text(s),
+                    FieldValue::Pence(p) => CelField::Number(*p as f64 / 100.0),
+                    FieldValue::Number(n) => CelField::Number(*n),
+                    FieldValue::Integer(n) => CelField::Integer(*n),
+                    FieldValue::Bool(b) => CelField::Bool(*b),
+                    FieldValue::Date(d) => CelField::Date(*d),
+                };
+                (k.as_str(), f)
+            });
+            let params: Vec<(&str, &crate::definition::ParamValue)> =
+                self.def.params.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            Bindings::new(self.case.state.as_str(), fields, &params, &self.now)
+        })
+    }
+}

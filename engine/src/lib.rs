@@ -1,0 +1,34 @@
+//! The functional core of Gatehouse.
+//!
+//! A workflow file is loaded into a checked [`Definition`](definition::Definition)
+//! ([`load`]). A command from an actor against a case is turned into a
+//! [`Decision`](decide::Decision) — audit events, timers to arm and cancel, messages to
+//! send — or a [`Refusal`](decide::Refusal), by [`decide::decide`]. Nothing in this
+//! crate does I/O, reads a clock or is async: callers pass text in and carry decisions
+//! out.
+#![deny(missing_docs)]
+
+pub mod calendar;
+pub mod decide;
+pub mod definition;
+pub mod diagnostics;
+pub mod duration;
+pub mod explain;
+pub mod expr;
+pub mod fields;
+pub mod gates;
+pub mod graph;
+pub mod ids;
+pub mod load;
+mod plan;
+mod raw;
+pub mod scenario;
+pub mod snapshot;
+pub mod source;
+pub mod templates;
+
+pub use decide::{Command, Decision, Event, Message, Refusal, decide, open};
+pub use definition::Definition;
+pub use diagnostics::Diagnostic;
+pub use load::{Library, Loaded, load};
+pub use plan::AT_HOUR;

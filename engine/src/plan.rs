@@ -1,0 +1,175 @@
+//! Timer planning: which timers a case arms when it enters a state, what a due timer
+//! does when it fires, and how evidence and field changes move or stop timers.
+
+use crate::decide::{Decision, Event, Message, transition_to};
+use crate::definition::{Definition, Timer, Trigger};
+use crate::gates::Evaluator;
+use crate::ids::TimerId;
+use crate::snapshot::{Actor, ArmedTimer, CaseSnapshot, FieldValue};
+use crate::decide::Refusal;
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+/// The hour, in the workflow's zone, at which timers on a date (`at:`) fire.
+pub const AT_HOUR: i8 = 9;
+
+/// Arm (or fire at once, for `on_enter`) the timers of the state `after` is now in.
+pub(crate) fn enter_state(def: &Definition, after: &CaseSnapshot, now: Timestamp, decision: &mut Decision) {
+    let ev = Evaluator::new(def, after, now);
+    let zoned_now = now.to_zoned(def.timezone.clone());
+    for timer in def.timers_in(&after.state) {
+        if let Some(until) = &timer.until {
+            if ev.holds(until) {
+                continue;
+            }
+        }
+        match &timer.trigger {
+            Trigger::OnEnter(_) => {
+                send(timer, after, 1, None, decision);
+                if let Some(every) = &timer.every {
+                    if timer.limit.is_none_or(|l| l > 1) {
+                        if let Ok(due) = every.add_to(&zoned_now, def.calendar.as_deref()) {
+                            arm(decision, timer, due.timestamp(), 1);
+                        }
+                    }
+                }
+            }
+            Trigger::After { after: d, .. } => {
+                if let Ok(due) = d.add_to(&zoned_now, def.calendar.as_deref()) {
+                    arm(decision, timer, due.timestamp(), 0);
+                }
+            }
+            Trigger::At { .. } => {
+                if let Some(due) = at_due(def, after, timer) {
+                    arm(decision, timer, due.max(now), 0);
+                }
+            }
+        }
+    }
+}
+
+/// After evidence or fields changed: stop timers whose `until` now holds, and move
+/// timers on a date field that changed.
+pub(crate) fn replan(def: &Definition, before: &CaseSnapshot, after: &CaseSnapshot, now: Timestamp, decision: &mut Decision) {
+    let ev = Evaluator::new(def, after, now);
+    for timer in def.timers_in(&after.state) {
+        let armed = after.timers.iter().find(|a| a.timer == timer.id);
+        if let (Some(_), Some(until)) = (armed, &timer.until) {
+            if ev.holds(until) {
+                stop(decision, &timer.id, "what it asks for has arrived");
+                continue;
+            }
+        }
+        if let Trigger::At { field, .. } = &timer.trigger {
+            if before.fields.get(field) == after.fields.get(field) {
+                continue;
+            }
+            match at_due(def, after, timer) {
+                Some(due) => arm(decision, timer, due.max(now), armed.map_or(0, |a| a.occurrence)),
+                None if armed.is_some() => stop(decision, &timer.id, &format!("`{field}` was cleared")),
+                None => {}
+            }
+        }
+    }
+}
+
+/// A due timer fires.
+pub(crate) fn fire(def: &Definition, case: &CaseSnapshot, timer_id: &str, now: Timestamp, decision: &mut Decision) -> Result<(), Refusal> {
+    let Some(armed) = case.timers.iter().find(|a| a.timer.as_str() == timer_id) else {
+        return Err(Refusal::NotAvailable(format!("timer `{timer_id}` is not armed on this case")));
+    };
+    let Some(timer) = def.timer(timer_id) else {
+        return Err(Refusal::NotFound { what: "timer", id: timer_id.to_string(), hint: None });
+    };
+    if armed.due_at > now {
+        return Err(Refusal::NotAvailable(format!("timer `{timer_id}` is not due until {}", armed.due_at)));
+    }
+    if timer.state() != &case.state {
+        stop(decision, &timer.id, &format!("the case left `{}`", timer.state()));
+        return Ok(());
+    }
+    if let Some(until) = &timer.until {
+        if Evaluator::new(def, case, now).holds(until) {
+            stop(decision, &timer.id, "what it asks for has arrived");
+            return Ok(());
+        }
+    }
+    let occurrence = armed.occurrence + 1;
+    send(timer, case, occurrence, at_date(case, timer), decision);
+    if let Some(t) = &timer.fire {
+        match transition_to(def, case, t.as_str(), &Actor::system(), now, decision) {
+            Ok(()) => return Ok(()),
+            Err(refusal) => decision.events.push(Event::TransitionBlocked { transition: t.clone(), reason: refusal.to_string() }),
+        }
+    }
+    let repeat = timer.every.as_ref().filter(|_| timer.limit.is_none_or(|l| occurrence < l));
+    match repeat {
+        Some(every) => {
+            // After downtime, skip the occurrences that were missed rather than sending
+            // a burst of reminders at once.
+            let mut due = armed.due_at.to_zoned(def.timezone.clone());
+            loop {
+                match every.add_to(&due, def.calendar.as_deref()) {
+                    Ok(next) if next.timestamp() > now => {
+                        arm(decision, timer, next.timestamp(), occurrence);
+                        break;
+                    }
+                    Ok(next) => due = next,
+                    Err(_) => {
+                        decision.cancel.push(timer.id.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        None => decision.cancel.push(timer.id.clone()),
+    }
+    Ok(())
+}
+
+fn send(timer: &Timer, case: &CaseSnapshot, occurrence: u32, deadline: Option<Date>, decision: &mut Decision) {
+    decision.events.push(Event::TimerFired { timer: timer.id.clone(), occurrence });
+    if let Some(s) = &timer.send {
+        decision.messages.push(Message {
+            to: s.to.clone(),
+            template: s.template.clone(),
+            timer: timer.id.clone(),
+            key: format!("{}/{}/{}", case.visit, timer.id, occurrence),
+            deadline,
+        });
+    }
+}
+
+fn arm(decision: &mut Decision, timer: &Timer, due_at: Timestamp, occurrence: u32) {
+    decision.cancel.retain(|t| t != &timer.id);
+    decision.arm.retain(|a| a.timer != timer.id);
+    decision.arm.push(ArmedTimer { timer: timer.id.clone(), due_at, occurrence });
+}
+
+fn stop(decision: &mut Decision, timer: &TimerId, reason: &str) {
+    decision.events.push(Event::TimerStopped { timer: timer.clone(), reason: reason.to_string() });
+    decision.arm.retain(|a| &a.timer != timer);
+    if !decision.cancel.contains(timer) {
+        decision.cancel.push(timer.clone());
+    }
+}
+
+fn at_date(case: &CaseSnapshot, timer: &Timer) -> Option<Date> {
+    match &timer.trigger {
+        Trigger::At { field, .. } => match case.fields.get(field) {
+            Some(FieldValue::Date(d)) => Some(*d),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// When an `at:` timer is due: the field's date shifted by the offset, at 09:00.
+fn at_due(def: &Definition, case: &CaseSnapshot, timer: &Timer) -> Option<Timestamp> {
+    let Trigger::At { offset, .. } = &timer.trigger else { return None };
+    let mut date = at_date(case, timer)?;
+    if let Some(o) = offset {
+        date = o.add_to_date(date, def.calendar.as_deref()).ok()?;
+    }
+    date.at(AT_HOUR, 0, 0, 0).to_zoned(def.timezone.clone()).ok().map(|z| z.timestamp())
+}

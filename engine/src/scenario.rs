@@ -1,0 +1,482 @@
+//! Executable scenarios (`tests:` in a workflow), run on a virtual clock by
+//! `gatehouse test`. The runner drives the same `open`/`decide` the server uses, and
+//! applies decisions to an in-memory case with the same `CaseSnapshot::apply`.
+
+use crate::decide::{Command, Message, Refusal, decide, open};
+use crate::definition::{Definition, EvidenceKind};
+use crate::duration::Duration;
+use crate::fields::Input;
+use crate::gates::Evaluator;
+use crate::ids::{GateId, TimerId};
+use crate::raw::*;
+use crate::snapshot::{Actor, Answer, CaseSnapshot, EvidenceContent, Meeting, Verdict};
+use indexmap::IndexMap;
+use jiff::{Timestamp, Zoned};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A named scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// The line it starts on.
+    pub line: usize,
+    path: String,
+    start: Option<String>,
+    users: IndexMap<String, Vec<String>>,
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    line: usize,
+    action: Action,
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Create { fields: Vec<(String, Input)>, actor: Option<String> },
+    Set(Vec<(String, Input)>),
+    Attach { evidence: String, actor: Option<String> },
+    Answer { checklist: String, items: Option<Vec<(String, bool)>>, actor: Option<String> },
+    Approve { role: String, verdict: Verdict, actor: Option<String>, comment: Option<String>, meeting: Option<(String, String)>, conflict: Option<String> },
+    DeclareConflict { role: String, actor: Option<String>, reason: String },
+    Transition { transition: String, actor: Option<String> },
+    Advance(String),
+    ExpectState(String),
+    ExpectAllowed(String),
+    ExpectBlocked { transition: String, missing: Vec<String> },
+    ExpectRefused { transition: String, actor: Option<String> },
+    ExpectSent { template: String, to: Option<String>, count: Option<u32> },
+    ExpectNotSent(String),
+}
+
+/// How one scenario went.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The scenario's name.
+    pub name: String,
+    /// Its first line.
+    pub line: usize,
+    /// `Some((line, message))` for the step that failed.
+    pub failure: Option<(usize, String)>,
+    /// Gates seen blocking, as (transition, gate).
+    pub gates_blocked: BTreeSet<(String, GateId)>,
+    /// Timers that fired.
+    pub timers_fired: BTreeSet<TimerId>,
+}
+
+fn input(v: &serde_yaml::Value) -> Input {
+    match v {
+        serde_yaml::Value::Bool(b) => Input::Bool(*b),
+        serde_yaml::Value::Number(n) => match n.as_i64() {
+            Some(i) => Input::Int(i),
+            None => Input::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_yaml::Value::String(s) => Input::Text(s.clone()),
+        serde_yaml::Value::Null => Input::Null,
+        other => Input::Text(serde_yaml::to_string(other).unwrap_or_default().trim().to_string()),
+    }
+}
+
+fn inputs(m: &IndexMap<String, serde_yaml::Value>) -> Vec<(String, Input)> {
+    m.iter().map(|(k, v)| (k.clone(), input(v))).collect()
+}
+
+impl Scenario {
+    pub(crate) fn from_raw(raw: &RawScenario, line: usize, step_line: impl Fn(usize) -> usize, path: String) -> Scenario {
+        let steps = raw
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
+                let action = match s {
+                    RawStep::Create(c) => Action::Create { fields: inputs(&c.fields), actor: c.actor.clone() },
+                    RawStep::Set(m) => Action::Set(inputs(m)),
+                    RawStep::Attach(RawAttach::Id(e)) => Action::Attach { evidence: e.clone(), actor: None },
+                    RawStep::Attach(RawAttach::Full(f)) => Action::Attach { evidence: f.evidence.clone(), actor: f.actor.clone() },
+                    RawStep::Answer(RawAnswer::Id(c)) => Action::Answer { checklist: c.clone(), items: None, actor: None },
+                    RawStep::Answer(RawAnswer::Full(f)) => Action::Answer {
+                        checklist: f.checklist.clone(),
+                        items: (!f.items.is_empty()).then(|| f.items.iter().map(|(k, v)| (k.clone(), *v)).collect()),
+                        actor: f.actor.clone(),
+                    },
+                    RawStep::Approve(a) | RawStep::Reject(a) => Action::Approve {
+                        role: a.role.clone(),
+                        verdict: if matches!(s, RawStep::Approve(_)) { Verdict::Approve } else { Verdict::Reject },
+                        actor: a.actor.clone(),
+                        comment: a.comment.clone(),
+                        meeting: a.meeting.as_ref().map(|m| (m.name.clone(), m.date.clone())),
+                        conflict: a.conflict.clone(),
+                    },
+                    RawStep::DeclareConflict(c) => Action::DeclareConflict { role: c.role.clone(), actor: c.actor.clone(), reason: c.reason.clone() },
+                    RawStep::Transition(t) | RawStep::ExpectRefused(t) => {
+                        let (transition, actor) = match t {
+                            RawTransitionStep::Id(id) => (id.clone(), None),
+                            RawTransitionStep::Full(f) => (f.transition.clone(), f.actor.clone()),
+                        };
+                        if matches!(s, RawStep::Transition(_)) { Action::Transition { transition, actor } } else { Action::ExpectRefused { transition, actor } }
+                    }
+                    RawStep::Advance(d) => Action::Advance(d.clone()),
+                    RawStep::ExpectState(st) => Action::ExpectState(st.clone()),
+                    RawStep::ExpectAllowed(t) => Action::ExpectAllowed(t.clone()),
+                    RawStep::ExpectBlocked(b) => Action::ExpectBlocked { transition: b.transition.clone(), missing: b.missing.clone() },
+                    RawStep::ExpectSent(e) => Action::ExpectSent { template: e.template.clone(), to: e.to.clone(), count: e.count },
+                    RawStep::ExpectNotSent(t) => Action::ExpectNotSent(t.clone()),
+                };
+                Step { line: step_line(j), action }
+            })
+            .collect();
+        Scenario { name: raw.name.clone(), line, path, start: raw.start.clone(), users: raw.users.clone(), steps }
+    }
+}
+
+/// Report every reference in the scenarios that the definition does not declare.
+pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, String, Option<String>)) {
+    use crate::diagnostics::hint_for;
+    let states: Vec<&str> = def.states.keys().map(|k| k.as_str()).collect();
+    let transitions: Vec<&str> = def.transitions.iter().map(|t| t.id.as_str()).collect();
+    let evidence: Vec<&str> = def.evidence.keys().map(|k| k.as_str()).collect();
+    let roles: Vec<&str> = def.roles.keys().map(|k| k.as_str()).collect();
+    let templates: Vec<&str> = def.templates.iter().map(|t| t.as_str()).collect();
+    for s in &def.tests {
+        let mut problems: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut check = |path: &str, what: &str, id: &str, all: &[&str]| {
+            if !all.contains(&id) {
+                problems.push((path.to_string(), format!("unknown {what} `{id}`"), Some(hint_for(id, what, all.iter().copied()))));
+            }
+        };
+        if let Some(start) = &s.start {
+            if parse_start(start, def).is_err() {
+                check(&format!("{}.start", s.path), "start date", start, &[]);
+            }
+        }
+        for (user, user_roles) in &s.users {
+            for r in user_roles {
+                check(&format!("{}.users.{user}", s.path), "roles", r, &roles);
+            }
+        }
+        for (j, step) in s.steps.iter().enumerate() {
+            let path = format!("{}.steps.{j}", s.path);
+            let mut known_users: Vec<&str> = s.users.keys().map(String::as_str).chain(roles.iter().copied()).collect();
+            known_users.push("author");
+            let mut actor_ok = |a: &Option<String>| {
+                if let Some(a) = a {
+                    check(&path, "users", a, &known_users);
+                }
+            };
+            match &step.action {
+                Action::Create { actor, .. } | Action::Attach { actor, .. } | Action::Answer { actor, .. } => actor_ok(actor),
+                Action::Approve { actor, .. } | Action::DeclareConflict { actor, .. } => actor_ok(actor),
+                Action::Transition { actor, .. } | Action::ExpectRefused { actor, .. } => actor_ok(actor),
+                _ => {}
+            }
+            match &step.action {
+                Action::Attach { evidence: e, .. } => check(&path, "evidence", e, &evidence),
+                Action::Answer { checklist, items, .. } => {
+                    check(&path, "evidence", checklist, &evidence);
+                    if let (Some((_, ev)), Some(items)) = (def.evidence_kind(checklist), items) {
+                        if let EvidenceKind::Checklist(declared) = &ev.kind {
+                            let names: Vec<&str> = declared.iter().map(|(i, _)| i.as_str()).collect();
+                            for (item, _) in items {
+                                check(&path, "items", item, &names);
+                            }
+                        }
+                    }
+                }
+                Action::Approve { role, .. } | Action::DeclareConflict { role, .. } => check(&path, "roles", role, &roles),
+                Action::Transition { transition, .. } | Action::ExpectAllowed(transition) | Action::ExpectRefused { transition, .. } => {
+                    check(&path, "transitions", transition, &transitions)
+                }
+                Action::ExpectBlocked { transition, missing } => {
+                    check(&path, "transitions", transition, &transitions);
+                    if let Some(t) = def.transition(transition) {
+                        let gates: Vec<&str> = crate::load::flatten(&t.gates).into_iter().map(|g| g.id.as_str()).collect();
+                        for m in missing {
+                            check(&path, "gates", m, &gates);
+                        }
+                    }
+                }
+                Action::ExpectState(st) => check(&path, "states", st, &states),
+                Action::ExpectSent { template, to, .. } => {
+                    check(&path, "templates", template, &templates);
+                    if let Some(to) = to {
+                        check(&path, "roles", to, &roles);
+                    }
+                }
+                Action::ExpectNotSent(template) => check(&path, "templates", template, &templates),
+                Action::Advance(d) => {
+                    if Duration::parse(d).is_err() {
+                        check(&path, "duration (use ISO 8601 like P10D)", d, &[]);
+                    }
+                }
+                Action::Create { .. } | Action::Set(_) => {}
+            }
+        }
+        for (path, message, hint) in problems {
+            report(&path, message, hint);
+        }
+    }
+}
+
+fn parse_start(s: &str, def: &Definition) -> Result<Zoned, String> {
+    let dt: jiff::civil::DateTime = match s.parse::<jiff::civil::Date>() {
+        Ok(d) => d.at(9, 0, 0, 0),
+        Err(_) => s.parse().map_err(|e: jiff::Error| e.to_string())?,
+    };
+    dt.to_zoned(def.timezone.clone()).map_err(|e| e.to_string())
+}
+
+/// Run every scenario of `def`.
+pub fn run_all(def: &Definition) -> Vec<Outcome> {
+    def.tests.iter().map(|s| run(def, s)).collect()
+}
+
+/// Run one scenario.
+pub fn run(def: &Definition, scenario: &Scenario) -> Outcome {
+    let start = match &scenario.start {
+        Some(s) => parse_start(s, def),
+        None => parse_start("2026-01-05T09:00", def),
+    };
+    let mut runner = Runner {
+        def,
+        scenario,
+        clock: start.map(|z| z.timestamp()).unwrap_or(Timestamp::UNIX_EPOCH),
+        case: None,
+        sent: Vec::new(),
+        gates_blocked: BTreeSet::new(),
+        timers_fired: BTreeSet::new(),
+    };
+    let mut failure = None;
+    for step in &scenario.steps {
+        if let Err(message) = runner.step(&step.action) {
+            failure = Some((step.line, message));
+            break;
+        }
+    }
+    Outcome { name: scenario.name.clone(), line: scenario.line, failure, gates_blocked: runner.gates_blocked, timers_fired: runner.timers_fired }
+}
+
+struct Runner<'a> {
+    def: &'a Definition,
+    scenario: &'a Scenario,
+    clock: Timestamp,
+    case: Option<CaseSnapshot>,
+    sent: Vec<Message>,
+    gates_blocked: BTreeSet<(String, GateId)>,
+    timers_fired: BTreeSet<TimerId>,
+}
+
+impl Runner<'_> {
+    fn actor(&self, name: &Option<String>, default: Actor) -> Actor {
+        let Some(name) = name else { return default };
+        if let Some(roles) = self.scenario.users.get(name) {
+            return Actor::user(name.clone(), roles.clone());
+        }
+        if let Some((id, role)) = self.def.role(name) {
+            return if role.is_external() { Actor::link(id.as_str()) } else { Actor::user(name.clone(), [id.as_str()]) };
+        }
+        self.author()
+    }
+
+    fn author(&self) -> Actor {
+        let roles: Vec<&str> = self.def.roles.iter().filter(|(_, r)| !r.is_external()).map(|(k, _)| k.as_str()).collect();
+        Actor::user("author", roles)
+    }
+
+    fn case(&self) -> Result<&CaseSnapshot, String> {
+        self.case.as_ref().ok_or_else(|| "no case yet: start the scenario with `create`".to_string())
+    }
+
+    fn command(&mut self, command: Command, actor: Actor) -> Result<(), String> {
+        let case = self.case()?;
+        let decision = decide(self.def, case, &command, &actor, self.clock).map_err(|r| refusal(&r))?;
+        self.record(&decision);
+        let case = self.case.as_mut().expect("checked above");
+        case.apply(&decision);
+        self.fire_due(self.clock)
+    }
+
+    fn record(&mut self, decision: &crate::decide::Decision) {
+        self.sent.extend(decision.messages.iter().cloned());
+        for e in &decision.events {
+            if let crate::decide::Event::TimerFired { timer, .. } = e {
+                self.timers_fired.insert(timer.clone());
+            }
+        }
+    }
+
+    /// Fire, in due order, every timer due at or before `until`.
+    fn fire_due(&mut self, until: Timestamp) -> Result<(), String> {
+        for _ in 0..10_000 {
+            let Some(case) = &self.case else { return Ok(()) };
+            let Some(next) = case.timers.iter().filter(|t| t.due_at <= until).min_by_key(|t| (t.due_at, t.timer.clone())).cloned() else {
+                return Ok(());
+            };
+            self.clock = self.clock.max(next.due_at);
+            let command = Command::FireTimer { timer: next.timer.to_string() };
+            let decision = decide(self.def, case, &command, &Actor::system(), self.clock)
+                .map_err(|r| format!("timer `{}` could not fire: {}", next.timer, refusal(&r)))?;
+            self.record(&decision);
+            self.case.as_mut().expect("checked above").apply(&decision);
+        }
+        Err("more than 10000 timer firings in one step: does a timer repeat without end?".into())
+    }
+
+    fn step(&mut self, action: &Action) -> Result<(), String> {
+        match action {
+            Action::Create { fields, actor } => {
+                if self.case.is_some() {
+                    return Err("a scenario has one case: `create` only once".into());
+                }
+                let actor = self.actor(actor, self.author());
+                let decision = open(self.def, fields, &actor, self.clock).map_err(|r| refusal(&r))?;
+                self.record(&decision);
+                let mut case = crate::decide::blank_case(self.def, &actor, self.clock);
+                case.apply(&decision);
+                self.case = Some(case);
+                self.fire_due(self.clock)
+            }
+            Action::Set(values) => self.command(Command::SetFields(values.clone()), self.author()),
+            Action::Attach { evidence, actor } => {
+                let (id, ev) = self.def.evidence_kind(evidence).ok_or(format!("unknown evidence `{evidence}`"))?;
+                let content = match &ev.kind {
+                    EvidenceKind::Document => EvidenceContent::Document {
+                        sha256: format!("{:0>64}", hex_of(id.as_str())),
+                        name: format!("{id}.pdf"),
+                        size: 1,
+                        media_type: "application/pdf".into(),
+                    },
+                    EvidenceKind::Acknowledgement => EvidenceContent::Acknowledgement { note: None },
+                    EvidenceKind::Checklist(items) => EvidenceContent::Checklist(items.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect()),
+                };
+                let default = match &ev.from {
+                    Some(role) if self.def.roles[role].is_external() => Actor::link(role.as_str()),
+                    _ => self.author(),
+                };
+                let actor = self.actor(actor, default);
+                self.command(Command::Attach { evidence: evidence.clone(), content }, actor)
+            }
+            Action::Answer { checklist, items, actor } => {
+                let (_, ev) = self.def.evidence_kind(checklist).ok_or(format!("unknown checklist `{checklist}`"))?;
+                let EvidenceKind::Checklist(declared) = &ev.kind else { return Err(format!("`{checklist}` is not a checklist")) };
+                let answers: BTreeMap<String, (Answer, Option<String>)> = match items {
+                    None => declared.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect(),
+                    Some(items) => items.iter().map(|(i, yes)| (i.clone(), (if *yes { Answer::Yes } else { Answer::No }, None))).collect(),
+                };
+                let actor = self.actor(actor, self.author());
+                self.command(Command::Attach { evidence: checklist.clone(), content: EvidenceContent::Checklist(answers) }, actor)
+            }
+            Action::Approve { role, verdict, actor, comment, meeting, conflict } => {
+                let actor = self.actor(actor, Actor::user(format!("{role}-1"), [role.as_str()]));
+                let meeting = match meeting {
+                    Some((name, date)) => Some(Meeting { name: name.clone(), date: crate::fields::date(date)? }),
+                    None => None,
+                };
+                let command = Command::Approve { role: role.clone(), verdict: *verdict, comment: comment.clone(), meeting, conflict: conflict.clone() };
+                self.command(command, actor)
+            }
+            Action::DeclareConflict { role, actor, reason } => {
+                let actor = self.actor(actor, Actor::user(format!("{role}-1"), [role.as_str()]));
+                self.command(Command::DeclareConflict { role: role.clone(), reason: reason.clone() }, actor)
+            }
+            Action::Transition { transition, actor } => {
+                let actor = self.actor(actor, self.author());
+                self.command(Command::Transition { transition: transition.clone(), expected_version: None }, actor)
+            }
+            Action::Advance(d) => {
+                let d = Duration::parse(d)?;
+                let target = d.add_to(&self.clock.to_zoned(self.def.timezone.clone()), self.def.calendar.as_deref())?.timestamp();
+                self.fire_due(target)?;
+                self.clock = target;
+                Ok(())
+            }
+            Action::ExpectState(s) => {
+                let case = self.case()?;
+                if case.state.as_str() != s {
+                    return Err(format!("expected the case in `{s}`, but it is in `{}`", case.state));
+                }
+                Ok(())
+            }
+            Action::ExpectAllowed(t) => {
+                let status = self.status(t)?;
+                if let Err(reason) = status.0 {
+                    return Err(format!("expected `{t}` to be allowed, but it {reason}"));
+                }
+                if !status.1.is_empty() {
+                    let ids: Vec<String> = status.1.iter().map(|(g, m)| format!("{g} ({m})")).collect();
+                    return Err(format!("expected `{t}` to be allowed, but it is blocked by: {}", ids.join("; ")));
+                }
+                Ok(())
+            }
+            Action::ExpectBlocked { transition, missing } => {
+                let (applies, unmet) = self.status(transition)?;
+                if let Err(reason) = applies {
+                    return Err(format!("expected `{transition}` to be blocked, but it {reason}"));
+                }
+                let got: BTreeSet<&str> = unmet.iter().map(|(g, _)| g.as_str()).collect();
+                let want: BTreeSet<&str> = missing.iter().map(String::as_str).collect();
+                for (g, _) in &unmet {
+                    self.gates_blocked.insert((transition.clone(), g.clone()));
+                }
+                if unmet.is_empty() {
+                    return Err(format!("expected `{transition}` to be blocked, but it is allowed"));
+                }
+                if !missing.is_empty() && got != want {
+                    let got: Vec<&str> = got.into_iter().collect();
+                    let want: Vec<&str> = want.into_iter().collect();
+                    return Err(format!("expected `{transition}` blocked by [{}], but it is blocked by [{}]", want.join(", "), got.join(", ")));
+                }
+                Ok(())
+            }
+            Action::ExpectRefused { transition, actor } => {
+                let actor = self.actor(actor, self.author());
+                let case = self.case()?;
+                let command = Command::Transition { transition: transition.clone(), expected_version: None };
+                match decide(self.def, case, &command, &actor, self.clock) {
+                    Err(Refusal::NotAllowed(_)) | Err(Refusal::NotAvailable(_)) => Ok(()),
+                    Err(other) => Err(format!("expected `{transition}` to be refused to {}, but it was {}", actor.id, refusal(&other))),
+                    Ok(_) => Err(format!("expected `{transition}` to be refused to {}, but it was allowed", actor.id)),
+                }
+            }
+            Action::ExpectSent { template, to, count } => {
+                let n = self
+                    .sent
+                    .iter()
+                    .filter(|m| m.template.as_str() == template && to.as_ref().is_none_or(|r| m.to.iter().any(|t| t.as_str() == r)))
+                    .count() as u32;
+                match count {
+                    Some(c) if n != *c => Err(format!("expected {c} `{template}` message(s) sent so far, but {n} were")),
+                    None if n == 0 => Err(format!("expected a `{template}` message, but none was sent")),
+                    _ => Ok(()),
+                }
+            }
+            Action::ExpectNotSent(template) => {
+                let n = self.sent.iter().filter(|m| m.template.as_str() == template).count();
+                if n > 0 {
+                    return Err(format!("expected no `{template}` message, but {n} were sent"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn status(&self, transition: &str) -> Result<(Result<(), String>, Vec<(GateId, String)>), String> {
+        let case = self.case()?;
+        let t = self.def.transition(transition).ok_or(format!("unknown transition `{transition}`"))?;
+        if !t.from.contains(&case.state) {
+            return Err(format!("`{transition}` does not leave from `{}`, where the case is", case.state));
+        }
+        let s = Evaluator::new(self.def, case, self.clock).transition(t);
+        Ok((s.applies, s.unmet.into_iter().map(|u| (u.gate, u.message)).collect()))
+    }
+}
+
+fn refusal(r: &Refusal) -> String {
+    format!("refused: {r}")
+}
+
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect::<String>().chars().take(64).collect()
+}

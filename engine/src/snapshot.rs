@@ -1,0 +1,303 @@
+//! What the engine knows about one case when it decides: its state, data, evidence,
+//! approvals and armed timers. The store loads it; the scenario runner keeps one in
+//! memory. `apply` is the only place that says how a decision changes a case.
+
+use crate::decide::{Decision, Event};
+use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TimerId};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use std::collections::BTreeMap;
+
+/// Who acts: a user with roles, a provider through an emailed link, or the system
+/// (timers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// A stable id: a user's email, `link:<role>` for a provider link, `system`.
+    pub id: String,
+    /// Role ids the actor holds.
+    pub roles: Vec<String>,
+    /// What kind of actor this is.
+    pub kind: ActorKind,
+}
+
+/// The kinds of actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A person with an account.
+    User,
+    /// An external party acting through a signed link scoped to one case and role.
+    Link,
+    /// Gatehouse itself, firing a timer.
+    System,
+}
+
+impl Actor {
+    /// A user with roles.
+    pub fn user(id: impl Into<String>, roles: impl IntoIterator<Item = impl Into<String>>) -> Actor {
+        Actor { id: id.into(), roles: roles.into_iter().map(Into::into).collect(), kind: ActorKind::User }
+    }
+
+    /// An external role acting through a signed link.
+    pub fn link(role: &str) -> Actor {
+        Actor { id: format!("link:{role}"), roles: vec![role.to_string()], kind: ActorKind::Link }
+    }
+
+    /// Gatehouse itself.
+    pub fn system() -> Actor {
+        Actor { id: "system".into(), roles: Vec::new(), kind: ActorKind::System }
+    }
+
+    /// Whether the actor holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// A typed field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Text, email and choice fields.
+    Text(String),
+    /// Money, in pence.
+    Pence(i64),
+    /// A decimal number.
+    Number(f64),
+    /// A whole number.
+    Integer(i64),
+    /// Yes or no.
+    Bool(bool),
+    /// A date.
+    Date(Date),
+}
+
+impl FieldValue {
+    /// The value for people: money as £1,234.50, dates as 2027-03-31.
+    pub fn display(&self) -> String {
+        match self {
+            FieldValue::Text(s) => s.clone(),
+            FieldValue::Pence(p) => format_pounds(*p),
+            FieldValue::Number(n) => n.to_string(),
+            FieldValue::Integer(n) => n.to_string(),
+            FieldValue::Bool(b) => if *b { "yes" } else { "no" }.into(),
+            FieldValue::Date(d) => d.to_string(),
+        }
+    }
+}
+
+fn format_pounds(pence: i64) -> String {
+    let sign = if pence < 0 { "-" } else { "" };
+    let p = pence.unsigned_abs();
+    let pounds = (p / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in pounds.chars().enumerate() {
+        if i > 0 && (pounds.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if p % 100 == 0 { format!("{sign}£{grouped}") } else { format!("{sign}£{grouped}.{:02}", p % 100) }
+}
+
+/// An answer to one checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Considered, and it applies.
+    Yes,
+    /// Considered, and it does not hold.
+    No,
+    /// Considered, and not relevant to this case.
+    NotApplicable,
+}
+
+/// What a piece of evidence holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvidenceContent {
+    /// A stored file, content-addressed.
+    Document {
+        /// sha256 of the content, hex.
+        sha256: String,
+        /// The file name as uploaded (for display only).
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// Media type.
+        media_type: String,
+    },
+    /// Checklist answers by item id, with an optional note each.
+    Checklist(BTreeMap<String, (Answer, Option<String>)>),
+    /// A confirmation.
+    Acknowledgement {
+        /// An optional note from whoever acknowledged.
+        note: Option<String>,
+    },
+}
+
+/// A piece of evidence a case holds (the current one of its type).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceRecord {
+    /// Which evidence kind.
+    pub evidence: EvidenceId,
+    /// Content.
+    pub content: EvidenceContent,
+    /// Who attached it.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// In favour.
+    Approve,
+    /// Against; blocks the gate.
+    Reject,
+}
+
+/// Where an approval was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meeting {
+    /// The meeting's name ("PIG, March").
+    pub name: String,
+    /// Its date.
+    pub date: Date,
+}
+
+/// A recorded approval or rejection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRecord {
+    /// The role it was given for.
+    pub role: RoleId,
+    /// Approve or reject.
+    pub verdict: Verdict,
+    /// Who.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+    /// The visit of the state it was given in: approvals count only in that visit.
+    pub visit: u32,
+    /// A comment.
+    pub comment: Option<String>,
+    /// The meeting it was given at.
+    pub meeting: Option<Meeting>,
+    /// A conflict of interest declared with it (the approval then does not count).
+    pub conflict: Option<String>,
+}
+
+/// A declared conflict of interest: the member does not count toward that role's quorum
+/// on this case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRecord {
+    /// The role.
+    pub role: RoleId,
+    /// The member.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A timer armed on the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmedTimer {
+    /// Which timer.
+    pub timer: TimerId,
+    /// When it is next due.
+    pub due_at: Timestamp,
+    /// How many times it has fired already in this visit.
+    pub occurrence: u32,
+}
+
+/// One case as the engine sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseSnapshot {
+    /// The case's id in the store (0 before it is stored).
+    pub id: i64,
+    /// Current state.
+    pub state: StateId,
+    /// Compare-and-set version; bumped by every applied decision.
+    pub version: i64,
+    /// Number of transitions so far; approvals belong to a visit.
+    pub visit: u32,
+    /// Field values that are set.
+    pub fields: BTreeMap<FieldId, FieldValue>,
+    /// Current evidence, one per evidence kind.
+    pub evidence: BTreeMap<EvidenceId, EvidenceRecord>,
+    /// Approvals and rejections, all visits.
+    pub approvals: Vec<ApprovalRecord>,
+    /// Declared conflicts of interest.
+    pub conflicts: Vec<ConflictRecord>,
+    /// Who opened the case.
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// Who made the transition into the current state (the creator, initially).
+    pub entered_by: String,
+    /// When the case entered the current state.
+    pub entered_at: Timestamp,
+    /// Armed timers.
+    pub timers: Vec<ArmedTimer>,
+}
+
+impl CaseSnapshot {
+    /// The snapshot after `decision`: the single definition of how events change a case.
+    pub fn apply(&mut self, decision: &Decision) {
+        for event in &decision.events {
+            self.apply_event(event, &decision.actor, decision.at);
+        }
+        self.timers.retain(|t| !decision.cancel.contains(&t.timer));
+        for arm in &decision.arm {
+            self.timers.retain(|t| t.timer != arm.timer);
+            self.timers.push(arm.clone());
+        }
+        self.version += 1;
+    }
+
+    fn apply_event(&mut self, event: &Event, actor: &str, at: Timestamp) {
+        match event {
+            Event::Opened { state, fields } => {
+                self.state = state.clone();
+                self.fields = fields.clone();
+                self.created_by = actor.to_string();
+                self.created_at = at;
+                self.entered_by = actor.to_string();
+                self.entered_at = at;
+            }
+            Event::FieldsSet { set, cleared } => {
+                for (k, v) in set {
+                    self.fields.insert(k.clone(), v.clone());
+                }
+                for k in cleared {
+                    self.fields.remove(k);
+                }
+            }
+            Event::EvidenceAttached { evidence, content } => {
+                let record = EvidenceRecord { evidence: evidence.clone(), content: content.clone(), by: actor.to_string(), at };
+                self.evidence.insert(evidence.clone(), record);
+            }
+            Event::ApprovalRecorded { role, verdict, comment, meeting, conflict } => {
+                self.approvals.push(ApprovalRecord {
+                    role: role.clone(),
+                    verdict: *verdict,
+                    by: actor.to_string(),
+                    at,
+                    visit: self.visit,
+                    comment: comment.clone(),
+                    meeting: meeting.clone(),
+                    conflict: conflict.clone(),
+                });
+            }
+            Event::ConflictDeclared { role, reason } => {
+                self.conflicts.push(ConflictRecord { role: role.clone(), by: actor.to_string(), reason: reason.clone(), at });
+            }
+            Event::Transitioned { to, .. } => {
+                self.state = to.clone();
+                self.visit += 1;
+                self.entered_by = actor.to_string();
+                self.entered_at = at;
+            }
+            Event::TimerFired { .. } | Event::TimerStopped { .. } | Event::TransitionBlocked { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Email templates (minijinja): checked when a workflow loads, rendered for each message.
+//! Rendering is pure text work, so it lives here; sending lives in `adapters::mail`.
+//!
+//! A template is `templates/<name>.txt`: a first line `Subject: …`, a blank line, then
+//! the plain-text body; `templates/<name>.html`, when present, is the HTML part.
+
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use std::collections::BTreeMap;
+
+/// A template as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSource {
+    /// The `.txt` file's path, for messages.
+    pub file: String,
+    /// The `.txt` file: `Subject:` line, blank line, body.
+    pub text: String,
+    /// The optional `.html` file.
+    pub html: Option<String>,
+}
+
+/// The variables a template may use, for hints.
+pub const VARIABLES: &str = "workflow.id, workflow.title, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id";
+
+/// What a message is rendered with.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateData {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Workflow title.
+    pub workflow_title: String,
+    /// Case id.
+    pub case_id: i64,
+    /// Link to the case in the web interface.
+    pub case_url: String,
+    /// State id.
+    pub state: String,
+    /// State title.
+    pub state_title: String,
+    /// Every declared field, shown for people; empty when not set.
+    pub fields: BTreeMap<String, String>,
+    /// The recipient's role id.
+    pub recipient_role: String,
+    /// The recipient's role title.
+    pub recipient_title: String,
+    /// A signed link for an external recipient; empty for others.
+    pub link: String,
+    /// The date something is asked for by; empty when there is none.
+    pub deadline: String,
+    /// The timer sending the message.
+    pub timer: String,
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body, when the template has one.
+    pub html: Option<String>,
+}
+
+/// Render `source` with `data`.
+pub fn render(source: &TemplateSource, data: &TemplateData) -> Result<Rendered, String> {
+    let (subject, body) = split(&source.text)?;
+    let ctx = context! {
+        workflow => context! { id => &data.workflow_id, title => &data.workflow_title },
+        case => context! {
+            id => data.case_id,
+            url => &data.case_url,
+            state => &data.state,
+            state_title => &data.state_title,
+            fields => Value::from(data.fields.clone()),
+        },
+        recipient => context! { role => &data.recipient_role, title => &data.recipient_title },
+        link => &data.link,
+        deadline => &data.deadline,
+        timer => context! { id => &data.timer },
+    };
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let one = |what: &str, text: &str, autoescape: bool| -> Result<String, String> {
+        let mut env = env.clone();
+        if autoescape {
+            env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        }
+        env.render_str(text, ctx.clone()).map_err(|e| describe(what, &e))
+    };
+    let subject = one("subject", subject, false)?.trim().to_string();
+    if subject.contains(['\r', '\n']) {
+        return Err("the subject renders to more than one line".into());
+    }
+    let text = one("body", body, false)?;
+    let html = source.html.as_deref().map(|h| one("html", h, true)).transpose()?;
+    Ok(Rendered { subject, text, html })
+}
+
+/// Problems in `source` for a workflow with `fields`: syntax errors, unknown variables,
+/// and anything that fails when rendered with sample values.
+pub fn check(source: &TemplateSource, fields: &[&str]) -> Vec<String> {
+    let (subject, body) = match split(&source.text) {
+        Ok(parts) => parts,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    let env = Environment::new();
+    let parts = [("subject", subject), ("body", body)].into_iter().chain(source.html.as_deref().map(|h| ("html", h)));
+    for (what, text) in parts {
+        match env.template_from_str(text) {
+            Err(e) => problems.push(describe(what, &e)),
+            Ok(t) => {
+                let mut names: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+                names.sort();
+                for name in names {
+                    if let Some(p) = unknown_variable(&name, fields) {
+                        problems.push(format!("{what}: {p}"));
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        let data = TemplateData {
+            workflow_id: "sample".into(),
+            fields: fields.iter().map(|f| (f.to_string(), "sample".to_string())).collect(),
+            ..TemplateData::default()
+        };
+        if let Err(e) = render(source, &data) {
+            problems.push(e);
+        }
+    }
+    problems
+}
+
+fn unknown_variable(name: &str, fields: &[&str]) -> Option<String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let ok = match parts.as_slice() {
+        ["link"] | ["deadline"] => true,
+        ["workflow"] | ["workflow", "id" | "title"] => true,
+        ["case"] | ["case", "id" | "url" | "state" | "state_title" | "fields"] => true,
+        ["case", "fields", f, ..] => {
+            if !fields.contains(f) {
+                let hint = crate::diagnostics::did_you_mean(f, fields.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                return Some(format!("unknown field `case.fields.{f}`{hint}"));
+            }
+            true
+        }
+        ["recipient"] | ["recipient", "role" | "title"] => true,
+        ["timer"] | ["timer", "id"] => true,
+        _ => false,
+    };
+    (!ok).then(|| format!("unknown variable `{name}`"))
+}
+
+fn split(text: &str) -> Result<(&str, &str), String> {
+    let Some(rest) = text.strip_prefix("Subject:") else {
+        return Err("the first line must be `Subject: …`".into());
+    };
+    let (subject, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    let body = body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n')).unwrap_or(body);
+    if subject.trim().is_empty() {
+        return Err("the subject line is empty".into());
+    }
+    Ok((subject.trim(), body))
+}
+
+fn describe(what: &str, e: &minijinja::Error) -> String {
+    let mut m = format!("{what}: {}", e.kind());
+    if let Some(d) = e.detail() {
+        m.push_str(&format!(": {d}"));
+    }
+    if let Some(line) = e.line() {
+        m.push_str(&format!(" (line {line} of the {what})"));
+    }
+    m
+}

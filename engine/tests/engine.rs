@@ -1,0 +1,420 @@
+//! Behaviour of the engine, written as workflows with scenarios.
+
+mod support;
+use expect_test::expect;
+use support::{diagnostics, run};
+
+const BASE: &str = r#"
+id: demo
+version: 1
+title: Demo
+roles:
+  commissioner: { title: Lead commissioner }
+  board: { title: Board }
+  provider: { title: Provider, external: true, email_field: provider_email }
+fields:
+  provider_email: { type: email, required: true }
+  value: { type: money }
+  contract_end: { type: date, required: true }
+evidence:
+  eia: { title: Equality impact assessment, kind: document, valid_for: P12M }
+  dims:
+    title: Dimensions
+    kind: checklist
+    items: { a: Item A, b: Item B }
+  ack: { title: Acknowledgement, kind: acknowledgement, from: provider }
+states:
+  draft: { initial: true }
+  decision: {}
+  notice: {}
+  closed: { terminal: true }
+"#;
+
+fn wf(rest: &str) -> String {
+    format!("{BASE}{rest}")
+}
+
+#[test]
+fn a_transition_is_blocked_until_its_evidence_and_checklist_are_complete() {
+    let yaml = wf(r#"
+transitions:
+  - { id: submit, from: draft, to: decision, by: commissioner, gates: [ { evidence: eia }, { checklist: dims } ] }
+  - { id: decide, from: decision, to: notice, gates: [ { approval: { role: board } } ] }
+  - { id: close, from: notice, to: closed }
+tests:
+  - name: gates
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - expect_blocked: { transition: submit, missing: [eia, dims] }
+      - attach: eia
+      - answer: { checklist: dims, items: { a: true } }
+      - expect_blocked: { transition: submit, missing: [dims] }
+      - answer: { checklist: dims, items: { b: false } }
+      - expect_allowed: submit
+      - transition: submit
+      - expect_state: decision
+  - name: the EIA expires after twelve months
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - attach: eia
+      - answer: dims
+      - advance: P12M
+      - expect_blocked: { transition: submit, missing: [eia] }
+  - name: a wrong expectation fails with its line
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - expect_allowed: submit
+"#);
+    expect![[r#"
+        PASS gates
+        PASS the EIA expires after twelve months
+        FAIL a wrong expectation fails with its line (line 52): expected `submit` to be allowed, but it is blocked by: eia (Equality impact assessment has not been attached); dims (Dimensions has not been completed)
+    "#]]
+    .assert_eq(&run(&yaml, &[]));
+}
+
+#[test]
+fn approvals_need_a_quorum_of_independent_members_and_any_rejection_blocks() {
+    let yaml = wf(r#"
+transitions:
+  - { id: submit, from: draft, to: decision, by: commissioner }
+  - id: decide
+    from: decision
+    to: notice
+    gates: [ { approval: { role: board, quorum: 2, not_by: [submitter] } } ]
+  - { id: close, from: notice, to: closed }
+  - { id: back, from: decision, to: draft }
+tests:
+  - name: quorum, separation of duties and conflicts
+    users: { alice: [commissioner, board], bob: [board], carol: [board], dan: [board] }
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 }, as: alice }
+      - transition: { transition: submit, as: alice }
+      - approve: { role: board, as: alice }
+      - approve: { role: board, as: bob, meeting: { name: Board, date: 2026-01-10 } }
+      - expect_blocked: { transition: decide, missing: [board] }
+      - declare_conflict: { role: board, as: carol, reason: trustee of the provider }
+      - approve: { role: board, as: carol }
+      - expect_blocked: { transition: decide, missing: [board] }
+      - approve: { role: board, as: dan, conflict: former employee }
+      - expect_blocked: { transition: decide, missing: [board] }
+  - name: a rejection blocks until the member changes their mind
+    users: { bob: [board], carol: [board] }
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - transition: submit
+      - approve: { role: board, as: bob }
+      - reject: { role: board, as: carol, comment: not enough evidence }
+      - expect_blocked: { transition: decide, missing: [board] }
+      - approve: { role: board, as: carol }
+      - transition: decide
+      - expect_state: notice
+  - name: approvals do not carry over when the case goes round again
+    users: { bob: [board], carol: [board] }
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - transition: submit
+      - approve: { role: board, as: bob }
+      - approve: { role: board, as: carol }
+      - expect_allowed: decide
+      - transition: back
+      - transition: submit
+      - expect_blocked: { transition: decide, missing: [board] }
+  - name: only members may approve, and only what is asked of them
+    users: { bob: [board] }
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - approve: { role: board, as: bob }
+"#);
+    expect![[r#"
+        PASS quorum, separation of duties and conflicts
+        PASS a rejection blocks until the member changes their mind
+        PASS approvals do not carry over when the case goes round again
+        FAIL only members may approve, and only what is asked of them (line 74): refused: not available: nothing in `draft` needs approval from Board
+    "#]].assert_eq(&run(&yaml, &[]));
+}
+
+#[test]
+fn routing_by_value_and_a_six_months_rule() {
+    let yaml = wf(r#"
+params:
+  key_decision_threshold: 500000
+transitions:
+  - { id: submit, from: draft, to: decision }
+  - id: key_decision
+    from: decision
+    to: notice
+    when: "case.fields.value >= params.key_decision_threshold"
+    gates:
+      - rule: "case.fields.contract_end >= add_months(today, 6)"
+        id: six_months_notice
+        explain: At least six months' notice before the contract ends
+  - id: delegated_decision
+    from: decision
+    to: notice
+    when: "case.fields.value < params.key_decision_threshold"
+  - { id: close, from: notice, to: closed }
+tests:
+  - name: a large contract goes to the key decision, with six months' notice
+    start: 2026-01-05
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2026-07-04, value: 750000 } }
+      - transition: submit
+      - expect_blocked: { transition: key_decision, missing: [six_months_notice] }
+      - expect_refused: delegated_decision
+      - set: { contract_end: 2026-07-05 }
+      - expect_allowed: key_decision
+  - name: without a value neither route applies
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-01-01 } }
+      - transition: submit
+      - expect_allowed: key_decision
+"#);
+    expect![[r#"
+        PASS a large contract goes to the key decision, with six months' notice
+        FAIL without a value neither route applies (line 57): expected `key_decision` to be allowed, but it cannot tell whether it applies: `value` is not set
+    "#]].assert_eq(&run(&yaml, &[]));
+}
+
+#[test]
+fn timers_chase_until_the_evidence_arrives_and_stop_when_the_case_moves() {
+    let yaml = wf(r#"
+calendar: test-calendar
+transitions:
+  - { id: submit, from: draft, to: decision }
+  - { id: decide, from: decision, to: notice }
+  - { id: close, from: notice, to: closed, gates: [ { evidence: ack } ] }
+  - { id: expire, from: notice, to: closed }
+timers:
+  - id: notice_letter
+    on_enter: notice
+    send: { to: provider, template: notice }
+  - id: chase
+    in: notice
+    after: P10D
+    every: P7D
+    until: { evidence: ack }
+    send: { to: provider, template: chase }
+  - id: before_end
+    in: notice
+    at: contract_end
+    offset: -P1M
+    send: { to: commissioner, template: ending }
+  - id: working_day_nudge
+    in: decision
+    after: 3 working days
+    limit: 2
+    every: 1 working day
+    send: { to: board, template: nudge }
+  - id: at_end
+    in: notice
+    at: contract_end
+    fire: expire
+tests:
+  - name: reminders stop by themselves once the acknowledgement arrives
+    start: 2026-03-02
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2026-12-31 } }
+      - transition: submit
+      - transition: decide
+      - expect_sent: { template: notice, to: provider, count: 1 }
+      - advance: P9D
+      - expect_sent: { template: chase, count: 0 }
+      - advance: P1D
+      - expect_sent: { template: chase, count: 1 }
+      - advance: P14D
+      - expect_sent: { template: chase, count: 3 }
+      - attach: ack
+      - advance: P30D
+      - expect_sent: { template: chase, count: 3 }
+      - expect_state: notice
+  - name: working days skip Christmas and the weekend, and the limit holds
+    start: 2026-12-23T10:00
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 } }
+      - transition: submit
+      - advance: P5D
+      - expect_sent: { template: nudge, count: 0 }
+      - advance: P2D
+      - expect_sent: { template: nudge, count: 1 }
+      - advance: P30D
+      - expect_sent: { template: nudge, count: 2 }
+  - name: a date timer warns a month before the end and then fires a transition
+    start: 2026-10-01
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2026-12-31 } }
+      - transition: submit
+      - transition: decide
+      - advance: P1M
+      - expect_sent: { template: ending, count: 0 }
+      - advance: P1M
+      - expect_sent: { template: ending, count: 1 }
+      - set: { contract_end: 2027-01-31 }
+      - advance: P1M
+      - expect_state: notice
+      - advance: P1M
+      - expect_state: closed
+      - expect_sent: { template: ending, count: 2 }
+"#);
+    expect![[r#"
+        PASS reminders stop by themselves once the acknowledgement arrives
+        PASS working days skip Christmas and the weekend, and the limit holds
+        PASS a date timer warns a month before the end and then fires a transition
+    "#]].assert_eq(&run(&yaml, &["notice", "chase", "ending", "nudge"]));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_position_and_a_hint() {
+    let yaml = wf(r#"
+calendar: no-such-calendar
+transitions:
+  - id: submit
+    from: draf
+    to: decision
+    by: comissioner
+    gates:
+      - evidence: eai
+      - checklist: eia
+      - approval: { role: board, not_by: [submiter] }
+      - rule: "case.fields.contract_ends > today"
+        id: r1
+        explain: x
+      - rule: "case.fields.value > 'x'"
+        id: r2
+        explain: y
+      - rule: "case.fields.value >"
+        id: r3
+        explain: z
+  - { id: submit, from: decision, to: closed }
+timers:
+  - id: chase
+    in: decision
+    after: 10 days
+    send: { to: provider, template: missing-template }
+  - id: chase2
+    in: decision
+    after: 3 working days
+    send: { to: board, template: notice }
+schedules:
+  - id: review
+    cron: "every april"
+    send: { to: board, template: notice }
+"#);
+    expect![[r#"
+        wf.yaml:26:11: error: calendar `no-such-calendar` not found in calendars/
+          hint: declared calendars: test-calendar
+        wf.yaml:29:11: error: unknown state `draf`
+          hint: did you mean `draft`?
+        wf.yaml:31:9: error: unknown role `comissioner`
+          hint: did you mean `commissioner`?
+        wf.yaml:33:19: error: unknown evidence `eai`
+          hint: declared evidence: eia, dims, ack
+        wf.yaml:34:20: error: `eia` is not a checklist
+          hint: use `evidence: eia`
+        wf.yaml:35:42: error: unknown separation of duties `submiter`
+          hint: did you mean `submitter`?
+        wf.yaml:36:15: error: `case.fields.contract_ends > today`: unknown field `contract_ends` in `case.fields.contract_ends` (did you mean `contract_end`?)
+          hint: CEL can use case.fields.<id>, params.<id>, today, now and add_days, add_months, add_years, add_working_days, months_between, days_between
+        wf.yaml:39:15: error: `case.fields.value > 'x'`: type error: found no matching overload for '_>_' applied to '(double, string)'
+          hint: CEL can use case.fields.<id>, params.<id>, today, now and add_days, add_months, add_years, add_working_days, months_between, days_between
+        wf.yaml:42:15: error: `case.fields.value >`: CEL does not compile: ERROR: <input>:1:20: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}
+          hint: CEL can use case.fields.<id>, params.<id>, today, now and add_days, add_months, add_years, add_working_days, months_between, days_between
+        wf.yaml:45:11: error: duplicate transition id `submit`
+        wf.yaml:49:12: error: `10 days` is not an ISO 8601 duration (like P6M, P10D, P2W, PT12H) nor a number of working days (like `10 working days`)
+          hint: ISO 8601: P6M is six months, P10D ten days, P2W two weeks, PT12H twelve hours
+        wf.yaml:50:37: error: template `missing-template` not found in templates/ (expected templates/missing-template.txt)
+          hint: declared templates: notice
+        wf.yaml:57:11: error: `every april` is not a valid cron expression: The 'Seconds' field does not support using names. 'every' specified.
+          hint: six or seven fields: sec min hour day-of-month month day-of-week [year], like "0 0 9 1 4 *" for 09:00 on 1 April
+        wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+    "#]].assert_eq(&diagnostics(&yaml, &["notice"]));
+}
+
+#[test]
+fn unknown_keys_are_refused_with_a_suggestion() {
+    let yaml = BASE.replace("states:", "statse:");
+    expect![[r#"
+        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`
+          hint: did you mean `states`?
+    "#]].assert_eq(&diagnostics(&yaml, &[]));
+    let yaml = wf("transitions:\n  - { id: submit, from: draft, to: decision, gate: [] }\n");
+    expect![[r#"
+        wf.yaml:26:46: error: transitions[0]: unknown field `gate`, expected one of `id`, `title`, `description`, `from`, `to`, `by`, `when`, `source`, `gates`
+    "#]].assert_eq(&diagnostics(&yaml, &[]));
+}
+
+#[test]
+fn the_state_graph_is_checked() {
+    let yaml = wf(r#"
+transitions:
+  - { id: submit, from: draft, to: decision }
+  - { id: close, from: closed, to: draft }
+"#);
+    expect![[r#"
+        wf.yaml:22:13: error: state `decision` has no way out
+          hint: add a transition from it, or mark it `terminal: true`
+        wf.yaml:23:11: error: state `notice` has no way out
+          hint: add a transition from it, or mark it `terminal: true`
+        wf.yaml:23:11: error: state `notice` cannot be reached from the initial state `draft`
+          hint: add a transition into it, or remove it
+        wf.yaml:24:11: error: terminal state `closed` has 1 outgoing transition(s)
+          hint: remove `terminal: true` or the transitions that leave it
+        wf.yaml:24:11: error: state `closed` cannot be reached from the initial state `draft`
+          hint: add a transition into it, or remove it
+        wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+        wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+    "#]].assert_eq(&diagnostics(&yaml, &[]));
+}
+
+#[test]
+fn duplicate_ids_and_malformed_yaml() {
+    let yaml = BASE.replace("  notice: {}\n", "  notice: {}\n  decision: {}\n");
+    expect![[r#"
+        wf.yaml:24:3: error: duplicate key `decision`
+          hint: each id may be declared once
+    "#]].assert_eq(&diagnostics(&yaml, &[]));
+    expect![[r#"
+        wf.yaml:2:10: error: version: invalid type: sequence, expected u32
+    "#]].assert_eq(&diagnostics("id: x\nversion: [1\n", &[]));
+    expect![[r#"
+        wf.yaml:2:10: error: version: invalid type: string "one", expected u32
+    "#]].assert_eq(&diagnostics("id: x\nversion: one\ntitle: X\nstates: {}\n", &[]));
+}
+
+#[test]
+fn templates_may_only_use_known_variables() {
+    let mut lib = support::library(&[]);
+    lib.templates.insert(
+        "notice".into(),
+        gatehouse_engine::templates::TemplateSource {
+            file: "templates/notice.txt".into(),
+            text: "Subject: Notice for {{ case.fields.service }}\n\n{{ provider_name }} {% if %}\n".into(),
+            html: None,
+        },
+    );
+    let yaml = wf(r#"
+transitions:
+  - { id: submit, from: draft, to: decision }
+  - { id: decide, from: decision, to: notice }
+  - { id: close, from: notice, to: closed }
+timers:
+  - { id: letter, on_enter: notice, send: { to: provider, template: notice } }
+"#);
+    let out = match gatehouse_engine::load("wf.yaml", &yaml, &lib) {
+        Ok(_) => "ok".to_string(),
+        Err(d) => d.iter().map(|d| format!("{d}\n")).collect(),
+    };
+    expect![[r#"
+        wf.yaml:31:69: error: template `notice`: subject: unknown field `case.fields.service`
+          hint: templates can use workflow.id, workflow.title, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
+        wf.yaml:31:69: error: template `notice`: body: syntax error: unexpected end of block (line 1 of the body)
+          hint: templates can use workflow.id, workflow.title, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
+        wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+        wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+    "#]].assert_eq(&out);
+}

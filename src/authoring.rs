@@ -1,0 +1,184 @@
+//! The commands for workflow authors: `validate`, `graph`, `test`, `explain`. Each
+//! writes what people read to `out`, and returns the exit status: 0 when all is well,
+//! 1 when the input is wrong. An `Err` means the program could not do its job.
+
+use anyhow::Result;
+use gatehouse_adapters::workflows::{self, ReadError, Report};
+use gatehouse_engine::definition::Definition;
+use gatehouse_engine::load::flatten;
+use gatehouse_engine::scenario;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// How the command went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything checked out.
+    Ok,
+    /// The input is wrong (exit code 1).
+    InputWrong,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Ok => std::process::ExitCode::SUCCESS,
+            Status::InputWrong => std::process::ExitCode::from(1),
+        }
+    }
+}
+
+/// Diagram formats.
+#[derive(Debug, Clone, Copy)]
+pub enum GraphFormat {
+    /// Mermaid `stateDiagram-v2`.
+    Mermaid,
+    /// Graphviz.
+    Dot,
+}
+
+/// Policy document formats.
+#[derive(Debug, Clone, Copy)]
+pub enum ExplainFormat {
+    /// Markdown.
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+}
+
+/// Load `paths`, or say why the files could not be read (exit 1: a wrong path is wrong
+/// input; an I/O failure is an `Err`).
+fn load(paths: &[PathBuf], out: &mut dyn Write) -> Result<Option<Report>> {
+    match workflows::load_paths(paths) {
+        Ok(r) => Ok(Some(r)),
+        Err(e @ (ReadError::NotFound(_) | ReadError::Empty(_))) => {
+            writeln!(out, "error: {e}")?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_diagnostics(report: &Report, out: &mut dyn Write) -> Result<()> {
+    for d in &report.diagnostics {
+        writeln!(out, "{d}")?;
+    }
+    Ok(())
+}
+
+/// `gatehouse validate PATH…`
+pub fn validate(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
+    let Some(report) = load(paths, out)? else { return Ok(Status::InputWrong) };
+    print_diagnostics(&report, out)?;
+    for (file, loaded) in &report.loaded {
+        writeln!(out, "ok: {}: {}", file.display(), summary(&loaded.definition))?;
+    }
+    let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        writeln!(out, "{errors} error(s) in {} file(s); {} workflow(s) valid", report.failed.len(), report.loaded.len())?;
+        return Ok(Status::InputWrong);
+    }
+    Ok(Status::Ok)
+}
+
+/// One line about a workflow: "lcc-decommissioning v1 — 7 states, 9 transitions, …".
+pub fn summary(def: &Definition) -> String {
+    let gates: usize = def.transitions.iter().map(|t| flatten(&t.gates).len()).sum();
+    format!(
+        "{} v{} ({}): {} states, {} transitions, {} gates, {} timers, {} schedules, {} tests",
+        def.id,
+        def.version,
+        def.title,
+        def.states.len(),
+        def.transitions.len(),
+        gates,
+        def.timers.len(),
+        def.schedules.len(),
+        def.tests.len()
+    )
+}
+
+/// `gatehouse test PATH…`
+pub fn test(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
+    let Some(report) = load(paths, out)? else { return Ok(Status::InputWrong) };
+    if report.has_errors() {
+        print_diagnostics(&report, out)?;
+        writeln!(out, "not run: fix the errors above first")?;
+        return Ok(Status::InputWrong);
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for (file, loaded) in &report.loaded {
+        let def = &loaded.definition;
+        let outcomes = scenario::run_all(def);
+        for o in &outcomes {
+            match &o.failure {
+                None => {
+                    passed += 1;
+                    writeln!(out, "PASS {}: {}", def.id, o.name)?;
+                }
+                Some((line, message)) => {
+                    failed += 1;
+                    writeln!(out, "FAIL {}: {}\n  {}:{line}: {message}", def.id, o.name, file.display())?;
+                }
+            }
+        }
+        for gap in coverage_gaps(def, &outcomes) {
+            writeln!(out, "note: {}: {gap}", def.id)?;
+        }
+    }
+    writeln!(out, "{passed} passed, {failed} failed")?;
+    Ok(if failed == 0 { Status::Ok } else { Status::InputWrong })
+}
+
+/// Gates never shown blocking and timers never fired by any scenario.
+pub fn coverage_gaps(def: &Definition, outcomes: &[scenario::Outcome]) -> Vec<String> {
+    let mut gaps = Vec::new();
+    for t in &def.transitions {
+        for g in flatten(&t.gates) {
+            if matches!(g.kind, gatehouse_engine::definition::GateKind::All(_)) {
+                continue;
+            }
+            let seen = outcomes.iter().any(|o| o.gates_blocked.contains(&(t.id.to_string(), g.id.clone())));
+            if !seen {
+                gaps.push(format!("no scenario shows gate `{}` of `{}` blocking", g.id, t.id));
+            }
+        }
+    }
+    for timer in &def.timers {
+        if !outcomes.iter().any(|o| o.timers_fired.contains(&timer.id)) {
+            gaps.push(format!("no scenario fires timer `{}`", timer.id));
+        }
+    }
+    gaps
+}
+
+fn load_one(file: &Path, out: &mut dyn Write) -> Result<Option<Definition>> {
+    let Some(mut report) = load(&[file.to_path_buf()], out)? else { return Ok(None) };
+    if report.has_errors() || report.loaded.is_empty() {
+        print_diagnostics(&report, out)?;
+        return Ok(None);
+    }
+    Ok(Some(report.loaded.remove(0).1.definition))
+}
+
+/// `gatehouse graph FILE --format mermaid|dot`
+pub fn graph(file: &Path, format: GraphFormat, out: &mut dyn Write) -> Result<Status> {
+    let Some(def) = load_one(file, out)? else { return Ok(Status::InputWrong) };
+    let text = match format {
+        GraphFormat::Mermaid => gatehouse_engine::graph::mermaid(&def),
+        GraphFormat::Dot => gatehouse_engine::graph::dot(&def),
+    };
+    write!(out, "{text}")?;
+    Ok(Status::Ok)
+}
+
+/// `gatehouse explain FILE --format markdown|html`
+pub fn explain(file: &Path, format: ExplainFormat, out: &mut dyn Write) -> Result<Status> {
+    let Some(def) = load_one(file, out)? else { return Ok(Status::InputWrong) };
+    let text = match format {
+        ExplainFormat::Markdown => gatehouse_engine::explain::markdown(&def),
+        ExplainFormat::Html => gatehouse_engine::explain::html(&def),
+    };
+    write!(out, "{text}")?;
+    Ok(Status::Ok)
+}

@@ -1,0 +1,4 @@
+//! Gatehouse: the application. Wires the engine's decisions to the adapters' effects.
+//! `main.rs` only parses arguments and calls in here.
+
+pub mod authoring;

@@ -1,0 +1,200 @@
+//! `cargo xtask …`: Gatehouse's project automation (the cargo-xtask pattern).
+//!
+//! Everything here needs nothing but cargo, apt-get and what it installs itself, so the
+//! same commands work on a fresh machine, a developer's and CI's.
+//!
+//! Tasks:
+//! - `cargo xtask test [--throwaway-pg] [-- CARGO_TEST_ARGS…]`: finds or starts a
+//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and runs
+//!   `cargo test --workspace`, exiting with its exit code.
+//! - `cargo xtask bench [--quick]`: runs the benchmark steps (see [`bench`]) and writes
+//!   `BENCHMARKS.md` at the repository root.
+//!
+//! Exit codes: the exit code of `cargo test` for `test`; otherwise 0 when the task
+//! succeeded and 2 when xtask could not do its job (usage errors are clap's 2 as well).
+
+mod bench;
+mod cmd;
+mod machine;
+mod postgres;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// The variable through which tests find their PostgreSQL server. Tests create their own
+/// uuid-named databases on it.
+pub const TEST_DATABASE_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Gatehouse project automation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the workspace tests against a PostgreSQL server found or started for them.
+    Test {
+        /// Skip GATEHOUSE_TEST_DATABASE_URL and the probe of 127.0.0.1:5432, and always
+        /// start a throwaway cluster (to exercise that path on a machine that has a server).
+        #[arg(
+            long,
+            env = "GATEHOUSE_XTASK_FORCE_THROWAWAY_PG",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        throwaway_pg: bool,
+        /// Extra arguments for `cargo test`, after `--` (e.g. `-- -p gatehouse-engine`).
+        #[arg(last = true)]
+        cargo_args: Vec<OsString>,
+    },
+    /// Run the benchmarks and write BENCHMARKS.md at the repository root.
+    Bench {
+        /// Ask the benchmark harnesses for a short run (criterion's `--quick`).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ignore_interrupts();
+    match run(cli.task) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(task: Task) -> Result<ExitCode> {
+    match task {
+        Task::Test {
+            throwaway_pg,
+            cargo_args,
+        } => test(throwaway_pg, &cargo_args),
+        Task::Bench { quick } => {
+            bench::run(&bench::Options { quick })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Resolves a PostgreSQL server, runs `cargo test` with it, and stops any throwaway
+/// cluster afterwards, whatever the outcome: `server` is dropped before we return.
+fn test(force_throwaway: bool, cargo_args: &[OsString]) -> Result<ExitCode> {
+    let server = postgres::resolve(postgres::Options { force_throwaway })?;
+    eprintln!("xtask: tests use PostgreSQL {server}");
+
+    let mut command = cargo();
+    command.arg("test");
+    if !selects_packages(cargo_args) {
+        command.arg("--workspace");
+    }
+    command
+        .args(cargo_args)
+        .env(TEST_DATABASE_URL_VAR, server.url())
+        .current_dir(project_root());
+    eprintln!("xtask: running {}", cmd::display(&command));
+    let status = command.status().context("could not start cargo test")?;
+    Ok(cmd::exit_code(status))
+}
+
+/// Whether the extra `cargo test` arguments pick packages themselves; `--workspace` would
+/// override a `-p`, so we only add it when they don't.
+fn selects_packages(args: &[OsString]) -> bool {
+    args.iter()
+        .filter_map(|arg| arg.to_str())
+        .take_while(|arg| *arg != "--") // what follows goes to the test binaries
+        .any(|arg| arg == "--package" || arg.starts_with("--package=") || arg.starts_with("-p"))
+}
+
+/// A `cargo` command: the cargo that runs us, so toolchain overrides carry through.
+pub fn cargo() -> std::process::Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    std::process::Command::new(cargo)
+}
+
+/// The workspace root: xtask lives one level below it.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+/// Ctrl-C goes to the whole foreground process group, so the child we are waiting for
+/// (cargo test, cargo bench) gets it and stops by itself. xtask itself keeps running, so
+/// that it can stop a throwaway PostgreSQL cluster instead of leaving it behind.
+fn ignore_interrupts() {
+    if let Err(err) = ctrlc::set_handler(|| {}) {
+        eprintln!("xtask: warning: could not install the Ctrl-C handler: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::builder::{BoolishValueParser, TypedValueParser};
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn package_selection_is_detected() {
+        assert!(selects_packages(&args(&["-p", "xtask"])));
+        assert!(selects_packages(&args(&["-pxtask"])));
+        assert!(selects_packages(&args(&["--package=xtask"])));
+        assert!(selects_packages(&args(&["--package", "xtask"])));
+        assert!(!selects_packages(&args(&[
+            "--test",
+            "api",
+            "--",
+            "--nocapture"
+        ])));
+        assert!(!selects_packages(&args(&["--", "-p"])));
+        assert!(!selects_packages(&args(&[])));
+    }
+
+    #[test]
+    fn force_flag_reads_one_as_true() {
+        let cli = Cli::try_parse_from(["xtask", "test", "--throwaway-pg"]).expect("parses");
+        assert!(matches!(
+            cli.task,
+            Task::Test {
+                throwaway_pg: true,
+                ..
+            }
+        ));
+        let value = BoolishValueParser::new();
+        assert_eq!(
+            value.parse_ref(&Cli::command(), None, "1".as_ref()).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            value.parse_ref(&Cli::command(), None, "0".as_ref()).ok(),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn cli_passes_everything_after_the_separator_to_cargo() {
+        let cli = Cli::try_parse_from(["xtask", "test", "--", "-p", "xtask", "--", "--nocapture"])
+            .expect("parses");
+        let Task::Test { cargo_args, .. } = cli.task else {
+            panic!("not the test task")
+        };
+        assert_eq!(cargo_args, args(&["-p", "xtask", "--", "--nocapture"]));
+    }
+}

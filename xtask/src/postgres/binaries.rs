@@ -1,0 +1,85 @@
+//! Locating PostgreSQL's server programs (`initdb`, `pg_ctl`), and installing them with
+//! apt-get when the machine has none.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd;
+
+/// Where Debian's packages put each major version's programs.
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+
+/// The directory holding `initdb` and `pg_ctl`, installing PostgreSQL if needed.
+pub fn find_or_install() -> Result<PathBuf> {
+    if let Some(dir) = find() {
+        return Ok(dir);
+    }
+    eprintln!("xtask: no initdb/pg_ctl found: installing PostgreSQL with apt-get");
+    apt_install_postgresql()?;
+    find().with_context(|| {
+        format!("PostgreSQL was installed, but no initdb and pg_ctl are under {DEBIAN_ROOT}/*/bin")
+    })
+}
+
+/// The newest Debian version directory with both programs, else the directory of
+/// `initdb` on `PATH` if `pg_ctl` sits beside it.
+fn find() -> Option<PathBuf> {
+    newest_debian_bin_dir().or_else(|| {
+        let initdb = cmd::find_in_path("initdb")?;
+        let dir = initdb.canonicalize().ok()?.parent()?.to_path_buf();
+        has_server_programs(&dir).then_some(dir)
+    })
+}
+
+fn newest_debian_bin_dir() -> Option<PathBuf> {
+    let entries = std::fs::read_dir(DEBIAN_ROOT).ok()?;
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let version = parse_version(entry.file_name().to_str()?)?;
+            Some((version, entry.path().join("bin")))
+        })
+        .filter(|(_, dir)| has_server_programs(dir))
+        .max_by(|(a, _), (b, _)| a.cmp(b))
+        .map(|(_, dir)| dir)
+}
+
+fn has_server_programs(dir: &Path) -> bool {
+    cmd::is_executable(&dir.join("initdb")) && cmd::is_executable(&dir.join("pg_ctl"))
+}
+
+/// "15" → [15], "9.6" → [9, 6]; anything else is not a version directory.
+fn parse_version(name: &str) -> Option<Vec<u32>> {
+    name.split('.').map(|part| part.parse().ok()).collect()
+}
+
+fn apt_install_postgresql() -> Result<()> {
+    if !super::system_user::running_as_root()? {
+        bail!(
+            "PostgreSQL is not installed and xtask is not root: run `apt-get install postgresql`"
+        );
+    }
+    cmd::run(apt_get().arg("update")).context("apt-get update")?;
+    cmd::run(apt_get().args(["install", "-y", "--no-install-recommends", "postgresql"]))
+        .context("installing PostgreSQL")
+}
+
+fn apt_get() -> Command {
+    let mut command = Command::new("apt-get");
+    command.env("DEBIAN_FRONTEND", "noninteractive");
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_directories_sort_numerically() {
+        assert!(parse_version("15") > parse_version("9.6"));
+        assert_eq!(parse_version("9.6"), Some(vec![9, 6]));
+        assert_eq!(parse_version("common"), None);
+    }
+}
