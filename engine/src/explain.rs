@@ -242,8 +242,9 @@ impl Doc {
                         _ => Vec::new(),
                     },
                     valid_for: e.valid_for.as_ref().map(|d| d.human()),
-                    from: match &e.from {
-                        Some(r) => def.roles[r].title.clone(),
+                    from: match e.from.as_ref().map(|r| &def.roles[r]) {
+                        Some(r) if r.is_external() => format!("{} (by email link)", r.title),
+                        Some(r) => r.title.clone(),
                         None => "anyone with an internal role".into(),
                     },
                     source: e.source.clone(),
@@ -275,7 +276,11 @@ fn transition_view(def: &Definition, t: &Transition) -> TransitionView {
         title: t.title.clone(),
         to: def.states[&t.to].title.clone(),
         description: inline(t.description.as_deref()),
-        by: if t.by.is_empty() { "anyone with an internal role".into() } else { or_list(t.by.iter().map(|r| role(def, r))) },
+        by: if t.by.is_empty() {
+            "anyone with an internal role".into()
+        } else {
+            or_list(t.by.iter().map(|r| role(def, r)))
+        },
         when,
         gates: t.gates.iter().map(|g| gate_item(def, g)).collect(),
         source: t.source.clone(),
@@ -298,7 +303,9 @@ fn gate_item(def: &Definition, gate: &Gate) -> Item {
                     (EvidenceKind::Acknowledgement, Some(r)) => {
                         format!("An acknowledgement must be received from the {}: {}", role(def, r), e.title)
                     }
-                    (EvidenceKind::Acknowledgement, None) => format!("An acknowledgement must be recorded: {}", e.title),
+                    (EvidenceKind::Acknowledgement, None) => {
+                        format!("An acknowledgement must be recorded: {}", e.title)
+                    }
                     (_, Some(r)) => format!("The {} must be received from the {}", e.title, role(def, r)),
                     (_, None) => format!("The {} must be attached", e.title),
                 };
@@ -310,7 +317,11 @@ fn gate_item(def: &Definition, gate: &Gate) -> Item {
             let e = &def.evidence[id];
             let default = || {
                 let by = e.from.as_ref().map(|r| format!(" by the {}", role(def, r))).unwrap_or_default();
-                format!("Every item of the {} must be answered{by}{}:", checklist_name(&e.title), validity(e.valid_for.as_ref()))
+                format!(
+                    "Every item of the {} must be answered{by}{}:",
+                    checklist_name(&e.title),
+                    validity(e.valid_for.as_ref())
+                )
             };
             text.text(explain.map_or_else(default, sentence));
             if let EvidenceKind::Checklist(list) = &e.kind {
@@ -373,11 +384,16 @@ fn condition(def: &Definition, gate: &Gate, out: &mut Rich) {
             out.text(format!("{} is given", approval_phrase(def, a)));
         }
         GateKind::Rule(expr) => {
-            out.text(format!("this holds: {} (", trim_period(gate.explain.as_deref().unwrap_or("the rule")))).code(expr.text()).text(")");
+            out.text(format!("this holds: {} (", trim_period(gate.explain.as_deref().unwrap_or("the rule"))))
+                .code(expr.text())
+                .text(")");
         }
         GateKind::All(gates) | GateKind::Any(gates) => {
-            let (intro, joiner) =
-                if matches!(gate.kind, GateKind::All(_)) { ("all of these hold: ", "; ") } else { ("one of these holds: ", "; or ") };
+            let (intro, joiner) = if matches!(gate.kind, GateKind::All(_)) {
+                ("all of these hold: ", "; ")
+            } else {
+                ("one of these holds: ", "; or ")
+            };
             out.text(intro);
             for (i, g) in gates.iter().enumerate() {
                 if i > 0 {
@@ -453,27 +469,25 @@ fn action(def: &Definition, send: Option<&Send>, fire: Option<&TransitionId>, ou
             out.text(", and ");
         }
         let title = def.transition(f.as_str()).map_or_else(|| f.to_string(), |t| t.title.clone());
-        out.text(format!("the {title} transition is requested (")).code(f.as_str()).text("), which goes ahead only if its gates hold");
+        out.text(format!("the {title} transition is requested ("))
+            .code(f.as_str())
+            .text("), which goes ahead only if its gates hold");
     }
 }
 
 /// Appends ", where `params.x = 500000`" for each param the CEL text reads.
 fn with_params(def: &Definition, cel: &str, out: &mut Rich) {
     let mut seen: Vec<&str> = Vec::new();
-    let mut rest = cel;
-    let mut offset = 0;
-    while let Some(i) = rest.find("params.") {
-        let at = offset + i;
-        let before = cel[..at].chars().next_back();
+    for (at, _) in cel.match_indices("params.") {
+        // `xparams.a` or `case.params.a` is not the workflow's params.
+        if cel[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            continue;
+        }
         let after = &cel[at + "params.".len()..];
-        let name_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-        let name = &after[..name_len];
-        let standalone = !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        if standalone && !name.is_empty() && !seen.contains(&name) && def.params.contains_key(name) {
+        let name = &after[..after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len())];
+        if def.params.contains_key(name) && !seen.contains(&name) {
             seen.push(name);
         }
-        offset = at + "params.".len();
-        rest = &cel[offset..];
     }
     for (i, name) in seen.iter().enumerate() {
         out.text(if i == 0 { ", where " } else { " and " });
@@ -529,7 +543,10 @@ fn cron_words(cron: &str) -> Option<String> {
     match (any(day), any(month), any(weekday)) {
         (true, true, true) => Some(format!("Every day at {time}")),
         (true, true, false) => Some(format!("Every {} at {time}", weekday_words(weekday)?)),
-        (false, true, true) => Some(format!("On the {} of every month at {time}", ordinal(day.parse().ok().filter(|d| (1..=31).contains(d))?))),
+        (false, true, true) => Some(format!(
+            "On the {} of every month at {time}",
+            ordinal(day.parse().ok().filter(|d| (1..=31).contains(d))?)
+        )),
         (false, false, true) => {
             let d: u32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
             Some(format!("Every year on {d} {} at {time}", month_name(month)?))
@@ -538,8 +555,20 @@ fn cron_words(cron: &str) -> Option<String> {
     }
 }
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 fn month_name(s: &str) -> Option<&'static str> {
@@ -552,7 +581,8 @@ fn month_name(s: &str) -> Option<&'static str> {
 /// Day-of-week names only: cron numbers days of the week differently from place to
 /// place, so a number is left as written.
 fn weekday_words(s: &str) -> Option<String> {
-    let name = |w: &str| WEEKDAYS.iter().copied().find(|d| w.len() >= 3 && d.to_lowercase().starts_with(&w.to_lowercase()));
+    let name =
+        |w: &str| WEEKDAYS.iter().copied().find(|d| w.len() >= 3 && d.to_lowercase().starts_with(&w.to_lowercase()));
     match s.split_once('-') {
         Some((a, b)) => Some(format!("{} to {}", name(a)?, name(b)?)),
         None => name(s).map(str::to_string),
@@ -581,24 +611,17 @@ fn and_list(items: impl Iterator<Item = String>) -> String {
 }
 
 fn join_last(mut items: Vec<String>, last: &str) -> String {
-    match items.len() {
-        0 => String::new(),
-        1 => items.remove(0),
-        n => {
-            let tail = items.pop().unwrap_or_default();
-            let _ = n;
-            format!("{}{last}{tail}", items.join(", "))
-        }
+    match items.pop() {
+        None => String::new(),
+        Some(tail) if items.is_empty() => tail,
+        Some(tail) => format!("{}{last}{tail}", items.join(", ")),
     }
 }
 
 /// Paragraphs of a description, each on one line.
 fn paragraphs(text: Option<&str>) -> Vec<String> {
     let Some(text) = text else { return Vec::new() };
-    text.split("\n\n")
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect()
+    text.split("\n\n").map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|p| !p.is_empty()).collect()
 }
 
 /// A description on one line, for a table cell or a list item.
@@ -643,7 +666,7 @@ fn render_markdown(doc: &Doc) -> String {
     if !doc.params.is_empty() {
         o.push_str("## Values set by this workflow\n\n| Value | Set to |\n|---|---|\n");
         for p in &doc.params {
-            let _ = writeln!(o, "| {} | {} |", code(&format!("params.{}", p.id)), cell(&p.value));
+            let _ = writeln!(o, "| {} | {} |", code(&format!("params.{}", p.id)), md(&p.value));
         }
         o.push('\n');
     }
@@ -654,7 +677,7 @@ fn render_markdown(doc: &Doc) -> String {
     } else {
         o.push_str("| Role | How they take part | Description |\n|---|---|---|\n");
         for r in &doc.roles {
-            let _ = writeln!(o, "| {} ({}) | {} | {} |", cell(&r.title), code(&r.id), cell(&r.reached), cell(&r.description));
+            let _ = writeln!(o, "| {} ({}) | {} | {} |", md(&r.title), code(&r.id), md(&r.reached), md(&r.description));
         }
         o.push('\n');
     }
@@ -666,7 +689,14 @@ fn render_markdown(doc: &Doc) -> String {
         o.push_str("| Field | Type | Required | Description |\n|---|---|---|---|\n");
         for f in &doc.fields {
             let required = if f.required { "yes" } else { "no" };
-            let _ = writeln!(o, "| {} ({}) | {} | {required} | {} |", cell(&f.title), code(&f.id), cell(&f.kind), cell(&f.description));
+            let _ = writeln!(
+                o,
+                "| {} ({}) | {} | {required} | {} |",
+                md(&f.title),
+                code(&f.id),
+                md(&f.kind),
+                md(&f.description)
+            );
         }
         o.push('\n');
     }
@@ -821,11 +851,6 @@ fn md(text: &str) -> String {
     out
 }
 
-/// A table cell: escaped like [`md`] (which already escapes `|`).
-fn cell(text: &str) -> String {
-    md(text)
-}
-
 /// A code span that holds any text, backticks included.
 fn code(text: &str) -> String {
     let text = text.replace(['\n', '\r'], " ");
@@ -870,7 +895,6 @@ code { font-family: Consolas, "Courier New", monospace; font-size: 0.85em; backg
 .source { color: #505a5f; font-style: italic; }
 .note { color: #505a5f; }
 .transition { border-left: 5px solid #1d70b8; padding: 5px 0 5px 15px; margin: 0 0 25px; }
-.transition > p:first-child { font-weight: bold; }
 .signoff td { height: 3em; }
 @media print { body { font-size: 12pt; } h2, h3, h4 { break-after: avoid; } .transition, tr { break-inside: avoid; } }
 </style>
@@ -978,7 +1002,7 @@ code { font-family: Consolas, "Courier New", monospace; font-size: 0.85em; backg
 {% endif %}
 {% for t in s.transitions %}
 <div class="transition">
-<p>{{ t.title }} <code>{{ t.id }}</code> moves the case to {{ t.to }}.</p>
+<p><strong>{{ t.title }}</strong> <code>{{ t.id }}</code> moves the case to <strong>{{ t.to }}</strong>.</p>
 {% if t.description %}
 <p>{{ t.description }}</p>
 {% endif %}
@@ -1066,7 +1090,11 @@ mod tests {
         for name in ["notice-of-decommissioning", "acknowledge-notice", "contract-ending", "annual-code-review"] {
             library.templates.insert(
                 name.to_string(),
-                TemplateSource { file: format!("templates/{name}.txt"), text: "Subject: Hello\n\nHello {{ recipient.title }}\n".into(), html: None },
+                TemplateSource {
+                    file: format!("templates/{name}.txt"),
+                    text: "Subject: Hello\n\nHello {{ recipient.title }}\n".into(),
+                    html: None,
+                },
             );
         }
         match load("test.yaml", yaml, &library) {
@@ -1226,7 +1254,7 @@ schedules:
             ### Provider acknowledges notice
 
             - Kind: acknowledgement (`ack`)
-            - Provided by: Provider
+            - Provided by: Provider (by email link)
 
             ## Stages
 
@@ -1309,6 +1337,7 @@ schedules:
             "<h4>Gathering evidence <code>evidence</code></h4>",
             "The Equality impact assessment must be attached (valid for 12 months). <span class=\"source\">Source: Toolkit, para 4.2</span>",
             "<li>Needs of service users</li>",
+            "<p><strong>Approve key decision</strong> <code>approve_key_decision</code> moves the case to <strong>Notice served</strong>.</p>",
             "only when <code>case.fields.annual_value &gt;= params.key_decision_threshold</code>, where <code>params.key_decision_threshold = 500000</code>.",
             "the Provider is sent <code>notice-of-decommissioning</code>.",
             "<th>Approved by</th>",
@@ -1369,11 +1398,18 @@ transitions:
 
     #[test]
     fn cron_in_words() {
-        let words: Vec<Option<String>> =
-            ["0 0 9 1 4 *", "0 30 8 * * *", "0 0 9 * * Mon", "0 0 9 * * MON-FRI", "0 0 9 15 * *", "0 0 9 1 4 * 2027", "0 */5 * * * *"]
-                .into_iter()
-                .map(cron_words)
-                .collect();
+        let words: Vec<Option<String>> = [
+            "0 0 9 1 4 *",
+            "0 30 8 * * *",
+            "0 0 9 * * Mon",
+            "0 0 9 * * MON-FRI",
+            "0 0 9 15 * *",
+            "0 0 9 1 4 * 2027",
+            "0 */5 * * * *",
+        ]
+        .into_iter()
+        .map(cron_words)
+        .collect();
         expect![[r#"
             [
                 Some(
@@ -1394,13 +1430,7 @@ transitions:
                 None,
                 None,
             ]
-        "#]].assert_debug_eq(&words);
-    }
-
-    #[test]
-    fn zz_dump() {
-        let def = definition(WORKFLOW);
-        std::fs::write("/tmp/mmd/explain.html", html(&def)).unwrap();
-        std::fs::write("/tmp/mmd/explain.md", markdown(&def)).unwrap();
+        "#]]
+        .assert_debug_eq(&words);
     }
 }

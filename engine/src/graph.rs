@@ -115,8 +115,20 @@ fn compact(gate: &Gate) -> String {
 }
 
 /// Words Mermaid's state-diagram grammar reads as keywords when they stand alone.
-const MERMAID_KEYWORDS: &[&str] =
-    &["state", "note", "end", "direction", "class", "classdef", "style", "click", "acctitle", "accdescr", "default", "as"];
+const MERMAID_KEYWORDS: &[&str] = &[
+    "state",
+    "note",
+    "end",
+    "direction",
+    "class",
+    "classdef",
+    "style",
+    "click",
+    "acctitle",
+    "accdescr",
+    "default",
+    "as",
+];
 
 /// A state id as a Mermaid node id. Ids that are Mermaid keywords get a suffix; the
 /// suffix is upper case, which snake_case ids never are, so it cannot clash.
@@ -221,7 +233,9 @@ transitions:
 
     #[test]
     fn mermaid_lists_states_edges_and_gates() {
-        check(mermaid, expect![[r#"
+        check(
+            mermaid,
+            expect![[r#"
             stateDiagram-v2
                 state "Draft#58; gathering evidence" as draft
                 state "Decided#59; closed" as end_S
@@ -231,12 +245,15 @@ transitions:
                 draft --> withdrawn : Withdraw
                 end_S --> [*]
                 withdrawn --> [*]
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn mermaid_highlights_the_current_state() {
-        check(|def| mermaid_highlight(def, def.state("draft").unwrap().0), expect![[r#"
+        check(
+            |def| mermaid_highlight(def, def.state("draft").unwrap().0),
+            expect![[r#"
             stateDiagram-v2
                 state "Draft#58; gathering evidence" as draft
                 state "Decided#59; closed" as end_S
@@ -248,12 +265,15 @@ transitions:
                 withdrawn --> [*]
                 classDef current fill:#ffdd00,stroke:#0b0c0c,stroke-width:3px,color:#0b0c0c
                 class draft current
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn dot_escapes_quotes_and_marks_terminal_states() {
-        check(dot, expect![[r#"
+        check(
+            dot,
+            expect![[r#"
             digraph "small-review" {
                 rankdir=LR;
                 label="A small review: \"quoted\" in C:\\temp (version 3)";
@@ -269,6 +289,7 @@ transitions:
                 "draft" -> "end" [label="Decide\nif case.fields.annual_value >= params.threshold\nneeds: eia, checklist dimensions, approval pig ×2 (not submitter), rule six_months_notice, any of (consultation, approval director)"];
                 "draft" -> "withdrawn" [label="Withdraw"];
             }
-        "#]]);
+        "#]],
+        );
     }
 }

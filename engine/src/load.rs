@@ -221,7 +221,11 @@ impl Checker {
             templates,
             sha256,
         };
-        scenario::check_references(&def, &mut |path, message, hint| self.err(path, message, hint));
+        // Scenarios are checked against a sound workflow only: otherwise one misspelt
+        // state would also be reported at every step that uses what it broke.
+        if !self.diags.iter().any(Diagnostic::is_error) {
+            scenario::check_references(&def, &mut |path, message, hint| self.err(path, message, hint));
+        }
         Some(def)
     }
 

@@ -143,7 +143,8 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
         let mut problems: Vec<(String, String, Option<String>)> = Vec::new();
         let mut check = |path: &str, what: &str, id: &str, all: &[&str]| {
             if !all.contains(&id) {
-                problems.push((path.to_string(), format!("unknown {what} `{id}`"), Some(hint_for(id, what, all.iter().copied()))));
+                let one = what.strip_suffix('s').unwrap_or(what);
+                problems.push((path.to_string(), format!("unknown {one} `{id}`"), Some(hint_for(id, what, all.iter().copied()))));
             }
         };
         if let Some(start) = &s.start {

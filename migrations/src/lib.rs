@@ -1,1 +1,16 @@
-//! x
+//! The Gatehouse database schema: the only place it is defined. The same migrations
+//! run on SQLite (the embedded default) and PostgreSQL (shared deployments).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+/// Applies the schema.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}
