@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use gatehouse_adapters::workflows::{self, ReadError, Report};
-use gatehouse_engine::definition::Definition;
+use gatehouse_engine::definition::{Definition, Gate, GateKind};
 use gatehouse_engine::load::flatten;
 use gatehouse_engine::scenario;
 use std::io::Write;
@@ -134,10 +134,7 @@ pub fn test(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
 pub fn coverage_gaps(def: &Definition, outcomes: &[scenario::Outcome]) -> Vec<String> {
     let mut gaps = Vec::new();
     for t in &def.transitions {
-        for g in flatten(&t.gates) {
-            if matches!(g.kind, gatehouse_engine::definition::GateKind::All(_)) {
-                continue;
-            }
+        for g in reported_gates(&t.gates) {
             let seen = outcomes.iter().any(|o| o.gates_blocked.contains(&(t.id.to_string(), g.id.clone())));
             if !seen {
                 gaps.push(format!("no scenario shows gate `{}` of `{}` blocking", g.id, t.id));
@@ -150,6 +147,19 @@ pub fn coverage_gaps(def: &Definition, outcomes: &[scenario::Outcome]) -> Vec<St
         }
     }
     gaps
+}
+
+/// The gates an unmet transition reports: `all` reports its children, `any` reports
+/// itself (its children never appear on their own).
+fn reported_gates(gates: &[Gate]) -> Vec<&Gate> {
+    let mut out = Vec::new();
+    for g in gates {
+        match &g.kind {
+            GateKind::All(inner) => out.extend(reported_gates(inner)),
+            _ => out.push(g),
+        }
+    }
+    out
 }
 
 fn load_one(file: &Path, out: &mut dyn Write) -> Result<Option<Definition>> {

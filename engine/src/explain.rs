@@ -419,18 +419,18 @@ fn timer_item(def: &Definition, t: &Timer) -> Item {
         Trigger::At { field, offset, .. } => {
             let date = date_name(def, field);
             let day = match offset {
-                None => format!("on {date}"),
-                Some(o) if o.is_negative() => format!("{} before {date}", o.human()),
-                Some(o) => format!("{} after {date}", o.human()),
+                None => format!(" on {date}"),
+                Some(o) if o.is_negative() => format!(", {} before {date},", o.human()),
+                Some(o) => format!(", {} after {date},", o.human()),
             };
-            text.text(format!("At {AT_HOUR:02}:00, {day}, if the case is in {state}"))
+            text.text(format!("At {AT_HOUR:02}:00{day} if the case is in {state}"))
         }
     };
     if let Some(every) = &t.every {
         text.text(format!(", and every {} after that", every.human()));
     }
     if let Some(limit) = t.limit {
-        text.text(if limit == 1 { " (once at most)".to_string() } else { format!(" (at most {limit} times)") });
+        text.text(if limit == 1 { " (at most once)".to_string() } else { format!(" (at most {limit} times)") });
     }
     if let Some(until) = &t.until {
         text.text(" until ");

@@ -175,9 +175,9 @@ type CelResult<T> = Result<T, ExecutionError>;
 
 fn add_functions(ctx: &mut Context, calendar: Option<Arc<Calendar>>) {
     // The names are not CEL standard functions, so adding them cannot fail.
-    let _ = ctx.add_function("add_days", |t: Ts, n: i64| shift(t, jiff::Span::new().try_days(n)));
-    let _ = ctx.add_function("add_months", |t: Ts, n: i64| shift(t, jiff::Span::new().try_months(n)));
-    let _ = ctx.add_function("add_years", |t: Ts, n: i64| shift(t, jiff::Span::new().try_years(n)));
+    let _ = ctx.add_function("add_days", |t: Ts, n: Value| shift(t, jiff::Span::new().try_days(whole(&n)?)));
+    let _ = ctx.add_function("add_months", |t: Ts, n: Value| shift(t, jiff::Span::new().try_months(whole(&n)?)));
+    let _ = ctx.add_function("add_years", |t: Ts, n: Value| shift(t, jiff::Span::new().try_years(whole(&n)?)));
     let _ = ctx.add_function("months_between", |a: Ts, b: Ts| -> CelResult<i64> {
         let span = to_date(a)?
             .until((jiff::Unit::Month, to_date(b)?))
@@ -190,13 +190,25 @@ fn add_functions(ctx: &mut Context, calendar: Option<Arc<Calendar>>) {
             .map_err(|e| ExecutionError::function_error("days_between", e))?;
         Ok(span.get_days() as i64)
     });
-    let _ = ctx.add_function("add_working_days", move |t: Ts, n: i64| -> CelResult<Ts> {
+    let _ = ctx.add_function("add_working_days", move |t: Ts, n: Value| -> CelResult<Ts> {
+        let n = whole(&n)?;
         let cal = calendar
             .as_deref()
             .ok_or_else(|| ExecutionError::function_error("add_working_days", "the workflow names no calendar"))?;
         let d = cal.add_working_days(to_date(t)?, n).map_err(|e| ExecutionError::function_error("add_working_days", e))?;
         Ok(to_ts(d))
     });
+}
+
+/// A whole number from an int, or from a double with no fraction: params are numbers,
+/// so `add_months(today, params.notice_months)` must work.
+fn whole(n: &Value) -> CelResult<i64> {
+    match n {
+        Value::Int(i) => Ok(*i),
+        Value::UInt(u) => i64::try_from(*u).map_err(|e| ExecutionError::function_error("date arithmetic", e)),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e9 => Ok(*f as i64),
+        other => Err(ExecutionError::function_error("date arithmetic", format!("needs a whole number, got {}", type_name(other)))),
+    }
 }
 
 fn shift(t: Ts, span: Result<jiff::Span, jiff::Error>) -> CelResult<Ts> {

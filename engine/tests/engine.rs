@@ -418,3 +418,33 @@ timers:
           hint: remove it, or give it something to do
     "#]].assert_eq(&out);
 }
+
+#[test]
+fn params_are_numbers_and_date_functions_take_them() {
+    let yaml = wf(r#"
+params:
+  notice_months: 3
+transitions:
+  - { id: submit, from: draft, to: decision }
+  - id: decide
+    from: decision
+    to: notice
+    gates:
+      - rule: "case.fields.contract_end >= add_months(today, params.notice_months)"
+        id: notice_period
+        explain: At least the notice period before the contract ends
+  - { id: close, from: notice, to: closed }
+tests:
+  - name: three months from a param
+    start: 2026-01-05
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2026-04-04 } }
+      - transition: submit
+      - expect_blocked: { transition: decide, missing: [notice_period] }
+      - set: { contract_end: 2026-04-05 }
+      - expect_allowed: decide
+"#);
+    expect![[r#"
+        PASS three months from a param
+    "#]].assert_eq(&run(&yaml, &[]));
+}
