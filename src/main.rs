@@ -3,7 +3,10 @@
 //! could not do its job).
 
 use clap::{Parser, Subcommand, ValueEnum};
+use gatehouse::app::AppConfig;
 use gatehouse::authoring::{self, ExplainFormat, GraphFormat};
+use gatehouse::operations::{self, ServeConfig};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,8 +18,48 @@ struct Cli {
     command: Command,
 }
 
+/// Where the database is.
+#[derive(clap::Args)]
+struct Db {
+    /// Database URL: `sqlite://gatehouse.db` (the default) or `postgres://…`.
+    #[arg(long = "database-url", env = "GATEHOUSE_DATABASE_URL", default_value = "sqlite://gatehouse.db")]
+    url: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Serve HTTP: apply migrations, publish the workflows folder, then serve.
+    Serve {
+        #[command(flatten)]
+        db: Db,
+        /// The workflows folder.
+        #[arg(long, env = "GATEHOUSE_WORKFLOWS", default_value = "workflows")]
+        workflows: PathBuf,
+        /// Where evidence files are kept.
+        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Largest evidence file accepted, in bytes.
+        #[arg(long, env = "GATEHOUSE_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+        max_upload_bytes: u64,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Publish workflow definitions to the database.
+    Workflows {
+        #[command(subcommand)]
+        command: WorkflowsCommand,
+    },
+    /// Check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Check workflow files (or folders of them); print every problem as file:line:col.
     Validate {
         /// Workflow files or folders.
@@ -47,6 +90,28 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum WorkflowsCommand {
+    /// Publish every workflow in the folders (or files) given. A changed file whose
+    /// version was not bumped is refused; an unchanged one is left alone.
+    Publish {
+        #[command(flatten)]
+        db: Db,
+        /// Workflow folders or files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every case's hash chain and report the first broken link of each.
+    Verify {
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum GraphArg {
     Mermaid,
@@ -61,8 +126,16 @@ enum ExplainArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
+        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes } => {
+            let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes };
+            block_on(operations::serve(ServeConfig { app, listen }))
+        }
+        Command::Migrate { db } => block_on(operations::migrate(&db.url, &mut out)),
+        Command::Workflows { command: WorkflowsCommand::Publish { db, paths } } => block_on(operations::publish(&db.url, &paths, &mut out)),
+        Command::Audit { command: AuditCommand::Verify { db } } => block_on(operations::audit_verify(&db.url, &mut out)),
         Command::Validate { paths } => authoring::validate(&paths, &mut out),
         Command::Test { paths } => authoring::test(&paths, &mut out),
         Command::Graph { file, format } => {
@@ -80,11 +153,29 @@ fn main() -> ExitCode {
             authoring::explain(&file, format, &mut out)
         }
     };
+    drop(out);
     match result {
         Ok(code) => code.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(f)
+}
+
+/// Logs to stderr: human-readable, or JSON with `GATEHOUSE_LOG_FORMAT=json`; the level
+/// from `RUST_LOG` (default `info`).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

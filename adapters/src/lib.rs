@@ -2,4 +2,5 @@
 //! in `gatehouse-engine`; this crate reads files, talks to databases, sends mail and
 //! serves HTTP, and carries those decisions out.
 
+pub mod store;
 pub mod workflows;

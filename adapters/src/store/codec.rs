@@ -1,0 +1,174 @@
+//! Conversions between engine types and what the database stores: field values as
+//! JSON, evidence content as JSON, events as JSON payloads, jiff timestamps as chrono.
+//! The engine's domain types are not serializable by design; this is the one place
+//! that says how they are written down.
+
+use gatehouse_engine::decide::Event;
+use gatehouse_engine::definition::{Definition, FieldType};
+use gatehouse_engine::snapshot::{Answer, EvidenceContent, FieldValue, Meeting, Verdict};
+use gatehouse_engine::ids::FieldId;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// A jiff timestamp as chrono, truncated to microseconds (what PostgreSQL keeps).
+pub fn to_chrono(t: jiff::Timestamp) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.as_microsecond()).unwrap_or_default()
+}
+
+/// A chrono timestamp as jiff.
+pub fn to_jiff(t: chrono::DateTime<chrono::Utc>) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(t.timestamp_micros()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// A jiff date as chrono.
+pub fn date_to_chrono(d: jiff::civil::Date) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(d.year().into(), d.month() as u32, d.day() as u32).unwrap_or_default()
+}
+
+/// A chrono date as jiff.
+pub fn date_to_jiff(d: chrono::NaiveDate) -> Option<jiff::civil::Date> {
+    use chrono::Datelike;
+    jiff::civil::Date::new(d.year() as i16, d.month() as i8, d.day() as i8).ok()
+}
+
+/// One field value as JSON: money in pence as an integer, dates as `YYYY-MM-DD`.
+pub fn field_json(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Text(s) => json!(s),
+        FieldValue::Pence(p) => json!(p),
+        FieldValue::Number(n) => json!(n),
+        FieldValue::Integer(n) => json!(n),
+        FieldValue::Bool(b) => json!(b),
+        FieldValue::Date(d) => json!(d.to_string()),
+    }
+}
+
+/// All fields as a JSON object text.
+pub fn fields_text(fields: &BTreeMap<FieldId, FieldValue>) -> String {
+    let map: Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), field_json(v))).collect();
+    Value::Object(map).to_string()
+}
+
+/// Fields read back with the types the definition declares. A value that no longer
+/// fits its field (it cannot happen unless the row was edited by hand) is an error.
+pub fn fields_from_text(def: &Definition, text: &str) -> Result<BTreeMap<FieldId, FieldValue>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("fields are not JSON: {e}"))?;
+    let Value::Object(map) = value else { return Err("fields are not a JSON object".into()) };
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        let Some((id, field)) = def.fields.get_key_value(k.as_str()) else {
+            return Err(format!("field `{k}` is not declared by {} v{}", def.id, def.version));
+        };
+        let value = match (&field.kind, &v) {
+            (FieldType::Text | FieldType::Email | FieldType::Choice(_), Value::String(s)) => FieldValue::Text(s.clone()),
+            (FieldType::Money, Value::Number(n)) => FieldValue::Pence(n.as_i64().ok_or("money is not whole pence")?),
+            (FieldType::Number, Value::Number(n)) => FieldValue::Number(n.as_f64().ok_or("not a number")?),
+            (FieldType::Integer, Value::Number(n)) => FieldValue::Integer(n.as_i64().ok_or("not a whole number")?),
+            (FieldType::Boolean, Value::Bool(b)) => FieldValue::Bool(*b),
+            (FieldType::Date, Value::String(s)) => FieldValue::Date(s.parse().map_err(|e| format!("bad date `{s}`: {e}"))?),
+            (kind, v) => return Err(format!("field `{k}` holds {v}, not a {}", kind.name())),
+        };
+        out.insert(id.clone(), value);
+    }
+    Ok(out)
+}
+
+fn answer_name(a: Answer) -> &'static str {
+    match a {
+        Answer::Yes => "yes",
+        Answer::No => "no",
+        Answer::NotApplicable => "not_applicable",
+    }
+}
+
+/// Parse an answer as stored, or as sent by a client.
+pub fn answer_from(s: &str) -> Option<Answer> {
+    match s {
+        "yes" | "true" => Some(Answer::Yes),
+        "no" | "false" => Some(Answer::No),
+        "not_applicable" | "n/a" | "na" => Some(Answer::NotApplicable),
+        _ => None,
+    }
+}
+
+/// Evidence content as JSON.
+pub fn content_json(c: &EvidenceContent) -> Value {
+    match c {
+        EvidenceContent::Document { sha256, name, size, media_type } => {
+            json!({ "kind": "document", "sha256": sha256, "name": name, "size": size, "media_type": media_type })
+        }
+        EvidenceContent::Checklist(answers) => {
+            let items: Map<String, Value> = answers
+                .iter()
+                .map(|(k, (a, note))| (k.clone(), json!({ "answer": answer_name(*a), "note": note })))
+                .collect();
+            json!({ "kind": "checklist", "answers": items })
+        }
+        EvidenceContent::Acknowledgement { note } => json!({ "kind": "acknowledgement", "note": note }),
+    }
+}
+
+/// Evidence content read back.
+pub fn content_from_json(v: &Value) -> Result<EvidenceContent, String> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    match v.get("kind").and_then(Value::as_str) {
+        Some("document") => Ok(EvidenceContent::Document {
+            sha256: s("sha256").ok_or("document without sha256")?,
+            name: s("name").unwrap_or_default(),
+            size: v.get("size").and_then(Value::as_u64).unwrap_or(0),
+            media_type: s("media_type").unwrap_or_default(),
+        }),
+        Some("checklist") => {
+            let mut answers = BTreeMap::new();
+            for (k, item) in v.get("answers").and_then(Value::as_object).ok_or("checklist without answers")? {
+                let a = item.get("answer").and_then(Value::as_str).and_then(answer_from).ok_or("bad answer")?;
+                let note = item.get("note").and_then(Value::as_str).map(str::to_string);
+                answers.insert(k.clone(), (a, note));
+            }
+            Ok(EvidenceContent::Checklist(answers))
+        }
+        Some("acknowledgement") => Ok(EvidenceContent::Acknowledgement { note: s("note") }),
+        other => Err(format!("unknown evidence content kind {other:?}")),
+    }
+}
+
+/// A verdict as stored.
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Approve => "approve",
+        Verdict::Reject => "reject",
+    }
+}
+
+fn meeting_json(m: &Option<Meeting>) -> Value {
+    match m {
+        Some(m) => json!({ "name": m.name, "date": m.date.to_string() }),
+        None => Value::Null,
+    }
+}
+
+/// An event's payload for the audit trail.
+pub fn event_payload(e: &Event) -> Value {
+    match e {
+        Event::Opened { state, fields } => {
+            let f: Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), field_json(v))).collect();
+            json!({ "state": state.as_str(), "fields": f })
+        }
+        Event::FieldsSet { set, cleared } => {
+            let f: Map<String, Value> = set.iter().map(|(k, v)| (k.to_string(), field_json(v))).collect();
+            json!({ "set": f, "cleared": cleared.iter().map(|c| c.as_str()).collect::<Vec<_>>() })
+        }
+        Event::EvidenceAttached { evidence, content } => json!({ "evidence": evidence.as_str(), "content": content_json(content) }),
+        Event::ApprovalRecorded { role, verdict, comment, meeting, conflict } => json!({
+            "role": role.as_str(), "verdict": verdict_name(*verdict), "comment": comment,
+            "meeting": meeting_json(meeting), "conflict": conflict,
+        }),
+        Event::ConflictDeclared { role, reason } => json!({ "role": role.as_str(), "reason": reason }),
+        Event::Transitioned { transition, from, to } => {
+            json!({ "transition": transition.as_str(), "from": from.as_str(), "to": to.as_str() })
+        }
+        Event::TimerFired { timer, occurrence } => json!({ "timer": timer.as_str(), "occurrence": occurrence }),
+        Event::TimerStopped { timer, reason } => json!({ "timer": timer.as_str(), "reason": reason }),
+        Event::TransitionBlocked { transition, reason } => json!({ "transition": transition.as_str(), "reason": reason }),
+    }
+}

@@ -1,0 +1,98 @@
+//! Published workflow definitions: `gatehouse workflows publish` and the start of
+//! `gatehouse serve` write each workflow file into `workflow_definitions`. A case stays
+//! on the version it was opened with, so every published version stays loadable.
+
+use super::entities::definition;
+use super::{Store, StoreError, codec};
+use gatehouse_engine::{Definition, Library, load};
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What publishing one file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// A new version was stored.
+    New,
+    /// The same content was already published: nothing to do.
+    Unchanged,
+}
+
+/// Every published definition, by (workflow id, version).
+#[derive(Debug, Default, Clone)]
+pub struct Definitions {
+    by_version: BTreeMap<(String, u32), Arc<Definition>>,
+}
+
+impl Definitions {
+    /// One version.
+    pub fn get(&self, workflow: &str, version: u32) -> Option<Arc<Definition>> {
+        self.by_version.get(&(workflow.to_string(), version)).cloned()
+    }
+
+    /// The latest version of a workflow: what new cases are opened on.
+    pub fn latest(&self, workflow: &str) -> Option<Arc<Definition>> {
+        self.by_version.iter().rev().find(|((id, _), _)| id == workflow).map(|(_, d)| d.clone())
+    }
+
+    /// The latest version of every workflow.
+    pub fn all_latest(&self) -> Vec<Arc<Definition>> {
+        let mut out: BTreeMap<&str, Arc<Definition>> = BTreeMap::new();
+        for ((id, _), d) in &self.by_version {
+            out.insert(id, d.clone());
+        }
+        out.into_values().collect()
+    }
+
+    /// Add a definition (used when publishing).
+    pub fn insert(&mut self, def: Arc<Definition>) {
+        self.by_version.insert((def.id.clone(), def.version), def);
+    }
+}
+
+impl Store {
+    /// Publish one workflow file: a new (id, version) is stored; the same content again
+    /// is a no-op; different content under a published version is refused.
+    pub async fn publish(&self, file: &str, source: &str, def: &Definition, now: jiff::Timestamp) -> Result<Published, StoreError> {
+        let existing = definition::Entity::find_by_id((def.id.clone(), def.version as i32)).one(&self.db).await?;
+        if let Some(row) = existing {
+            if row.sha256 == def.sha256 {
+                return Ok(Published::Unchanged);
+            }
+            return Err(StoreError::VersionNotBumped { file: file.to_string(), workflow: def.id.clone(), version: def.version });
+        }
+        let row = definition::ActiveModel {
+            workflow_id: Set(def.id.clone()),
+            version: Set(def.version as i32),
+            sha256: Set(def.sha256.clone()),
+            source: Set(source.to_string()),
+            published_at: Set(codec::to_chrono(now)),
+        };
+        definition::Entity::insert(row).exec(&self.db).await?;
+        Ok(Published::New)
+    }
+
+    /// Load every published version, each checked against `library` (the templates
+    /// and calendars of the workflows folder). A version that no longer loads (a
+    /// template it uses was deleted, say) is reported, not skipped silently.
+    pub async fn definitions(&self, library: &Library) -> Result<(Definitions, Vec<String>), StoreError> {
+        let rows = definition::Entity::find()
+            .order_by_asc(definition::Column::WorkflowId)
+            .order_by_asc(definition::Column::Version)
+            .all(&self.db)
+            .await?;
+        let mut defs = Definitions::default();
+        let mut problems = Vec::new();
+        for row in rows {
+            let name = format!("{} v{} (published)", row.workflow_id, row.version);
+            match load(&name, &row.source, library) {
+                Ok(loaded) => defs.insert(Arc::new(loaded.definition)),
+                Err(diags) => {
+                    let first = diags.iter().find(|d| d.is_error()).map(|d| d.to_string()).unwrap_or_default();
+                    problems.push(format!("{name} no longer loads: {first}"));
+                }
+            }
+        }
+        Ok((defs, problems))
+    }
+}

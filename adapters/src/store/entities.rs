@@ -1,0 +1,185 @@
+//! sea-orm entities: rows as the database holds them. Converted to and from engine
+//! types explicitly in `codec.rs`; the engine's types know nothing of storage.
+#![allow(missing_docs)]
+
+/// `workflow_definitions`: every published version of every workflow.
+pub mod definition {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "workflow_definitions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workflow_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i32,
+        pub sha256: String,
+        pub source: String,
+        pub published_at: DateTimeUtc,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cases`.
+pub mod case {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cases")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workflow_id: String,
+        pub workflow_version: i32,
+        pub state: String,
+        pub version: i64,
+        pub visit: i32,
+        pub fields: String,
+        pub created_by: String,
+        pub created_at: DateTimeUtc,
+        pub entered_by: String,
+        pub entered_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `evidence`: every attachment ever made; the current one has no `superseded_by`.
+pub mod evidence {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "evidence")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub evidence_type: String,
+        pub content: String,
+        pub file_sha256: Option<String>,
+        pub file_name: Option<String>,
+        pub file_size: Option<i64>,
+        pub media_type: Option<String>,
+        pub attached_by: String,
+        pub attached_at: DateTimeUtc,
+        pub superseded_by: Option<i64>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `approvals`.
+pub mod approval {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "approvals")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub role: String,
+        pub verdict: String,
+        pub approved_by: String,
+        pub approved_at: DateTimeUtc,
+        pub visit: i32,
+        pub comment: Option<String>,
+        pub meeting_name: Option<String>,
+        pub meeting_date: Option<Date>,
+        pub conflict: Option<String>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `conflicts`: declared conflicts of interest.
+pub mod conflict {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "conflicts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub role: String,
+        pub declared_by: String,
+        pub reason: String,
+        pub declared_at: DateTimeUtc,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `events`: the append-only, hash-chained audit trail.
+pub mod event {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub seq: i64,
+        pub kind: String,
+        pub actor: String,
+        pub at: DateTimeUtc,
+        pub payload: String,
+        pub prev_hash: String,
+        pub hash: String,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `timers`: armed timers, claimed with a lease by the scheduler.
+pub mod timer {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "timers")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub timer_id: String,
+        pub due_at: DateTimeUtc,
+        pub occurrence: i32,
+        pub lease_owner: Option<String>,
+        pub lease_until: Option<DateTimeUtc>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `outbox`: messages committed with the decision that sends them.
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: Option<i64>,
+        #[sea_orm(unique)]
+        pub idempotency_key: String,
+        pub template: String,
+        pub recipients: String,
+        pub deadline: Option<Date>,
+        pub timer_id: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        pub last_error: Option<String>,
+        pub sent_at: Option<DateTimeUtc>,
+        pub failed_at: Option<DateTimeUtc>,
+        pub lease_owner: Option<String>,
+        pub lease_until: Option<DateTimeUtc>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,148 @@
+//! The store: cases, their evidence, approvals, audit trail, timers and outbox, in
+//! SQLite (the embedded default) or PostgreSQL, through sea-orm. Every engine decision
+//! is applied in ONE transaction, with a compare-and-set on the case version.
+
+mod audit;
+mod cases;
+pub mod codec;
+mod definitions;
+pub mod entities;
+pub mod files;
+
+pub use audit::{BrokenLink, chain_hash, check_chain};
+pub use files::FileStore;
+pub use cases::{CaseFilter, CaseRow};
+pub use definitions::{Definitions, Published};
+
+use gatehouse_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use std::time::Duration;
+
+/// What can go wrong in the store, grouped by what the caller must do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such case (or other row).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The case changed since it was loaded: reload and try again.
+    #[error("the case changed: it was at version {expected} when loaded and is now at version {actual}")]
+    Conflict {
+        /// The version the decision was made against.
+        expected: i64,
+        /// The version in the database.
+        actual: i64,
+    },
+    /// A workflow file changed without its version being bumped.
+    #[error("{file}: `{workflow}` version {version} is already published with different content; bump `version:` to publish the change")]
+    VersionNotBumped {
+        /// The file.
+        file: String,
+        /// The workflow id.
+        workflow: String,
+        /// The version.
+        version: u32,
+    },
+    /// A stored row cannot be read back (edited by hand, or a bug).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The database could not be reached at start.
+    #[error("cannot open the database at {url}: {source}")]
+    Unreachable {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        source: DbErr,
+    },
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// The file store failed.
+    #[error("file store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A connection to the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://gatehouse.db` or `postgres://…`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl StoreConfig {
+    /// The defaults for `url`.
+    pub fn new(url: impl Into<String>) -> StoreConfig {
+        StoreConfig { url: url.into(), max_connections: 16 }
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Open the database. SQLite is opened in WAL mode with `synchronous=FULL`, a busy
+    /// timeout and foreign keys on, and the file is created when missing.
+    pub async fn connect(config: &StoreConfig) -> Result<Store, StoreError> {
+        let mut url = config.url.clone();
+        if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        }
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(config.max_connections)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(opts)
+            .await
+            .map_err(|source| StoreError::Unreachable { url: redact(&config.url), source })?;
+        Ok(Store { db })
+    }
+
+    /// Apply pending migrations. Returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db).await?.len();
+        Migrator::up(&self.db, None).await?;
+        Ok(pending)
+    }
+
+    /// Whether the database answers (for `/health`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// The underlying connection (for tests and benchmarks).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// SQLite or PostgreSQL.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+}

@@ -1,0 +1,386 @@
+//! The application services: each loads a case, asks the engine, and applies the
+//! decision. No business rule lives here: whether something may happen is decided by
+//! `gatehouse_engine`; how it is stored, by `gatehouse_adapters::store`.
+
+use crate::clock::Clock;
+use gatehouse_adapters::store::{BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError};
+use gatehouse_engine::decide::{Command, Decision, Problem, Refusal, decide, open};
+use gatehouse_engine::definition::Definition;
+use gatehouse_engine::fields::Input;
+use gatehouse_engine::gates::{TransitionStatus, Unmet};
+use gatehouse_engine::ids::TransitionId;
+use gatehouse_engine::snapshot::{Actor, Answer, CaseSnapshot, EvidenceContent, Meeting, Verdict};
+use gatehouse_engine::{Library, gates};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+/// Why a service call did not do what was asked, grouped by what the caller must do.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input is wrong.
+    #[error("invalid input: {}", problems_text(.0))]
+    Invalid(Vec<Problem>),
+    /// No such case, workflow, transition...
+    #[error("{0}")]
+    NotFound(String),
+    /// The actor may not do this.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// Not possible in the case's current situation.
+    #[error("not available: {0}")]
+    NotAvailable(String),
+    /// The transition's gates do not hold.
+    #[error("`{transition}` is blocked: {}", unmet_text(.unmet))]
+    Blocked {
+        /// The transition.
+        transition: TransitionId,
+        /// Every unmet gate.
+        unmet: Vec<Unmet>,
+    },
+    /// The case changed since the requester saw it.
+    #[error("the case changed: you saw version {expected}, it is now at version {actual}")]
+    Conflict {
+        /// The version the requester saw.
+        expected: i64,
+        /// The current version.
+        actual: i64,
+    },
+    /// Something broke on our side.
+    #[error(transparent)]
+    Internal(#[from] StoreError),
+}
+
+fn problems_text(p: &[Problem]) -> String {
+    p.iter().map(|p| match &p.field { Some(f) => format!("{f}: {}", p.message), None => p.message.clone() }).collect::<Vec<_>>().join("; ")
+}
+
+fn unmet_text(u: &[Unmet]) -> String {
+    u.iter().map(|u| format!("{}: {}", u.gate, u.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl From<Refusal> for AppError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Invalid(p) => AppError::Invalid(p),
+            Refusal::NotFound { what, id, hint } => {
+                AppError::NotFound(format!("unknown {what} `{id}`{}", hint.map(|h| format!(" ({h})")).unwrap_or_default()))
+            }
+            Refusal::NotAllowed(m) => AppError::NotAllowed(m),
+            Refusal::NotAvailable(m) => AppError::NotAvailable(m),
+            Refusal::Blocked { transition, unmet } => AppError::Blocked { transition, unmet },
+            Refusal::Conflict { expected, actual } => AppError::Conflict { expected, actual },
+        }
+    }
+}
+
+/// How the app is set up.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Database URL.
+    pub database_url: String,
+    /// The workflows folder.
+    pub workflows: std::path::PathBuf,
+    /// Where evidence files are stored.
+    pub data_dir: std::path::PathBuf,
+    /// Largest evidence file accepted, in bytes.
+    pub max_upload_bytes: u64,
+}
+
+/// A case with its definition and where each next step stands.
+#[derive(Debug, Clone)]
+pub struct CaseView {
+    /// The definition the case is pinned to.
+    pub definition: Arc<Definition>,
+    /// The case.
+    pub case: CaseSnapshot,
+    /// Each outgoing transition: allowed, or why not.
+    pub transitions: Vec<TransitionView>,
+}
+
+/// One next step.
+#[derive(Debug, Clone)]
+pub struct TransitionView {
+    /// Its id.
+    pub id: TransitionId,
+    /// Where it goes.
+    pub to: String,
+    /// Whether it may happen now.
+    pub allowed: bool,
+    /// Why it does not apply, when its `when` is false.
+    pub not_applicable: Option<String>,
+    /// Unmet gates.
+    pub unmet: Vec<Unmet>,
+}
+
+impl From<TransitionStatus<'_>> for TransitionView {
+    fn from(s: TransitionStatus<'_>) -> Self {
+        TransitionView {
+            id: s.transition.id.clone(),
+            to: s.transition.to.to_string(),
+            allowed: s.allowed(),
+            not_applicable: s.applies.err(),
+            unmet: s.unmet,
+        }
+    }
+}
+
+/// The services.
+pub struct App {
+    store: Store,
+    files: FileStore,
+    definitions: RwLock<Definitions>,
+    library: Library,
+    clock: Arc<dyn Clock>,
+    max_upload_bytes: u64,
+}
+
+/// What publishing a workflows folder did, per file.
+#[derive(Debug)]
+pub struct PublishReport {
+    /// (file, workflow id, version, what happened).
+    pub files: Vec<(String, String, u32, Published)>,
+}
+
+/// How many times a command without an expected version is retried when another
+/// request changed the case between load and commit.
+const RETRIES: usize = 5;
+
+impl App {
+    /// Build the app over an open store: read and publish the workflows folder, load
+    /// every published definition.
+    pub async fn new(store: Store, config: &AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(App, PublishReport)> {
+        let (library, report) = publish_folder(&store, &config.workflows, clock.now()).await?;
+        let (definitions, problems) = store.definitions(&library).await?;
+        for p in problems {
+            tracing::warn!("{p}");
+        }
+        let app = App {
+            store,
+            files: FileStore::new(&config.data_dir),
+            definitions: RwLock::new(definitions),
+            library,
+            clock,
+            max_upload_bytes: config.max_upload_bytes,
+        };
+        Ok((app, report))
+    }
+
+    /// The store (for the scheduler and health checks).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The file store.
+    pub fn files(&self) -> &FileStore {
+        &self.files
+    }
+
+    /// The templates and calendars of the workflows folder.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// The latest version of every workflow.
+    pub fn workflows(&self) -> Vec<Arc<Definition>> {
+        self.definitions.read().expect("definitions lock").all_latest()
+    }
+
+    /// The latest version of one workflow.
+    pub fn workflow(&self, id: &str) -> Result<Arc<Definition>, AppError> {
+        self.definitions.read().expect("definitions lock").latest(id).ok_or_else(|| AppError::NotFound(format!("unknown workflow `{id}`")))
+    }
+
+    fn definition(&self, row: &CaseRow) -> Result<Arc<Definition>, AppError> {
+        self.definitions
+            .read()
+            .expect("definitions lock")
+            .get(&row.workflow_id, row.workflow_version as u32)
+            .ok_or_else(|| AppError::Internal(StoreError::Corrupt(format!("case {} is on {} v{}, which is not loaded", row.id, row.workflow_id, row.workflow_version))))
+    }
+
+    async fn load(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot), AppError> {
+        let row = self.store.case_row(case_id).await.map_err(not_found)?;
+        let def = self.definition(&row)?;
+        let snapshot = self.store.load(&def, &row).await?;
+        Ok((def, snapshot))
+    }
+
+    fn view(&self, definition: Arc<Definition>, case: CaseSnapshot) -> CaseView {
+        let transitions = gates::evaluate(&definition, &case, self.clock.now()).into_iter().map(TransitionView::from).collect();
+        CaseView { definition, case, transitions }
+    }
+
+    /// A case and where its next steps stand.
+    pub async fn case(&self, case_id: i64) -> Result<CaseView, AppError> {
+        let (def, snapshot) = self.load(case_id).await?;
+        Ok(self.view(def, snapshot))
+    }
+
+    /// Cases matching `filter`.
+    pub async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
+        Ok(self.store.list_cases(filter).await?)
+    }
+
+    /// Open a case on the latest version of `workflow`.
+    pub async fn create_case(&self, actor: &Actor, workflow: &str, fields: &[(String, Input)]) -> Result<CaseView, AppError> {
+        let def = self.workflow(workflow)?;
+        let decision = open(&def, fields, actor, self.clock.now())?;
+        let case = self.store.create(&def, &decision).await?;
+        Ok(self.view(def, case))
+    }
+
+    /// Load, decide, apply; when another request changed the case in between and the
+    /// caller did not pin a version, decide again on the fresh case.
+    async fn run(&self, case_id: i64, actor: &Actor, command: Command) -> Result<CaseView, AppError> {
+        let pinned = matches!(command, Command::Transition { expected_version: Some(_), .. });
+        let mut attempt = 0;
+        loop {
+            let (def, before) = self.load(case_id).await?;
+            let decision: Decision = decide(&def, &before, &command, actor, self.clock.now())?;
+            match self.store.apply(&before, &decision).await {
+                Ok(after) => return Ok(self.view(def, after)),
+                Err(StoreError::Conflict { expected, actual }) if pinned || attempt >= RETRIES => {
+                    return Err(AppError::Conflict { expected, actual });
+                }
+                Err(StoreError::Conflict { .. }) => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Set or clear fields.
+    pub async fn set_fields(&self, actor: &Actor, case_id: i64, fields: Vec<(String, Input)>) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::SetFields(fields)).await
+    }
+
+    /// Attach a document. The file is checked against the size limit before anything is
+    /// stored, and written (fsynced) before the row that points to it commits.
+    pub async fn attach_document(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        evidence: &str,
+        file_name: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<CaseView, AppError> {
+        if bytes.len() as u64 > self.max_upload_bytes {
+            return Err(AppError::Invalid(vec![Problem {
+                field: Some("file".into()),
+                message: format!("is {} bytes; the largest accepted is {} bytes", bytes.len(), self.max_upload_bytes),
+            }]));
+        }
+        if bytes.is_empty() {
+            return Err(AppError::Invalid(vec![Problem { field: Some("file".into()), message: "is empty".into() }]));
+        }
+        let name = safe_file_name(file_name);
+        // Decide first, so that a refused upload stores nothing at all.
+        let (def, before) = self.load(case_id).await?;
+        let sha256 = gatehouse_adapters::store::files::sha256_hex(bytes);
+        let content = EvidenceContent::Document { sha256, name, size: bytes.len() as u64, media_type: media_type.to_string() };
+        let command = Command::Attach { evidence: evidence.to_string(), content };
+        decide(&def, &before, &command, actor, self.clock.now())?;
+        let files = self.files.clone();
+        let data = bytes.to_vec();
+        tokio::task::spawn_blocking(move || files.put(&data))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            .map_err(StoreError::Io)?;
+        self.run(case_id, actor, command).await
+    }
+
+    /// Answer checklist items (they add to earlier answers).
+    pub async fn answer_checklist(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        evidence: &str,
+        answers: BTreeMap<String, (Answer, Option<String>)>,
+    ) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::Attach { evidence: evidence.to_string(), content: EvidenceContent::Checklist(answers) }).await
+    }
+
+    /// Acknowledge (a provider confirming notice, say).
+    pub async fn acknowledge(&self, actor: &Actor, case_id: i64, evidence: &str, note: Option<String>) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::Attach { evidence: evidence.to_string(), content: EvidenceContent::Acknowledgement { note } }).await
+    }
+
+    /// Record an approval or rejection.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_approval(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        role: &str,
+        verdict: Verdict,
+        comment: Option<String>,
+        meeting: Option<Meeting>,
+        conflict: Option<String>,
+    ) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::Approve { role: role.to_string(), verdict, comment, meeting, conflict }).await
+    }
+
+    /// Declare a conflict of interest.
+    pub async fn declare_conflict(&self, actor: &Actor, case_id: i64, role: &str, reason: &str) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::DeclareConflict { role: role.to_string(), reason: reason.to_string() }).await
+    }
+
+    /// Move a case. With `expected_version`, a case that changed since is a conflict.
+    pub async fn request_transition(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        transition: &str,
+        expected_version: Option<i64>,
+    ) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::Transition { transition: transition.to_string(), expected_version }).await
+    }
+
+    /// A due timer fires.
+    pub async fn fire_timer(&self, case_id: i64, timer: &str) -> Result<CaseView, AppError> {
+        self.run(case_id, &Actor::system(), Command::FireTimer { timer: timer.to_string() }).await
+    }
+
+    /// A case's audit trail and the first broken link of its chain, if any.
+    pub async fn audit_trail(&self, case_id: i64) -> Result<(Vec<gatehouse_adapters::store::entities::event::Model>, Option<BrokenLink>), AppError> {
+        self.store.case_row(case_id).await.map_err(not_found)?;
+        let events = self.store.events(case_id).await?;
+        let broken = gatehouse_adapters::store::check_chain(case_id, &events);
+        Ok((events, broken))
+    }
+}
+
+fn not_found(e: StoreError) -> AppError {
+    match e {
+        StoreError::NotFound(what) => AppError::NotFound(what),
+        other => AppError::Internal(other),
+    }
+}
+
+/// An uploaded file's name, for display only: no directories, no control characters.
+pub fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect::<String>().trim().trim_start_matches('.').to_string();
+    let cleaned: String = cleaned.chars().take(200).collect();
+    if cleaned.is_empty() { "upload".into() } else { cleaned }
+}
+
+/// Read a workflows folder, check every workflow, and publish each one. Any error in
+/// any file stops everything: a half-published folder helps nobody.
+pub async fn publish_folder(store: &Store, folder: &Path, now: jiff::Timestamp) -> anyhow::Result<(Library, PublishReport)> {
+    let report = gatehouse_adapters::workflows::load_paths(&[folder.to_path_buf()])?;
+    if report.has_errors() {
+        let errors: Vec<String> = report.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        anyhow::bail!("the workflows in {} have errors:\n{}", folder.display(), errors.join("\n"));
+    }
+    let (library, _) = gatehouse_adapters::workflows::read_library(folder)?;
+    let mut files = Vec::new();
+    for (path, loaded) in &report.loaded {
+        let source = std::fs::read_to_string(path)?;
+        let def = &loaded.definition;
+        let outcome = store.publish(&path.display().to_string(), &source, def, now).await?;
+        files.push((path.display().to_string(), def.id.clone(), def.version, outcome));
+    }
+    Ok((library, PublishReport { files }))
+}

@@ -1,0 +1,122 @@
+//! The commands that run against the database: `migrate`, `workflows publish`,
+//! `audit verify` and `serve`.
+
+use crate::app::{App, AppConfig, publish_folder};
+use crate::authoring::Status;
+use crate::clock::{Clock, SystemClock};
+use anyhow::{Context, Result};
+use gatehouse_adapters::store::{Published, Store, StoreConfig};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Open the database named by `url`, with a clear message when it cannot be reached.
+pub async fn connect(url: &str) -> Result<Store> {
+    Ok(Store::connect(&StoreConfig::new(url)).await?)
+}
+
+/// `gatehouse migrate`
+pub async fn migrate(url: &str, out: &mut dyn Write) -> Result<Status> {
+    let store = connect(url).await?;
+    let applied = store.migrate().await.context("applying migrations")?;
+    writeln!(out, "{applied} migration(s) applied; the schema is up to date")?;
+    Ok(Status::Ok)
+}
+
+/// `gatehouse workflows publish PATH…`: every workflow in the folders (or files) given.
+pub async fn publish(url: &str, paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
+    let store = connect(url).await?;
+    store.migrate().await.context("applying migrations")?;
+    let mut status = Status::Ok;
+    for path in paths {
+        let folder = if path.is_dir() { path.clone() } else { path.parent().map(PathBuf::from).unwrap_or_default() };
+        match publish_folder(&store, &folder, SystemClock.now()).await {
+            Ok((_, report)) => {
+                for (file, id, version, outcome) in report.files {
+                    let what = match outcome {
+                        Published::New => "published",
+                        Published::Unchanged => "unchanged",
+                    };
+                    writeln!(out, "{what}: {file}: {id} v{version}")?;
+                }
+            }
+            Err(e) => {
+                writeln!(out, "error: {e:#}")?;
+                status = Status::InputWrong;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// `gatehouse audit verify`
+pub async fn audit_verify(url: &str, out: &mut dyn Write) -> Result<Status> {
+    let store = connect(url).await?;
+    let (cases, broken) = store.verify_audit().await?;
+    for b in &broken {
+        writeln!(out, "case {}: broken at event {}: {}", b.case_id, b.seq, b.reason)?;
+    }
+    if broken.is_empty() {
+        writeln!(out, "ok: the audit trails of {cases} case(s) are intact")?;
+        Ok(Status::Ok)
+    } else {
+        writeln!(out, "{} of {cases} case(s) have a broken audit trail", broken.len())?;
+        Ok(Status::InputWrong)
+    }
+}
+
+/// Settings for `gatehouse serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The app.
+    pub app: AppConfig,
+    /// Where to listen.
+    pub listen: SocketAddr,
+}
+
+/// `gatehouse serve`: apply migrations, publish the workflows folder, serve HTTP until
+/// interrupted. (The HTTP API is issue #5; for now it serves `/health`.)
+pub async fn serve(config: ServeConfig) -> Result<Status> {
+    let store = connect(&config.app.database_url).await?;
+    let applied = store.migrate().await.context("applying migrations")?;
+    if applied > 0 {
+        tracing::info!(applied, "migrations applied");
+    }
+    let (app, report) = App::new(store, &config.app, Arc::new(SystemClock)).await?;
+    for (file, id, version, outcome) in report.files {
+        tracing::info!(%file, %id, version, ?outcome, "workflow");
+    }
+    let app = Arc::new(app);
+    let router = axum::Router::new().route("/health", axum::routing::get(health)).with_state(app);
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "gatehouse is serving");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.context("serving HTTP")?;
+    Ok(Status::Ok)
+}
+
+async fn health(axum::extract::State(app): axum::extract::State<Arc<App>>) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    match app.store().ping().await {
+        Ok(()) => (axum::http::StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "unavailable" })))
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
