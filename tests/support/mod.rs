@@ -1,0 +1,123 @@
+//! Test helpers: a fresh, uuid-named database per test on real SQLite and real
+//! PostgreSQL, and an app over the shipped workflows with a fixed clock.
+#![allow(dead_code)]
+
+use gatehouse::app::{App, AppConfig};
+use gatehouse::clock::FixedClock;
+use gatehouse_adapters::store::{Store, StoreConfig};
+use gatehouse_engine::fields::Input;
+use gatehouse_engine::snapshot::Actor;
+use sea_orm::{ConnectionTrait, Database};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database; the temporary directory (SQLite file, evidence files) lives as long as this.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+}
+
+/// The PostgreSQL server tests use: `GATEHOUSE_TEST_DATABASE_URL` (set by `cargo xtask
+/// test`), else the server on 127.0.0.1:5432.
+pub fn postgres_server() -> String {
+    std::env::var("GATEHOUSE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub async fn fresh_db(backend: Backend) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+        Backend::Postgres => {
+            let server = postgres_server();
+            let admin = Database::connect(&server)
+                .await
+                .unwrap_or_else(|e| panic!("no PostgreSQL at {server} ({e}); run the tests with `cargo xtask test`"));
+            let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+            let (base, _) = server.rsplit_once('/').unwrap();
+            format!("{base}/{name}")
+        }
+    };
+    TestDb { url, dir, backend }
+}
+
+impl TestDb {
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&StoreConfig::new(&self.url)).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    pub fn config(&self) -> AppConfig {
+        AppConfig {
+            database_url: self.url.clone(),
+            workflows: workflows_dir(),
+            data_dir: self.dir.path().join("data"),
+            max_upload_bytes: 1024 * 1024,
+        }
+    }
+
+    /// An app over the shipped workflows, at 09:00 on Monday 5 January 2026.
+    pub async fn app(&self) -> (App, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::new(start()));
+        let (app, _) = App::new(self.store().await, &self.config(), clock.clone()).await.unwrap();
+        (app, clock)
+    }
+}
+
+pub fn start() -> jiff::Timestamp {
+    jiff::civil::date(2026, 1, 5).at(9, 0, 0, 0).in_tz("Europe/London").unwrap().timestamp()
+}
+
+pub fn workflows_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workflows")
+}
+
+pub fn alice() -> Actor {
+    Actor::user("alice@leeds.example", ["commissioner"])
+}
+
+pub fn text(s: &str) -> Input {
+    Input::Text(s.into())
+}
+
+/// Fields for a Leeds decommissioning case.
+pub fn lcc_fields(annual_value: i64, contract_end: &str) -> Vec<(String, Input)> {
+    vec![
+        ("service_name".into(), text("Day opportunities for older people")),
+        ("provider_name".into(), text("Kirkstall Day Centre Trust")),
+        ("provider_email".into(), text("director@kirkstall.example.org")),
+        ("directorate".into(), text("Adults and Health")),
+        ("annual_value".into(), Input::Int(annual_value)),
+        ("contract_end".into(), text(contract_end)),
+    ]
+}
+
+/// Runs the test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                $body(support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                $body(support::Backend::Postgres).await
+            }
+        }
+    };
+}
