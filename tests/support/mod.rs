@@ -68,6 +68,18 @@ impl TestDb {
         }
     }
 
+    /// Drop the PostgreSQL database (tests leave theirs for inspection; benchmarks fill
+    /// theirs with millions of rows). `WITH (FORCE)` ends connections a pool still holds.
+    /// A SQLite file goes with the temporary directory.
+    pub async fn drop_database(self) {
+        if self.backend == Backend::Sqlite {
+            return;
+        }
+        let (_, name) = self.url.rsplit_once('/').unwrap();
+        let admin = Database::connect(&postgres_server()).await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
+    }
+
     /// An app over the shipped workflows, at 09:00 on Monday 5 January 2026.
     pub async fn app(&self) -> (App, Arc<FixedClock>) {
         let clock = Arc::new(FixedClock::new(start()));

@@ -1,0 +1,113 @@
+//! The Leeds decommissioning lifecycle as durable operations: one app service call each,
+//! which loads the case, asks the engine and applies the decision in one transaction.
+//! A case is opened, prepared for a key decision, decided by the Executive Board and
+//! given notice: 17 operations. Every document has its own content, so every attachment
+//! also writes (and fsyncs) a new evidence file, as it would in use.
+
+use crate::support::{alice, lcc_fields};
+use gatehouse::app::App;
+use gatehouse_engine::snapshot::{Actor, Answer, Verdict};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One operation on an open case.
+pub enum Op {
+    /// Attach a document to this evidence.
+    Attach(&'static str),
+    /// Answer one checklist item of `decommissioning_checklist`.
+    Answer(&'static str),
+    /// The Executive Board approves.
+    Approve,
+    /// Request this transition.
+    Move(&'static str),
+}
+
+/// What a case needs before it can start engagement.
+pub const NEEDS_ASSESSMENT: Op = Op::Attach("needs_assessment");
+/// The first transition of every case.
+pub const START_ENGAGEMENT: Op = Op::Move("start_engagement");
+
+/// Everything after opening, in order.
+pub const LIFECYCLE: [Op; 16] = [
+    NEEDS_ASSESSMENT,
+    START_ENGAGEMENT,
+    Op::Answer("financial_requirements"),
+    Op::Answer("political_perspective"),
+    Op::Answer("service_user_needs"),
+    Op::Answer("parents_and_carers"),
+    Op::Attach("equality_impact_assessment"),
+    Op::Attach("service_impact_assessment"),
+    Op::Attach("consultation"),
+    Op::Attach("provider_engagement"),
+    Op::Move("submit_key_decision"),
+    Op::Attach("executive_member_briefing"),
+    Op::Approve,
+    Op::Move("approve_key_decision"),
+    Op::Attach("support_offer"),
+    Op::Move("serve_notice"),
+];
+
+/// Durable operations per second: `clients` concurrent clients, each taking case after
+/// case through the lifecycle until `window` has passed.
+pub async fn ops_per_second(app: &Arc<App>, clients: usize, window: Duration) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let deadline = start + window;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { client(&app, deadline).await })
+        })
+        .collect();
+    let mut ops = 0;
+    for task in tasks {
+        ops += task.await??;
+    }
+    Ok(ops as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Cases through the lifecycle, one operation after another, until `deadline`. Returns
+/// how many operations were done.
+async fn client(app: &App, deadline: Instant) -> anyhow::Result<usize> {
+    let mut ops = 0;
+    while Instant::now() < deadline {
+        let id = open(app).await?;
+        ops += 1;
+        for op in &LIFECYCLE {
+            if Instant::now() >= deadline {
+                break;
+            }
+            apply(app, id, op).await?;
+            ops += 1;
+        }
+    }
+    Ok(ops)
+}
+
+/// Open a key-decision case (£650,000 a year, ending 31 March 2027). Returns its id.
+pub async fn open(app: &App) -> anyhow::Result<i64> {
+    Ok(app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await?.case.id)
+}
+
+/// One operation on case `id`.
+pub async fn apply(app: &App, id: i64, op: &Op) -> anyhow::Result<()> {
+    let commissioner = alice();
+    match op {
+        Op::Attach(evidence) => {
+            let content = format!("{evidence} of case {id}");
+            let name = format!("{evidence}.pdf");
+            app.attach_document(&commissioner, id, evidence, &name, "application/pdf", content.as_bytes()).await?;
+        }
+        Op::Answer(item) => {
+            let answers = [(item.to_string(), (Answer::Yes, None))].into_iter().collect();
+            app.answer_checklist(&commissioner, id, "decommissioning_checklist", answers).await?;
+        }
+        Op::Approve => {
+            let board = Actor::user("eb@leeds.example", ["exec_board"]);
+            app.record_approval(&board, id, "exec_board", Verdict::Approve, Some("Resolved".into()), None, None).await?;
+        }
+        Op::Move(transition) => {
+            app.request_transition(&commissioner, id, transition, None).await?;
+        }
+    }
+    Ok(())
+}
