@@ -83,10 +83,11 @@ pub(crate) fn compile(text: &str, scope: &Scope) -> Result<Expr, String> {
     }
 }
 
-/// The values an expression sees: `case`, `params`, `today`, `now`.
+/// The values an expression sees: `case`, `params`, `today`, `now`, as CEL values
+/// built once (CEL maps are reference-counted, so handing them to a context is cheap).
 pub struct Bindings {
-    case: HashMap<String, Value>,
-    params: HashMap<String, Value>,
+    case: Value,
+    params: Value,
     today: Value,
     now: Value,
 }
@@ -121,12 +122,8 @@ impl Bindings {
             .map(|t| t.fixed_offset())
             .map(Value::Timestamp)
             .unwrap_or(Value::Null);
-        Bindings {
-            case,
-            params: params.iter().map(|(k, v)| (k.to_string(), param_value(v))).collect(),
-            today: date_value(now.date()),
-            now: now_cel,
-        }
+        let params: HashMap<String, Value> = params.iter().map(|(k, v)| (k.to_string(), param_value(v))).collect();
+        Bindings { case: Value::from(case), params: Value::from(params), today: date_value(now.date()), now: now_cel }
     }
 
     fn sample(scope: &Scope) -> Bindings {
@@ -157,48 +154,79 @@ pub fn evaluate_bool(expr: &Expr, bindings: &Bindings, calendar: Option<Arc<Cale
     }
 }
 
-/// CEL's standard library, built once: building it is far dearer than an evaluation.
-static STDLIB_ENV: std::sync::LazyLock<Arc<cel::Env>> = std::sync::LazyLock::new(|| Arc::new(cel::Env::stdlib()));
+/// CEL's standard library and Gatehouse's date functions, built once: building an
+/// environment is far dearer than evaluating an expression.
+static ENV: std::sync::LazyLock<Arc<cel::Env>> = std::sync::LazyLock::new(|| Arc::new(date_env()));
+
+fn date_env() -> cel::Env {
+    use cel::common::types::{CelDouble, CelInt, CelTimestamp};
+    fn days_i(t: &CelTimestamp, n: &CelInt) -> CelResult<CelTimestamp> {
+        shift(*t.inner(), jiff::Span::new().try_days(*n.inner())).map(CelTimestamp::from)
+    }
+    fn days_f(t: &CelTimestamp, n: &CelDouble) -> CelResult<CelTimestamp> {
+        shift(*t.inner(), jiff::Span::new().try_days(whole_f(*n.inner())?)).map(CelTimestamp::from)
+    }
+    fn months_i(t: &CelTimestamp, n: &CelInt) -> CelResult<CelTimestamp> {
+        shift(*t.inner(), jiff::Span::new().try_months(*n.inner())).map(CelTimestamp::from)
+    }
+    fn months_f(t: &CelTimestamp, n: &CelDouble) -> CelResult<CelTimestamp> {
+        shift(*t.inner(), jiff::Span::new().try_months(whole_f(*n.inner())?)).map(CelTimestamp::from)
+    }
+    fn years_i(t: &CelTimestamp, n: &CelInt) -> CelResult<CelTimestamp> {
+        shift(*t.inner(), jiff::Span::new().try_years(*n.inner())).map(CelTimestamp::from)
+    }
+    fn years_f(t: &CelTimestamp, n: &CelDouble) -> CelResult<CelTimestamp> {
+        shift(*t.inner(), jiff::Span::new().try_years(whole_f(*n.inner())?)).map(CelTimestamp::from)
+    }
+    fn months_between(a: &CelTimestamp, b: &CelTimestamp) -> CelResult<CelInt> {
+        let span = to_date(*a.inner())?
+            .until((jiff::Unit::Month, to_date(*b.inner())?))
+            .map_err(|e| ExecutionError::function_error("months_between", e))?;
+        Ok(CelInt::from(span.get_months() as i64 + 12 * span.get_years() as i64))
+    }
+    fn days_between(a: &CelTimestamp, b: &CelTimestamp) -> CelResult<CelInt> {
+        let span = to_date(*a.inner())?
+            .until((jiff::Unit::Day, to_date(*b.inner())?))
+            .map_err(|e| ExecutionError::function_error("days_between", e))?;
+        Ok(CelInt::from(span.get_days() as i64))
+    }
+    let mut env = cel::Env::stdlib();
+    // The names are Gatehouse's own, so none can clash with the standard library.
+    let declared = [
+        cel::add_overload!(env, fn days_i: (CelTimestamp, CelInt) -> Result<CelTimestamp>, name = "add_days", id = "add_days_int"),
+        cel::add_overload!(env, fn days_f: (CelTimestamp, CelDouble) -> Result<CelTimestamp>, name = "add_days", id = "add_days_double"),
+        cel::add_overload!(env, fn months_i: (CelTimestamp, CelInt) -> Result<CelTimestamp>, name = "add_months", id = "add_months_int"),
+        cel::add_overload!(env, fn months_f: (CelTimestamp, CelDouble) -> Result<CelTimestamp>, name = "add_months", id = "add_months_double"),
+        cel::add_overload!(env, fn years_i: (CelTimestamp, CelInt) -> Result<CelTimestamp>, name = "add_years", id = "add_years_int"),
+        cel::add_overload!(env, fn years_f: (CelTimestamp, CelDouble) -> Result<CelTimestamp>, name = "add_years", id = "add_years_double"),
+        cel::add_overload!(env, fn months_between: (CelTimestamp, CelTimestamp) -> Result<CelInt>, name = "months_between", id = "months_between"),
+        cel::add_overload!(env, fn days_between: (CelTimestamp, CelTimestamp) -> Result<CelInt>, name = "days_between", id = "days_between"),
+    ];
+    for d in declared {
+        d.expect("Gatehouse's CEL functions have unique names");
+    }
+    env
+}
 
 fn evaluate(expr: &Expr, b: &Bindings, calendar: Option<Arc<Calendar>>) -> Result<Value, ExecutionError> {
-    let mut ctx = Context::with_env(STDLIB_ENV.clone());
+    let mut ctx = Context::with_env(ENV.clone());
     ctx.add_variable_from_value("case", b.case.clone());
     ctx.add_variable_from_value("params", b.params.clone());
     ctx.add_variable_from_value("today", b.today.clone());
     ctx.add_variable_from_value("now", b.now.clone());
-    add_functions(&mut ctx, calendar);
+    // Working days need the workflow's calendar, so this one function is added per
+    // evaluation, and only for workflows that have a calendar.
+    if let Some(cal) = calendar {
+        let _ = ctx.add_function("add_working_days", move |t: Ts, n: Value| -> CelResult<Ts> {
+            let d = cal.add_working_days(to_date(t)?, whole(&n)?).map_err(|e| ExecutionError::function_error("add_working_days", e))?;
+            Ok(to_ts(d))
+        });
+    }
     expr.program.execute(&ctx)
 }
 
 type Ts = DateTime<FixedOffset>;
 type CelResult<T> = Result<T, ExecutionError>;
-
-fn add_functions(ctx: &mut Context, calendar: Option<Arc<Calendar>>) {
-    // The names are not CEL standard functions, so adding them cannot fail.
-    let _ = ctx.add_function("add_days", |t: Ts, n: Value| shift(t, jiff::Span::new().try_days(whole(&n)?)));
-    let _ = ctx.add_function("add_months", |t: Ts, n: Value| shift(t, jiff::Span::new().try_months(whole(&n)?)));
-    let _ = ctx.add_function("add_years", |t: Ts, n: Value| shift(t, jiff::Span::new().try_years(whole(&n)?)));
-    let _ = ctx.add_function("months_between", |a: Ts, b: Ts| -> CelResult<i64> {
-        let span = to_date(a)?
-            .until((jiff::Unit::Month, to_date(b)?))
-            .map_err(|e| ExecutionError::function_error("months_between", e))?;
-        Ok(span.get_months() as i64 + 12 * span.get_years() as i64)
-    });
-    let _ = ctx.add_function("days_between", |a: Ts, b: Ts| -> CelResult<i64> {
-        let span = to_date(a)?
-            .until((jiff::Unit::Day, to_date(b)?))
-            .map_err(|e| ExecutionError::function_error("days_between", e))?;
-        Ok(span.get_days() as i64)
-    });
-    let _ = ctx.add_function("add_working_days", move |t: Ts, n: Value| -> CelResult<Ts> {
-        let n = whole(&n)?;
-        let cal = calendar
-            .as_deref()
-            .ok_or_else(|| ExecutionError::function_error("add_working_days", "the workflow names no calendar"))?;
-        let d = cal.add_working_days(to_date(t)?, n).map_err(|e| ExecutionError::function_error("add_working_days", e))?;
-        Ok(to_ts(d))
-    });
-}
 
 /// A whole number from an int, or from a double with no fraction: params are numbers,
 /// so `add_months(today, params.notice_months)` must work.
@@ -206,8 +234,16 @@ fn whole(n: &Value) -> CelResult<i64> {
     match n {
         Value::Int(i) => Ok(*i),
         Value::UInt(u) => i64::try_from(*u).map_err(|e| ExecutionError::function_error("date arithmetic", e)),
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e9 => Ok(*f as i64),
+        Value::Float(f) => whole_f(*f),
         other => Err(ExecutionError::function_error("date arithmetic", format!("needs a whole number, got {}", type_name(other)))),
+    }
+}
+
+fn whole_f(f: f64) -> CelResult<i64> {
+    if f.fract() == 0.0 && f.abs() < 1e9 {
+        Ok(f as i64)
+    } else {
+        Err(ExecutionError::function_error("date arithmetic", format!("needs a whole number, got {f}")))
     }
 }
 

@@ -9,7 +9,7 @@ use crate::expr::{self, Scope};
 use crate::ids::*;
 use crate::raw::*;
 use crate::scenario;
-use crate::source::{PositionIndex, duplicate_keys};
+use crate::source::PositionIndex;
 use crate::templates::{self, TemplateSource};
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
@@ -37,8 +37,9 @@ pub struct Loaded {
 
 /// Load and check one workflow file. `Err` holds every error (and the warnings).
 pub fn load(file: &str, text: &str, library: &Library) -> Result<Loaded, Vec<Diagnostic>> {
-    let mut cx = Checker { file: file.to_string(), pos: PositionIndex::new(text), diags: Vec::new() };
-    for (key, line, column) in duplicate_keys(text) {
+    let (pos, duplicates) = PositionIndex::with_duplicates(text);
+    let mut cx = Checker { file: file.to_string(), pos, diags: Vec::new() };
+    for (key, line, column) in duplicates {
         cx.push_at(line, column, Severity::Error, format!("duplicate key `{key}`"), Some("each id may be declared once".into()));
     }
     let raw: RawDefinition = match serde_yaml::from_str(text) {

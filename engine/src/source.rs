@@ -18,12 +18,27 @@ impl PositionIndex {
     /// Index `text`. A document that `marked-yaml` cannot read (anchors, say) gives an
     /// empty index: positions then fall back to the nearest known parent, or 1:1.
     pub fn new(text: &str) -> Self {
+        Self::with_duplicates(text).0
+    }
+
+    /// Index `text` and find duplicate keys, parsing it once when there are none (the
+    /// usual case).
+    pub fn with_duplicates(text: &str) -> (Self, Vec<(String, usize, usize)>) {
         let mut index = Self::default();
-        let options = LoaderOptions::default().error_on_duplicate_keys(false);
-        if let Ok(node) = parse_yaml_with_options(0, text, options) {
-            index.walk(&node, String::new());
+        match parse_yaml_with_options(0, text, duplicate_options()) {
+            Ok(node) => {
+                index.walk(&node, String::new());
+                (index, Vec::new())
+            }
+            Err(marked_yaml::LoadError::DuplicateKey(_)) => {
+                let options = LoaderOptions::default().error_on_duplicate_keys(false);
+                if let Ok(node) = parse_yaml_with_options(0, text, options) {
+                    index.walk(&node, String::new());
+                }
+                (index, duplicate_keys(text))
+            }
+            Err(_) => (index, Vec::new()),
         }
-        index
     }
 
     /// The position of the value at `path`, or of its nearest indexed ancestor.
