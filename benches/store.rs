@@ -1,12 +1,12 @@
-//! Store benchmarks, each on a fresh SQLite file and a fresh PostgreSQL database:
+//! Store benchmarks, on fresh SQLite files and fresh PostgreSQL databases:
 //!
 //! - the raw commit rate: single-row inserts, one per transaction, through sea-orm with
 //!   the store's own connection settings. Nothing durable can be faster.
 //! - durable operations per second: app service calls (each loads, decides and applies
-//!   in one transaction) over the Leeds decommissioning lifecycle, with 1 and 8 clients,
-//!   and their share of the raw commit rate.
-//! - transition latency (p50, p99) with 10 thousand cases stored and with 1 million
-//!   (100 thousand with `--quick`), and how much it grows between the two.
+//!   in one transaction) over the Leeds decommissioning lifecycle, and their share of
+//!   the raw commit rate. Both with 1 and 8 clients, the two taking turns.
+//! - transition latency (p50, p99) in a database of 10 thousand cases and in one of 1
+//!   million (100 thousand with `--quick`), the two taking turns, and how much it grows.
 //!
 //! Prints one `name: value unit` line per figure, which `cargo xtask bench` collects into
 //! BENCHMARKS.md. PostgreSQL is the server `GATEHOUSE_TEST_DATABASE_URL` names (`cargo
@@ -22,34 +22,40 @@ mod fill;
 mod latency;
 #[path = "store/lifecycle.rs"]
 mod lifecycle;
+#[path = "store/rate.rs"]
+mod rate;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use gatehouse::app::App;
 use std::sync::Arc;
-use std::time::Duration;
-use support::{Backend, fresh_db};
+use std::time::{Duration, Instant};
+use support::{Backend, TestDb, fresh_db};
 
 /// How much to do: the full run, or a short one with `--quick` (well under a minute).
 struct Scale {
-    /// Commits per raw commit rate measurement.
-    commits: usize,
-    /// How long each durable-operations measurement runs.
+    /// How long each throughput figure is measured, in all.
     window: Duration,
-    /// Cases stored for the first latency measurement, then for the second.
+    /// In how many turns (see `rate.rs`).
+    rounds: u32,
+    /// Cases stored in the two databases whose transition latency is compared.
     sizes: [u64; 2],
-    /// Transitions timed per latency measurement.
+    /// Transitions timed in each.
     transitions: usize,
 }
 
 impl Scale {
     fn from_args() -> Scale {
         if std::env::args().any(|a| a == "--quick") {
-            Scale { commits: 500, window: Duration::from_secs(2), sizes: [10_000, 100_000], transitions: 100 }
+            Scale { window: Duration::from_secs(1), rounds: 2, sizes: [10_000, 100_000], transitions: 100 }
         } else {
-            Scale { commits: 3_000, window: Duration::from_secs(10), sizes: [10_000, 1_000_000], transitions: 300 }
+            Scale { window: Duration::from_secs(10), rounds: 10, sizes: [10_000, 1_000_000], transitions: 300 }
         }
     }
 }
+
+/// The concurrent clients of each throughput measurement.
+const CLIENTS: [usize; 2] = [1, 8];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -63,59 +69,66 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Raw commit rates, then durable operations per second on one database and one app,
-/// with 1 and then 8 clients.
+/// For each number of clients: the raw commit rate and durable operations per second,
+/// taking turns, and the share of the one the other is.
 async fn throughput(backend: Backend, scale: &Scale) -> anyhow::Result<()> {
+    let started = Instant::now();
     let name = backend_name(backend);
-    let raw_1 = commits::rate(backend, 1, scale.commits).await?;
-    let raw_8 = match backend {
-        // SQLite has one writer at a time: more clients only queue for it, so the
-        // one-client rate is the ceiling for both.
-        Backend::Sqlite => {
-            print_figure(&format!("{name}_raw_commit_rate"), raw_1, "commits_per_second");
-            raw_1
-        }
-        Backend::Postgres => {
-            let raw_8 = commits::rate(backend, 8, scale.commits).await?;
-            print_figure(&format!("{name}_raw_commit_rate_1_client"), raw_1, "commits_per_second");
-            print_figure(&format!("{name}_raw_commit_rate_8_clients"), raw_8, "commits_per_second");
-            raw_8
-        }
-    };
+    let raw_table = commits::RawTable::create(backend).await?;
     let db = fresh_db(backend).await;
     let (app, _) = db.app().await;
     let app = Arc::new(app);
-    for (clients, raw) in [(1, raw_1), (8, raw_8)] {
-        let ops = lifecycle::ops_per_second(&app, clients, scale.window).await?;
+    for clients in CLIENTS {
+        let (committers, lifecycles) = (raw_table.committers(clients), lifecycle::clients(&app, clients));
+        let (raw, durable) = rate::take_turns(committers, lifecycles, scale.window, scale.rounds).await?;
         let label = clients_label(clients);
-        print_figure(&format!("{name}_durable_ops_{label}"), ops, "ops_per_second");
-        print_figure(&format!("{name}_durable_vs_raw_{label}"), ops / raw, "ratio");
+        print_figure(&raw_commit_rate_name(backend, clients), raw.per_second(), "commits_per_second");
+        print_figure(&format!("{name}_durable_ops_{label}"), durable.per_second(), "ops_per_second");
+        print_figure(&format!("{name}_durable_vs_raw_{label}"), durable.per_second() / raw.per_second(), "ratio");
     }
+    raw_table.remove().await?;
     drop(app);
     db.drop_database().await;
+    eprintln!("store bench: {name} throughput measured in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Transition latency at the two sizes, and its growth (p50 at the larger size over p50
-/// at the smaller one; p99 is left out of the ratio, being one or two slow fsyncs).
+/// Transition latency in a database of each size, and its growth: p50 in the larger
+/// over p50 in the smaller (p99 is left out of the ratio: it is one or two slow fsyncs).
 async fn transition_latency(backend: Backend, scale: &Scale) -> anyhow::Result<()> {
+    let started = Instant::now();
     let name = backend_name(backend);
-    let db = fresh_db(backend).await;
-    let (app, _) = db.app().await;
-    let template = fill::Template::capture(&app).await?;
-    let mut p50s = Vec::new();
+    let mut databases = Vec::new();
     for cases in scale.sizes {
-        fill::grow_to(app.store().connection(), &template, cases).await?;
-        let latency = latency::measure(&app, scale.transitions).await?;
+        databases.push(filled(backend, cases).await?);
+    }
+    let apps: Vec<&App> = databases.iter().map(|(_, app)| app).collect();
+    let latencies = latency::measure(&apps, scale.transitions).await?;
+    for (cases, latency) in scale.sizes.into_iter().zip(&latencies) {
         let size = size_label(cases);
         print_figure(&format!("transition_latency_p50_{size}_cases_{name}"), millis(latency.p50), "ms");
         print_figure(&format!("transition_latency_p99_{size}_cases_{name}"), millis(latency.p99), "ms");
-        p50s.push(latency.p50);
     }
-    print_figure(&format!("transition_latency_growth_{name}"), millis(p50s[1]) / millis(p50s[0]), "ratio");
-    drop(app);
-    db.drop_database().await;
+    let growth = millis(latencies[1].p50) / millis(latencies[0].p50);
+    print_figure(&format!("transition_latency_growth_{name}"), growth, "ratio");
+    for (db, app) in databases {
+        drop(app);
+        db.drop_database().await;
+    }
+    eprintln!("store bench: {name} transition latency measured in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// A fresh database holding `cases` cases, and an app over it.
+async fn filled(backend: Backend, cases: u64) -> anyhow::Result<(TestDb, App)> {
+    let db = fresh_db(backend).await;
+    let (app, _) = db.app().await;
+    let template = fill::Template::capture(&app).await?;
+    let last = fill::grow_to(app.store().connection(), &template, cases).await?;
+    // A copy is a case like any other: its audit trail verifies.
+    let (events, broken) = app.audit_trail(last).await?;
+    anyhow::ensure!(events.len() == 1 && broken.is_none(), "case {last}, a copy, does not verify: {broken:?}");
+    Ok((db, app))
 }
 
 /// One line for `cargo xtask bench`: whole numbers for rates, two decimals otherwise.
@@ -131,6 +144,14 @@ fn backend_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
+    }
+}
+
+/// SQLite's one-client rate is the headline figure, under the shorter name.
+fn raw_commit_rate_name(backend: Backend, clients: usize) -> String {
+    match (backend, clients) {
+        (Backend::Sqlite, 1) => "sqlite_raw_commit_rate".into(),
+        _ => format!("{}_raw_commit_rate_{}", backend_name(backend), clients_label(clients)),
     }
 }
 

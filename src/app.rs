@@ -3,6 +3,7 @@
 //! `gatehouse_engine`; how it is stored, by `gatehouse_adapters::store`.
 
 use crate::clock::Clock;
+use gatehouse_adapters::scheduler::Wake;
 use gatehouse_adapters::store::{BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError};
 use gatehouse_engine::decide::{Command, Decision, Problem, Refusal, decide, open};
 use gatehouse_engine::definition::Definition;
@@ -133,6 +134,7 @@ pub struct App {
     library: Library,
     clock: Arc<dyn Clock>,
     max_upload_bytes: u64,
+    wake: Wake,
 }
 
 /// What publishing a workflows folder did, per file.
@@ -162,6 +164,7 @@ impl App {
             library,
             clock,
             max_upload_bytes: config.max_upload_bytes,
+            wake: Wake::new(),
         };
         Ok((app, report))
     }
@@ -169,6 +172,18 @@ impl App {
     /// The store (for the scheduler and health checks).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The handle that wakes the scheduler and the outbox dispatcher.
+    pub fn wake(&self) -> Wake {
+        self.wake.clone()
+    }
+
+    /// After a decision commits: wake the workers if it armed a timer or queued a message.
+    fn poke_if_needed(&self, decision: &Decision) {
+        if !decision.arm.is_empty() || !decision.messages.is_empty() {
+            self.wake.poke();
+        }
     }
 
     /// The file store.
@@ -227,6 +242,7 @@ impl App {
         let def = self.workflow(workflow)?;
         let decision = open(&def, fields, actor, self.clock.now())?;
         let case = self.store.create(&def, &decision).await?;
+        self.poke_if_needed(&decision);
         Ok(self.view(def, case))
     }
 
@@ -239,7 +255,10 @@ impl App {
             let (def, before) = self.load(case_id).await?;
             let decision: Decision = decide(&def, &before, &command, actor, self.clock.now())?;
             match self.store.apply(&before, &decision).await {
-                Ok(after) => return Ok(self.view(def, after)),
+                Ok(after) => {
+                    self.poke_if_needed(&decision);
+                    return Ok(self.view(def, after));
+                }
                 Err(StoreError::Conflict { expected, actual }) if pinned || attempt >= RETRIES => {
                     return Err(AppError::Conflict { expected, actual });
                 }

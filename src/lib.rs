@@ -2,6 +2,9 @@
 //! `main.rs` only parses arguments and calls in here.
 
 pub mod app;
+pub mod app_timers;
 pub mod authoring;
 pub mod clock;
 pub mod operations;
+pub mod timers_cli;
+pub mod users_cli;

@@ -44,6 +44,24 @@ enum Command {
         /// Largest evidence file accepted, in bytes.
         #[arg(long, env = "GATEHOUSE_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
         max_upload_bytes: u64,
+        #[command(flatten)]
+        workers: gatehouse::app_timers::WorkerSettings,
+    },
+    /// List the armed timers due before a date, and what each will do.
+    Timers {
+        #[command(flatten)]
+        db: Db,
+        /// The workflows folder (its templates and calendars).
+        #[arg(long, env = "GATEHOUSE_WORKFLOWS", default_value = "workflows")]
+        workflows: PathBuf,
+        /// Timers due before this date (YYYY-MM-DD, in each workflow's time zone).
+        #[arg(long)]
+        due_before: jiff::civil::Date,
+    },
+    /// Add, list and revoke users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// Apply pending database migrations.
     Migrate {
@@ -104,6 +122,37 @@ enum WorkflowsCommand {
 }
 
 #[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user; prints their token once.
+    Add {
+        #[command(flatten)]
+        db: Db,
+        /// Their email address.
+        #[arg(long)]
+        email: String,
+        /// Their name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// A role they hold (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Revoke a user's token.
+    Revoke {
+        #[command(flatten)]
+        db: Db,
+        /// Their email address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check every case's hash chain and report the first broken link of each.
     Verify {
@@ -129,10 +178,14 @@ fn main() -> ExitCode {
     init_tracing();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes } => {
+        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, workers } => {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes };
-            block_on(operations::serve(ServeConfig { app, listen }))
+            block_on(operations::serve(ServeConfig { app, listen, workers }))
         }
+        Command::Timers { db, workflows, due_before } => block_on(gatehouse::timers_cli::list_timers(&db.url, &workflows, due_before, &mut out)),
+        Command::Users { command: UsersCommand::Add { db, email, name, roles } } => block_on(gatehouse::users_cli::add(&db.url, &email, &name, &roles, &mut out)),
+        Command::Users { command: UsersCommand::List { db } } => block_on(gatehouse::users_cli::list(&db.url, &mut out)),
+        Command::Users { command: UsersCommand::Revoke { db, email } } => block_on(gatehouse::users_cli::revoke(&db.url, &email, &mut out)),
         Command::Migrate { db } => block_on(operations::migrate(&db.url, &mut out)),
         Command::Workflows { command: WorkflowsCommand::Publish { db, paths } } => block_on(operations::publish(&db.url, &paths, &mut out)),
         Command::Audit { command: AuditCommand::Verify { db } } => block_on(operations::audit_verify(&db.url, &mut out)),

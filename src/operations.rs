@@ -73,6 +73,8 @@ pub struct ServeConfig {
     pub app: AppConfig,
     /// Where to listen.
     pub listen: SocketAddr,
+    /// The scheduler and the outbox.
+    pub workers: crate::app_timers::WorkerSettings,
 }
 
 /// `gatehouse serve`: apply migrations, publish the workflows folder, serve HTTP until
@@ -83,15 +85,19 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     if applied > 0 {
         tracing::info!(applied, "migrations applied");
     }
-    let (app, report) = App::new(store, &config.app, Arc::new(SystemClock)).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (app, report) = App::new(store, &config.app, clock.clone()).await?;
     for (file, id, version, outcome) in report.files {
         tracing::info!(%file, %id, version, ?outcome, "workflow");
     }
     let app = Arc::new(app);
+    let workers = crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
     let router = axum::Router::new().route("/health", axum::routing::get(health)).with_state(app);
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "gatehouse is serving");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.context("serving HTTP")?;
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.context("serving HTTP");
+    workers.shutdown().await;
+    served?;
     Ok(Status::Ok)
 }
 

@@ -2,5 +2,9 @@
 //! in `gatehouse-engine`; this crate reads files, talks to databases, sends mail and
 //! serves HTTP, and carries those decisions out.
 
+pub mod host;
+pub mod links;
+pub mod mail;
+pub mod scheduler;
 pub mod store;
 pub mod workflows;

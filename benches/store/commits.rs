@@ -2,61 +2,71 @@
 //! fresh database commits per second. The connection is opened by `Store::connect`, so
 //! SQLite runs with the store's settings (WAL, `synchronous=FULL`), checked here.
 
-use crate::support::{Backend, fresh_db};
+use crate::rate::Worker;
+use crate::support::{Backend, TestDb, fresh_db};
 use gatehouse_adapters::store::{Store, StoreConfig};
 use sea_orm::sea_query::{Alias, ColumnDef, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
-use std::time::Instant;
 
-/// Commits per second, `commits` in all, shared between `clients` concurrent clients.
-pub async fn rate(backend: Backend, clients: usize, commits: usize) -> anyhow::Result<f64> {
-    let db = fresh_db(backend).await;
-    let store = Store::connect(&StoreConfig::new(&db.url)).await?;
-    let conn = store.connection().clone();
-    if backend == Backend::Sqlite {
-        check_sqlite_durability(&conn).await?;
+/// A fresh database with one table to commit rows into.
+pub struct RawTable {
+    db: TestDb,
+    conn: DatabaseConnection,
+}
+
+impl RawTable {
+    /// The table, in a fresh database.
+    pub async fn create(backend: Backend) -> anyhow::Result<RawTable> {
+        let db = fresh_db(backend).await;
+        let conn = Store::connect(&StoreConfig::new(&db.url)).await?.connection().clone();
+        if backend == Backend::Sqlite {
+            check_sqlite_durability(&conn).await?;
+        }
+        let id = ColumnDef::new(Alias::new(ID)).big_integer().not_null().auto_increment().primary_key().to_owned();
+        let payload = ColumnDef::new(Alias::new(PAYLOAD)).text().not_null().to_owned();
+        conn.execute(&Table::create().table(Alias::new(TABLE)).col(id).col(payload).to_owned()).await?;
+        Ok(RawTable { db, conn })
     }
-    create_table(&conn).await?;
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|client| {
-            let conn = conn.clone();
-            let share = commits / clients;
-            tokio::spawn(async move { insert_one_by_one(&conn, client, share).await })
-        })
-        .collect();
-    let mut done = 0;
-    for task in tasks {
-        done += task.await??;
+
+    /// `clients` workers, each committing one row per transaction.
+    pub fn committers(&self, clients: usize) -> Vec<Committer> {
+        (0..clients).map(|client| Committer { conn: self.conn.clone(), client, rows: 0 }).collect()
     }
-    let rate = done as f64 / start.elapsed().as_secs_f64();
-    drop((conn, store));
-    db.drop_database().await;
-    Ok(rate)
+
+    /// Close the connections and drop the database.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        self.conn.close().await?;
+        self.db.drop_database().await;
+        Ok(())
+    }
 }
 
 const TABLE: &str = "raw_commits";
 const ID: &str = "id";
 const PAYLOAD: &str = "payload";
 
-async fn create_table(conn: &DatabaseConnection) -> anyhow::Result<()> {
-    let id = ColumnDef::new(Alias::new(ID)).big_integer().not_null().auto_increment().primary_key().to_owned();
-    let payload = ColumnDef::new(Alias::new(PAYLOAD)).text().not_null().to_owned();
-    conn.execute(&Table::create().table(Alias::new(TABLE)).col(id).col(payload).to_owned()).await?;
-    Ok(())
+/// Commits one row per step.
+pub struct Committer {
+    conn: DatabaseConnection,
+    client: usize,
+    rows: u64,
 }
 
-/// `n` transactions of one insert each; returns `n`.
-async fn insert_one_by_one(conn: &DatabaseConnection, client: usize, n: usize) -> anyhow::Result<usize> {
-    for i in 0..n {
+impl Worker for Committer {
+    async fn step(&mut self) -> anyhow::Result<()> {
+        self.rows += 1;
         // About the size of an audit event's payload.
-        let payload = format!("client {client}, row {i}: {}", "x".repeat(200));
-        let insert = Query::insert().into_table(Alias::new(TABLE)).columns([Alias::new(PAYLOAD)]).values_panic([payload.into()]).to_owned();
-        let txn = conn.begin().await?;
+        let payload = format!("client {}, row {}: {}", self.client, self.rows, "x".repeat(200));
+        let insert = Query::insert()
+            .into_table(Alias::new(TABLE))
+            .columns([Alias::new(PAYLOAD)])
+            .values_panic([payload.into()])
+            .to_owned();
+        let txn = self.conn.begin().await?;
         txn.execute(&insert).await?;
         txn.commit().await?;
+        Ok(())
     }
-    Ok(n)
 }
 
 /// The figure means something only if every commit reaches the disk.

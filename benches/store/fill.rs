@@ -9,15 +9,15 @@ use gatehouse_adapters::store::chain_hash;
 use gatehouse_adapters::store::entities::{case, event, timer};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use std::time::Instant;
 
 /// Rows per INSERT statement.
-const ROWS_PER_INSERT: u64 = 1_000;
+const ROWS_PER_INSERT: usize = 1_000;
 /// Rows per transaction.
-const ROWS_PER_TRANSACTION: u64 = 50_000;
+const ROWS_PER_TRANSACTION: usize = 50_000;
 
 /// The rows of one freshly opened case, to copy.
 pub struct Template {
@@ -30,7 +30,8 @@ impl Template {
     pub async fn capture(app: &App) -> anyhow::Result<Template> {
         let id = lifecycle::open(app).await?;
         let db = app.store().connection();
-        let case = case::Entity::find_by_id(id).one(db).await?.ok_or_else(|| anyhow::anyhow!("case {id} was not stored"))?;
+        let case =
+            case::Entity::find_by_id(id).one(db).await?.ok_or_else(|| anyhow::anyhow!("case {id} was not stored"))?;
         let mut events = event::Entity::find().filter(event::Column::CaseId.eq(id)).all(db).await?;
         let timers = timer::Entity::find().filter(timer::Column::CaseId.eq(id)).count(db).await?;
         anyhow::ensure!(
@@ -52,15 +53,16 @@ impl Template {
     }
 }
 
-/// Add copies of `template` until the database holds `target` cases.
-pub async fn grow_to(db: &DatabaseConnection, template: &Template, target: u64) -> anyhow::Result<()> {
+/// Add copies of `template` until the database holds `target` cases. Returns the id of
+/// the last case.
+pub async fn grow_to(db: &DatabaseConnection, template: &Template, target: u64) -> anyhow::Result<i64> {
     let start = Instant::now();
     let missing = target.saturating_sub(case::Entity::find().count(db).await?);
     let first = max_case_id(db).await? + 1;
     let ids: Vec<i64> = (first..first + missing as i64).collect();
-    for transaction in ids.chunks(ROWS_PER_TRANSACTION as usize) {
+    for transaction in ids.chunks(ROWS_PER_TRANSACTION) {
         let txn = db.begin().await?;
-        for rows in transaction.chunks(ROWS_PER_INSERT as usize) {
+        for rows in transaction.chunks(ROWS_PER_INSERT) {
             case::Entity::insert_many(rows.iter().map(|&id| template.case(id))).exec_without_returning(&txn).await?;
             event::Entity::insert_many(rows.iter().map(|&id| template.event(id))).exec_without_returning(&txn).await?;
         }
@@ -68,7 +70,7 @@ pub async fn grow_to(db: &DatabaseConnection, template: &Template, target: u64) 
     }
     after_bulk_insert(db).await?;
     eprintln!("store bench: {missing} cases added in {:.1} s, {target} in all", start.elapsed().as_secs_f64());
-    Ok(())
+    max_case_id(db).await
 }
 
 async fn max_case_id(db: &DatabaseConnection) -> anyhow::Result<i64> {

@@ -4,11 +4,11 @@
 //! given notice: 17 operations. Every document has its own content, so every attachment
 //! also writes (and fsyncs) a new evidence file, as it would in use.
 
+use crate::rate::Worker;
 use crate::support::{alice, lcc_fields};
 use gatehouse::app::App;
 use gatehouse_engine::snapshot::{Actor, Answer, Verdict};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// One operation on an open case.
 pub enum Op {
@@ -47,40 +47,29 @@ pub const LIFECYCLE: [Op; 16] = [
     Op::Move("serve_notice"),
 ];
 
-/// Durable operations per second: `clients` concurrent clients, each taking case after
-/// case through the lifecycle until `window` has passed.
-pub async fn ops_per_second(app: &Arc<App>, clients: usize, window: Duration) -> anyhow::Result<f64> {
-    let start = Instant::now();
-    let deadline = start + window;
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let app = app.clone();
-            tokio::spawn(async move { client(&app, deadline).await })
-        })
-        .collect();
-    let mut ops = 0;
-    for task in tasks {
-        ops += task.await??;
-    }
-    Ok(ops as f64 / start.elapsed().as_secs_f64())
+/// Takes case after case through the lifecycle, one durable operation per step.
+pub struct Client {
+    app: Arc<App>,
+    /// The case being worked on, and the index in `LIFECYCLE` of its next operation.
+    case: Option<(i64, usize)>,
 }
 
-/// Cases through the lifecycle, one operation after another, until `deadline`. Returns
-/// how many operations were done.
-async fn client(app: &App, deadline: Instant) -> anyhow::Result<usize> {
-    let mut ops = 0;
-    while Instant::now() < deadline {
-        let id = open(app).await?;
-        ops += 1;
-        for op in &LIFECYCLE {
-            if Instant::now() >= deadline {
-                break;
+/// `clients` clients, none of them working on a case yet.
+pub fn clients(app: &Arc<App>, clients: usize) -> Vec<Client> {
+    (0..clients).map(|_| Client { app: app.clone(), case: None }).collect()
+}
+
+impl Worker for Client {
+    async fn step(&mut self) -> anyhow::Result<()> {
+        self.case = match self.case {
+            None => Some((open(&self.app).await?, 0)),
+            Some((id, next)) => {
+                apply(&self.app, id, &LIFECYCLE[next]).await?;
+                (next + 1 < LIFECYCLE.len()).then_some((id, next + 1))
             }
-            apply(app, id, op).await?;
-            ops += 1;
-        }
+        };
+        Ok(())
     }
-    Ok(ops)
 }
 
 /// Open a key-decision case (£650,000 a year, ending 31 March 2027). Returns its id.
@@ -103,7 +92,8 @@ pub async fn apply(app: &App, id: i64, op: &Op) -> anyhow::Result<()> {
         }
         Op::Approve => {
             let board = Actor::user("eb@leeds.example", ["exec_board"]);
-            app.record_approval(&board, id, "exec_board", Verdict::Approve, Some("Resolved".into()), None, None).await?;
+            app.record_approval(&board, id, "exec_board", Verdict::Approve, Some("Resolved".into()), None, None)
+                .await?;
         }
         Op::Move(transition) => {
             app.request_transition(&commissioner, id, transition, None).await?;

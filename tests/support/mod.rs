@@ -2,6 +2,9 @@
 //! PostgreSQL, and an app over the shipped workflows with a fixed clock.
 #![allow(dead_code)]
 
+pub mod smtp;
+pub mod workers;
+
 use gatehouse::app::{App, AppConfig};
 use gatehouse::clock::FixedClock;
 use gatehouse_adapters::store::{Store, StoreConfig};

@@ -4,6 +4,9 @@
 //! something and returns the figures it measured. To add a benchmark (a load test of
 //! `gatehouse serve`, say), write another such function and list it.
 //!
+//! Bench binaries that need PostgreSQL find the server in `GATEHOUSE_TEST_DATABASE_URL`,
+//! resolved as for `cargo xtask test` (see [`crate::postgres`]).
+//!
 //! Figures are read from what bench binaries print on stdout: a line `name: value unit`
 //! (e.g. `decide/lcc-submit: 12.5 µs`), and criterion's own `name time: [low mid high]`
 //! lines, of which the middle estimate is kept.
@@ -17,14 +20,17 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::machine::Machine;
-use crate::{cargo, cmd, project_root};
+use crate::postgres::TestServer;
+use crate::{TEST_DATABASE_URL_VAR, cargo, cmd, project_root};
 
 pub use figures::Figure;
 
 /// How to run the benchmarks.
-pub struct Options {
+pub struct Options<'a> {
     /// A short run: criterion's `--quick`; figures are rougher.
     pub quick: bool,
+    /// The server the benchmarks create their databases on.
+    pub postgres: &'a TestServer,
 }
 
 /// What one step measured, for one section of BENCHMARKS.md.
@@ -38,13 +44,13 @@ pub struct Section {
 }
 
 /// One benchmark step.
-type Step = fn(&Options) -> Result<Section>;
+type Step = fn(&Options<'_>) -> Result<Section>;
 
 /// The steps, in the order they run and appear in BENCHMARKS.md.
 const STEPS: &[Step] = &[cargo_benches];
 
 /// Runs every step, then writes BENCHMARKS.md.
-pub fn run(options: &Options) -> Result<()> {
+pub fn run(options: &Options<'_>) -> Result<()> {
     let machine = Machine::probe()?;
     let date = jiff::Timestamp::now();
     let sections = STEPS
@@ -72,7 +78,7 @@ pub fn run(options: &Options) -> Result<()> {
 ///
 /// Targets are named one by one rather than with `--benches`, which would also build and
 /// run every library's unit tests in the bench profile, and hand them criterion's flags.
-fn cargo_benches(options: &Options) -> Result<Section> {
+fn cargo_benches(options: &Options<'_>) -> Result<Section> {
     let title = "cargo bench".to_owned();
     let targets = bench_targets()?;
     if targets.is_empty() {
@@ -87,6 +93,7 @@ fn cargo_benches(options: &Options) -> Result<Section> {
     let mut command = cargo();
     command
         .args(["bench", "--workspace"])
+        .env(TEST_DATABASE_URL_VAR, options.postgres.url())
         .current_dir(project_root());
     for target in &targets {
         command.args(["--bench", target]);
@@ -96,14 +103,16 @@ fn cargo_benches(options: &Options) -> Result<Section> {
     }
     let output = run_echoing_stdout(&mut command)?;
     let figures = figures::parse(&output);
-    let note = figures
-        .is_empty()
-        .then(|| "The bench targets printed no figures.".to_owned());
+    let note = if figures.is_empty() {
+        "The bench targets printed no figures.".to_owned()
+    } else {
+        format!("PostgreSQL: {}.", options.postgres)
+    };
     Ok(Section {
         title,
         command: Some(cmd::display(&command)),
         figures,
-        note,
+        note: Some(note),
     })
 }
 

@@ -4,11 +4,13 @@
 //! same commands work on a fresh machine, a developer's and CI's.
 //!
 //! Tasks:
-//! - `cargo xtask test [--throwaway-pg] [-- CARGO_TEST_ARGS…]`: finds or starts a
+//! - `cargo xtask test [--throwaway-pg] [-- CARGO_TEST_ARGS…]`: installs the SMTP
+//!   server the mail tests use if missing (see [`smtp`]), finds or starts a
 //!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and runs
 //!   `cargo test --workspace`, exiting with its exit code.
-//! - `cargo xtask bench [--quick]`: runs the benchmark steps (see [`bench`]) and writes
-//!   `BENCHMARKS.md` at the repository root.
+//! - `cargo xtask bench [--quick] [--throwaway-pg]`: finds or starts a PostgreSQL server
+//!   the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the benchmark steps (see
+//!   [`bench`]) and writes `BENCHMARKS.md` at the repository root.
 //!
 //! Exit codes: the exit code of `cargo test` for `test`; otherwise 0 when the task
 //! succeeded and 2 when xtask could not do its job (usage errors are clap's 2 as well).
@@ -17,6 +19,7 @@ mod bench;
 mod cmd;
 mod machine;
 mod postgres;
+mod smtp;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,8 +28,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-/// The variable through which tests find their PostgreSQL server. Tests create their own
-/// uuid-named databases on it.
+/// The variable through which tests and benchmarks find their PostgreSQL server. They
+/// create their own uuid-named databases on it.
 pub const TEST_DATABASE_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
 
 #[derive(Parser)]
@@ -44,24 +47,34 @@ struct Cli {
 enum Task {
     /// Run the workspace tests against a PostgreSQL server found or started for them.
     Test {
-        /// Skip GATEHOUSE_TEST_DATABASE_URL and the probe of 127.0.0.1:5432, and always
-        /// start a throwaway cluster (to exercise that path on a machine that has a server).
-        #[arg(
-            long,
-            env = "GATEHOUSE_XTASK_FORCE_THROWAWAY_PG",
-            value_parser = clap::builder::BoolishValueParser::new()
-        )]
-        throwaway_pg: bool,
+        #[command(flatten)]
+        postgres: PostgresArgs,
         /// Extra arguments for `cargo test`, after `--` (e.g. `-- -p gatehouse-engine`).
         #[arg(last = true)]
         cargo_args: Vec<OsString>,
     },
-    /// Run the benchmarks and write BENCHMARKS.md at the repository root.
+    /// Run the benchmarks, against a PostgreSQL server found or started for them, and
+    /// write BENCHMARKS.md at the repository root.
     Bench {
         /// Ask the benchmark harnesses for a short run (criterion's `--quick`).
         #[arg(long)]
         quick: bool,
+        #[command(flatten)]
+        postgres: PostgresArgs,
     },
+}
+
+/// How `test` and `bench` find their PostgreSQL server.
+#[derive(clap::Args)]
+struct PostgresArgs {
+    /// Skip GATEHOUSE_TEST_DATABASE_URL and the probe of 127.0.0.1:5432, and always
+    /// start a throwaway cluster (to exercise that path on a machine that has a server).
+    #[arg(
+        long,
+        env = "GATEHOUSE_XTASK_FORCE_THROWAWAY_PG",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    throwaway_pg: bool,
 }
 
 fn main() -> ExitCode {
@@ -79,21 +92,18 @@ fn main() -> ExitCode {
 fn run(task: Task) -> Result<ExitCode> {
     match task {
         Task::Test {
-            throwaway_pg,
+            postgres,
             cargo_args,
-        } => test(throwaway_pg, &cargo_args),
-        Task::Bench { quick } => {
-            bench::run(&bench::Options { quick })?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => test(&postgres, &cargo_args),
+        Task::Bench { quick, postgres } => bench(quick, &postgres),
     }
 }
 
 /// Resolves a PostgreSQL server, runs `cargo test` with it, and stops any throwaway
 /// cluster afterwards, whatever the outcome: `server` is dropped before we return.
-fn test(force_throwaway: bool, cargo_args: &[OsString]) -> Result<ExitCode> {
-    let server = postgres::resolve(postgres::Options { force_throwaway })?;
-    eprintln!("xtask: tests use PostgreSQL {server}");
+fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
+    smtp::ensure_aiosmtpd()?;
+    let server = postgres_server(postgres, "tests")?;
 
     let mut command = cargo();
     command.arg("test");
@@ -107,6 +117,26 @@ fn test(force_throwaway: bool, cargo_args: &[OsString]) -> Result<ExitCode> {
     eprintln!("xtask: running {}", cmd::display(&command));
     let status = command.status().context("could not start cargo test")?;
     Ok(cmd::exit_code(status))
+}
+
+/// Resolves a PostgreSQL server as `test` does, runs the benchmarks with it, and stops
+/// any throwaway cluster afterwards.
+fn bench(quick: bool, postgres: &PostgresArgs) -> Result<ExitCode> {
+    let server = postgres_server(postgres, "benchmarks")?;
+    bench::run(&bench::Options {
+        quick,
+        postgres: &server,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The PostgreSQL server for `users` (tests, benchmarks), named on stderr.
+fn postgres_server(args: &PostgresArgs, users: &str) -> Result<postgres::TestServer> {
+    let server = postgres::resolve(postgres::Options {
+        force_throwaway: args.throwaway_pg,
+    })?;
+    eprintln!("xtask: {users} use PostgreSQL {server}");
+    Ok(server)
 }
 
 /// Whether the extra `cargo test` arguments pick packages themselves; `--workspace` would
@@ -173,8 +203,17 @@ mod tests {
         assert!(matches!(
             cli.task,
             Task::Test {
-                throwaway_pg: true,
+                postgres: PostgresArgs { throwaway_pg: true },
                 ..
+            }
+        ));
+        let cli =
+            Cli::try_parse_from(["xtask", "bench", "--quick", "--throwaway-pg"]).expect("parses");
+        assert!(matches!(
+            cli.task,
+            Task::Bench {
+                quick: true,
+                postgres: PostgresArgs { throwaway_pg: true },
             }
         ));
         let value = BoolishValueParser::new();

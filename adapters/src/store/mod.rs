@@ -8,11 +8,18 @@ pub mod codec;
 mod definitions;
 pub mod entities;
 pub mod files;
+mod outbox;
+mod schedules;
+mod timers;
+pub mod users;
 
 pub use audit::{BrokenLink, chain_hash, check_chain};
 pub use files::FileStore;
 pub use cases::{CaseFilter, CaseRow};
 pub use definitions::{Definitions, Published};
+pub use outbox::{Delivery, NewMessage, OutboxMessage};
+pub use timers::{ArmedTimerRow, DueTimer};
+pub use users::{User, UserError};
 
 use gatehouse_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -1,0 +1,220 @@
+//! The outbox dispatcher's step: [`try_run_due`] claims one due message and delivers
+//! it — one email per recipient role, each rendered for that role — then records what
+//! happened. A failure that may pass is retried with backoff and its error kept; one
+//! that will not (a 5xx reply, a template that does not render, nobody to send to)
+//! marks the message failed and queues an escalation to the case's owner in the same
+//! transaction. Nothing is ever dropped silently.
+
+use super::compose::{self, Recipient};
+use super::recipients::{self, CREATOR, Links};
+use super::{Backoff, SendError, Transport};
+use crate::host::{Host, HostError, WorkerError};
+use crate::store::{NewMessage, OutboxMessage, Store};
+use gatehouse_engine::Definition;
+use gatehouse_engine::snapshot::CaseSnapshot;
+use gatehouse_engine::templates;
+use lettre::message::Mailbox;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings for sending.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The sender of every message.
+    pub from: Mailbox,
+    /// How provider links are made (and the server's public address).
+    pub links: Links,
+    /// The template of the message sent when a message cannot be delivered.
+    pub escalation_template: String,
+    /// The role told, with the case's owner, when a message cannot be delivered (when
+    /// the case's workflow has it).
+    pub escalation_role: String,
+    /// When to retry.
+    pub backoff: Backoff,
+    /// How long a claimed message is this process's before another may take it over.
+    pub lease: Duration,
+}
+
+/// What the dispatcher step works with.
+pub struct MailContext<H> {
+    /// The store.
+    pub store: Store,
+    /// The application.
+    pub host: Arc<H>,
+    /// Where messages go.
+    pub transport: Arc<dyn Transport>,
+    /// Settings.
+    pub config: MailConfig,
+    /// This process's name on the leases it takes.
+    pub owner: String,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailOutcome {
+    /// Delivered to these roles; `note` says who could not be reached.
+    Sent {
+        /// The idempotency key.
+        key: String,
+        /// The roles sent to (by this and earlier attempts).
+        roles: Vec<String>,
+        /// Who was left out, and why.
+        note: Option<String>,
+    },
+    /// Not delivered this time; tried again at `next_attempt_at`.
+    Retry {
+        /// The idempotency key.
+        key: String,
+        /// Why not.
+        error: String,
+        /// When it is tried next.
+        next_attempt_at: jiff::Timestamp,
+    },
+    /// Failed for good.
+    Failed {
+        /// The idempotency key.
+        key: String,
+        /// Why.
+        error: String,
+        /// Whether an escalation was queued.
+        escalated: bool,
+    },
+    /// Nothing was due; the next message is due at `next_due`.
+    Idle {
+        /// When the earliest pending message is due.
+        next_due: Option<jiff::Timestamp>,
+    },
+}
+
+/// Claim one due message and deliver it.
+pub async fn try_run_due<H: Host>(cx: &MailContext<H>) -> Result<MailOutcome, WorkerError> {
+    let now = cx.host.now();
+    let lease_until = now.checked_add(cx.config.lease).unwrap_or(now);
+    let Some(m) = cx.store.claim_due_message(&cx.owner, now, lease_until).await? else {
+        return Ok(MailOutcome::Idle { next_due: cx.store.next_message_due().await? });
+    };
+    let (def, case) = match context(cx, &m).await {
+        Ok(found) => found,
+        Err(HostError::Failed(e)) => return retry(cx, &m, e, now).await,
+        Err(e) => return fail(cx, &m, e.to_string(), None, now).await,
+    };
+    let plan = match plan(cx, &m, &def, case.as_ref(), now).await? {
+        Ok(plan) => plan,
+        Err(e) => return fail(cx, &m, e, Some(&def), now).await,
+    };
+    let mut delivered = m.delivered.clone();
+    let total = plan.emails.len();
+    for (i, (role, email)) in plan.emails.into_iter().enumerate() {
+        match cx.transport.send(&email, &format!("{}/{role}", m.message.key)).await {
+            Ok(()) => {
+                delivered.push(role);
+                if i + 1 < total {
+                    cx.store.record_delivered(m.id, &delivered).await?;
+                }
+            }
+            Err(SendError::Transient(e)) => return retry(cx, &m, e, now).await,
+            Err(SendError::Permanent(e)) => return fail(cx, &m, format!("the mail server refused the message to {role}: {e}"), Some(&def), now).await,
+        }
+    }
+    if delivered.is_empty() {
+        let error = format!("nobody to send it to: {}", plan.unreachable.join("; "));
+        return fail(cx, &m, error, Some(&def), now).await;
+    }
+    let note = (!plan.unreachable.is_empty()).then(|| plan.unreachable.join("; "));
+    cx.store.mark_sent(m.id, now, note.as_deref()).await?;
+    Ok(MailOutcome::Sent { key: m.message.key, roles: delivered, note })
+}
+
+/// The emails to send (role, message), and the recipients that cannot be reached.
+struct Plan {
+    emails: Vec<(String, lettre::Message)>,
+    unreachable: Vec<String>,
+}
+
+async fn context<H: Host>(cx: &MailContext<H>, m: &OutboxMessage) -> Result<(Arc<Definition>, Option<CaseSnapshot>), HostError> {
+    if let Some(case_id) = m.message.case_id {
+        let (def, case) = cx.host.case(case_id).await?;
+        return Ok((def, Some(case)));
+    }
+    let workflow = m.message.workflow_id.as_deref().unwrap_or_default();
+    let def = cx.host.workflow(workflow).ok_or_else(|| HostError::NotFound(format!("the message has no case and names no known workflow (`{workflow}`)")))?;
+    Ok((def, None))
+}
+
+/// Everything that can be known before anything is sent; an `Err` is permanent.
+async fn plan<H: Host>(
+    cx: &MailContext<H>,
+    m: &OutboxMessage,
+    def: &Definition,
+    case: Option<&CaseSnapshot>,
+    now: jiff::Timestamp,
+) -> Result<Result<Plan, String>, WorkerError> {
+    let msg = &m.message;
+    let Some(source) = cx.host.template(&msg.template) else { return Ok(Err(format!("the template `{}` does not exist", msg.template))) };
+    let timer = msg.timer_id.as_deref();
+    let domain = cx.config.from.email.domain().to_string();
+    let mut plan = Plan { emails: Vec::new(), unreachable: Vec::new() };
+    let mut seen = std::collections::HashSet::new();
+    for to in msg.recipients.iter().filter(|r| !m.delivered.contains(r)) {
+        let mut recipient: Recipient = match recipients::resolve(&cx.store, def, case, to, timer, &cx.config.links, now).await? {
+            Ok(r) => r,
+            Err(why) => {
+                plan.unreachable.push(why);
+                continue;
+            }
+        };
+        // Someone in two of the roles gets the message once, as the first of them.
+        recipient.addresses.retain(|a| seen.insert(a.clone()));
+        if recipient.addresses.is_empty() {
+            continue;
+        }
+        let data = compose::template_data(def, case, &recipient, msg.deadline, timer.unwrap_or_default(), &cx.config.links.base_url);
+        let rendered = match templates::render(&source, &data) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(format!("the template `{}` does not render: {e}", msg.template))),
+        };
+        let id = compose::message_id(&msg.key, &recipient.role, &domain);
+        match compose::build(&cx.config.from, &recipient, &rendered, id, now) {
+            Ok(email) => plan.emails.push((to.clone(), email)),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(plan))
+}
+
+async fn retry<H: Host>(cx: &MailContext<H>, m: &OutboxMessage, error: String, now: jiff::Timestamp) -> Result<MailOutcome, WorkerError> {
+    let delay = cx.config.backoff.delay_with_jitter(m.attempts + 1);
+    let next_attempt_at = now.checked_add(delay).unwrap_or(now);
+    tracing::warn!(key = %m.message.key, attempt = m.attempts + 1, %error, retry_at = %next_attempt_at, "message not delivered; will retry");
+    cx.store.retry_later(m.id, &error, next_attempt_at).await?;
+    Ok(MailOutcome::Retry { key: m.message.key.clone(), error, next_attempt_at })
+}
+
+async fn fail<H: Host>(cx: &MailContext<H>, m: &OutboxMessage, error: String, def: Option<&Definition>, now: jiff::Timestamp) -> Result<MailOutcome, WorkerError> {
+    let escalation = escalation(&cx.config, m, def);
+    tracing::error!(key = %m.message.key, %error, escalated = escalation.is_some(), "message failed for good");
+    cx.store.mark_failed(m.id, &error, now, escalation.as_ref()).await?;
+    Ok(MailOutcome::Failed { key: m.message.key.clone(), error, escalated: escalation.is_some() })
+}
+
+/// The message that tells the case's owner (and the escalation role) that `m` could not
+/// be delivered. None for a message without a case, and for an escalation itself.
+pub fn escalation(config: &MailConfig, m: &OutboxMessage, def: Option<&Definition>) -> Option<NewMessage> {
+    let case_id = m.message.case_id?;
+    if m.message.key.ends_with("/escalation") {
+        return None;
+    }
+    let mut to = vec![CREATOR.to_string()];
+    if def.and_then(|d| d.role(&config.escalation_role)).is_some_and(|(_, r)| !r.is_external()) {
+        to.push(config.escalation_role.clone());
+    }
+    Some(NewMessage {
+        case_id: Some(case_id),
+        workflow_id: None,
+        key: format!("{}/escalation", m.message.key),
+        template: config.escalation_template.clone(),
+        recipients: to,
+        deadline: None,
+        timer_id: m.message.timer_id.clone(),
+    })
+}

@@ -1,0 +1,96 @@
+//! Finding who a message goes to. A message names roles; an internal role is its
+//! members' addresses (users who hold it and are not revoked), an external role
+//! (a provider) is the address in the case field its `email_field` names, with a signed
+//! link scoped to the case, the role and the evidence it is asked for. `@creator` is
+//! the person who opened the case (escalations go there).
+
+use super::compose::Recipient;
+use crate::links::{LinkClaims, LinkSigner};
+use crate::store::{Store, StoreError};
+use gatehouse_engine::Definition;
+use gatehouse_engine::definition::{Gate, GateKind};
+use gatehouse_engine::snapshot::{CaseSnapshot, FieldValue};
+use lettre::Address;
+
+/// The recipient that means "the person who opened the case".
+pub const CREATOR: &str = "@creator";
+
+/// How links in messages are made.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// Signs them.
+    pub signer: LinkSigner,
+    /// The server's public address, e.g. `https://gatehouse.leeds.example`.
+    pub base_url: String,
+    /// How long a link works.
+    pub valid_for: jiff::SignedDuration,
+}
+
+impl Links {
+    /// The link for `role` on `case`, asking for `evidence`.
+    pub fn link(&self, case_id: i64, role: &str, evidence: Vec<String>, now: jiff::Timestamp) -> String {
+        let expires_at = now.checked_add(self.valid_for).unwrap_or(jiff::Timestamp::MAX);
+        let token = self.signer.sign(&LinkClaims { case_id, role: role.to_string(), evidence, expires_at });
+        format!("{}/p/{token}", self.base_url.trim_end_matches('/'))
+    }
+}
+
+/// The addresses for one recipient of a message sent by `timer`, or why there are none
+/// (`Ok(Err(reason))`): the message still goes to the others.
+pub async fn resolve(
+    store: &Store,
+    def: &Definition,
+    case: Option<&CaseSnapshot>,
+    recipient: &str,
+    timer: Option<&str>,
+    links: &Links,
+    now: jiff::Timestamp,
+) -> Result<Result<Recipient, String>, StoreError> {
+    if recipient == CREATOR {
+        let Some(case) = case else { return Ok(Err("a message without a case has no owner to send to".into())) };
+        return Ok(match case.created_by.parse::<Address>() {
+            Ok(a) => Ok(Recipient { role: "creator".into(), title: "Case owner".into(), addresses: vec![a], link: None }),
+            Err(_) => Err(format!("the case's owner `{}` has no email address", case.created_by)),
+        });
+    }
+    let Some((id, role)) = def.role(recipient) else { return Ok(Err(format!("`{recipient}` is not a role of {}", def.id))) };
+    let title = role.title.clone();
+    if let Some(field) = &role.email_field {
+        let Some(case) = case else { return Ok(Err(format!("{title} can only be written to about a case"))) };
+        let address = match case.fields.get(field) {
+            Some(FieldValue::Text(s)) => s.parse::<Address>().map_err(|_| format!("`{field}` holds `{s}`, which is not an email address")),
+            _ => Err(format!("the case has no `{field}` to write to {title} at")),
+        };
+        return Ok(address.map(|a| {
+            let evidence = evidence_asked(def, recipient, timer);
+            let link = links.link(case.id, recipient, evidence, now);
+            Recipient { role: id.to_string(), title, addresses: vec![a], link: Some(link) }
+        }));
+    }
+    let addresses: Vec<Address> = store.role_members(recipient).await?.iter().filter_map(|e| e.parse().ok()).collect();
+    if addresses.is_empty() {
+        return Ok(Err(format!("no one holds the role `{recipient}` ({title})")));
+    }
+    Ok(Ok(Recipient { role: id.to_string(), title, addresses, link: None }))
+}
+
+/// The evidence an external `role` is asked for by a message from `timer`: what the
+/// role provides in this workflow (`from: <role>`), narrowed to what the timer waits
+/// for (`until:`) when that names any of it.
+pub fn evidence_asked(def: &Definition, role: &str, timer: Option<&str>) -> Vec<String> {
+    let provided: Vec<String> = def.evidence.iter().filter(|(_, e)| e.from.as_ref().is_some_and(|r| r.as_str() == role)).map(|(id, _)| id.to_string()).collect();
+    let mut awaited = Vec::new();
+    if let Some(until) = timer.and_then(|t| def.timer(t)).and_then(|t| t.until.as_ref()) {
+        gate_evidence(until, &mut awaited);
+    }
+    let narrowed: Vec<String> = provided.iter().filter(|e| awaited.contains(e)).cloned().collect();
+    if narrowed.is_empty() { provided } else { narrowed }
+}
+
+fn gate_evidence(gate: &Gate, out: &mut Vec<String>) {
+    match &gate.kind {
+        GateKind::Evidence(e) | GateKind::Checklist(e) => out.push(e.to_string()),
+        GateKind::All(gates) | GateKind::Any(gates) => gates.iter().for_each(|g| gate_evidence(g, out)),
+        GateKind::Approval(_) | GateKind::Rule(_) => {}
+    }
+}
