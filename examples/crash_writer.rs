@@ -14,10 +14,17 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, workflows, data] = args.as_slice() else { anyhow::bail!("usage: crash_writer DATABASE_URL WORKFLOWS_DIR DATA_DIR") };
+    let [_, url, workflows, data] = args.as_slice() else {
+        anyhow::bail!("usage: crash_writer DATABASE_URL WORKFLOWS_DIR DATA_DIR")
+    };
     let store = Store::connect(&StoreConfig::new(url.as_str())).await?;
     store.migrate().await?;
-    let config = AppConfig { database_url: url.clone(), workflows: workflows.into(), data_dir: data.into(), max_upload_bytes: 1 << 20 };
+    let config = AppConfig {
+        database_url: url.clone(),
+        workflows: workflows.into(),
+        data_dir: data.into(),
+        max_upload_bytes: 1 << 20,
+    };
     let (app, _) = App::new(store, &config, Arc::new(SystemClock)).await?;
     let a = Actor::user("writer@example.org", ["commissioner"]);
     println!("ready");
@@ -31,7 +38,8 @@ async fn main() -> anyhow::Result<()> {
             ("contract_end".into(), Input::Text("2030-03-31".into())),
         ];
         let id = app.create_case(&a, "lcc-decommissioning", &fields).await?.case.id;
-        app.attach_document(&a, id, "needs_assessment", "n.pdf", "application/pdf", format!("needs {n}").as_bytes()).await?;
+        app.attach_document(&a, id, "needs_assessment", "n.pdf", "application/pdf", format!("needs {n}").as_bytes())
+            .await?;
         app.request_transition(&a, id, "start_engagement", None).await?;
         for item in ["financial_requirements", "political_perspective", "service_user_needs", "parents_and_carers"] {
             let answers = [(item.to_string(), (Answer::Yes, None))].into_iter().collect();

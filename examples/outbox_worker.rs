@@ -22,7 +22,12 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: outbox_worker DATABASE_URL WORKFLOWS_DIR DATA_DIR SMTP_URL SECRET")
     };
     let store = Store::connect(&StoreConfig::new(url.as_str())).await?;
-    let config = AppConfig { database_url: url.clone(), workflows: workflows.into(), data_dir: data.into(), max_upload_bytes: 1 << 20 };
+    let config = AppConfig {
+        database_url: url.clone(),
+        workflows: workflows.into(),
+        data_dir: data.into(),
+        max_upload_bytes: 1 << 20,
+    };
     let clock = Arc::new(SystemClock);
     let (app, _) = App::new(store.clone(), &config, clock.clone()).await?;
     let host = Arc::new(AppHost::new(Arc::new(app), clock));
@@ -42,7 +47,13 @@ async fn main() -> anyhow::Result<()> {
         retry: Duration::from_secs(60),
         wake: Wake::new(),
     };
-    let mail = MailContext { store, host, transport: settings.transport()?, config: settings.mail_config(data.as_ref())?, owner };
+    let mail = MailContext {
+        store,
+        host,
+        transport: settings.transport()?,
+        config: settings.mail_config(data.as_ref())?,
+        owner,
+    };
     println!("ready");
     loop {
         let t = timers::try_run_due(&timers).await?;

@@ -4,7 +4,9 @@
 
 use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
-use gatehouse_adapters::store::{BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError};
+use gatehouse_adapters::store::{
+    BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError,
+};
 use gatehouse_engine::decide::{Command, Decision, Problem, Refusal, decide, open};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
@@ -53,7 +55,13 @@ pub enum AppError {
 }
 
 fn problems_text(p: &[Problem]) -> String {
-    p.iter().map(|p| match &p.field { Some(f) => format!("{f}: {}", p.message), None => p.message.clone() }).collect::<Vec<_>>().join("; ")
+    p.iter()
+        .map(|p| match &p.field {
+            Some(f) => format!("{f}: {}", p.message),
+            None => p.message.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn unmet_text(u: &[Unmet]) -> String {
@@ -64,9 +72,10 @@ impl From<Refusal> for AppError {
     fn from(r: Refusal) -> Self {
         match r {
             Refusal::Invalid(p) => AppError::Invalid(p),
-            Refusal::NotFound { what, id, hint } => {
-                AppError::NotFound(format!("unknown {what} `{id}`{}", hint.map(|h| format!(" ({h})")).unwrap_or_default()))
-            }
+            Refusal::NotFound { what, id, hint } => AppError::NotFound(format!(
+                "unknown {what} `{id}`{}",
+                hint.map(|h| format!(" ({h})")).unwrap_or_default()
+            )),
             Refusal::NotAllowed(m) => AppError::NotAllowed(m),
             Refusal::NotAvailable(m) => AppError::NotAvailable(m),
             Refusal::Blocked { transition, unmet } => AppError::Blocked { transition, unmet },
@@ -203,7 +212,11 @@ impl App {
 
     /// The latest version of one workflow.
     pub fn workflow(&self, id: &str) -> Result<Arc<Definition>, AppError> {
-        self.definitions.read().expect("definitions lock").latest(id).ok_or_else(|| AppError::NotFound(format!("unknown workflow `{id}`")))
+        self.definitions
+            .read()
+            .expect("definitions lock")
+            .latest(id)
+            .ok_or_else(|| AppError::NotFound(format!("unknown workflow `{id}`")))
     }
 
     fn definition(&self, row: &CaseRow) -> Result<Arc<Definition>, AppError> {
@@ -211,7 +224,12 @@ impl App {
             .read()
             .expect("definitions lock")
             .get(&row.workflow_id, row.workflow_version as u32)
-            .ok_or_else(|| AppError::Internal(StoreError::Corrupt(format!("case {} is on {} v{}, which is not loaded", row.id, row.workflow_id, row.workflow_version))))
+            .ok_or_else(|| {
+                AppError::Internal(StoreError::Corrupt(format!(
+                    "case {} is on {} v{}, which is not loaded",
+                    row.id, row.workflow_id, row.workflow_version
+                )))
+            })
     }
 
     async fn load(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot), AppError> {
@@ -222,7 +240,8 @@ impl App {
     }
 
     fn view(&self, definition: Arc<Definition>, case: CaseSnapshot) -> CaseView {
-        let transitions = gates::evaluate(&definition, &case, self.clock.now()).into_iter().map(TransitionView::from).collect();
+        let transitions =
+            gates::evaluate(&definition, &case, self.clock.now()).into_iter().map(TransitionView::from).collect();
         CaseView { definition, case, transitions }
     }
 
@@ -238,7 +257,12 @@ impl App {
     }
 
     /// Open a case on the latest version of `workflow`.
-    pub async fn create_case(&self, actor: &Actor, workflow: &str, fields: &[(String, Input)]) -> Result<CaseView, AppError> {
+    pub async fn create_case(
+        &self,
+        actor: &Actor,
+        workflow: &str,
+        fields: &[(String, Input)],
+    ) -> Result<CaseView, AppError> {
         let def = self.workflow(workflow)?;
         let decision = open(&def, fields, actor, self.clock.now())?;
         let case = self.store.create(&def, &decision).await?;
@@ -269,7 +293,12 @@ impl App {
     }
 
     /// Set or clear fields.
-    pub async fn set_fields(&self, actor: &Actor, case_id: i64, fields: Vec<(String, Input)>) -> Result<CaseView, AppError> {
+    pub async fn set_fields(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        fields: Vec<(String, Input)>,
+    ) -> Result<CaseView, AppError> {
         self.run(case_id, actor, Command::SetFields(fields)).await
     }
 
@@ -297,7 +326,8 @@ impl App {
         // Decide first, so that a refused upload stores nothing at all.
         let (def, before) = self.load(case_id).await?;
         let sha256 = gatehouse_adapters::store::files::sha256_hex(bytes);
-        let content = EvidenceContent::Document { sha256, name, size: bytes.len() as u64, media_type: media_type.to_string() };
+        let content =
+            EvidenceContent::Document { sha256, name, size: bytes.len() as u64, media_type: media_type.to_string() };
         let command = Command::Attach { evidence: evidence.to_string(), content };
         decide(&def, &before, &command, actor, self.clock.now())?;
         let files = self.files.clone();
@@ -317,12 +347,28 @@ impl App {
         evidence: &str,
         answers: BTreeMap<String, (Answer, Option<String>)>,
     ) -> Result<CaseView, AppError> {
-        self.run(case_id, actor, Command::Attach { evidence: evidence.to_string(), content: EvidenceContent::Checklist(answers) }).await
+        self.run(
+            case_id,
+            actor,
+            Command::Attach { evidence: evidence.to_string(), content: EvidenceContent::Checklist(answers) },
+        )
+        .await
     }
 
     /// Acknowledge (a provider confirming notice, say).
-    pub async fn acknowledge(&self, actor: &Actor, case_id: i64, evidence: &str, note: Option<String>) -> Result<CaseView, AppError> {
-        self.run(case_id, actor, Command::Attach { evidence: evidence.to_string(), content: EvidenceContent::Acknowledgement { note } }).await
+    pub async fn acknowledge(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        evidence: &str,
+        note: Option<String>,
+    ) -> Result<CaseView, AppError> {
+        self.run(
+            case_id,
+            actor,
+            Command::Attach { evidence: evidence.to_string(), content: EvidenceContent::Acknowledgement { note } },
+        )
+        .await
     }
 
     /// Record an approval or rejection.
@@ -341,7 +387,13 @@ impl App {
     }
 
     /// Declare a conflict of interest.
-    pub async fn declare_conflict(&self, actor: &Actor, case_id: i64, role: &str, reason: &str) -> Result<CaseView, AppError> {
+    pub async fn declare_conflict(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        role: &str,
+        reason: &str,
+    ) -> Result<CaseView, AppError> {
         self.run(case_id, actor, Command::DeclareConflict { role: role.to_string(), reason: reason.to_string() }).await
     }
 
@@ -362,7 +414,10 @@ impl App {
     }
 
     /// A case's audit trail and the first broken link of its chain, if any.
-    pub async fn audit_trail(&self, case_id: i64) -> Result<(Vec<gatehouse_adapters::store::entities::event::Model>, Option<BrokenLink>), AppError> {
+    pub async fn audit_trail(
+        &self,
+        case_id: i64,
+    ) -> Result<(Vec<gatehouse_adapters::store::entities::event::Model>, Option<BrokenLink>), AppError> {
         self.store.case_row(case_id).await.map_err(not_found)?;
         let events = self.store.events(case_id).await?;
         let broken = gatehouse_adapters::store::check_chain(case_id, &events);
@@ -380,14 +435,19 @@ fn not_found(e: StoreError) -> AppError {
 /// An uploaded file's name, for display only: no directories, no control characters.
 pub fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect::<String>().trim().trim_start_matches('.').to_string();
+    let cleaned: String =
+        base.chars().filter(|c| !c.is_control()).collect::<String>().trim().trim_start_matches('.').to_string();
     let cleaned: String = cleaned.chars().take(200).collect();
     if cleaned.is_empty() { "upload".into() } else { cleaned }
 }
 
 /// Read a workflows folder, check every workflow, and publish each one. Any error in
 /// any file stops everything: a half-published folder helps nobody.
-pub async fn publish_folder(store: &Store, folder: &Path, now: jiff::Timestamp) -> anyhow::Result<(Library, PublishReport)> {
+pub async fn publish_folder(
+    store: &Store,
+    folder: &Path,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(Library, PublishReport)> {
     let report = gatehouse_adapters::workflows::load_paths(&[folder.to_path_buf()])?;
     if report.has_errors() {
         let errors: Vec<String> = report.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();

@@ -40,7 +40,12 @@ impl Host for AppHost {
         match self.app.fire_timer(case_id, timer).await {
             Ok(_) => Ok(()),
             Err(AppError::NotFound(m)) => Err(HostError::NotFound(m)),
-            Err(e @ (AppError::Invalid(_) | AppError::NotAllowed(_) | AppError::NotAvailable(_) | AppError::Blocked { .. })) => Err(HostError::Refused(e.to_string())),
+            Err(
+                e @ (AppError::Invalid(_)
+                | AppError::NotAllowed(_)
+                | AppError::NotAvailable(_)
+                | AppError::Blocked { .. }),
+            ) => Err(HostError::Refused(e.to_string())),
             Err(e @ (AppError::Conflict { .. } | AppError::Internal(_))) => Err(HostError::Failed(e.to_string())),
         }
     }
@@ -143,7 +148,8 @@ impl WorkerSettings {
             Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
             _ => {
                 let path = data_dir.join("secret");
-                links::load_or_create_secret(&path).with_context(|| format!("reading the link secret {}", path.display()))?
+                links::load_or_create_secret(&path)
+                    .with_context(|| format!("reading the link secret {}", path.display()))?
             }
         };
         Ok(LinkSigner::new(&secret)?)
@@ -151,7 +157,10 @@ impl WorkerSettings {
 
     /// The dispatcher's settings.
     pub fn mail_config(&self, data_dir: &Path) -> Result<MailConfig> {
-        let from = self.mail_from.parse().with_context(|| format!("GATEHOUSE_MAIL_FROM `{}` is not an address", self.mail_from))?;
+        let from = self
+            .mail_from
+            .parse()
+            .with_context(|| format!("GATEHOUSE_MAIL_FROM `{}` is not an address", self.mail_from))?;
         Ok(MailConfig {
             from,
             links: Links {
@@ -170,14 +179,28 @@ impl WorkerSettings {
 /// Start the scheduler and the outbox dispatcher for `app`. `wake` is the handle the
 /// app pokes after a decision; `data_dir` holds the link secret when none is set.
 /// Fails (rather than at 3am) when the escalation template is missing or broken.
-pub fn start_workers(app: Arc<App>, clock: Arc<dyn Clock>, settings: &WorkerSettings, data_dir: &Path, wake: Wake) -> Result<Workers> {
+pub fn start_workers(
+    app: Arc<App>,
+    clock: Arc<dyn Clock>,
+    settings: &WorkerSettings,
+    data_dir: &Path,
+    wake: Wake,
+) -> Result<Workers> {
     let name = &settings.escalation_template;
-    let source = app.library().templates.get(name).with_context(|| format!("the escalation template `{name}` is not in the workflows folder's templates/"))?;
+    let source = app
+        .library()
+        .templates
+        .get(name)
+        .with_context(|| format!("the escalation template `{name}` is not in the workflows folder's templates/"))?;
     let problems = templates::check(source, &[]);
     anyhow::ensure!(problems.is_empty(), "the escalation template `{name}` is broken: {}", problems.join("; "));
     let transport = settings.transport()?;
     let mail = settings.mail_config(data_dir)?;
-    let config = WorkerConfig { timer_tasks: settings.timer_workers, mail_tasks: settings.mail_workers, ..WorkerConfig::default() };
+    let config = WorkerConfig {
+        timer_tasks: settings.timer_workers,
+        mail_tasks: settings.mail_workers,
+        ..WorkerConfig::default()
+    };
     let host = Arc::new(AppHost::new(app.clone(), clock));
     Ok(run_workers(host, app.store().clone(), transport, mail, config, wake))
 }

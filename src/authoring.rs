@@ -75,7 +75,12 @@ pub fn validate(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
     }
     let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
-        writeln!(out, "{errors} error(s) in {} file(s); {} workflow(s) valid", report.failed.len(), report.loaded.len())?;
+        writeln!(
+            out,
+            "{errors} error(s) in {} file(s); {} workflow(s) valid",
+            report.failed.len(),
+            report.loaded.len()
+        )?;
         return Ok(Status::InputWrong);
     }
     Ok(Status::Ok)

@@ -182,13 +182,25 @@ fn main() -> ExitCode {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes };
             block_on(operations::serve(ServeConfig { app, listen, workers }))
         }
-        Command::Timers { db, workflows, due_before } => block_on(gatehouse::timers_cli::list_timers(&db.url, &workflows, due_before, &mut out)),
-        Command::Users { command: UsersCommand::Add { db, email, name, roles } } => block_on(gatehouse::users_cli::add(&db.url, &email, &name, &roles, &mut out)),
-        Command::Users { command: UsersCommand::List { db } } => block_on(gatehouse::users_cli::list(&db.url, &mut out)),
-        Command::Users { command: UsersCommand::Revoke { db, email } } => block_on(gatehouse::users_cli::revoke(&db.url, &email, &mut out)),
+        Command::Timers { db, workflows, due_before } => {
+            block_on(gatehouse::timers_cli::list_timers(&db.url, &workflows, due_before, &mut out))
+        }
+        Command::Users { command: UsersCommand::Add { db, email, name, roles } } => {
+            block_on(gatehouse::users_cli::add(&db.url, &email, &name, &roles, &mut out))
+        }
+        Command::Users { command: UsersCommand::List { db } } => {
+            block_on(gatehouse::users_cli::list(&db.url, &mut out))
+        }
+        Command::Users { command: UsersCommand::Revoke { db, email } } => {
+            block_on(gatehouse::users_cli::revoke(&db.url, &email, &mut out))
+        }
         Command::Migrate { db } => block_on(operations::migrate(&db.url, &mut out)),
-        Command::Workflows { command: WorkflowsCommand::Publish { db, paths } } => block_on(operations::publish(&db.url, &paths, &mut out)),
-        Command::Audit { command: AuditCommand::Verify { db } } => block_on(operations::audit_verify(&db.url, &mut out)),
+        Command::Workflows { command: WorkflowsCommand::Publish { db, paths } } => {
+            block_on(operations::publish(&db.url, &paths, &mut out))
+        }
+        Command::Audit { command: AuditCommand::Verify { db } } => {
+            block_on(operations::audit_verify(&db.url, &mut out))
+        }
         Command::Validate { paths } => authoring::validate(&paths, &mut out),
         Command::Test { paths } => authoring::test(&paths, &mut out),
         Command::Graph { file, format } => {

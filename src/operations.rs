@@ -91,9 +91,12 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
         tracing::info!(%file, %id, version, ?outcome, "workflow");
     }
     let app = Arc::new(app);
-    let workers = crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
+    let workers =
+        crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
     let router = axum::Router::new().route("/health", axum::routing::get(health)).with_state(app);
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "gatehouse is serving");
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.context("serving HTTP");
     workers.shutdown().await;
@@ -101,7 +104,9 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     Ok(Status::Ok)
 }
 
-async fn health(axum::extract::State(app): axum::extract::State<Arc<App>>) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+async fn health(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
     match app.store().ping().await {
         Ok(()) => (axum::http::StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
         Err(e) => {

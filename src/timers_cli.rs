@@ -12,15 +12,22 @@ use std::path::Path;
 
 /// `gatehouse timers --due-before DATE`, for the database at `url`; `workflows` is the
 /// workflows folder (its templates and calendars are needed to read the definitions).
-pub async fn list_timers(url: &str, workflows: &Path, due_before: jiff::civil::Date, out: &mut dyn Write) -> Result<Status> {
+pub async fn list_timers(
+    url: &str,
+    workflows: &Path,
+    due_before: jiff::civil::Date,
+    out: &mut dyn Write,
+) -> Result<Status> {
     let store = connect(url).await?;
-    let (library, _) = gatehouse_adapters::workflows::read_library(workflows).with_context(|| format!("reading {}", workflows.display()))?;
+    let (library, _) = gatehouse_adapters::workflows::read_library(workflows)
+        .with_context(|| format!("reading {}", workflows.display()))?;
     let (definitions, problems) = store.definitions(&library).await?;
     for p in problems {
         writeln!(out, "warning: {p}")?;
     }
     // Wide enough for any zone; each row is then checked in its own workflow's zone.
-    let cutoff = due_before.tomorrow().unwrap_or(due_before).at(0, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();
+    let cutoff =
+        due_before.tomorrow().unwrap_or(due_before).at(0, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();
     let mut shown = 0;
     for row in store.timers_due_before(cutoff).await? {
         let def = definitions.get(&row.workflow_id, row.workflow_version as u32);
@@ -51,7 +58,11 @@ pub fn describe(row: &ArmedTimerRow, due: &jiff::Zoned, def: Option<&Definition>
     );
     if let Some(timer) = def.and_then(|d| d.timer(&t.timer_id)) {
         if let Some(send) = &timer.send {
-            let to: Vec<String> = send.to.iter().map(|r| def.and_then(|d| d.roles.get(r)).map_or(r.to_string(), |role| role.title.clone())).collect();
+            let to: Vec<String> = send
+                .to
+                .iter()
+                .map(|r| def.and_then(|d| d.roles.get(r)).map_or(r.to_string(), |role| role.title.clone()))
+                .collect();
             line.push_str(&format!("  sends {} to {}", send.template, to.join(", ")));
         }
         if let Some(f) = &timer.fire {

@@ -82,7 +82,8 @@ fn a_misspelt_state_is_reported_where_it_is_with_a_suggestion() {
     let file = dir.join("lcc-decommissioning.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     // The first `to:` of a transition names a state; misspell it.
-    let (line_no, line) = text.lines().enumerate().find(|(_, l)| l.trim_start().starts_with("to: ")).expect("a transition with `to:`");
+    let (line_no, line) =
+        text.lines().enumerate().find(|(_, l)| l.trim_start().starts_with("to: ")).expect("a transition with `to:`");
     let state = line.trim_start().trim_start_matches("to: ").trim().to_string();
     let broken = text.replacen(line, &line.replace(&state, &format!("{state}x")), 1);
     std::fs::write(&file, broken).unwrap();

@@ -13,21 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{Backend, fresh_db};
 
-/// The writer example, built on demand (a filtered `cargo test` does not build examples).
 fn writer() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "crash_writer"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the crash_writer example");
-    });
-    // target/debug/deps/crash-… → target/debug/examples/crash_writer
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("examples").join("crash_writer")
+    support::example("crash_writer")
 }
 
 async fn killed_writers(backend: Backend) {
@@ -68,7 +55,9 @@ async fn killed_writers(backend: Backend) {
         assert!(events.len() as i64 >= c.version, "case {}: every applied decision is in the trail", c.id);
         for e in evidence::Entity::find().filter(evidence::Column::CaseId.eq(c.id)).all(db_conn).await.unwrap() {
             if let Some(sha) = e.file_sha256 {
-                let bytes = files.get(&sha).unwrap_or_else(|err| panic!("case {}: evidence row {} points at a missing file: {err}", c.id, e.id));
+                let bytes = files.get(&sha).unwrap_or_else(|err| {
+                    panic!("case {}: evidence row {} points at a missing file: {err}", c.id, e.id)
+                });
                 assert_eq!(gatehouse_adapters::store::files::sha256_hex(&bytes), sha);
             }
         }

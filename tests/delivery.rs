@@ -43,7 +43,8 @@ async fn cases_with_due_timers(app: &App, n: usize) -> Vec<i64> {
 async fn all_sent_once_or_more(app: &App, smtp: &SmtpServer, expected_rows: usize) -> usize {
     let rows = outbox::Entity::find().all(app.store().connection()).await.unwrap();
     assert_eq!(rows.len(), expected_rows, "one message per case event, no timer fired twice");
-    let unsent: Vec<_> = rows.iter().filter(|r| r.sent_at.is_none()).map(|r| (&r.idempotency_key, &r.last_error)).collect();
+    let unsent: Vec<_> =
+        rows.iter().filter(|r| r.sent_at.is_none()).map(|r| (&r.idempotency_key, &r.last_error)).collect();
     assert_eq!(unsent, Vec::<(&String, &Option<String>)>::new(), "every message is sent");
     let received = smtp.messages();
     let ids: BTreeSet<String> = received.iter().map(|m| m.message_id().to_string()).collect();
@@ -96,20 +97,8 @@ async fn race(backend: Backend) {
 }
 on_both!(workers_racing_on_one_database_fire_and_send_everything_once, race);
 
-/// The worker example, built on demand (a filtered `cargo test` does not build examples).
 fn worker() -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "outbox_worker"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the outbox_worker example");
-    });
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("examples").join("outbox_worker")
+    support::example("outbox_worker")
 }
 
 async fn killed(backend: Backend) {
@@ -131,7 +120,13 @@ async fn killed(backend: Backend) {
             break;
         }
         let mut child = Command::new(&exe)
-            .args([&db.url, &support::workflows_dir().display().to_string(), &data.display().to_string(), &smtp.url(), SECRET])
+            .args([
+                &db.url,
+                &support::workflows_dir().display().to_string(),
+                &data.display().to_string(),
+                &smtp.url(),
+                SECRET,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -153,7 +148,10 @@ async fn killed(backend: Backend) {
     restarted.fire_due_timers().await;
     restarted.send_due_mail().await;
     let twice = all_sent_once_or_more(&restarted.app, &smtp, 2 * n).await;
-    assert!(twice <= kills, "a message is sent twice only when a kill fell between the server's acceptance and the outbox update: {twice} duplicates for {kills} kills");
+    assert!(
+        twice <= kills,
+        "a message is sent twice only when a kill fell between the server's acceptance and the outbox update: {twice} duplicates for {kills} kills"
+    );
     let (_, broken) = restarted.app.store().verify_audit().await.unwrap();
     assert_eq!(broken, vec![], "every audit chain is intact");
     db.drop_database().await;

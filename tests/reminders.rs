@@ -54,10 +54,13 @@ async fn case_in_notice(rig: &Rig) -> i64 {
 }
 
 fn sent_keys(outcomes: &[MailOutcome]) -> Vec<String> {
-    outcomes.iter().map(|o| match o {
-        MailOutcome::Sent { key, .. } => key.clone(),
-        other => panic!("expected every message sent, got {other:?}"),
-    }).collect()
+    outcomes
+        .iter()
+        .map(|o| match o {
+            MailOutcome::Sent { key, .. } => key.clone(),
+            other => panic!("expected every message sent, got {other:?}"),
+        })
+        .collect()
 }
 
 async fn chaser(backend: Backend) {
@@ -74,7 +77,8 @@ async fn chaser(backend: Backend) {
     let sent = sent_keys(&rig.send_due_mail().await);
     assert_eq!(sent.len(), 3, "{sent:?}");
     let mail = smtp.messages();
-    let notice = mail.iter().find(|m| m.subject().starts_with("Notice of de-commissioning")).expect("the notice was sent");
+    let notice =
+        mail.iter().find(|m| m.subject().starts_with("Notice of de-commissioning")).expect("the notice was sent");
     assert_eq!(notice.rcpt_to, [PROVIDER]);
     let key_decision = mail.iter().find(|m| m.rcpt_to == ["eb@leeds.example"]).expect("the Executive Board was asked");
     assert!(!key_decision.body.contains("/p/"), "internal recipients get no provider link");
@@ -92,11 +96,21 @@ async fn chaser(backend: Backend) {
     rig.advance(7.days());
     assert_eq!(rig.fire_due_timers().await.len(), 1);
     assert_eq!(sent_keys(&rig.send_due_mail().await).len(), 1);
-    let reminders: Vec<_> = smtp.messages().into_iter().filter(|m| m.subject().starts_with("Reminder - please acknowledge notice")).collect();
+    let reminders: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.subject().starts_with("Reminder - please acknowledge notice"))
+        .collect();
     assert_eq!(reminders.len(), 2);
     let visit = rig.app.case(id).await.unwrap().case.visit;
-    assert_eq!(reminders[0].message_id(), format!("<case.{id}.{visit}.acknowledgement_reminder.1.provider@leeds.example>"));
-    assert_eq!(reminders[1].message_id(), format!("<case.{id}.{visit}.acknowledgement_reminder.2.provider@leeds.example>"));
+    assert_eq!(
+        reminders[0].message_id(),
+        format!("<case.{id}.{visit}.acknowledgement_reminder.1.provider@leeds.example>")
+    );
+    assert_eq!(
+        reminders[1].message_id(),
+        format!("<case.{id}.{visit}.acknowledgement_reminder.2.provider@leeds.example>")
+    );
     let link = rig.signer.verify(&reminders[1].link_token().unwrap(), rig.clock.now()).unwrap();
     assert_eq!(link.evidence, ["notice_acknowledged"], "a reminder asks for what its timer waits for");
 
@@ -123,17 +137,24 @@ async fn smtp_down(backend: Backend) {
     let key = format!("case/{id}/1/early_engagement_letter/1");
 
     // The server is down: the message waits, its error kept, backing off with jitter.
-    let MailOutcome::Retry { error, next_attempt_at, .. } = rig.send_due_mail().await.remove(0) else { panic!("expected a retry") };
+    let MailOutcome::Retry { error, next_attempt_at, .. } = rig.send_due_mail().await.remove(0) else {
+        panic!("expected a retry")
+    };
     let now = rig.clock.now();
     assert!(!error.is_empty());
     let wait = next_attempt_at.duration_since(now).as_secs();
     assert!((15..=30).contains(&wait), "first retry after 15-30 s, not {wait} s");
     assert_eq!(rig.send_due_mail().await, [], "not retried before its time");
     let (_, delivery) = rig.app.store().message_by_key(&key).await.unwrap().unwrap();
-    assert!(matches!(&delivery, Delivery::Pending { attempts: 1, last_error: Some(e), .. } if *e == error), "{delivery:?}");
+    assert!(
+        matches!(&delivery, Delivery::Pending { attempts: 1, last_error: Some(e), .. } if *e == error),
+        "{delivery:?}"
+    );
 
     rig.advance(31.seconds());
-    let MailOutcome::Retry { next_attempt_at, .. } = rig.send_due_mail().await.remove(0) else { panic!("expected a retry") };
+    let MailOutcome::Retry { next_attempt_at, .. } = rig.send_due_mail().await.remove(0) else {
+        panic!("expected a retry")
+    };
     let wait = next_attempt_at.duration_since(rig.clock.now()).as_secs();
     assert!((30..=60).contains(&wait), "second retry after 30-60 s, not {wait} s");
 
@@ -163,15 +184,25 @@ async fn refused(backend: Backend) {
     // 550 from the server: failed for good, not retried, and the case's owner and its
     // commissioners are told.
     let outcomes = rig.send_due_mail().await;
-    assert!(matches!(&outcomes[0], MailOutcome::Failed { escalated: true, error, .. } if error.contains("550")), "{outcomes:?}");
-    assert!(matches!(&outcomes[1], MailOutcome::Sent { key: k, .. } if *k == format!("{key}/escalation")), "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[0], MailOutcome::Failed { escalated: true, error, .. } if error.contains("550")),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[1], MailOutcome::Sent { key: k, .. } if *k == format!("{key}/escalation")),
+        "{outcomes:?}"
+    );
     let (_, delivery) = rig.app.store().message_by_key(&key).await.unwrap().unwrap();
     assert!(matches!(&delivery, Delivery::Failed { error, .. } if error.contains("no such mailbox")), "{delivery:?}");
     let mail = smtp.messages();
     let mut told: Vec<String> = mail.iter().flat_map(|m| m.rcpt_to.clone()).collect();
     told.sort();
     assert_eq!(told, ["alice@leeds.example", "bob@leeds.example"], "alice (owner and commissioner) once, bob once");
-    assert!(mail[0].subject().contains(&format!("could not deliver a message about case {id}")), "{}", mail[0].subject());
+    assert!(
+        mail[0].subject().contains(&format!("could not deliver a message about case {id}")),
+        "{}",
+        mail[0].subject()
+    );
     assert!(mail[0].body.contains(&format!("https://gatehouse.test/cases/{id}")), "{}", mail[0].body);
 
     rig.advance(1.day());
@@ -200,7 +231,10 @@ async fn schedule(backend: Backend) {
     assert_eq!(one.fire_due_schedules().await, []);
     clock.set("2026-04-01T08:00:00Z".parse().unwrap());
     let fired = one.fire_due_schedules().await;
-    assert!(matches!(&fired[..], [ScheduleOutcome::Fired { schedule, .. }] if schedule == "annual_code_review"), "{fired:?}");
+    assert!(
+        matches!(&fired[..], [ScheduleOutcome::Fired { schedule, .. }] if schedule == "annual_code_review"),
+        "{fired:?}"
+    );
     assert_eq!(two.fire_due_schedules().await, [], "another process does not fire it again");
     assert_eq!(sent_keys(&two.send_due_mail().await).len(), 1);
     let mut to: Vec<String> = smtp.messages().iter().flat_map(|m| m.rcpt_to.clone()).collect();
@@ -239,14 +273,18 @@ async fn listing(backend: Backend) {
     let id = case_in_notice(&rig).await;
     // 2026-01-05 + 10 days: the first reminder; the contract-end timers are in 2027.
     let mut out = Vec::new();
-    gatehouse::timers_cli::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2026, 1, 16), &mut out).await.unwrap();
+    gatehouse::timers_cli::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2026, 1, 16), &mut out)
+        .await
+        .unwrap();
     let text = String::from_utf8(out).unwrap();
     let expected = format!(
         "2026-01-15 09:00 Europe/London  case {id}  lcc-decommissioning (notice)  acknowledgement_reminder #1  sends lcc-acknowledge-notice-reminder to Provider  every P7D\n1 timer(s) due before 2026-01-16\n"
     );
     assert_eq!(text, expected);
     let mut out = Vec::new();
-    gatehouse::timers_cli::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2027, 12, 31), &mut out).await.unwrap();
+    gatehouse::timers_cli::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2027, 12, 31), &mut out)
+        .await
+        .unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.ends_with("3 timer(s) due before 2027-12-31\n"), "{text}");
     assert!(text.contains("contract_end_reached #1  sends lcc-contract-end-reached to Lead commissioner  then requests `complete_decommissioning`"), "{text}");

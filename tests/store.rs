@@ -52,7 +52,9 @@ async fn lifecycle(backend: Backend) {
     assert!(matches!(err, AppError::NotAllowed(_)), "{err:?}");
     let meeting = Meeting { name: "Executive Board".into(), date: jiff::civil::date(2026, 2, 11) };
     clock.set(clock_at(2026, 2, 11));
-    app.record_approval(&eb, id, "exec_board", Verdict::Approve, Some("Resolved".into()), Some(meeting.clone()), None).await.unwrap();
+    app.record_approval(&eb, id, "exec_board", Verdict::Approve, Some("Resolved".into()), Some(meeting.clone()), None)
+        .await
+        .unwrap();
     let v = app.request_transition(&a, id, "approve_key_decision", None).await.unwrap();
     assert_eq!(v.case.approvals[0].meeting, Some(meeting));
     app.attach_document(&a, id, "support_offer", "support.pdf", "application/pdf", b"support").await.unwrap();
@@ -60,8 +62,12 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(v.case.state.as_str(), "notice");
     // Entering `notice` armed the chaser and queued the notice letter in the same transaction.
     assert!(v.case.timers.iter().any(|t| t.timer.as_str().contains("acknowledg")), "{:?}", v.case.timers);
-    let outbox = gatehouse_adapters::store::entities::outbox::Entity::find().all(app.store().connection()).await.unwrap();
-    assert!(outbox.iter().any(|m| m.template == "lcc-notice-of-decommissioning" && m.recipients == "[\"provider\"]"), "{outbox:?}");
+    let outbox =
+        gatehouse_adapters::store::entities::outbox::Entity::find().all(app.store().connection()).await.unwrap();
+    assert!(
+        outbox.iter().any(|m| m.template == "lcc-notice-of-decommissioning" && m.recipients == "[\"provider\"]"),
+        "{outbox:?}"
+    );
 
     // The trail has every step, chained.
     let (events, broken) = app.audit_trail(id).await.unwrap();
@@ -87,12 +93,23 @@ async fn concurrent_transitions(backend: Backend) {
     for round in 0..3 {
         let view = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap();
         let id = view.case.id;
-        app.attach_document(&alice(), id, "needs_assessment", "n.pdf", "application/pdf", format!("n{round}").as_bytes()).await.unwrap();
+        app.attach_document(
+            &alice(),
+            id,
+            "needs_assessment",
+            "n.pdf",
+            "application/pdf",
+            format!("n{round}").as_bytes(),
+        )
+        .await
+        .unwrap();
         let version = app.case(id).await.unwrap().case.version;
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let app = app.clone();
-                tokio::spawn(async move { app.request_transition(&alice(), id, "start_engagement", Some(version)).await })
+                tokio::spawn(
+                    async move { app.request_transition(&alice(), id, "start_engagement", Some(version)).await },
+                )
             })
             .collect();
         let mut ok = 0;
@@ -118,7 +135,8 @@ async fn concurrent_evidence(backend: Backend) {
     let db = fresh_db(backend).await;
     let (app, _) = db.app().await;
     let app = std::sync::Arc::new(app);
-    let id = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
+    let id =
+        app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
     let items = ["financial_requirements", "political_perspective", "service_user_needs", "parents_and_carers"];
     let tasks: Vec<_> = items
         .iter()
@@ -132,8 +150,10 @@ async fn concurrent_evidence(backend: Backend) {
         t.await.unwrap().unwrap();
     }
     let v = app.case(id).await.unwrap();
-    let Some(gatehouse_engine::snapshot::EvidenceRecord { content: gatehouse_engine::snapshot::EvidenceContent::Checklist(a), .. }) =
-        v.case.evidence.get("decommissioning_checklist")
+    let Some(gatehouse_engine::snapshot::EvidenceRecord {
+        content: gatehouse_engine::snapshot::EvidenceContent::Checklist(a),
+        ..
+    }) = v.case.evidence.get("decommissioning_checklist")
     else {
         panic!("no checklist")
     };
@@ -170,7 +190,9 @@ async fn bad_input(backend: Backend) {
     // A path-like file name is kept for display only, never as a path.
     let v = app.attach_document(&a, id, "needs_assessment", "../../etc/passwd", "text/plain", b"x").await.unwrap();
     let rec = &v.case.evidence["needs_assessment"];
-    assert!(matches!(&rec.content, gatehouse_engine::snapshot::EvidenceContent::Document { name, .. } if name == "passwd"));
+    assert!(
+        matches!(&rec.content, gatehouse_engine::snapshot::EvidenceContent::Document { name, .. } if name == "passwd")
+    );
     let (events, _) = app.audit_trail(id).await.unwrap();
     assert_eq!(events.len(), 2, "only the opening and the one good attachment are recorded");
 }
@@ -183,7 +205,11 @@ async fn superseded(backend: Backend) {
     let id = app.create_case(&a, "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
     app.attach_document(&a, id, "needs_assessment", "v1.pdf", "application/pdf", b"first").await.unwrap();
     let v = app.attach_document(&a, id, "needs_assessment", "v2.pdf", "application/pdf", b"second").await.unwrap();
-    let gatehouse_engine::snapshot::EvidenceContent::Document { sha256, .. } = &v.case.evidence["needs_assessment"].content else { panic!() };
+    let gatehouse_engine::snapshot::EvidenceContent::Document { sha256, .. } =
+        &v.case.evidence["needs_assessment"].content
+    else {
+        panic!()
+    };
     assert_eq!(app.files().get(sha256).unwrap(), b"second");
     use gatehouse_adapters::store::entities::evidence;
     let rows = evidence::Entity::find().order_by_asc(evidence::Column::Id).all(app.store().connection()).await.unwrap();
@@ -209,10 +235,17 @@ async fn versions(backend: Backend) {
     std::fs::write(&file, original.replace("title: Annual review", "title: The annual review")).unwrap();
     let err = gatehouse::app::publish_folder(&store, &folder, now).await.unwrap_err();
     let err = err.downcast::<StoreError>().unwrap();
-    assert!(matches!(&err, StoreError::VersionNotBumped { workflow, version: 1, .. } if workflow == "annual-code-review"), "{err}");
+    assert!(
+        matches!(&err, StoreError::VersionNotBumped { workflow, version: 1, .. } if workflow == "annual-code-review"),
+        "{err}"
+    );
 
     // Bumped, it publishes; the old version stays for the cases pinned to it.
-    std::fs::write(&file, original.replace("title: Annual review", "title: The annual review").replacen("version: 1", "version: 2", 1)).unwrap();
+    std::fs::write(
+        &file,
+        original.replace("title: Annual review", "title: The annual review").replacen("version: 1", "version: 2", 1),
+    )
+    .unwrap();
     gatehouse::app::publish_folder(&store, &folder, now).await.unwrap();
     let (defs, problems) = store.definitions(&gatehouse_engine::Library::default()).await.unwrap();
     assert!(problems.len() >= 2, "without templates the definitions do not load: {problems:?}");
@@ -243,10 +276,14 @@ async fn pinned(backend: Backend) {
     config.workflows = folder.clone();
     let clock = std::sync::Arc::new(gatehouse::clock::FixedClock::new(support::start()));
     let (app, _) = gatehouse::app::App::new(db.store().await, &config, clock.clone()).await.unwrap();
-    let id = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
+    let id =
+        app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
     drop(app);
     let file = folder.join("lcc-decommissioning.yaml");
-    let text = std::fs::read_to_string(&file).unwrap().replacen("version: 1", "version: 2", 1).replace("key_decision_threshold: 500000", "key_decision_threshold: 900000");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replacen("version: 1", "version: 2", 1)
+        .replace("key_decision_threshold: 500000", "key_decision_threshold: 900000");
     std::fs::write(&file, text).unwrap();
     let (app, _) = gatehouse::app::App::new(db.store().await, &config, clock).await.unwrap();
     let v = app.case(id).await.unwrap();
@@ -260,7 +297,8 @@ on_both!(a_case_stays_on_the_version_it_was_opened_with, pinned);
 async fn tamper(backend: Backend) {
     let db = fresh_db(backend).await;
     let (app, _) = db.app().await;
-    let id = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
+    let id =
+        app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
     app.attach_document(&alice(), id, "needs_assessment", "n.pdf", "application/pdf", b"n").await.unwrap();
     app.request_transition(&alice(), id, "start_engagement", None).await.unwrap();
     app.store()
@@ -272,17 +310,24 @@ async fn tamper(backend: Backend) {
     assert_eq!(broken.len(), 1);
     assert_eq!((broken[0].case_id, broken[0].seq), (id, 2));
     assert!(broken[0].reason.contains("does not match its hash"), "{}", broken[0].reason);
-    app.store().connection().execute_unprepared(&format!("DELETE FROM events WHERE case_id = {id} AND seq = 3")).await.unwrap();
-    let count = gatehouse_adapters::store::entities::event::Entity::find().count(app.store().connection()).await.unwrap();
+    app.store()
+        .connection()
+        .execute_unprepared(&format!("DELETE FROM events WHERE case_id = {id} AND seq = 3"))
+        .await
+        .unwrap();
+    let count =
+        gatehouse_adapters::store::entities::event::Entity::find().count(app.store().connection()).await.unwrap();
     assert!(count >= 3);
 }
 on_both!(a_tampered_audit_trail_is_reported_at_its_first_broken_link, tamper);
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_clear_error() {
-    let err = gatehouse_adapters::store::Store::connect(&gatehouse_adapters::store::StoreConfig::new("postgres://gatehouse:secret@127.0.0.1:1/nowhere"))
-        .await
-        .unwrap_err();
+    let err = gatehouse_adapters::store::Store::connect(&gatehouse_adapters::store::StoreConfig::new(
+        "postgres://gatehouse:secret@127.0.0.1:1/nowhere",
+    ))
+    .await
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.starts_with("cannot open the database at postgres://gatehouse:***@127.0.0.1:1/nowhere"), "{text}");
     assert!(!text.contains("secret"));

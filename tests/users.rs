@@ -3,9 +3,9 @@
 
 mod support;
 
+use gatehouse_adapters::store::UserError;
 use gatehouse_adapters::store::entities::user;
 use gatehouse_adapters::store::users::token_hash;
-use gatehouse_adapters::store::UserError;
 use sea_orm::EntityTrait;
 use support::{Backend, fresh_db};
 
@@ -17,7 +17,10 @@ async fn users(backend: Backend) {
     let db = fresh_db(backend).await;
     let store = db.store().await;
     let now = support::start();
-    let (alice, token) = store.add_user(" Alice@Leeds.Example ", "Alice Smith", &roles(&["pig", "commissioner", "pig"]), now).await.unwrap();
+    let (alice, token) = store
+        .add_user(" Alice@Leeds.Example ", "Alice Smith", &roles(&["pig", "commissioner", "pig"]), now)
+        .await
+        .unwrap();
     assert_eq!(alice.email, "alice@leeds.example");
     assert_eq!(alice.roles, ["commissioner", "pig"]);
     let (bob, bob_token) = store.add_user("bob@leeds.example", "Bob", &roles(&["pig"]), now).await.unwrap();
@@ -30,9 +33,14 @@ async fn users(backend: Backend) {
     assert_eq!(store.user_by_token("gh_not-a-token").await.unwrap(), None);
 
     // Bad input and duplicates are refused with what is wrong.
-    assert!(matches!(store.add_user("ALICE@leeds.example", "A", &[], now).await, Err(UserError::EmailTaken(e)) if e == "alice@leeds.example"));
+    assert!(
+        matches!(store.add_user("ALICE@leeds.example", "A", &[], now).await, Err(UserError::EmailTaken(e)) if e == "alice@leeds.example")
+    );
     assert!(matches!(store.add_user("not an address", "A", &[], now).await, Err(UserError::InvalidEmail(_))));
-    assert!(matches!(store.add_user("c@leeds.example", "C", &roles(&["Exec Board"]), now).await, Err(UserError::InvalidRole(_))));
+    assert!(matches!(
+        store.add_user("c@leeds.example", "C", &roles(&["Exec Board"]), now).await,
+        Err(UserError::InvalidRole(_))
+    ));
     assert!(matches!(store.revoke_user("nobody@leeds.example", now).await, Err(UserError::NotFound(_))));
 
     // Members of a role, until revoked.
@@ -43,7 +51,10 @@ async fn users(backend: Backend) {
     assert_eq!(store.role_members("pig").await.unwrap(), ["alice@leeds.example"]);
     assert_eq!(store.user_by_token(&bob_token).await.unwrap(), None, "a revoked token does nothing");
     let all = store.users().await.unwrap();
-    assert_eq!(all.iter().map(|u| (u.email.as_str(), u.revoked_at.is_some())).collect::<Vec<_>>(), [("alice@leeds.example", false), ("bob@leeds.example", true)]);
+    assert_eq!(
+        all.iter().map(|u| (u.email.as_str(), u.revoked_at.is_some())).collect::<Vec<_>>(),
+        [("alice@leeds.example", false), ("bob@leeds.example", true)]
+    );
     assert_eq!(all[1].id, bob.id);
     db.drop_database().await;
 }
@@ -51,16 +62,27 @@ on_both!(users_hold_roles_and_tokens_are_kept_as_hashes, users);
 
 async fn cli(backend: Backend) {
     let db = fresh_db(backend).await;
-    let run = |r: anyhow::Result<gatehouse::authoring::Status>, out: Vec<u8>| (r.unwrap(), String::from_utf8(out).unwrap());
+    let run =
+        |r: anyhow::Result<gatehouse::authoring::Status>, out: Vec<u8>| (r.unwrap(), String::from_utf8(out).unwrap());
     let mut out = Vec::new();
     let r = gatehouse::users_cli::add(&db.url, "carol@leeds.example", "Carol", &roles(&["pig"]), &mut out).await;
     let (status, text) = run(r, out);
     assert_eq!(status, gatehouse::authoring::Status::Ok);
-    let token = text.lines().find_map(|l| l.strip_prefix("token (shown once; keep it safe): ")).expect("the token is printed").to_string();
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token (shown once; keep it safe): "))
+        .expect("the token is printed")
+        .to_string();
     assert!(db.store().await.user_by_token(&token).await.unwrap().is_some());
     let mut out = Vec::new();
     let r = gatehouse::users_cli::add(&db.url, "carol@leeds.example", "Carol", &[], &mut out).await;
-    assert_eq!(run(r, out), (gatehouse::authoring::Status::InputWrong, "error: a user with the email address carol@leeds.example already exists\n".into()));
+    assert_eq!(
+        run(r, out),
+        (
+            gatehouse::authoring::Status::InputWrong,
+            "error: a user with the email address carol@leeds.example already exists\n".into()
+        )
+    );
     let mut out = Vec::new();
     let r = gatehouse::users_cli::revoke(&db.url, "carol@leeds.example", &mut out).await;
     assert_eq!(run(r, out).1, "revoked carol@leeds.example\n");

@@ -73,7 +73,13 @@ impl LinkSigner {
 
     /// The token for `claims`.
     pub fn sign(&self, claims: &LinkClaims) -> String {
-        let payload = format!("v1\n{}\n{}\n{}\n{}", claims.case_id, claims.role, claims.evidence.join(","), claims.expires_at.as_second());
+        let payload = format!(
+            "v1\n{}\n{}\n{}\n{}",
+            claims.case_id,
+            claims.role,
+            claims.evidence.join(","),
+            claims.expires_at.as_second()
+        );
         let payload = B64.encode(payload);
         let mac = B64.encode(self.mac(&payload).finalize().into_bytes());
         format!("{payload}.{mac}")
@@ -122,7 +128,9 @@ fn parse(text: &str) -> Option<LinkClaims> {
 pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
     use rand::RngCore as _;
     if let Ok(text) = std::fs::read_to_string(path) {
-        return hex::decode(text.trim()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a hex secret: {e}", path.display())));
+        return hex::decode(text.trim()).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a hex secret: {e}", path.display()))
+        });
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -182,12 +190,14 @@ mod tests {
         // Another case id, signed by nobody.
         let mut other = claims();
         other.case_id = 43;
-        let forged = format!("{}.{}", signer().sign(&other).split_once('.').unwrap().0, token.split_once('.').unwrap().1);
+        let forged =
+            format!("{}.{}", signer().sign(&other).split_once('.').unwrap().0, token.split_once('.').unwrap().1);
         assert_eq!(signer().verify(&forged, now), Err(LinkError::Altered));
         // A later expiry, signed by nobody: altered, not expired.
         let mut later = claims();
         later.expires_at = "2030-01-01T00:00:00Z".parse().unwrap();
-        let forged = format!("{}.{}", signer().sign(&later).split_once('.').unwrap().0, token.split_once('.').unwrap().1);
+        let forged =
+            format!("{}.{}", signer().sign(&later).split_once('.').unwrap().0, token.split_once('.').unwrap().1);
         assert_eq!(signer().verify(&forged, now), Err(LinkError::Altered));
         // Another server's secret.
         let stranger = LinkSigner::new(&[7u8; 32]).unwrap();
@@ -198,7 +208,10 @@ mod tests {
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
             let changed = String::from_utf8(bytes).unwrap();
             if changed != token {
-                assert!(matches!(signer().verify(&changed, now), Err(LinkError::Altered | LinkError::Malformed)), "{changed}");
+                assert!(
+                    matches!(signer().verify(&changed, now), Err(LinkError::Altered | LinkError::Malformed)),
+                    "{changed}"
+                );
             }
         }
     }

@@ -92,7 +92,11 @@ pub fn read_library(dir: &Path) -> Result<(Library, Vec<Diagnostic>), ReadError>
             let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
             let text = std::fs::read_to_string(&path).map_err(io(&path))?;
             let html_path = path.with_extension("html");
-            let html = if html_path.is_file() { Some(std::fs::read_to_string(&html_path).map_err(io(&html_path))?) } else { None };
+            let html = if html_path.is_file() {
+                Some(std::fs::read_to_string(&html_path).map_err(io(&html_path))?)
+            } else {
+                None
+            };
             library.templates.insert(name.to_string(), TemplateSource { file: path.display().to_string(), text, html });
         }
     }

@@ -43,12 +43,60 @@ fn main() {
     let now = jiff::Timestamp::from_second(1_767_600_000).unwrap();
     let author = Actor::user("author", ["commissioner"]);
     let mut case = blank_case(&def, &author, now);
-    case.apply(&open(&def, &[("contract_end".into(), gatehouse_engine::fields::Input::Text("2027-12-31".into()))], &author, now).unwrap());
+    case.apply(
+        &open(
+            &def,
+            &[("contract_end".into(), gatehouse_engine::fields::Input::Text("2027-12-31".into()))],
+            &author,
+            now,
+        )
+        .unwrap(),
+    );
     let steps = [
-        (Command::Attach { evidence: "eia".into(), content: EvidenceContent::Document { sha256: "0".repeat(64), name: "eia.pdf".into(), size: 1, media_type: "application/pdf".into() } }, author.clone()),
-        (Command::Attach { evidence: "dims".into(), content: EvidenceContent::Checklist([("a", Answer::Yes), ("b", Answer::No), ("c", Answer::NotApplicable)].into_iter().map(|(k, v)| (k.to_string(), (v, None))).collect()) }, author.clone()),
-        (Command::Approve { role: "board".into(), verdict: Verdict::Approve, comment: None, meeting: None, conflict: None }, Actor::user("b1", ["board"])),
-        (Command::Approve { role: "board".into(), verdict: Verdict::Approve, comment: None, meeting: None, conflict: None }, Actor::user("b2", ["board"])),
+        (
+            Command::Attach {
+                evidence: "eia".into(),
+                content: EvidenceContent::Document {
+                    sha256: "0".repeat(64),
+                    name: "eia.pdf".into(),
+                    size: 1,
+                    media_type: "application/pdf".into(),
+                },
+            },
+            author.clone(),
+        ),
+        (
+            Command::Attach {
+                evidence: "dims".into(),
+                content: EvidenceContent::Checklist(
+                    [("a", Answer::Yes), ("b", Answer::No), ("c", Answer::NotApplicable)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), (v, None)))
+                        .collect(),
+                ),
+            },
+            author.clone(),
+        ),
+        (
+            Command::Approve {
+                role: "board".into(),
+                verdict: Verdict::Approve,
+                comment: None,
+                meeting: None,
+                conflict: None,
+            },
+            Actor::user("b1", ["board"]),
+        ),
+        (
+            Command::Approve {
+                role: "board".into(),
+                verdict: Verdict::Approve,
+                comment: None,
+                meeting: None,
+                conflict: None,
+            },
+            Actor::user("b2", ["board"]),
+        ),
     ];
     for (command, actor) in steps {
         let d = decide(&def, &case, &command, &actor, now).unwrap();

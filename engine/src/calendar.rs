@@ -88,9 +88,7 @@ impl Calendar {
         let mut left = n.abs();
         let mut day = d;
         while left > 0 {
-            day = day
-                .checked_add(jiff::Span::new().days(step))
-                .map_err(|e| format!("date out of range: {e}"))?;
+            day = day.checked_add(jiff::Span::new().days(step)).map_err(|e| format!("date out of range: {e}"))?;
             if self.is_working_day(day) {
                 left -= 1;
             }

@@ -6,7 +6,9 @@ use crate::fields::{self, Input};
 use crate::gates::{Evaluator, Unmet};
 use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TemplateName, TimerId, TransitionId};
 use crate::plan;
-use crate::snapshot::{Actor, ActorKind, Answer, ArmedTimer, CaseSnapshot, EvidenceContent, FieldValue, Meeting, Verdict};
+use crate::snapshot::{
+    Actor, ActorKind, Answer, ArmedTimer, CaseSnapshot, EvidenceContent, FieldValue, Meeting, Verdict,
+};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use std::collections::BTreeMap;
@@ -185,7 +187,14 @@ pub struct Decision {
 
 impl Decision {
     fn new(actor: &Actor, at: Timestamp) -> Decision {
-        Decision { actor: actor.id.clone(), at, events: Vec::new(), arm: Vec::new(), cancel: Vec::new(), messages: Vec::new() }
+        Decision {
+            actor: actor.id.clone(),
+            at,
+            events: Vec::new(),
+            arm: Vec::new(),
+            cancel: Vec::new(),
+            messages: Vec::new(),
+        }
     }
 
     /// The state the case is in after this decision, if it moved.
@@ -277,7 +286,10 @@ impl std::fmt::Display for Refusal {
 /// Open a new case with `fields`.
 pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Timestamp) -> Result<Decision, Refusal> {
     if actor.kind != ActorKind::User || !holds_internal_role(def, actor) {
-        return Err(Refusal::NotAllowed(format!("only members of this workflow's roles can open a {} case", def.title)));
+        return Err(Refusal::NotAllowed(format!(
+            "only members of this workflow's roles can open a {} case",
+            def.title
+        )));
     }
     let mut problems = Vec::new();
     let mut values = BTreeMap::new();
@@ -294,7 +306,10 @@ pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Ti
         }
     }
     for (id, field) in &def.fields {
-        if field.required && !values.contains_key(id) && !problems.iter().any(|p| p.field.as_deref() == Some(id.as_str())) {
+        if field.required
+            && !values.contains_key(id)
+            && !problems.iter().any(|p| p.field.as_deref() == Some(id.as_str()))
+        {
             problems.push(Problem { field: Some(id.to_string()), message: "is required".into() });
         }
     }
@@ -334,7 +349,10 @@ pub fn decide(
         Command::DeclareConflict { role, reason } => {
             let role = member_role(def, role, actor)?;
             if reason.trim().is_empty() {
-                return Err(Refusal::Invalid(vec![Problem { field: Some("reason".into()), message: "is required".into() }]));
+                return Err(Refusal::Invalid(vec![Problem {
+                    field: Some("reason".into()),
+                    message: "is required".into(),
+                }]));
             }
             decision.events.push(Event::ConflictDeclared { role, reason: reason.trim().to_string() });
         }
@@ -393,7 +411,8 @@ pub(crate) fn transition_to(
             };
             if !allowed {
                 let who: Vec<&str> = t.by.iter().map(|r| def.roles[r].title.as_str()).collect();
-                let who = if who.is_empty() { "members of this workflow's roles".to_string() } else { who.join(" or ") };
+                let who =
+                    if who.is_empty() { "members of this workflow's roles".to_string() } else { who.join(" or ") };
                 return Err(Refusal::NotAllowed(format!("only {who} can request `{}`", t.id)));
             }
         }
@@ -514,10 +533,15 @@ fn attach(
                 return Err(Refusal::Invalid(problems));
             }
             // Answers add to earlier ones: a checklist can be filled in over several visits.
-            if let Some(crate::snapshot::EvidenceRecord { content: EvidenceContent::Checklist(old), .. }) = case.evidence.get(id) {
+            if let Some(crate::snapshot::EvidenceRecord { content: EvidenceContent::Checklist(old), .. }) =
+                case.evidence.get(id)
+            {
                 let mut merged: BTreeMap<String, (Answer, Option<String>)> = old.clone();
                 merged.extend(answers.clone());
-                decision.events.push(Event::EvidenceAttached { evidence: id.clone(), content: EvidenceContent::Checklist(merged) });
+                decision.events.push(Event::EvidenceAttached {
+                    evidence: id.clone(),
+                    content: EvidenceContent::Checklist(merged),
+                });
                 return Ok(());
             }
         }
@@ -563,7 +587,8 @@ fn gate_needs_role(kind: &GateKind, role: &RoleId) -> bool {
 
 fn member_role(def: &Definition, role: &str, actor: &Actor) -> Result<RoleId, Refusal> {
     let Some((id, r)) = def.role(role) else {
-        let hint = crate::diagnostics::did_you_mean(role, def.roles.keys().map(|k| k.as_str())).map(|c| format!("did you mean `{c}`?"));
+        let hint = crate::diagnostics::did_you_mean(role, def.roles.keys().map(|k| k.as_str()))
+            .map(|c| format!("did you mean `{c}`?"));
         return Err(Refusal::NotFound { what: "role", id: role.to_string(), hint });
     };
     if actor.kind != ActorKind::User || !actor.has_role(role) {
@@ -579,7 +604,10 @@ fn holds_internal_role(def: &Definition, actor: &Actor) -> bool {
 fn unknown_field(def: &Definition, name: &str) -> Problem {
     Problem {
         field: Some(name.to_string()),
-        message: format!("is not a field of this workflow ({})", crate::diagnostics::hint_for(name, "fields", def.fields.keys().map(|k| k.as_str()))),
+        message: format!(
+            "is not a field of this workflow ({})",
+            crate::diagnostics::hint_for(name, "fields", def.fields.keys().map(|k| k.as_str()))
+        ),
     }
 }
 

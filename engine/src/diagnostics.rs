@@ -61,11 +61,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 }
 
 /// A hint naming the closest candidate, or listing them all when none is close.
-pub(crate) fn hint_for<'a>(
-    word: &str,
-    what: &str,
-    candidates: impl IntoIterator<Item = &'a str> + Clone,
-) -> String {
+pub(crate) fn hint_for<'a>(word: &str, what: &str, candidates: impl IntoIterator<Item = &'a str> + Clone) -> String {
     match did_you_mean(word, candidates.clone()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => {

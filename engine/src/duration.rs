@@ -126,7 +126,9 @@ fn plural(n: i64, unit: &str) -> String {
 }
 
 fn bad(text: &str) -> String {
-    format!("`{text}` is not an ISO 8601 duration (like P6M, P10D, P2W, PT12H) nor a number of working days (like `10 working days`)")
+    format!(
+        "`{text}` is not an ISO 8601 duration (like P6M, P10D, P2W, PT12H) nor a number of working days (like `10 working days`)"
+    )
 }
 
 #[cfg(test)]

@@ -49,10 +49,36 @@ pub const FUNCTIONS: &[&str] =
     &["add_days", "add_months", "add_years", "add_working_days", "months_between", "days_between"];
 
 const STDLIB: &[&str] = &[
-    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string",
-    "bytes", "bool", "timestamp", "duration", "type", "dyn", "max", "min", "getFullYear",
-    "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
-    "getMinutes", "getSeconds", "getMilliseconds", "lowerAscii", "upperAscii", "trim",
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "timestamp",
+    "duration",
+    "type",
+    "dyn",
+    "max",
+    "min",
+    "getFullYear",
+    "getMonth",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
 ];
 
 /// Compile `text`, check every name in it against `scope`, and try it on sample values
@@ -218,7 +244,9 @@ fn evaluate(expr: &Expr, b: &Bindings, calendar: Option<Arc<Calendar>>) -> Resul
     // evaluation, and only for workflows that have a calendar.
     if let Some(cal) = calendar {
         let _ = ctx.add_function("add_working_days", move |t: Ts, n: Value| -> CelResult<Ts> {
-            let d = cal.add_working_days(to_date(t)?, whole(&n)?).map_err(|e| ExecutionError::function_error("add_working_days", e))?;
+            let d = cal
+                .add_working_days(to_date(t)?, whole(&n)?)
+                .map_err(|e| ExecutionError::function_error("add_working_days", e))?;
             Ok(to_ts(d))
         });
     }
@@ -235,7 +263,10 @@ fn whole(n: &Value) -> CelResult<i64> {
         Value::Int(i) => Ok(*i),
         Value::UInt(u) => i64::try_from(*u).map_err(|e| ExecutionError::function_error("date arithmetic", e)),
         Value::Float(f) => whole_f(*f),
-        other => Err(ExecutionError::function_error("date arithmetic", format!("needs a whole number, got {}", type_name(other)))),
+        other => Err(ExecutionError::function_error(
+            "date arithmetic",
+            format!("needs a whole number, got {}", type_name(other)),
+        )),
     }
 }
 
@@ -256,8 +287,7 @@ fn shift(t: Ts, span: Result<jiff::Span, jiff::Error>) -> CelResult<Ts> {
 fn to_date(t: Ts) -> CelResult<Date> {
     use chrono::Datelike;
     let d = t.date_naive();
-    Date::new(d.year() as i16, d.month() as i8, d.day() as i8)
-        .map_err(|e| ExecutionError::function_error("date", e))
+    Date::new(d.year() as i16, d.month() as i8, d.day() as i8).map_err(|e| ExecutionError::function_error("date", e))
 }
 
 fn to_ts(d: Date) -> Ts {

@@ -47,7 +47,9 @@ pub fn check(field: &Field, input: &Input) -> Result<Option<FieldValue>, String>
         }
         (FieldType::Integer, Input::Int(n)) => FieldValue::Integer(*n),
         (FieldType::Integer, Input::Float(n)) if n.fract() == 0.0 && n.abs() < 9e15 => FieldValue::Integer(*n as i64),
-        (FieldType::Integer, Input::Text(s)) => FieldValue::Integer(s.trim().parse().map_err(|_| "must be a whole number")?),
+        (FieldType::Integer, Input::Text(s)) => {
+            FieldValue::Integer(s.trim().parse().map_err(|_| "must be a whole number")?)
+        }
         (FieldType::Boolean, Input::Bool(b)) => FieldValue::Bool(*b),
         (FieldType::Boolean, Input::Text(s)) => FieldValue::Bool(match s.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" => true,
@@ -111,7 +113,11 @@ fn pence(input: &Input) -> Result<i64, String> {
         Some((w, f)) => (w, f),
         None => (text.as_str(), ""),
     };
-    if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
         return Err(BAD.into());
     }
     let whole: i64 = whole.parse().map_err(|_| BAD.to_string())?;

@@ -168,11 +168,7 @@ impl<'a> Evaluator<'a> {
         };
         let missing: Vec<&str> =
             items.iter().filter(|(item, _)| !answers.contains_key(item)).map(|(_, label)| label.as_str()).collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{}: not yet answered: {}", ev.title, missing.join(", ")))
-        }
+        if missing.is_empty() { Ok(()) } else { Err(format!("{}: not yet answered: {}", ev.title, missing.join(", "))) }
     }
 
     fn approved(&self, gate: &ApprovalGate) -> Result<(), String> {

@@ -71,8 +71,7 @@ id_type!(
 /// Whether `s` is a valid `snake_case` id.
 pub(crate) fn is_snake_id(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+    matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
 /// Whether `s` is a valid `kebab-case` id (workflow ids and template names).

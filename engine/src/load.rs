@@ -40,7 +40,13 @@ pub fn load(file: &str, text: &str, library: &Library) -> Result<Loaded, Vec<Dia
     let (pos, duplicates) = PositionIndex::with_duplicates(text);
     let mut cx = Checker { file: file.to_string(), pos, diags: Vec::new() };
     for (key, line, column) in duplicates {
-        cx.push_at(line, column, Severity::Error, format!("duplicate key `{key}`"), Some("each id may be declared once".into()));
+        cx.push_at(
+            line,
+            column,
+            Severity::Error,
+            format!("duplicate key `{key}`"),
+            Some("each id may be declared once".into()),
+        );
     }
     let raw: RawDefinition = match serde_yaml::from_str(text) {
         Ok(raw) => raw,
@@ -121,19 +127,31 @@ impl Checker {
 
     fn snake(&mut self, path: &str, id: &str, what: &str) {
         if !is_snake_id(id) {
-            self.err_key(path, format!("{what} id `{id}` is not snake_case"), Some("use lowercase letters, digits and `_`, starting with a letter".into()));
+            self.err_key(
+                path,
+                format!("{what} id `{id}` is not snake_case"),
+                Some("use lowercase letters, digits and `_`, starting with a letter".into()),
+            );
         }
     }
 
     fn duration(&mut self, path: &str, text: &str, calendar: bool) -> Option<Duration> {
         match Duration::parse(text) {
             Ok(d) if d.needs_calendar() && !calendar => {
-                self.err(path, format!("`{text}` counts working days, but the workflow names no calendar"), Some("add `calendar: england-and-wales` at the top level".into()));
+                self.err(
+                    path,
+                    format!("`{text}` counts working days, but the workflow names no calendar"),
+                    Some("add `calendar: england-and-wales` at the top level".into()),
+                );
                 None
             }
             Ok(d) => Some(d),
             Err(m) => {
-                self.err(path, m, Some("ISO 8601: P6M is six months, P10D ten days, P2W two weeks, PT12H twelve hours".into()));
+                self.err(
+                    path,
+                    m,
+                    Some("ISO 8601: P6M is six months, P10D ten days, P2W two weeks, PT12H twelve hours".into()),
+                );
                 None
             }
         }
@@ -141,7 +159,11 @@ impl Checker {
 
     fn definition(&mut self, raw: RawDefinition, text: &str, library: &Library) -> Option<Definition> {
         if !is_kebab_id(&raw.id) {
-            self.err("id", format!("workflow id `{}` is not kebab-case", raw.id), Some("use lowercase letters, digits and `-`, like `lcc-decommissioning`".into()));
+            self.err(
+                "id",
+                format!("workflow id `{}` is not kebab-case", raw.id),
+                Some("use lowercase letters, digits and `-`, like `lcc-decommissioning`".into()),
+            );
         }
         if raw.version == 0 {
             self.err("version", "version must be 1 or more", None);
@@ -150,7 +172,11 @@ impl Checker {
         let timezone = match jiff::tz::TimeZone::get(&timezone_name) {
             Ok(tz) => tz,
             Err(_) => {
-                self.err("timezone", format!("`{timezone_name}` is not an IANA time zone"), Some("for England use `Europe/London`".into()));
+                self.err(
+                    "timezone",
+                    format!("`{timezone_name}` is not an IANA time zone"),
+                    Some("for England use `Europe/London`".into()),
+                );
                 jiff::tz::TimeZone::UTC
             }
         };
@@ -267,13 +293,20 @@ impl Checker {
                 RawFieldType::Choice => FieldType::Choice(f.choices.clone()),
             };
             if f.kind == RawFieldType::Choice && f.choices.is_empty() {
-                self.err(&path, format!("choice field `{k}` needs `choices:`"), Some("list the allowed values, like `choices: [grant, contract]`".into()));
+                self.err(
+                    &path,
+                    format!("choice field `{k}` needs `choices:`"),
+                    Some("list the allowed values, like `choices: [grant, contract]`".into()),
+                );
             }
             if f.kind != RawFieldType::Choice && !f.choices.is_empty() {
                 self.err(&format!("{path}.choices"), "`choices` only applies to `type: choice`", None);
             }
             let title = f.title.clone().unwrap_or_else(|| humanize(k));
-            out.insert(FieldId::new(k), Field { kind, title, description: f.description.clone(), required: f.required });
+            out.insert(
+                FieldId::new(k),
+                Field { kind, title, description: f.description.clone(), required: f.required },
+            );
         }
         out
     }
@@ -297,7 +330,14 @@ impl Checker {
                     }
                 },
                 (None, true) => {
-                    self.err(&path, format!("external role `{k}` needs `email_field:`"), Some("name the case field holding their email address, like `email_field: provider_email`".into()));
+                    self.err(
+                        &path,
+                        format!("external role `{k}` needs `email_field:`"),
+                        Some(
+                            "name the case field holding their email address, like `email_field: provider_email`"
+                                .into(),
+                        ),
+                    );
                     None
                 }
                 (Some(_), false) => {
@@ -309,12 +349,20 @@ impl Checker {
             // An external role whose field is broken is still external for the checks
             // that follow; give it a placeholder so they do not cascade.
             let email_field = email_field.or_else(|| r.external.then(|| FieldId::new("")));
-            out.insert(RoleId::new(k), Role { title: r.title.clone(), description: r.description.clone(), email_field });
+            out.insert(
+                RoleId::new(k),
+                Role { title: r.title.clone(), description: r.description.clone(), email_field },
+            );
         }
         out
     }
 
-    fn evidence(&mut self, raw: &IndexMap<String, RawEvidence>, roles: &IndexMap<RoleId, Role>, has_calendar: bool) -> IndexMap<EvidenceId, Evidence> {
+    fn evidence(
+        &mut self,
+        raw: &IndexMap<String, RawEvidence>,
+        roles: &IndexMap<RoleId, Role>,
+        has_calendar: bool,
+    ) -> IndexMap<EvidenceId, Evidence> {
         let mut out = IndexMap::new();
         for (k, e) in raw {
             let path = format!("evidence.{k}");
@@ -324,7 +372,11 @@ impl Checker {
                 RawEvidenceKind::Acknowledgement => EvidenceKind::Acknowledgement,
                 RawEvidenceKind::Checklist => {
                     if e.items.is_empty() {
-                        self.err(&path, format!("checklist `{k}` needs `items:`"), Some("list the items as `item_id: Label`".into()));
+                        self.err(
+                            &path,
+                            format!("checklist `{k}` needs `items:`"),
+                            Some("list the items as `item_id: Label`".into()),
+                        );
                     }
                     for item in e.items.keys() {
                         self.snake(&format!("{path}.items.{item}"), item, "checklist item");
@@ -335,11 +387,19 @@ impl Checker {
             if e.kind != RawEvidenceKind::Checklist && !e.items.is_empty() {
                 self.err(&format!("{path}.items"), "`items` only applies to `kind: checklist`", None);
             }
-            let valid_for = e.valid_for.as_ref().and_then(|v| self.duration(&format!("{path}.valid_for"), v, has_calendar));
+            let valid_for =
+                e.valid_for.as_ref().and_then(|v| self.duration(&format!("{path}.valid_for"), v, has_calendar));
             let from = e.from.as_ref().and_then(|r| self.role_ref(&format!("{path}.from"), r, roles));
             out.insert(
                 EvidenceId::new(k),
-                Evidence { title: e.title.clone(), kind, description: e.description.clone(), source: e.source.clone(), valid_for, from },
+                Evidence {
+                    title: e.title.clone(),
+                    kind,
+                    description: e.description.clone(),
+                    source: e.source.clone(),
+                    valid_for,
+                    from,
+                },
             );
         }
         out
@@ -381,15 +441,28 @@ impl Checker {
             }
             out.insert(
                 StateId::new(k),
-                State { title: s.title.clone().unwrap_or_else(|| humanize(k)), description: s.description.clone(), terminal: s.terminal, stage: s.stage.clone() },
+                State {
+                    title: s.title.clone().unwrap_or_else(|| humanize(k)),
+                    description: s.description.clone(),
+                    terminal: s.terminal,
+                    stage: s.stage.clone(),
+                },
             );
         }
         match initial.len() {
             1 => {}
-            0 => self.err("states", "no state is marked `initial: true`", Some("mark the state new cases start in with `initial: true`".into())),
+            0 => self.err(
+                "states",
+                "no state is marked `initial: true`",
+                Some("mark the state new cases start in with `initial: true`".into()),
+            ),
             _ => {
                 for k in &initial[1..] {
-                    self.err(&format!("states.{k}.initial"), format!("more than one initial state (`{}` is already initial)", initial[0]), None);
+                    self.err(
+                        &format!("states.{k}.initial"),
+                        format!("more than one initial state (`{}` is already initial)", initial[0]),
+                        None,
+                    );
                 }
             }
         }
@@ -412,34 +485,48 @@ impl Checker {
                 .iter()
                 .enumerate()
                 .filter_map(|(j, s)| {
-                    let p = if matches!(t.from, OneOrMany::One(_)) { from_path.clone() } else { format!("{from_path}.{j}") };
+                    let p = if matches!(t.from, OneOrMany::One(_)) {
+                        from_path.clone()
+                    } else {
+                        format!("{from_path}.{j}")
+                    };
                     self.state_ref(&p, s, refs.states)
                 })
                 .collect();
             let from_ok = from.len() == raw_from.len();
             let to = self.state_ref(&format!("{path}.to"), &t.to, refs.states);
-            let by = t
-                .by
-                .as_ref()
-                .map(|b| {
-                    b.to_vec()
-                        .iter()
-                        .filter_map(|r| {
-                            let id = self.role_ref(&format!("{path}.by"), r, refs.roles)?;
-                            if refs.roles[&id].is_external() {
-                                self.err(&format!("{path}.by"), format!("external role `{r}` cannot request transitions"), Some("providers act by attaching evidence; let an internal role move the case".into()));
-                            }
-                            Some(id)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let by =
+                t.by.as_ref()
+                    .map(|b| {
+                        b.to_vec()
+                            .iter()
+                            .filter_map(|r| {
+                                let id = self.role_ref(&format!("{path}.by"), r, refs.roles)?;
+                                if refs.roles[&id].is_external() {
+                                    self.err(
+                                        &format!("{path}.by"),
+                                        format!("external role `{r}` cannot request transitions"),
+                                        Some(
+                                            "providers act by attaching evidence; let an internal role move the case"
+                                                .into(),
+                                        ),
+                                    );
+                                }
+                                Some(id)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
             let when = t.when.as_ref().and_then(|w| self.expr(&format!("{path}.when"), w, refs.scope));
             let gates = self.gates(&format!("{path}.gates"), &t.gates, refs);
             let mut gate_ids = BTreeSet::new();
             for g in flatten(&gates) {
                 if !gate_ids.insert(g.id.clone()) {
-                    self.err(&format!("{path}.gates"), format!("two gates of `{}` have the id `{}`", t.id, g.id), Some("give one of them a distinct `id:`".into()));
+                    self.err(
+                        &format!("{path}.gates"),
+                        format!("two gates of `{}` have the id `{}`", t.id, g.id),
+                        Some("give one of them a distinct `id:`".into()),
+                    );
                 }
             }
             // A transition with a broken end is left out; the graph checks that would
@@ -465,7 +552,14 @@ impl Checker {
         match expr::compile(text, scope) {
             Ok(e) => Some(e),
             Err(m) => {
-                self.err(path, format!("`{text}`: {m}"), Some(format!("CEL can use case.fields.<id>, params.<id>, today, now and {}", expr::FUNCTIONS.join(", "))));
+                self.err(
+                    path,
+                    format!("`{text}`: {m}"),
+                    Some(format!(
+                        "CEL can use case.fields.<id>, params.<id>, today, now and {}",
+                        expr::FUNCTIONS.join(", ")
+                    )),
+                );
                 None
             }
         }
@@ -488,7 +582,11 @@ impl Checker {
         .flatten()
         .collect();
         if kinds.len() != 1 {
-            let m = if kinds.is_empty() { "a gate needs one of: evidence, checklist, approval, rule, all, any".to_string() } else { format!("a gate has exactly one kind, this one has {}", kinds.join(" and ")) };
+            let m = if kinds.is_empty() {
+                "a gate needs one of: evidence, checklist, approval, rule, all, any".to_string()
+            } else {
+                format!("a gate has exactly one kind, this one has {}", kinds.join(" and "))
+            };
             self.err(path, m, Some("split it into separate gates in the list".into()));
             return None;
         }
@@ -506,7 +604,11 @@ impl Checker {
             match &g.id {
                 Some(id) => Some(GateId::new(id)),
                 None => {
-                    cx.err(path, format!("a `{kind}` gate needs an `id:`"), Some("the id is how people and tests refer to this gate, like `id: six_months_notice`".into()));
+                    cx.err(
+                        path,
+                        format!("a `{kind}` gate needs an `id:`"),
+                        Some("the id is how people and tests refer to this gate, like `id: six_months_notice`".into()),
+                    );
                     None
                 }
             }
@@ -514,13 +616,21 @@ impl Checker {
         let (kind, default_id) = if let Some(e) = &g.evidence {
             let id = evidence_ref(self, "evidence", e)?;
             if matches!(refs.evidence[&id].kind, EvidenceKind::Checklist(_)) {
-                self.err(&format!("{path}.evidence"), format!("`{e}` is a checklist"), Some(format!("use `checklist: {e}` so that every item must be answered")));
+                self.err(
+                    &format!("{path}.evidence"),
+                    format!("`{e}` is a checklist"),
+                    Some(format!("use `checklist: {e}` so that every item must be answered")),
+                );
             }
             (GateKind::Evidence(id.clone()), Some(GateId::new(id.as_str())))
         } else if let Some(c) = &g.checklist {
             let id = evidence_ref(self, "checklist", c)?;
             if !matches!(refs.evidence[&id].kind, EvidenceKind::Checklist(_)) {
-                self.err(&format!("{path}.checklist"), format!("`{c}` is not a checklist"), Some(format!("use `evidence: {c}`")));
+                self.err(
+                    &format!("{path}.checklist"),
+                    format!("`{c}` is not a checklist"),
+                    Some(format!("use `evidence: {c}`")),
+                );
             }
             (GateKind::Checklist(id.clone()), Some(GateId::new(id.as_str())))
         } else if let Some(a) = &g.approval {
@@ -542,8 +652,13 @@ impl Checker {
                     "submitter" => Some(Separation::Submitter),
                     "creator" => Some(Separation::Creator),
                     other => {
-                        let hint = did_you_mean(other, ["submitter", "creator"]).map_or("use `submitter` or `creator`".into(), |c| format!("did you mean `{c}`?"));
-                        self.err(&format!("{path}.approval.not_by"), format!("unknown separation of duties `{other}`"), Some(hint));
+                        let hint = did_you_mean(other, ["submitter", "creator"])
+                            .map_or("use `submitter` or `creator`".into(), |c| format!("did you mean `{c}`?"));
+                        self.err(
+                            &format!("{path}.approval.not_by"),
+                            format!("unknown separation of duties `{other}`"),
+                            Some(hint),
+                        );
                         None
                     }
                 })
@@ -551,7 +666,11 @@ impl Checker {
             (GateKind::Approval(ApprovalGate { role: role.clone(), quorum, not_by }), Some(GateId::new(role.as_str())))
         } else if let Some(r) = &g.rule {
             if g.explain.is_none() {
-                self.err(path, "a `rule` gate needs `explain:`", Some("say in a sentence what the rule requires, for the people it blocks".into()));
+                self.err(
+                    path,
+                    "a `rule` gate needs `explain:`",
+                    Some("say in a sentence what the rule requires, for the people it blocks".into()),
+                );
             }
             let id = needs_id(self, "rule")?;
             (GateKind::Rule(self.expr(&format!("{path}.rule"), r, refs.scope)?), Some(id))
@@ -574,14 +693,28 @@ impl Checker {
         Some(Gate { id, kind, source: g.source.clone(), explain: g.explain.clone() })
     }
 
-    fn graph_checks(&mut self, raw: &RawDefinition, states: &IndexMap<StateId, State>, initial: Option<&StateId>, transitions: &[Transition]) {
+    fn graph_checks(
+        &mut self,
+        raw: &RawDefinition,
+        states: &IndexMap<StateId, State>,
+        initial: Option<&StateId>,
+        transitions: &[Transition],
+    ) {
         for (k, s) in states {
             let out = transitions.iter().filter(|t| t.from.contains(k)).count();
             if s.terminal && out > 0 {
-                self.err(&format!("states.{k}"), format!("terminal state `{k}` has {out} outgoing transition(s)"), Some("remove `terminal: true` or the transitions that leave it".into()));
+                self.err(
+                    &format!("states.{k}"),
+                    format!("terminal state `{k}` has {out} outgoing transition(s)"),
+                    Some("remove `terminal: true` or the transitions that leave it".into()),
+                );
             }
             if !s.terminal && out == 0 && raw.transitions.len() == transitions.len() {
-                self.err(&format!("states.{k}"), format!("state `{k}` has no way out"), Some("add a transition from it, or mark it `terminal: true`".into()));
+                self.err(
+                    &format!("states.{k}"),
+                    format!("state `{k}` has no way out"),
+                    Some("add a transition from it, or mark it `terminal: true`".into()),
+                );
             }
         }
         let Some(initial) = initial else { return };
@@ -596,12 +729,22 @@ impl Checker {
         }
         if raw.transitions.len() == transitions.len() {
             for k in states.keys().filter(|k| !reached.contains(*k)) {
-                self.err(&format!("states.{k}"), format!("state `{k}` cannot be reached from the initial state `{initial}`"), Some("add a transition into it, or remove it".into()));
+                self.err(
+                    &format!("states.{k}"),
+                    format!("state `{k}` cannot be reached from the initial state `{initial}`"),
+                    Some("add a transition into it, or remove it".into()),
+                );
             }
         }
     }
 
-    fn timers(&mut self, raw: &[RawTimer], refs: &Refs, fields: &IndexMap<FieldId, Field>, transitions: &[Transition]) -> Vec<Timer> {
+    fn timers(
+        &mut self,
+        raw: &[RawTimer],
+        refs: &Refs,
+        fields: &IndexMap<FieldId, Field>,
+        transitions: &[Transition],
+    ) -> Vec<Timer> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         for (i, t) in raw.iter().enumerate() {
@@ -613,7 +756,11 @@ impl Checker {
             let trigger = match (&t.on_enter, &t.in_state) {
                 (Some(s), None) => {
                     if t.after.is_some() || t.at.is_some() {
-                        self.err(&path, "an `on_enter` timer fires on entry: it takes no `after` or `at`", Some("use `in:` with `after:` or `at:` instead".into()));
+                        self.err(
+                            &path,
+                            "an `on_enter` timer fires on entry: it takes no `after` or `at`",
+                            Some("use `in:` with `after:` or `at:` instead".into()),
+                        );
                     }
                     self.state_ref(&format!("{path}.on_enter"), s, refs.states).map(Trigger::OnEnter)
                 }
@@ -640,7 +787,10 @@ impl Checker {
                                     None
                                 }
                             };
-                            let offset = t.offset.as_ref().and_then(|o| self.duration(&format!("{path}.offset"), o, refs.has_calendar));
+                            let offset = t
+                                .offset
+                                .as_ref()
+                                .and_then(|o| self.duration(&format!("{path}.offset"), o, refs.has_calendar));
                             state.zip(field).map(|(state, field)| Trigger::At { state, field, offset })
                         }
                         _ => {
@@ -673,7 +823,11 @@ impl Checker {
                             Trigger::OnEnter(s) | Trigger::After { state: s, .. } | Trigger::At { state: s, .. } => s,
                         };
                         if !tr.from.contains(state) {
-                            self.err(&format!("{path}.fire"), format!("transition `{f}` does not leave from `{state}`"), None);
+                            self.err(
+                                &format!("{path}.fire"),
+                                format!("transition `{f}` does not leave from `{state}`"),
+                                None,
+                            );
                         }
                     }
                     Some(tr.id.clone())
@@ -685,24 +839,49 @@ impl Checker {
                 }
             });
             if t.send.is_none() && t.fire.is_none() {
-                self.err(&path, format!("timer `{}` neither sends a message nor fires a transition", t.id), Some("add `send: { to: <role>, template: <name> }` or `fire: <transition>`".into()));
+                self.err(
+                    &path,
+                    format!("timer `{}` neither sends a message nor fires a transition", t.id),
+                    Some("add `send: { to: <role>, template: <name> }` or `fire: <transition>`".into()),
+                );
             }
             if matches!(trigger, Some(Trigger::OnEnter(_))) && t.fire.is_some() {
-                self.err(&format!("{path}.fire"), "an `on_enter` timer cannot fire a transition", Some("give the transition to the case's next step, or use `in:` with `after:`".into()));
+                self.err(
+                    &format!("{path}.fire"),
+                    "an `on_enter` timer cannot fire a transition",
+                    Some("give the transition to the case's next step, or use `in:` with `after:`".into()),
+                );
             }
             if let Some(trigger) = trigger {
-                out.push(Timer { id: TimerId::new(&t.id), title: t.title.clone(), source: t.source.clone(), trigger, every, limit: t.limit, until, send, fire });
+                out.push(Timer {
+                    id: TimerId::new(&t.id),
+                    title: t.title.clone(),
+                    source: t.source.clone(),
+                    trigger,
+                    every,
+                    limit: t.limit,
+                    until,
+                    send,
+                    fire,
+                });
             }
         }
         out
     }
 
     fn send(&mut self, path: &str, s: &RawSend, roles: &IndexMap<RoleId, Role>, internal_only: bool) -> Option<Send> {
-        let to: Vec<RoleId> = s.to.to_vec().iter().filter_map(|r| self.role_ref(&format!("{path}.to"), r, roles)).collect();
+        let to: Vec<RoleId> =
+            s.to.to_vec().iter().filter_map(|r| self.role_ref(&format!("{path}.to"), r, roles)).collect();
         if internal_only {
             for r in &to {
                 if roles[r].is_external() {
-                    self.err(&format!("{path}.to"), format!("a schedule cannot write to external role `{r}`: it has no case to find their address in"), None);
+                    self.err(
+                        &format!("{path}.to"),
+                        format!(
+                            "a schedule cannot write to external role `{r}`: it has no case to find their address in"
+                        ),
+                        None,
+                    );
                 }
             }
         }
@@ -731,7 +910,14 @@ impl Checker {
             };
             let send = self.send(&format!("{path}.send"), &s.send, roles, true);
             if let (Some(cron), Some(send)) = (cron, send) {
-                out.push(Schedule { id: s.id.clone(), title: s.title.clone(), cron_text: s.cron.clone(), cron, send, source: s.source.clone() });
+                out.push(Schedule {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    cron_text: s.cron.clone(),
+                    cron,
+                    send,
+                    source: s.source.clone(),
+                });
             }
         }
         out
@@ -744,14 +930,22 @@ impl Checker {
             match library.templates.get(name.as_str()) {
                 None => {
                     let hint = hint_for(name.as_str(), "templates", library.templates.keys().map(String::as_str));
-                    self.err(path, format!("template `{name}` not found in templates/ (expected templates/{name}.txt)"), Some(hint));
+                    self.err(
+                        path,
+                        format!("template `{name}` not found in templates/ (expected templates/{name}.txt)"),
+                        Some(hint),
+                    );
                 }
                 Some(source) => {
                     if !checked.insert(name.clone()) {
                         continue;
                     }
                     for problem in templates::check(source, &field_ids) {
-                        self.err(path, format!("template `{name}`: {problem}"), Some(format!("templates can use {}", templates::VARIABLES)));
+                        self.err(
+                            path,
+                            format!("template `{name}`: {problem}"),
+                            Some(format!("templates can use {}", templates::VARIABLES)),
+                        );
                     }
                 }
             }
@@ -779,7 +973,11 @@ impl Checker {
         }
         for r in roles.keys() {
             if !used.contains(r.as_str()) {
-                self.warn(&format!("roles.{r}"), format!("role `{r}` is not used by any transition, gate, timer or evidence"), Some("remove it, or give it something to do".into()));
+                self.warn(
+                    &format!("roles.{r}"),
+                    format!("role `{r}` is not used by any transition, gate, timer or evidence"),
+                    Some("remove it, or give it something to do".into()),
+                );
             }
         }
     }
@@ -789,7 +987,12 @@ impl Checker {
             .enumerate()
             .map(|(i, s)| {
                 let (line, _) = self.pos.value(&format!("tests.{i}"));
-                scenario::Scenario::from_raw(s, line, |j| self.pos.value(&format!("tests.{i}.steps.{j}")).0, format!("tests.{i}"))
+                scenario::Scenario::from_raw(
+                    s,
+                    line,
+                    |j| self.pos.value(&format!("tests.{i}.steps.{j}")).0,
+                    format!("tests.{i}"),
+                )
             })
             .collect()
     }

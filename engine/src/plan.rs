@@ -1,12 +1,12 @@
 //! Timer planning: which timers a case arms when it enters a state, what a due timer
 //! does when it fires, and how evidence and field changes move or stop timers.
 
+use crate::decide::Refusal;
 use crate::decide::{Decision, Event, Message, transition_to};
 use crate::definition::{Definition, Timer, Trigger};
 use crate::gates::Evaluator;
 use crate::ids::TimerId;
 use crate::snapshot::{Actor, ArmedTimer, CaseSnapshot, FieldValue};
-use crate::decide::Refusal;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
@@ -50,7 +50,13 @@ pub(crate) fn enter_state(def: &Definition, after: &CaseSnapshot, now: Timestamp
 
 /// After evidence or fields changed: stop timers whose `until` now holds, and move
 /// timers on a date field that changed.
-pub(crate) fn replan(def: &Definition, before: &CaseSnapshot, after: &CaseSnapshot, now: Timestamp, decision: &mut Decision) {
+pub(crate) fn replan(
+    def: &Definition,
+    before: &CaseSnapshot,
+    after: &CaseSnapshot,
+    now: Timestamp,
+    decision: &mut Decision,
+) {
     let ev = Evaluator::new(def, after, now);
     for timer in def.timers_in(&after.state) {
         let armed = after.timers.iter().find(|a| a.timer == timer.id);
@@ -74,7 +80,13 @@ pub(crate) fn replan(def: &Definition, before: &CaseSnapshot, after: &CaseSnapsh
 }
 
 /// A due timer fires.
-pub(crate) fn fire(def: &Definition, case: &CaseSnapshot, timer_id: &str, now: Timestamp, decision: &mut Decision) -> Result<(), Refusal> {
+pub(crate) fn fire(
+    def: &Definition,
+    case: &CaseSnapshot,
+    timer_id: &str,
+    now: Timestamp,
+    decision: &mut Decision,
+) -> Result<(), Refusal> {
     let Some(armed) = case.timers.iter().find(|a| a.timer.as_str() == timer_id) else {
         return Err(Refusal::NotAvailable(format!("timer `{timer_id}` is not armed on this case")));
     };
@@ -99,7 +111,9 @@ pub(crate) fn fire(def: &Definition, case: &CaseSnapshot, timer_id: &str, now: T
     if let Some(t) = &timer.fire {
         match transition_to(def, case, t.as_str(), &Actor::system(), now, decision) {
             Ok(()) => return Ok(()),
-            Err(refusal) => decision.events.push(Event::TransitionBlocked { transition: t.clone(), reason: refusal.to_string() }),
+            Err(refusal) => {
+                decision.events.push(Event::TransitionBlocked { transition: t.clone(), reason: refusal.to_string() })
+            }
         }
     }
     let repeat = timer.every.as_ref().filter(|_| timer.limit.is_none_or(|l| occurrence < l));

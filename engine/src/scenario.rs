@@ -35,19 +35,53 @@ struct Step {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Create { fields: Vec<(String, Input)>, actor: Option<String> },
+    Create {
+        fields: Vec<(String, Input)>,
+        actor: Option<String>,
+    },
     Set(Vec<(String, Input)>),
-    Attach { evidence: String, actor: Option<String> },
-    Answer { checklist: String, items: Option<Vec<(String, bool)>>, actor: Option<String> },
-    Approve { role: String, verdict: Verdict, actor: Option<String>, comment: Option<String>, meeting: Option<(String, String)>, conflict: Option<String> },
-    DeclareConflict { role: String, actor: Option<String>, reason: String },
-    Transition { transition: String, actor: Option<String> },
+    Attach {
+        evidence: String,
+        actor: Option<String>,
+    },
+    Answer {
+        checklist: String,
+        items: Option<Vec<(String, bool)>>,
+        actor: Option<String>,
+    },
+    Approve {
+        role: String,
+        verdict: Verdict,
+        actor: Option<String>,
+        comment: Option<String>,
+        meeting: Option<(String, String)>,
+        conflict: Option<String>,
+    },
+    DeclareConflict {
+        role: String,
+        actor: Option<String>,
+        reason: String,
+    },
+    Transition {
+        transition: String,
+        actor: Option<String>,
+    },
     Advance(String),
     ExpectState(String),
     ExpectAllowed(String),
-    ExpectBlocked { transition: String, missing: Vec<String> },
-    ExpectRefused { transition: String, actor: Option<String> },
-    ExpectSent { template: String, to: Option<String>, count: Option<u32> },
+    ExpectBlocked {
+        transition: String,
+        missing: Vec<String>,
+    },
+    ExpectRefused {
+        transition: String,
+        actor: Option<String>,
+    },
+    ExpectSent {
+        template: String,
+        to: Option<String>,
+        count: Option<u32>,
+    },
     ExpectNotSent(String),
 }
 
@@ -84,7 +118,12 @@ fn inputs(m: &IndexMap<String, serde_yaml::Value>) -> Vec<(String, Input)> {
 }
 
 impl Scenario {
-    pub(crate) fn from_raw(raw: &RawScenario, line: usize, step_line: impl Fn(usize) -> usize, path: String) -> Scenario {
+    pub(crate) fn from_raw(
+        raw: &RawScenario,
+        line: usize,
+        step_line: impl Fn(usize) -> usize,
+        path: String,
+    ) -> Scenario {
         let steps = raw
             .steps
             .iter()
@@ -94,8 +133,12 @@ impl Scenario {
                     RawStep::Create(c) => Action::Create { fields: inputs(&c.fields), actor: c.actor.clone() },
                     RawStep::Set(m) => Action::Set(inputs(m)),
                     RawStep::Attach(RawAttach::Id(e)) => Action::Attach { evidence: e.clone(), actor: None },
-                    RawStep::Attach(RawAttach::Full(f)) => Action::Attach { evidence: f.evidence.clone(), actor: f.actor.clone() },
-                    RawStep::Answer(RawAnswer::Id(c)) => Action::Answer { checklist: c.clone(), items: None, actor: None },
+                    RawStep::Attach(RawAttach::Full(f)) => {
+                        Action::Attach { evidence: f.evidence.clone(), actor: f.actor.clone() }
+                    }
+                    RawStep::Answer(RawAnswer::Id(c)) => {
+                        Action::Answer { checklist: c.clone(), items: None, actor: None }
+                    }
                     RawStep::Answer(RawAnswer::Full(f)) => Action::Answer {
                         checklist: f.checklist.clone(),
                         items: (!f.items.is_empty()).then(|| f.items.iter().map(|(k, v)| (k.clone(), *v)).collect()),
@@ -109,19 +152,31 @@ impl Scenario {
                         meeting: a.meeting.as_ref().map(|m| (m.name.clone(), m.date.clone())),
                         conflict: a.conflict.clone(),
                     },
-                    RawStep::DeclareConflict(c) => Action::DeclareConflict { role: c.role.clone(), actor: c.actor.clone(), reason: c.reason.clone() },
+                    RawStep::DeclareConflict(c) => Action::DeclareConflict {
+                        role: c.role.clone(),
+                        actor: c.actor.clone(),
+                        reason: c.reason.clone(),
+                    },
                     RawStep::Transition(t) | RawStep::ExpectRefused(t) => {
                         let (transition, actor) = match t {
                             RawTransitionStep::Id(id) => (id.clone(), None),
                             RawTransitionStep::Full(f) => (f.transition.clone(), f.actor.clone()),
                         };
-                        if matches!(s, RawStep::Transition(_)) { Action::Transition { transition, actor } } else { Action::ExpectRefused { transition, actor } }
+                        if matches!(s, RawStep::Transition(_)) {
+                            Action::Transition { transition, actor }
+                        } else {
+                            Action::ExpectRefused { transition, actor }
+                        }
                     }
                     RawStep::Advance(d) => Action::Advance(d.clone()),
                     RawStep::ExpectState(st) => Action::ExpectState(st.clone()),
                     RawStep::ExpectAllowed(t) => Action::ExpectAllowed(t.clone()),
-                    RawStep::ExpectBlocked(b) => Action::ExpectBlocked { transition: b.transition.clone(), missing: b.missing.clone() },
-                    RawStep::ExpectSent(e) => Action::ExpectSent { template: e.template.clone(), to: e.to.clone(), count: e.count },
+                    RawStep::ExpectBlocked(b) => {
+                        Action::ExpectBlocked { transition: b.transition.clone(), missing: b.missing.clone() }
+                    }
+                    RawStep::ExpectSent(e) => {
+                        Action::ExpectSent { template: e.template.clone(), to: e.to.clone(), count: e.count }
+                    }
                     RawStep::ExpectNotSent(t) => Action::ExpectNotSent(t.clone()),
                 };
                 Step { line: step_line(j), action }
@@ -144,7 +199,11 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
         let mut check = |path: &str, what: &str, id: &str, all: &[&str]| {
             if !all.contains(&id) {
                 let one = what.strip_suffix('s').unwrap_or(what);
-                problems.push((path.to_string(), format!("unknown {one} `{id}`"), Some(hint_for(id, what, all.iter().copied()))));
+                problems.push((
+                    path.to_string(),
+                    format!("unknown {one} `{id}`"),
+                    Some(hint_for(id, what, all.iter().copied())),
+                ));
             }
         };
         if let Some(start) = &s.start {
@@ -167,7 +226,9 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                 }
             };
             match &step.action {
-                Action::Create { actor, .. } | Action::Attach { actor, .. } | Action::Answer { actor, .. } => actor_ok(actor),
+                Action::Create { actor, .. } | Action::Attach { actor, .. } | Action::Answer { actor, .. } => {
+                    actor_ok(actor)
+                }
                 Action::Approve { actor, .. } | Action::DeclareConflict { actor, .. } => actor_ok(actor),
                 Action::Transition { actor, .. } | Action::ExpectRefused { actor, .. } => actor_ok(actor),
                 _ => {}
@@ -185,14 +246,17 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                         }
                     }
                 }
-                Action::Approve { role, .. } | Action::DeclareConflict { role, .. } => check(&path, "roles", role, &roles),
-                Action::Transition { transition, .. } | Action::ExpectAllowed(transition) | Action::ExpectRefused { transition, .. } => {
-                    check(&path, "transitions", transition, &transitions)
+                Action::Approve { role, .. } | Action::DeclareConflict { role, .. } => {
+                    check(&path, "roles", role, &roles)
                 }
+                Action::Transition { transition, .. }
+                | Action::ExpectAllowed(transition)
+                | Action::ExpectRefused { transition, .. } => check(&path, "transitions", transition, &transitions),
                 Action::ExpectBlocked { transition, missing } => {
                     check(&path, "transitions", transition, &transitions);
                     if let Some(t) = def.transition(transition) {
-                        let gates: Vec<&str> = crate::load::flatten(&t.gates).into_iter().map(|g| g.id.as_str()).collect();
+                        let gates: Vec<&str> =
+                            crate::load::flatten(&t.gates).into_iter().map(|g| g.id.as_str()).collect();
                         for m in missing {
                             check(&path, "gates", m, &gates);
                         }
@@ -255,7 +319,13 @@ pub fn run(def: &Definition, scenario: &Scenario) -> Outcome {
             break;
         }
     }
-    Outcome { name: scenario.name.clone(), line: scenario.line, failure, gates_blocked: runner.gates_blocked, timers_fired: runner.timers_fired }
+    Outcome {
+        name: scenario.name.clone(),
+        line: scenario.line,
+        failure,
+        gates_blocked: runner.gates_blocked,
+        timers_fired: runner.timers_fired,
+    }
 }
 
 struct Runner<'a> {
@@ -275,13 +345,18 @@ impl Runner<'_> {
             return Actor::user(name.clone(), roles.clone());
         }
         if let Some((id, role)) = self.def.role(name) {
-            return if role.is_external() { Actor::link(id.as_str()) } else { Actor::user(name.clone(), [id.as_str()]) };
+            return if role.is_external() {
+                Actor::link(id.as_str())
+            } else {
+                Actor::user(name.clone(), [id.as_str()])
+            };
         }
         self.author()
     }
 
     fn author(&self) -> Actor {
-        let roles: Vec<&str> = self.def.roles.iter().filter(|(_, r)| !r.is_external()).map(|(k, _)| k.as_str()).collect();
+        let roles: Vec<&str> =
+            self.def.roles.iter().filter(|(_, r)| !r.is_external()).map(|(k, _)| k.as_str()).collect();
         Actor::user("author", roles)
     }
 
@@ -311,7 +386,9 @@ impl Runner<'_> {
     fn fire_due(&mut self, until: Timestamp) -> Result<(), String> {
         for _ in 0..10_000 {
             let Some(case) = &self.case else { return Ok(()) };
-            let Some(next) = case.timers.iter().filter(|t| t.due_at <= until).min_by_key(|t| (t.due_at, t.timer.clone())).cloned() else {
+            let Some(next) =
+                case.timers.iter().filter(|t| t.due_at <= until).min_by_key(|t| (t.due_at, t.timer.clone())).cloned()
+            else {
                 return Ok(());
             };
             self.clock = self.clock.max(next.due_at);
@@ -349,7 +426,9 @@ impl Runner<'_> {
                         media_type: "application/pdf".into(),
                     },
                     EvidenceKind::Acknowledgement => EvidenceContent::Acknowledgement { note: None },
-                    EvidenceKind::Checklist(items) => EvidenceContent::Checklist(items.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect()),
+                    EvidenceKind::Checklist(items) => EvidenceContent::Checklist(
+                        items.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect(),
+                    ),
                 };
                 let default = match &ev.from {
                     Some(role) if self.def.roles[role].is_external() => Actor::link(role.as_str()),
@@ -360,13 +439,21 @@ impl Runner<'_> {
             }
             Action::Answer { checklist, items, actor } => {
                 let (_, ev) = self.def.evidence_kind(checklist).ok_or(format!("unknown checklist `{checklist}`"))?;
-                let EvidenceKind::Checklist(declared) = &ev.kind else { return Err(format!("`{checklist}` is not a checklist")) };
+                let EvidenceKind::Checklist(declared) = &ev.kind else {
+                    return Err(format!("`{checklist}` is not a checklist"));
+                };
                 let answers: BTreeMap<String, (Answer, Option<String>)> = match items {
                     None => declared.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect(),
-                    Some(items) => items.iter().map(|(i, yes)| (i.clone(), (if *yes { Answer::Yes } else { Answer::No }, None))).collect(),
+                    Some(items) => items
+                        .iter()
+                        .map(|(i, yes)| (i.clone(), (if *yes { Answer::Yes } else { Answer::No }, None)))
+                        .collect(),
                 };
                 let actor = self.actor(actor, self.author());
-                self.command(Command::Attach { evidence: checklist.clone(), content: EvidenceContent::Checklist(answers) }, actor)
+                self.command(
+                    Command::Attach { evidence: checklist.clone(), content: EvidenceContent::Checklist(answers) },
+                    actor,
+                )
             }
             Action::Approve { role, verdict, actor, comment, meeting, conflict } => {
                 let actor = self.actor(actor, Actor::user(format!("{role}-1"), [role.as_str()]));
@@ -374,7 +461,13 @@ impl Runner<'_> {
                     Some((name, date)) => Some(Meeting { name: name.clone(), date: crate::fields::date(date)? }),
                     None => None,
                 };
-                let command = Command::Approve { role: role.clone(), verdict: *verdict, comment: comment.clone(), meeting, conflict: conflict.clone() };
+                let command = Command::Approve {
+                    role: role.clone(),
+                    verdict: *verdict,
+                    comment: comment.clone(),
+                    meeting,
+                    conflict: conflict.clone(),
+                };
                 self.command(command, actor)
             }
             Action::DeclareConflict { role, actor, reason } => {
@@ -387,7 +480,9 @@ impl Runner<'_> {
             }
             Action::Advance(d) => {
                 let d = Duration::parse(d)?;
-                let target = d.add_to(&self.clock.to_zoned(self.def.timezone.clone()), self.def.calendar.as_deref())?.timestamp();
+                let target = d
+                    .add_to(&self.clock.to_zoned(self.def.timezone.clone()), self.def.calendar.as_deref())?
+                    .timestamp();
                 self.fire_due(target)?;
                 self.clock = target;
                 Ok(())
@@ -426,7 +521,11 @@ impl Runner<'_> {
                 if !missing.is_empty() && got != want {
                     let got: Vec<&str> = got.into_iter().collect();
                     let want: Vec<&str> = want.into_iter().collect();
-                    return Err(format!("expected `{transition}` blocked by [{}], but it is blocked by [{}]", want.join(", "), got.join(", ")));
+                    return Err(format!(
+                        "expected `{transition}` blocked by [{}], but it is blocked by [{}]",
+                        want.join(", "),
+                        got.join(", ")
+                    ));
                 }
                 Ok(())
             }
@@ -436,7 +535,11 @@ impl Runner<'_> {
                 let command = Command::Transition { transition: transition.clone(), expected_version: None };
                 match decide(self.def, case, &command, &actor, self.clock) {
                     Err(Refusal::NotAllowed(_)) | Err(Refusal::NotAvailable(_)) => Ok(()),
-                    Err(other) => Err(format!("expected `{transition}` to be refused to {}, but it was {}", actor.id, refusal(&other))),
+                    Err(other) => Err(format!(
+                        "expected `{transition}` to be refused to {}, but it was {}",
+                        actor.id,
+                        refusal(&other)
+                    )),
                     Ok(_) => Err(format!("expected `{transition}` to be refused to {}, but it was allowed", actor.id)),
                 }
             }
@@ -444,10 +547,15 @@ impl Runner<'_> {
                 let n = self
                     .sent
                     .iter()
-                    .filter(|m| m.template.as_str() == template && to.as_ref().is_none_or(|r| m.to.iter().any(|t| t.as_str() == r)))
+                    .filter(|m| {
+                        m.template.as_str() == template
+                            && to.as_ref().is_none_or(|r| m.to.iter().any(|t| t.as_str() == r))
+                    })
                     .count() as u32;
                 match count {
-                    Some(c) if n != *c => Err(format!("expected {c} `{template}` message(s) sent so far, but {n} were")),
+                    Some(c) if n != *c => {
+                        Err(format!("expected {c} `{template}` message(s) sent so far, but {n} were"))
+                    }
                     None if n == 0 => Err(format!("expected a `{template}` message, but none was sent")),
                     _ => Ok(()),
                 }

@@ -273,7 +273,8 @@ impl CaseSnapshot {
                 }
             }
             Event::EvidenceAttached { evidence, content } => {
-                let record = EvidenceRecord { evidence: evidence.clone(), content: content.clone(), by: actor.to_string(), at };
+                let record =
+                    EvidenceRecord { evidence: evidence.clone(), content: content.clone(), by: actor.to_string(), at };
                 self.evidence.insert(evidence.clone(), record);
             }
             Event::ApprovalRecorded { role, verdict, comment, meeting, conflict } => {
@@ -289,7 +290,12 @@ impl CaseSnapshot {
                 });
             }
             Event::ConflictDeclared { role, reason } => {
-                self.conflicts.push(ConflictRecord { role: role.clone(), by: actor.to_string(), reason: reason.clone(), at });
+                self.conflicts.push(ConflictRecord {
+                    role: role.clone(),
+                    by: actor.to_string(),
+                    reason: reason.clone(),
+                    at,
+                });
             }
             Event::Transitioned { to, .. } => {
                 self.state = to.clone();

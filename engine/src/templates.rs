@@ -141,7 +141,9 @@ fn unknown_variable(name: &str, fields: &[&str]) -> Option<String> {
         ["case"] | ["case", "id" | "url" | "state" | "state_title" | "fields"] => true,
         ["case", "fields", f, ..] => {
             if !fields.contains(f) {
-                let hint = crate::diagnostics::did_you_mean(f, fields.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                let hint = crate::diagnostics::did_you_mean(f, fields.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
                 return Some(format!("unknown field `case.fields.{f}`{hint}"));
             }
             true

@@ -260,7 +260,8 @@ tests:
         PASS reminders stop by themselves once the acknowledgement arrives
         PASS working days skip Christmas and the weekend, and the limit holds
         PASS a date timer warns a month before the end and then fires a transition
-    "#]].assert_eq(&run(&yaml, &["notice", "chase", "ending", "nudge"]));
+    "#]]
+    .assert_eq(&run(&yaml, &["notice", "chase", "ending", "nudge"]));
 }
 
 #[test]
@@ -366,7 +367,8 @@ transitions:
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
-    "#]].assert_eq(&diagnostics(&yaml, &[]));
+    "#]]
+    .assert_eq(&diagnostics(&yaml, &[]));
 }
 
 #[test]
@@ -375,13 +377,16 @@ fn duplicate_ids_and_malformed_yaml() {
     expect![[r#"
         wf.yaml:24:3: error: duplicate key `decision`
           hint: each id may be declared once
-    "#]].assert_eq(&diagnostics(&yaml, &[]));
+    "#]]
+    .assert_eq(&diagnostics(&yaml, &[]));
     expect![[r#"
         wf.yaml:2:10: error: version: invalid type: sequence, expected u32
-    "#]].assert_eq(&diagnostics("id: x\nversion: [1\n", &[]));
+    "#]]
+    .assert_eq(&diagnostics("id: x\nversion: [1\n", &[]));
     expect![[r#"
         wf.yaml:2:10: error: version: invalid type: string "one", expected u32
-    "#]].assert_eq(&diagnostics("id: x\nversion: one\ntitle: X\nstates: {}\n", &[]));
+    "#]]
+    .assert_eq(&diagnostics("id: x\nversion: one\ntitle: X\nstates: {}\n", &[]));
 }
 
 #[test]
@@ -446,5 +451,6 @@ tests:
 "#);
     expect![[r#"
         PASS three months from a param
-    "#]].assert_eq(&run(&yaml, &[]));
+    "#]]
+    .assert_eq(&run(&yaml, &[]));
 }

@@ -13,7 +13,11 @@ pub fn library(templates: &[&str]) -> Library {
     for t in templates {
         lib.templates.insert(
             t.to_string(),
-            TemplateSource { file: format!("templates/{t}.txt"), text: format!("Subject: {t} for {{{{ case.id }}}}\n\nHello.\n"), html: None },
+            TemplateSource {
+                file: format!("templates/{t}.txt"),
+                text: format!("Subject: {t} for {{{{ case.id }}}}\n\nHello.\n"),
+                html: None,
+            },
         );
     }
     let cal = "title: Test\nholidays:\n  - { date: 2026-12-25, title: Christmas Day }\n  - { date: 2026-12-28, title: Boxing Day }\n";

@@ -141,7 +141,12 @@ enum Memberships {
 }
 
 fn fk_case(table: impl IntoIden + 'static, name: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create().name(name).from(table, Alias::new("case_id")).to(Cases::Table, Cases::Id).on_delete(ForeignKeyAction::Cascade).to_owned()
+    ForeignKey::create()
+        .name(name)
+        .from(table, Alias::new("case_id"))
+        .to(Cases::Table, Cases::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -179,12 +184,23 @@ impl MigrationTrait for Migration {
                     ForeignKey::create()
                         .name("fk_cases_definition")
                         .from(Cases::Table, (Cases::WorkflowId, Cases::WorkflowVersion))
-                        .to(WorkflowDefinitions::Table, (WorkflowDefinitions::WorkflowId, WorkflowDefinitions::Version)),
+                        .to(
+                            WorkflowDefinitions::Table,
+                            (WorkflowDefinitions::WorkflowId, WorkflowDefinitions::Version),
+                        ),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_cases_workflow_state").table(Cases::Table).col(Cases::WorkflowId).col(Cases::State).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_cases_workflow_state")
+                .table(Cases::Table)
+                .col(Cases::WorkflowId)
+                .col(Cases::State)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -204,8 +220,19 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_evidence_case").table(Evidence::Table).col(Evidence::CaseId).col(Evidence::EvidenceType).to_owned()).await?;
-        m.create_index(Index::create().name("ix_evidence_file").table(Evidence::Table).col(Evidence::FileSha256).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_evidence_case")
+                .table(Evidence::Table)
+                .col(Evidence::CaseId)
+                .col(Evidence::EvidenceType)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().name("ix_evidence_file").table(Evidence::Table).col(Evidence::FileSha256).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -225,7 +252,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_approvals_case").table(Approvals::Table).col(Approvals::CaseId).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_approvals_case").table(Approvals::Table).col(Approvals::CaseId).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -240,7 +270,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_conflicts_case").table(Conflicts::Table).col(Conflicts::CaseId).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_conflicts_case").table(Conflicts::Table).col(Conflicts::CaseId).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -258,7 +291,16 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_events_case_seq").table(Events::Table).col(Events::CaseId).col(Events::Seq).unique().to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_events_case_seq")
+                .table(Events::Table)
+                .col(Events::CaseId)
+                .col(Events::Seq)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -274,8 +316,18 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_timers_case_timer").table(Timers::Table).col(Timers::CaseId).col(Timers::TimerId).unique().to_owned()).await?;
-        m.create_index(Index::create().name("ix_timers_due").table(Timers::Table).col(Timers::DueAt).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_timers_case_timer")
+                .table(Timers::Table)
+                .col(Timers::CaseId)
+                .col(Timers::TimerId)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(Index::create().name("ix_timers_due").table(Timers::Table).col(Timers::DueAt).to_owned())
+            .await?;
 
         m.create_table(
             Table::create()
@@ -299,7 +351,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_outbox_pending").table(Outbox::Table).col(Outbox::SentAt).col(Outbox::NextAttemptAt).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_outbox_pending")
+                .table(Outbox::Table)
+                .col(Outbox::SentAt)
+                .col(Outbox::NextAttemptAt)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -333,7 +393,18 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["memberships", "users", "outbox", "timers", "events", "conflicts", "approvals", "evidence", "cases", "workflow_definitions"] {
+        for t in [
+            "memberships",
+            "users",
+            "outbox",
+            "timers",
+            "events",
+            "conflicts",
+            "approvals",
+            "evidence",
+            "cases",
+            "workflow_definitions",
+        ] {
             m.drop_table(Table::drop().table(Alias::new(t)).to_owned()).await?;
         }
         Ok(())

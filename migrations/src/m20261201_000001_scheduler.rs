@@ -46,15 +46,24 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // SQLite takes one column per ALTER TABLE.
-        m.alter_table(Table::alter().table(Outbox::Table).add_column(string_null(Outbox::WorkflowId)).to_owned()).await?;
+        m.alter_table(Table::alter().table(Outbox::Table).add_column(string_null(Outbox::WorkflowId)).to_owned())
+            .await?;
         m.alter_table(Table::alter().table(Outbox::Table).add_column(text_null(Outbox::Delivered)).to_owned()).await?;
         // The dispatcher's claim: pending messages by when they are next due. Partial, so
         // the millions of sent rows are not in it (same SQL on SQLite and PostgreSQL).
         m.get_connection()
-            .execute_unprepared("CREATE INDEX ix_outbox_due ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL")
+            .execute_unprepared(
+                "CREATE INDEX ix_outbox_due ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL",
+            )
             .await?;
-        m.create_index(Index::create().name("ix_outbox_case").table(Alias::new("outbox")).col(Alias::new("case_id")).to_owned()).await?;
-        m.create_index(Index::create().name("ix_memberships_role").table(Memberships::Table).col(Memberships::Role).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_outbox_case").table(Alias::new("outbox")).col(Alias::new("case_id")).to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().name("ix_memberships_role").table(Memberships::Table).col(Memberships::Role).to_owned(),
+        )
+        .await?;
         Ok(())
     }
 

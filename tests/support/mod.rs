@@ -136,3 +136,20 @@ macro_rules! on_both {
         }
     };
 }
+
+/// An example binary of this package, built on demand (a filtered `cargo test` does not
+/// build examples). Returns its path: `target/<profile>/examples/<name>`.
+pub fn example(name: &str) -> PathBuf {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the {name} example");
+    // target/debug/deps/<test>-… → target/debug/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples").join(name)
+}

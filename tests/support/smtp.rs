@@ -59,8 +59,15 @@ impl SmtpServer {
 
     /// Start on `port` (0: any free one).
     pub fn start_on(port: u16, options: SmtpOptions) -> SmtpServer {
-        let has_aiosmtpd = Command::new(PYTHON).args(["-c", "import aiosmtpd"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-        assert!(has_aiosmtpd, "python3-aiosmtpd is not installed: run the tests with `cargo xtask test` (or `apt-get install python3-aiosmtpd`)");
+        let has_aiosmtpd = Command::new(PYTHON)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            has_aiosmtpd,
+            "python3-aiosmtpd is not installed: run the tests with `cargo xtask test` (or `apt-get install python3-aiosmtpd`)"
+        );
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
         let mut cmd = Command::new(PYTHON);
@@ -121,8 +128,14 @@ fn parse(file: &Path) -> Received {
             headers.push((n.trim().to_string(), v.trim().to_string()));
         }
     }
-    let rcpt_to = headers.iter().find(|(n, _)| n == "X-Rcpt-To").map(|(_, v)| v.split(", ").map(str::to_string).collect()).unwrap_or_default();
-    let qp = headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Content-Transfer-Encoding") && v.eq_ignore_ascii_case("quoted-printable"));
+    let rcpt_to = headers
+        .iter()
+        .find(|(n, _)| n == "X-Rcpt-To")
+        .map(|(_, v)| v.split(", ").map(str::to_string).collect())
+        .unwrap_or_default();
+    let qp = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("Content-Transfer-Encoding") && v.eq_ignore_ascii_case("quoted-printable")
+    });
     let body = if qp { quoted_printable(body) } else { body.to_string() };
     Received { rcpt_to, headers, body, file: file.to_path_buf() }
 }
@@ -133,7 +146,10 @@ fn quoted_printable(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'=', Some(b)) => {
                 out.push(b);

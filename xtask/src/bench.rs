@@ -53,21 +53,9 @@ const STEPS: &[Step] = &[cargo_benches];
 pub fn run(options: &Options<'_>) -> Result<()> {
     let machine = Machine::probe()?;
     let date = jiff::Timestamp::now();
-    let sections = STEPS
-        .iter()
-        .map(|step| step(options))
-        .collect::<Result<Vec<_>>>()?;
-    let invocation = if options.quick {
-        "cargo xtask bench --quick"
-    } else {
-        "cargo xtask bench"
-    };
-    let text = report::render(&report::Report {
-        date,
-        machine: &machine,
-        invocation,
-        sections: &sections,
-    });
+    let sections = STEPS.iter().map(|step| step(options)).collect::<Result<Vec<_>>>()?;
+    let invocation = if options.quick { "cargo xtask bench --quick" } else { "cargo xtask bench" };
+    let text = report::render(&report::Report { date, machine: &machine, invocation, sections: &sections });
     let path = project_root().join("BENCHMARKS.md");
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("xtask: wrote {}", path.display());
@@ -83,12 +71,7 @@ fn cargo_benches(options: &Options<'_>) -> Result<Section> {
     let targets = bench_targets()?;
     if targets.is_empty() {
         let note = Some("The workspace has no bench targets yet.".to_owned());
-        return Ok(Section {
-            title,
-            command: None,
-            figures: Vec::new(),
-            note,
-        });
+        return Ok(Section { title, command: None, figures: Vec::new(), note });
     }
     let mut command = cargo();
     command
@@ -108,37 +91,20 @@ fn cargo_benches(options: &Options<'_>) -> Result<Section> {
     } else {
         format!("PostgreSQL: {}.", options.postgres)
     };
-    Ok(Section {
-        title,
-        command: Some(cmd::display(&command)),
-        figures,
-        note: Some(note),
-    })
+    Ok(Section { title, command: Some(cmd::display(&command)), figures, note: Some(note) })
 }
 
 /// The names of all `bench` targets of the workspace's packages, from `cargo metadata`.
 fn bench_targets() -> Result<Vec<String>> {
     let mut command = cargo();
-    command
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(project_root());
+    command.args(["metadata", "--no-deps", "--format-version", "1"]).current_dir(project_root());
     let json = cmd::output(&mut command)?;
-    let metadata: serde_json::Value =
-        serde_json::from_str(&json).context("parsing cargo metadata")?;
-    let packages = metadata["packages"]
-        .as_array()
-        .context("cargo metadata has no packages")?;
-    let targets = packages
-        .iter()
-        .flat_map(|package| package["targets"].as_array().into_iter().flatten());
-    let benches = targets.filter(|target| {
-        target["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|k| k == "bench"))
-    });
-    let mut names: Vec<String> = benches
-        .filter_map(|target| target["name"].as_str().map(str::to_owned))
-        .collect();
+    let metadata: serde_json::Value = serde_json::from_str(&json).context("parsing cargo metadata")?;
+    let packages = metadata["packages"].as_array().context("cargo metadata has no packages")?;
+    let targets = packages.iter().flat_map(|package| package["targets"].as_array().into_iter().flatten());
+    let benches =
+        targets.filter(|target| target["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "bench")));
+    let mut names: Vec<String> = benches.filter_map(|target| target["name"].as_str().map(str::to_owned)).collect();
     names.sort();
     names.dedup();
     Ok(names)
@@ -148,14 +114,8 @@ fn bench_targets() -> Result<Vec<String>> {
 fn run_echoing_stdout(command: &mut Command) -> Result<String> {
     let shown = cmd::display(command);
     eprintln!("xtask: running {shown}");
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start `{shown}`"))?;
-    let stdout = child
-        .stdout
-        .take()
-        .context("the child's stdout was not captured")?;
+    let mut child = command.stdout(Stdio::piped()).spawn().with_context(|| format!("could not start `{shown}`"))?;
+    let stdout = child.stdout.take().context("the child's stdout was not captured")?;
     let mut captured = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.with_context(|| format!("reading the output of `{shown}`"))?;
@@ -164,9 +124,7 @@ fn run_echoing_stdout(command: &mut Command) -> Result<String> {
         captured.push('\n');
     }
     std::io::stdout().flush().context("writing to stdout")?;
-    let status = child
-        .wait()
-        .with_context(|| format!("waiting for `{shown}`"))?;
+    let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }

@@ -11,24 +11,19 @@ use anyhow::{Context, Result, bail};
 /// The first executable file called `name` on `PATH`, like `command -v`.
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }
 
 /// Whether `path` is a file that someone may execute.
 pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
 /// Runs `command` with inherited stdio and fails unless it exits with 0.
 pub fn run(command: &mut Command) -> Result<()> {
     let shown = display(command);
-    let status = command
-        .status()
-        .with_context(|| format!("could not start `{shown}`"))?;
+    let status = command.status().with_context(|| format!("could not start `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
@@ -38,10 +33,7 @@ pub fn run(command: &mut Command) -> Result<()> {
 /// Runs `command` quietly and returns its stdout; on failure the error carries its stderr.
 pub fn output(command: &mut Command) -> Result<String> {
     let shown = display(command);
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("could not start `{shown}`"))?;
+    let output = command.stdin(Stdio::null()).output().with_context(|| format!("could not start `{shown}`"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         bail!("`{shown}` failed ({}): {}", output.status, stderr.trim());
@@ -54,11 +46,7 @@ pub fn output(command: &mut Command) -> Result<String> {
 pub fn display(command: &Command) -> String {
     let program = Path::new(command.get_program());
     let program = std::iter::once(program.file_name().unwrap_or(program.as_os_str()));
-    program
-        .chain(command.get_args())
-        .map(shell_word)
-        .collect::<Vec<_>>()
-        .join(" ")
+    program.chain(command.get_args()).map(shell_word).collect::<Vec<_>>().join(" ")
 }
 
 /// Our exit code for a child's status: its own code, or 128 + the signal that ended it.
@@ -74,15 +62,8 @@ pub fn exit_code(status: ExitStatus) -> ExitCode {
 /// `word` quoted for a POSIX shell when it needs to be.
 pub fn shell_word(word: &OsStr) -> String {
     let word = word.to_string_lossy();
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.into_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain { word.into_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 #[cfg(test)]
@@ -100,9 +81,6 @@ mod tests {
     #[test]
     fn signals_become_128_plus_the_signal() {
         assert_eq!(exit_code(ExitStatus::from_raw(9)), ExitCode::from(137));
-        assert_eq!(
-            exit_code(ExitStatus::from_raw(101 << 8)),
-            ExitCode::from(101)
-        );
+        assert_eq!(exit_code(ExitStatus::from_raw(101 << 8)), ExitCode::from(101));
     }
 }

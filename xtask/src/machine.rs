@@ -21,9 +21,7 @@ impl Machine {
     pub fn probe() -> Result<Machine> {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").context("reading /proc/cpuinfo")?;
         let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
-        let cpus = std::thread::available_parallelism()
-            .context("counting CPUs")?
-            .get();
+        let cpus = std::thread::available_parallelism().context("counting CPUs")?.get();
         Ok(Machine {
             cpu_model: cpu_model(&cpuinfo).unwrap_or("unknown").to_owned(),
             cpus,
@@ -48,17 +46,13 @@ fn cpu_model(cpuinfo: &str) -> Option<&str> {
 
 /// `MemTotal` from `/proc/meminfo`, in KiB (the kernel writes "kB" but means KiB).
 fn mem_total_kib(meminfo: &str) -> Option<u64> {
-    let line = meminfo
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))?;
+    let line = meminfo.lines().find_map(|line| line.strip_prefix("MemTotal:"))?;
     line.split_whitespace().next()?.parse().ok()
 }
 
 fn rustc_version() -> Result<String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    Ok(cmd::output(Command::new(rustc).arg("--version"))?
-        .trim()
-        .to_owned())
+    Ok(cmd::output(Command::new(rustc).arg("--version"))?.trim().to_owned())
 }
 
 #[cfg(test)]

@@ -33,11 +33,7 @@ use clap::{Parser, Subcommand};
 pub const TEST_DATABASE_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
 
 #[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    bin_name = "cargo xtask",
-    about = "Gatehouse project automation"
-)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "Gatehouse project automation")]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -91,10 +87,7 @@ fn main() -> ExitCode {
 
 fn run(task: Task) -> Result<ExitCode> {
     match task {
-        Task::Test {
-            postgres,
-            cargo_args,
-        } => test(&postgres, &cargo_args),
+        Task::Test { postgres, cargo_args } => test(&postgres, &cargo_args),
         Task::Bench { quick, postgres } => bench(quick, &postgres),
     }
 }
@@ -110,10 +103,7 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     if !selects_packages(cargo_args) {
         command.arg("--workspace");
     }
-    command
-        .args(cargo_args)
-        .env(TEST_DATABASE_URL_VAR, server.url())
-        .current_dir(project_root());
+    command.args(cargo_args).env(TEST_DATABASE_URL_VAR, server.url()).current_dir(project_root());
     eprintln!("xtask: running {}", cmd::display(&command));
     let status = command.status().context("could not start cargo test")?;
     Ok(cmd::exit_code(status))
@@ -123,18 +113,13 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
 /// any throwaway cluster afterwards.
 fn bench(quick: bool, postgres: &PostgresArgs) -> Result<ExitCode> {
     let server = postgres_server(postgres, "benchmarks")?;
-    bench::run(&bench::Options {
-        quick,
-        postgres: &server,
-    })?;
+    bench::run(&bench::Options { quick, postgres: &server })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The PostgreSQL server for `users` (tests, benchmarks), named on stderr.
 fn postgres_server(args: &PostgresArgs, users: &str) -> Result<postgres::TestServer> {
-    let server = postgres::resolve(postgres::Options {
-        force_throwaway: args.throwaway_pg,
-    })?;
+    let server = postgres::resolve(postgres::Options { force_throwaway: args.throwaway_pg })?;
     eprintln!("xtask: {users} use PostgreSQL {server}");
     Ok(server)
 }
@@ -156,10 +141,7 @@ pub fn cargo() -> std::process::Command {
 
 /// The workspace root: xtask lives one level below it.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits inside the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits inside the workspace").to_path_buf()
 }
 
 /// Ctrl-C goes to the whole foreground process group, so the child we are waiting for
@@ -187,12 +169,7 @@ mod tests {
         assert!(selects_packages(&args(&["-pxtask"])));
         assert!(selects_packages(&args(&["--package=xtask"])));
         assert!(selects_packages(&args(&["--package", "xtask"])));
-        assert!(!selects_packages(&args(&[
-            "--test",
-            "api",
-            "--",
-            "--nocapture"
-        ])));
+        assert!(!selects_packages(&args(&["--test", "api", "--", "--nocapture"])));
         assert!(!selects_packages(&args(&["--", "-p"])));
         assert!(!selects_packages(&args(&[])));
     }
@@ -200,40 +177,18 @@ mod tests {
     #[test]
     fn force_flag_reads_one_as_true() {
         let cli = Cli::try_parse_from(["xtask", "test", "--throwaway-pg"]).expect("parses");
-        assert!(matches!(
-            cli.task,
-            Task::Test {
-                postgres: PostgresArgs { throwaway_pg: true },
-                ..
-            }
-        ));
-        let cli =
-            Cli::try_parse_from(["xtask", "bench", "--quick", "--throwaway-pg"]).expect("parses");
-        assert!(matches!(
-            cli.task,
-            Task::Bench {
-                quick: true,
-                postgres: PostgresArgs { throwaway_pg: true },
-            }
-        ));
+        assert!(matches!(cli.task, Task::Test { postgres: PostgresArgs { throwaway_pg: true }, .. }));
+        let cli = Cli::try_parse_from(["xtask", "bench", "--quick", "--throwaway-pg"]).expect("parses");
+        assert!(matches!(cli.task, Task::Bench { quick: true, postgres: PostgresArgs { throwaway_pg: true } }));
         let value = BoolishValueParser::new();
-        assert_eq!(
-            value.parse_ref(&Cli::command(), None, "1".as_ref()).ok(),
-            Some(true)
-        );
-        assert_eq!(
-            value.parse_ref(&Cli::command(), None, "0".as_ref()).ok(),
-            Some(false)
-        );
+        assert_eq!(value.parse_ref(&Cli::command(), None, "1".as_ref()).ok(), Some(true));
+        assert_eq!(value.parse_ref(&Cli::command(), None, "0".as_ref()).ok(), Some(false));
     }
 
     #[test]
     fn cli_passes_everything_after_the_separator_to_cargo() {
-        let cli = Cli::try_parse_from(["xtask", "test", "--", "-p", "xtask", "--", "--nocapture"])
-            .expect("parses");
-        let Task::Test { cargo_args, .. } = cli.task else {
-            panic!("not the test task")
-        };
+        let cli = Cli::try_parse_from(["xtask", "test", "--", "-p", "xtask", "--", "--nocapture"]).expect("parses");
+        let Task::Test { cargo_args, .. } = cli.task else { panic!("not the test task") };
         assert_eq!(cargo_args, args(&["-p", "xtask", "--", "--nocapture"]));
     }
 }

@@ -51,25 +51,15 @@ const LOCAL_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Picks the server for this test run; see the module docs for the order.
 pub fn resolve(options: Options) -> Result<TestServer> {
     if options.force_throwaway {
-        eprintln!(
-            "xtask: a throwaway cluster is forced (--throwaway-pg, GATEHOUSE_XTASK_FORCE_THROWAWAY_PG)"
-        );
+        eprintln!("xtask: a throwaway cluster is forced (--throwaway-pg, GATEHOUSE_XTASK_FORCE_THROWAWAY_PG)");
         return throwaway();
     }
     if let Some(url) = url_from_environment() {
-        return Ok(TestServer {
-            url,
-            origin: Origin::Environment,
-            _cluster: None,
-        });
+        return Ok(TestServer { url, origin: Origin::Environment, _cluster: None });
     }
     if local_server_answers() {
         let url = LOCAL_URL.to_owned();
-        return Ok(TestServer {
-            url,
-            origin: Origin::LocalDefault,
-            _cluster: None,
-        });
+        return Ok(TestServer { url, origin: Origin::LocalDefault, _cluster: None });
     }
     throwaway()
 }
@@ -93,19 +83,13 @@ impl fmt::Display for TestServer {
 }
 
 fn url_from_environment() -> Option<String> {
-    std::env::var(TEST_DATABASE_URL_VAR)
-        .ok()
-        .filter(|url| !url.trim().is_empty())
+    std::env::var(TEST_DATABASE_URL_VAR).ok().filter(|url| !url.trim().is_empty())
 }
 
 fn throwaway() -> Result<TestServer> {
     let bin_dir = binaries::find_or_install()?;
     let cluster = cluster::Cluster::start(&bin_dir)?;
-    Ok(TestServer {
-        url: cluster.url(),
-        origin: Origin::Throwaway,
-        _cluster: Some(cluster),
-    })
+    Ok(TestServer { url: cluster.url(), origin: Origin::Throwaway, _cluster: Some(cluster) })
 }
 
 /// Whether the default local server is there and lets `postgres` in without a password.
@@ -120,23 +104,8 @@ fn local_server_answers() -> bool {
     };
     let mut query = Command::new(psql);
     query
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-        ])
-        .args([
-            "--no-password",
-            "--no-psqlrc",
-            "--quiet",
-            "--command",
-            "select 1",
-        ])
+        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"])
+        .args(["--no-password", "--no-psqlrc", "--quiet", "--command", "select 1"])
         .env("PGCONNECT_TIMEOUT", "5");
     match cmd::output(&mut query) {
         Ok(_) => true,
@@ -168,18 +137,9 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_password("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_password("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            redact_password("postgres://h:5432/db"),
-            "postgres://h:5432/db"
-        );
-        assert_eq!(
-            redact_password("postgres://h/db?x=a:b@c"),
-            "postgres://h/db?x=a:b@c"
-        );
+        assert_eq!(redact_password("postgres://h:5432/db"), "postgres://h:5432/db");
+        assert_eq!(redact_password("postgres://h/db?x=a:b@c"), "postgres://h/db?x=a:b@c");
     }
 }

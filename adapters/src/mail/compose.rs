@@ -48,7 +48,8 @@ pub fn template_data(
         data.case_id = case.id;
         data.case_url = format!("{}/cases/{}", base_url.trim_end_matches('/'), case.id);
         data.state = case.state.to_string();
-        data.state_title = def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
+        data.state_title =
+            def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
         for (id, value) in &case.fields {
             data.fields.insert(id.to_string(), value.display());
         }
@@ -59,12 +60,21 @@ pub fn template_data(
 /// The Message-ID for the email to `role` of the message with idempotency key `key`:
 /// `<case.42.3.chase.2.provider@domain>`.
 pub fn message_id(key: &str, role: &str, domain: &str) -> String {
-    let local: String = format!("{key}/{role}").chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '.' }).collect();
+    let local: String = format!("{key}/{role}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '.' })
+        .collect();
     format!("<{local}@{domain}>")
 }
 
 /// The email itself: plain text, or plain text and HTML when the template has both.
-pub fn build(from: &Mailbox, recipient: &Recipient, rendered: &Rendered, message_id: String, date: jiff::Timestamp) -> Result<Message, String> {
+pub fn build(
+    from: &Mailbox,
+    recipient: &Recipient,
+    rendered: &Rendered,
+    message_id: String,
+    date: jiff::Timestamp,
+) -> Result<Message, String> {
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(rendered.subject.clone())
@@ -86,16 +96,32 @@ mod tests {
 
     #[test]
     fn message_ids_are_stable_and_safe() {
-        assert_eq!(message_id("case/42/3/chase/2", "provider", "leeds.example"), "<case.42.3.chase.2.provider@leeds.example>");
-        assert_eq!(message_id("schedule/annual-review/due/2026-04-01T08:00:00Z", "pcg", "x"), "<schedule.annual-review.due.2026-04-01T08.00.00Z.pcg@x>");
+        assert_eq!(
+            message_id("case/42/3/chase/2", "provider", "leeds.example"),
+            "<case.42.3.chase.2.provider@leeds.example>"
+        );
+        assert_eq!(
+            message_id("schedule/annual-review/due/2026-04-01T08:00:00Z", "pcg", "x"),
+            "<schedule.annual-review.due.2026-04-01T08.00.00Z.pcg@x>"
+        );
     }
 
     #[test]
     fn an_email_has_its_headers_and_both_parts() {
-        let r = Recipient { role: "provider".into(), title: "Provider".into(), addresses: vec!["p@example.org".parse().unwrap()], link: None };
-        let rendered = Rendered { subject: "Notice".into(), text: "Dear provider".into(), html: Some("<p>Dear provider</p>".into()) };
+        let r = Recipient {
+            role: "provider".into(),
+            title: "Provider".into(),
+            addresses: vec!["p@example.org".parse().unwrap()],
+            link: None,
+        };
+        let rendered = Rendered {
+            subject: "Notice".into(),
+            text: "Dear provider".into(),
+            html: Some("<p>Dear provider</p>".into()),
+        };
         let from: Mailbox = "Gatehouse <gatehouse@leeds.example>".parse().unwrap();
-        let m = build(&from, &r, &rendered, "<a.b@leeds.example>".into(), "2026-01-05T09:00:00Z".parse().unwrap()).unwrap();
+        let m =
+            build(&from, &r, &rendered, "<a.b@leeds.example>".into(), "2026-01-05T09:00:00Z".parse().unwrap()).unwrap();
         let text = String::from_utf8(m.formatted()).unwrap();
         assert!(text.contains("Message-ID: <a.b@leeds.example>"), "{text}");
         assert!(text.contains("To: p@example.org"), "{text}");

@@ -113,7 +113,10 @@ pub async fn try_run_due<H: Host>(cx: &MailContext<H>) -> Result<MailOutcome, Wo
                 }
             }
             Err(SendError::Transient(e)) => return retry(cx, &m, e, now).await,
-            Err(SendError::Permanent(e)) => return fail(cx, &m, format!("the mail server refused the message to {role}: {e}"), Some(&def), now).await,
+            Err(SendError::Permanent(e)) => {
+                return fail(cx, &m, format!("the mail server refused the message to {role}: {e}"), Some(&def), now)
+                    .await;
+            }
         }
     }
     if delivered.is_empty() {
@@ -131,13 +134,18 @@ struct Plan {
     unreachable: Vec<String>,
 }
 
-async fn context<H: Host>(cx: &MailContext<H>, m: &OutboxMessage) -> Result<(Arc<Definition>, Option<CaseSnapshot>), HostError> {
+async fn context<H: Host>(
+    cx: &MailContext<H>,
+    m: &OutboxMessage,
+) -> Result<(Arc<Definition>, Option<CaseSnapshot>), HostError> {
     if let Some(case_id) = m.message.case_id {
         let (def, case) = cx.host.case(case_id).await?;
         return Ok((def, Some(case)));
     }
     let workflow = m.message.workflow_id.as_deref().unwrap_or_default();
-    let def = cx.host.workflow(workflow).ok_or_else(|| HostError::NotFound(format!("the message has no case and names no known workflow (`{workflow}`)")))?;
+    let def = cx.host.workflow(workflow).ok_or_else(|| {
+        HostError::NotFound(format!("the message has no case and names no known workflow (`{workflow}`)"))
+    })?;
     Ok((def, None))
 }
 
@@ -150,25 +158,35 @@ async fn plan<H: Host>(
     now: jiff::Timestamp,
 ) -> Result<Result<Plan, String>, WorkerError> {
     let msg = &m.message;
-    let Some(source) = cx.host.template(&msg.template) else { return Ok(Err(format!("the template `{}` does not exist", msg.template))) };
+    let Some(source) = cx.host.template(&msg.template) else {
+        return Ok(Err(format!("the template `{}` does not exist", msg.template)));
+    };
     let timer = msg.timer_id.as_deref();
     let domain = cx.config.from.email.domain().to_string();
     let mut plan = Plan { emails: Vec::new(), unreachable: Vec::new() };
     let mut seen = std::collections::HashSet::new();
     for to in msg.recipients.iter().filter(|r| !m.delivered.contains(r)) {
-        let mut recipient: Recipient = match recipients::resolve(&cx.store, def, case, to, timer, &cx.config.links, now).await? {
-            Ok(r) => r,
-            Err(why) => {
-                plan.unreachable.push(why);
-                continue;
-            }
-        };
+        let mut recipient: Recipient =
+            match recipients::resolve(&cx.store, def, case, to, timer, &cx.config.links, now).await? {
+                Ok(r) => r,
+                Err(why) => {
+                    plan.unreachable.push(why);
+                    continue;
+                }
+            };
         // Someone in two of the roles gets the message once, as the first of them.
         recipient.addresses.retain(|a| seen.insert(a.clone()));
         if recipient.addresses.is_empty() {
             continue;
         }
-        let data = compose::template_data(def, case, &recipient, msg.deadline, timer.unwrap_or_default(), &cx.config.links.base_url);
+        let data = compose::template_data(
+            def,
+            case,
+            &recipient,
+            msg.deadline,
+            timer.unwrap_or_default(),
+            &cx.config.links.base_url,
+        );
         let rendered = match templates::render(&source, &data) {
             Ok(r) => r,
             Err(e) => return Ok(Err(format!("the template `{}` does not render: {e}", msg.template))),
@@ -182,7 +200,12 @@ async fn plan<H: Host>(
     Ok(Ok(plan))
 }
 
-async fn retry<H: Host>(cx: &MailContext<H>, m: &OutboxMessage, error: String, now: jiff::Timestamp) -> Result<MailOutcome, WorkerError> {
+async fn retry<H: Host>(
+    cx: &MailContext<H>,
+    m: &OutboxMessage,
+    error: String,
+    now: jiff::Timestamp,
+) -> Result<MailOutcome, WorkerError> {
     let delay = cx.config.backoff.delay_with_jitter(m.attempts + 1);
     let next_attempt_at = now.checked_add(delay).unwrap_or(now);
     tracing::warn!(key = %m.message.key, attempt = m.attempts + 1, %error, retry_at = %next_attempt_at, "message not delivered; will retry");
@@ -190,7 +213,13 @@ async fn retry<H: Host>(cx: &MailContext<H>, m: &OutboxMessage, error: String, n
     Ok(MailOutcome::Retry { key: m.message.key.clone(), error, next_attempt_at })
 }
 
-async fn fail<H: Host>(cx: &MailContext<H>, m: &OutboxMessage, error: String, def: Option<&Definition>, now: jiff::Timestamp) -> Result<MailOutcome, WorkerError> {
+async fn fail<H: Host>(
+    cx: &MailContext<H>,
+    m: &OutboxMessage,
+    error: String,
+    def: Option<&Definition>,
+    now: jiff::Timestamp,
+) -> Result<MailOutcome, WorkerError> {
     let escalation = escalation(&cx.config, m, def);
     tracing::error!(key = %m.message.key, %error, escalated = escalation.is_some(), "message failed for good");
     cx.store.mark_failed(m.id, &error, now, escalation.as_ref()).await?;

@@ -49,16 +49,22 @@ pub async fn resolve(
     if recipient == CREATOR {
         let Some(case) = case else { return Ok(Err("a message without a case has no owner to send to".into())) };
         return Ok(match case.created_by.parse::<Address>() {
-            Ok(a) => Ok(Recipient { role: "creator".into(), title: "Case owner".into(), addresses: vec![a], link: None }),
+            Ok(a) => {
+                Ok(Recipient { role: "creator".into(), title: "Case owner".into(), addresses: vec![a], link: None })
+            }
             Err(_) => Err(format!("the case's owner `{}` has no email address", case.created_by)),
         });
     }
-    let Some((id, role)) = def.role(recipient) else { return Ok(Err(format!("`{recipient}` is not a role of {}", def.id))) };
+    let Some((id, role)) = def.role(recipient) else {
+        return Ok(Err(format!("`{recipient}` is not a role of {}", def.id)));
+    };
     let title = role.title.clone();
     if let Some(field) = &role.email_field {
         let Some(case) = case else { return Ok(Err(format!("{title} can only be written to about a case"))) };
         let address = match case.fields.get(field) {
-            Some(FieldValue::Text(s)) => s.parse::<Address>().map_err(|_| format!("`{field}` holds `{s}`, which is not an email address")),
+            Some(FieldValue::Text(s)) => {
+                s.parse::<Address>().map_err(|_| format!("`{field}` holds `{s}`, which is not an email address"))
+            }
             _ => Err(format!("the case has no `{field}` to write to {title} at")),
         };
         return Ok(address.map(|a| {
@@ -78,7 +84,12 @@ pub async fn resolve(
 /// role provides in this workflow (`from: <role>`), narrowed to what the timer waits
 /// for (`until:`) when that names any of it.
 pub fn evidence_asked(def: &Definition, role: &str, timer: Option<&str>) -> Vec<String> {
-    let provided: Vec<String> = def.evidence.iter().filter(|(_, e)| e.from.as_ref().is_some_and(|r| r.as_str() == role)).map(|(id, _)| id.to_string()).collect();
+    let provided: Vec<String> = def
+        .evidence
+        .iter()
+        .filter(|(_, e)| e.from.as_ref().is_some_and(|r| r.as_str() == role))
+        .map(|(id, _)| id.to_string())
+        .collect();
     let mut awaited = Vec::new();
     if let Some(until) = timer.and_then(|t| def.timer(t)).and_then(|t| t.until.as_ref()) {
         gate_evidence(until, &mut awaited);

@@ -32,7 +32,8 @@ impl SmtpTransport {
     /// the tokio runtime: the pool starts a task that closes idle connections.
     pub fn from_url(url: &str, pool_size: u32) -> Result<SmtpTransport, SmtpUrlError> {
         let shown = crate::store::redact(url);
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| SmtpUrlError { url: shown.clone(), reason: e.to_string() })?;
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| SmtpUrlError { url: shown.clone(), reason: e.to_string() })?;
         let pool = PoolConfig::new().max_size(pool_size.max(1)).idle_timeout(Duration::from_secs(60));
         let inner = builder.timeout(Some(COMMAND_TIMEOUT)).pool_config(pool).build();
         Ok(SmtpTransport { inner, url: shown })
@@ -60,7 +61,9 @@ impl Transport for SmtpTransport {
 /// Everything else — no connection, a timeout, TLS trouble, a 4xx reply — may pass.
 pub fn classify(code: Option<u16>, text: &str) -> SendError {
     match code {
-        Some(530 | 534 | 535 | 538) => SendError::Transient(format!("the SMTP server refused Gatehouse's login: {text}")),
+        Some(530 | 534 | 535 | 538) => {
+            SendError::Transient(format!("the SMTP server refused Gatehouse's login: {text}"))
+        }
         Some(c) if (500..600).contains(&c) => SendError::Permanent(text.to_string()),
         _ => SendError::Transient(text.to_string()),
     }

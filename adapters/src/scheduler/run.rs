@@ -33,7 +33,14 @@ enum Step {
 }
 
 /// Start the timer, schedule and outbox workers on the current tokio runtime.
-pub fn run_workers<H: Host>(host: Arc<H>, store: Store, transport: Arc<dyn Transport>, mail: MailConfig, config: WorkerConfig, wake: Wake) -> Workers {
+pub fn run_workers<H: Host>(
+    host: Arc<H>,
+    store: Store,
+    transport: Arc<dyn Transport>,
+    mail: MailConfig,
+    config: WorkerConfig,
+    wake: Wake,
+) -> Workers {
     let (stop, _) = watch::channel(false);
     let mut tasks = Vec::new();
     tracing::info!(owner = %config.owner, transport = %transport.describe(), "workers starting");
@@ -57,7 +64,13 @@ pub fn run_workers<H: Host>(host: Arc<H>, store: Store, transport: Arc<dyn Trans
             }
         }));
     }
-    let mail_cx = Arc::new(MailContext { store: store.clone(), host: host.clone(), transport, config: mail, owner: config.owner.clone() });
+    let mail_cx = Arc::new(MailContext {
+        store: store.clone(),
+        host: host.clone(),
+        transport,
+        config: mail,
+        owner: config.owner.clone(),
+    });
     for _ in 0..config.mail_tasks.max(1) {
         let cx = mail_cx.clone();
         tasks.push(spawn_loop("outbox", host.clone(), &config, &wake, &stop, move || {
@@ -113,7 +126,14 @@ impl Workers {
     }
 }
 
-fn spawn_loop<H, F, Fut>(name: &'static str, host: Arc<H>, config: &WorkerConfig, wake: &Wake, stop: &watch::Sender<bool>, step: F) -> JoinHandle<()>
+fn spawn_loop<H, F, Fut>(
+    name: &'static str,
+    host: Arc<H>,
+    config: &WorkerConfig,
+    wake: &Wake,
+    stop: &watch::Sender<bool>,
+    step: F,
+) -> JoinHandle<()>
 where
     H: Host,
     F: Fn() -> Fut + Send + 'static,

@@ -79,7 +79,12 @@ pub async fn try_run_due<H: Host>(cx: &ScheduleContext<H>) -> Result<ScheduleOut
 }
 
 /// The latest occurrence after `last` and no later than `now`, in zone `tz`.
-pub fn latest_due(schedule: &cron::Schedule, tz: chrono_tz::Tz, last: jiff::Timestamp, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+pub fn latest_due(
+    schedule: &cron::Schedule,
+    tz: chrono_tz::Tz,
+    last: jiff::Timestamp,
+    now: jiff::Timestamp,
+) -> Option<jiff::Timestamp> {
     let from = tz.timestamp_micros(last.as_microsecond()).single()?;
     let mut latest = None;
     // Bounded: a schedule every second after a long downtime must not spin for ever.
@@ -116,9 +121,15 @@ mod tests {
         let tz = chrono_tz::Europe::London;
         assert_eq!(next_after(&s, tz, ts("2026-01-05T09:00:00Z")), Some(ts("2026-04-01T08:00:00Z")));
         assert_eq!(latest_due(&s, tz, ts("2026-01-05T09:00:00Z"), ts("2026-04-01T07:59:59Z")), None);
-        assert_eq!(latest_due(&s, tz, ts("2026-01-05T09:00:00Z"), ts("2026-04-01T08:00:00Z")), Some(ts("2026-04-01T08:00:00Z")));
+        assert_eq!(
+            latest_due(&s, tz, ts("2026-01-05T09:00:00Z"), ts("2026-04-01T08:00:00Z")),
+            Some(ts("2026-04-01T08:00:00Z"))
+        );
         // Two years down: only the latest missed occurrence.
-        assert_eq!(latest_due(&s, tz, ts("2025-01-05T09:00:00Z"), ts("2027-05-01T00:00:00Z")), Some(ts("2027-04-01T08:00:00Z")));
+        assert_eq!(
+            latest_due(&s, tz, ts("2025-01-05T09:00:00Z"), ts("2027-05-01T00:00:00Z")),
+            Some(ts("2027-04-01T08:00:00Z"))
+        );
         // Fired already: nothing until next year.
         assert_eq!(latest_due(&s, tz, ts("2026-04-01T08:00:00Z"), ts("2026-12-01T00:00:00Z")), None);
     }

@@ -12,7 +12,15 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of one event, chained to `prev_hash`.
-pub fn chain_hash(prev_hash: &str, case_id: i64, seq: i64, kind: &str, actor: &str, at_micros: i64, payload: &str) -> String {
+pub fn chain_hash(
+    prev_hash: &str,
+    case_id: i64,
+    seq: i64,
+    kind: &str,
+    actor: &str,
+    at_micros: i64,
+    payload: &str,
+) -> String {
     let mut h = Sha256::new();
     for part in [prev_hash, &case_id.to_string(), &seq.to_string(), kind, actor, &at_micros.to_string(), payload] {
         h.update(part.as_bytes());
@@ -92,13 +100,23 @@ pub fn check_chain(case_id: i64, events: &[event::Model]) -> Option<BrokenLink> 
 impl Store {
     /// A case's audit trail, in order.
     pub async fn events(&self, case_id: i64) -> Result<Vec<event::Model>, StoreError> {
-        Ok(event::Entity::find().filter(event::Column::CaseId.eq(case_id)).order_by_asc(event::Column::Seq).all(&self.db).await?)
+        Ok(event::Entity::find()
+            .filter(event::Column::CaseId.eq(case_id))
+            .order_by_asc(event::Column::Seq)
+            .all(&self.db)
+            .await?)
     }
 
     /// Check every case's chain; report the first broken link of each broken case.
     pub async fn verify_audit(&self) -> Result<(u64, Vec<BrokenLink>), StoreError> {
         use super::entities::case;
-        let ids: Vec<i64> = case::Entity::find().select_only().column(case::Column::Id).order_by_asc(case::Column::Id).into_tuple().all(&self.db).await?;
+        let ids: Vec<i64> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Id)
+            .order_by_asc(case::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
         let mut broken = Vec::new();
         for id in &ids {
             let events = self.events(*id).await?;

@@ -6,9 +6,13 @@ use super::{Store, StoreError, audit, codec};
 use gatehouse_engine::decide::{Decision, Event, blank_case};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::ids::{EvidenceId, RoleId, TimerId};
-use gatehouse_engine::snapshot::{Actor, ApprovalRecord, ArmedTimer, CaseSnapshot, ConflictRecord, EvidenceContent, EvidenceRecord, Meeting, Verdict};
+use gatehouse_engine::snapshot::{
+    Actor, ApprovalRecord, ArmedTimer, CaseSnapshot, ConflictRecord, EvidenceContent, EvidenceRecord, Meeting, Verdict,
+};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 
 /// The case row: what is needed to find its definition.
 pub type CaseRow = case::Model;
@@ -51,7 +55,10 @@ impl Store {
     pub async fn load(&self, def: &Definition, row: &CaseRow) -> Result<CaseSnapshot, StoreError> {
         let corrupt = |m: String| StoreError::Corrupt(format!("case {}: {m}", row.id));
         let fields = codec::fields_from_text(def, &row.fields).map_err(corrupt)?;
-        let state = def.state(&row.state).map(|(id, _)| id.clone()).ok_or_else(|| corrupt(format!("unknown state `{}`", row.state)))?;
+        let state = def
+            .state(&row.state)
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| corrupt(format!("unknown state `{}`", row.state)))?;
         let mut snapshot = blank_case(def, &Actor::system(), codec::to_jiff(row.created_at));
         snapshot.id = row.id;
         snapshot.state = state;
@@ -68,12 +75,22 @@ impl Store {
             .all(&self.db)
             .await?;
         for e in current {
-            let Some((id, _)) = def.evidence_kind(&e.evidence_type) else { return Err(corrupt(format!("unknown evidence `{}`", e.evidence_type))) };
+            let Some((id, _)) = def.evidence_kind(&e.evidence_type) else {
+                return Err(corrupt(format!("unknown evidence `{}`", e.evidence_type)));
+            };
             let value: serde_json::Value = serde_json::from_str(&e.content).map_err(|err| corrupt(err.to_string()))?;
             let content = codec::content_from_json(&value).map_err(corrupt)?;
-            snapshot.evidence.insert(id.clone(), EvidenceRecord { evidence: id.clone(), content, by: e.attached_by, at: codec::to_jiff(e.attached_at) });
+            snapshot.evidence.insert(
+                id.clone(),
+                EvidenceRecord { evidence: id.clone(), content, by: e.attached_by, at: codec::to_jiff(e.attached_at) },
+            );
         }
-        for a in approval::Entity::find().filter(approval::Column::CaseId.eq(row.id)).order_by_asc(approval::Column::Id).all(&self.db).await? {
+        for a in approval::Entity::find()
+            .filter(approval::Column::CaseId.eq(row.id))
+            .order_by_asc(approval::Column::Id)
+            .all(&self.db)
+            .await?
+        {
             let role = role_id(def, &a.role).ok_or_else(|| corrupt(format!("unknown role `{}`", a.role)))?;
             let meeting = match (a.meeting_name, a.meeting_date.and_then(codec::date_to_jiff)) {
                 (Some(name), Some(date)) => Some(Meeting { name, date }),
@@ -90,20 +107,43 @@ impl Store {
                 conflict: a.conflict,
             });
         }
-        for c in conflict::Entity::find().filter(conflict::Column::CaseId.eq(row.id)).order_by_asc(conflict::Column::Id).all(&self.db).await? {
+        for c in conflict::Entity::find()
+            .filter(conflict::Column::CaseId.eq(row.id))
+            .order_by_asc(conflict::Column::Id)
+            .all(&self.db)
+            .await?
+        {
             let role = role_id(def, &c.role).ok_or_else(|| corrupt(format!("unknown role `{}`", c.role)))?;
-            snapshot.conflicts.push(ConflictRecord { role, by: c.declared_by, reason: c.reason, at: codec::to_jiff(c.declared_at) });
+            snapshot.conflicts.push(ConflictRecord {
+                role,
+                by: c.declared_by,
+                reason: c.reason,
+                at: codec::to_jiff(c.declared_at),
+            });
         }
-        for t in timer::Entity::find().filter(timer::Column::CaseId.eq(row.id)).order_by_asc(timer::Column::Id).all(&self.db).await? {
-            let id = def.timer(&t.timer_id).map(|d| d.id.clone()).ok_or_else(|| corrupt(format!("unknown timer `{}`", t.timer_id)))?;
-            snapshot.timers.push(ArmedTimer { timer: id, due_at: codec::to_jiff(t.due_at), occurrence: t.occurrence as u32 });
+        for t in timer::Entity::find()
+            .filter(timer::Column::CaseId.eq(row.id))
+            .order_by_asc(timer::Column::Id)
+            .all(&self.db)
+            .await?
+        {
+            let id = def
+                .timer(&t.timer_id)
+                .map(|d| d.id.clone())
+                .ok_or_else(|| corrupt(format!("unknown timer `{}`", t.timer_id)))?;
+            snapshot.timers.push(ArmedTimer {
+                timer: id,
+                due_at: codec::to_jiff(t.due_at),
+                occurrence: t.occurrence as u32,
+            });
         }
         Ok(snapshot)
     }
 
     /// Store a new case from the decision `open` returned. Returns it with its id.
     pub async fn create(&self, def: &Definition, decision: &Decision) -> Result<CaseSnapshot, StoreError> {
-        let actor = Actor { id: decision.actor.clone(), roles: Vec::new(), kind: gatehouse_engine::snapshot::ActorKind::User };
+        let actor =
+            Actor { id: decision.actor.clone(), roles: Vec::new(), kind: gatehouse_engine::snapshot::ActorKind::User };
         let mut after = blank_case(def, &actor, decision.at);
         after.apply(decision);
         let now = codec::to_chrono(decision.at);
@@ -166,11 +206,18 @@ fn role_id(def: &Definition, role: &str) -> Option<RoleId> {
 }
 
 /// Write what the decision's events add, its audit events, timers and messages.
-async fn persist<C: ConnectionTrait>(txn: &C, case_id: i64, after: &CaseSnapshot, decision: &Decision) -> Result<(), StoreError> {
+async fn persist<C: ConnectionTrait>(
+    txn: &C,
+    case_id: i64,
+    after: &CaseSnapshot,
+    decision: &Decision,
+) -> Result<(), StoreError> {
     let at = codec::to_chrono(decision.at);
     for event in &decision.events {
         match event {
-            Event::EvidenceAttached { evidence: id, content } => insert_evidence(txn, case_id, id, content, &decision.actor, at).await?,
+            Event::EvidenceAttached { evidence: id, content } => {
+                insert_evidence(txn, case_id, id, content, &decision.actor, at).await?
+            }
             Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared } => {
                 let row = approval::ActiveModel {
                     id: Default::default(),

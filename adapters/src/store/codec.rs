@@ -5,8 +5,8 @@
 
 use gatehouse_engine::decide::Event;
 use gatehouse_engine::definition::{Definition, FieldType};
-use gatehouse_engine::snapshot::{Answer, EvidenceContent, FieldValue, Meeting, Verdict};
 use gatehouse_engine::ids::FieldId;
+use gatehouse_engine::snapshot::{Answer, EvidenceContent, FieldValue, Meeting, Verdict};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -60,12 +60,16 @@ pub fn fields_from_text(def: &Definition, text: &str) -> Result<BTreeMap<FieldId
             return Err(format!("field `{k}` is not declared by {} v{}", def.id, def.version));
         };
         let value = match (&field.kind, &v) {
-            (FieldType::Text | FieldType::Email | FieldType::Choice(_), Value::String(s)) => FieldValue::Text(s.clone()),
+            (FieldType::Text | FieldType::Email | FieldType::Choice(_), Value::String(s)) => {
+                FieldValue::Text(s.clone())
+            }
             (FieldType::Money, Value::Number(n)) => FieldValue::Pence(n.as_i64().ok_or("money is not whole pence")?),
             (FieldType::Number, Value::Number(n)) => FieldValue::Number(n.as_f64().ok_or("not a number")?),
             (FieldType::Integer, Value::Number(n)) => FieldValue::Integer(n.as_i64().ok_or("not a whole number")?),
             (FieldType::Boolean, Value::Bool(b)) => FieldValue::Bool(*b),
-            (FieldType::Date, Value::String(s)) => FieldValue::Date(s.parse().map_err(|e| format!("bad date `{s}`: {e}"))?),
+            (FieldType::Date, Value::String(s)) => {
+                FieldValue::Date(s.parse().map_err(|e| format!("bad date `{s}`: {e}"))?)
+            }
             (kind, v) => return Err(format!("field `{k}` holds {v}, not a {}", kind.name())),
         };
         out.insert(id.clone(), value);
@@ -158,7 +162,9 @@ pub fn event_payload(e: &Event) -> Value {
             let f: Map<String, Value> = set.iter().map(|(k, v)| (k.to_string(), field_json(v))).collect();
             json!({ "set": f, "cleared": cleared.iter().map(|c| c.as_str()).collect::<Vec<_>>() })
         }
-        Event::EvidenceAttached { evidence, content } => json!({ "evidence": evidence.as_str(), "content": content_json(content) }),
+        Event::EvidenceAttached { evidence, content } => {
+            json!({ "evidence": evidence.as_str(), "content": content_json(content) })
+        }
         Event::ApprovalRecorded { role, verdict, comment, meeting, conflict } => json!({
             "role": role.as_str(), "verdict": verdict_name(*verdict), "comment": comment,
             "meeting": meeting_json(meeting), "conflict": conflict,
@@ -169,6 +175,8 @@ pub fn event_payload(e: &Event) -> Value {
         }
         Event::TimerFired { timer, occurrence } => json!({ "timer": timer.as_str(), "occurrence": occurrence }),
         Event::TimerStopped { timer, reason } => json!({ "timer": timer.as_str(), "reason": reason }),
-        Event::TransitionBlocked { transition, reason } => json!({ "transition": transition.as_str(), "reason": reason }),
+        Event::TransitionBlocked { transition, reason } => {
+            json!({ "transition": transition.as_str(), "reason": reason })
+        }
     }
 }

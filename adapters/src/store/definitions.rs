@@ -53,13 +53,23 @@ impl Definitions {
 impl Store {
     /// Publish one workflow file: a new (id, version) is stored; the same content again
     /// is a no-op; different content under a published version is refused.
-    pub async fn publish(&self, file: &str, source: &str, def: &Definition, now: jiff::Timestamp) -> Result<Published, StoreError> {
+    pub async fn publish(
+        &self,
+        file: &str,
+        source: &str,
+        def: &Definition,
+        now: jiff::Timestamp,
+    ) -> Result<Published, StoreError> {
         let existing = definition::Entity::find_by_id((def.id.clone(), def.version as i32)).one(&self.db).await?;
         if let Some(row) = existing {
             if row.sha256 == def.sha256 {
                 return Ok(Published::Unchanged);
             }
-            return Err(StoreError::VersionNotBumped { file: file.to_string(), workflow: def.id.clone(), version: def.version });
+            return Err(StoreError::VersionNotBumped {
+                file: file.to_string(),
+                workflow: def.id.clone(),
+                version: def.version,
+            });
         }
         let row = definition::ActiveModel {
             workflow_id: Set(def.id.clone()),

@@ -14,9 +14,9 @@ mod timers;
 pub mod users;
 
 pub use audit::{BrokenLink, chain_hash, check_chain};
-pub use files::FileStore;
 pub use cases::{CaseFilter, CaseRow};
 pub use definitions::{Definitions, Published};
+pub use files::FileStore;
 pub use outbox::{Delivery, NewMessage, OutboxMessage};
 pub use timers::{ArmedTimerRow, DueTimer};
 pub use users::{User, UserError};
@@ -41,7 +41,9 @@ pub enum StoreError {
         actual: i64,
     },
     /// A workflow file changed without its version being bumped.
-    #[error("{file}: `{workflow}` version {version} is already published with different content; bump `version:` to publish the change")]
+    #[error(
+        "{file}: `{workflow}` version {version} is already published with different content; bump `version:` to publish the change"
+    )]
     VersionNotBumped {
         /// The file.
         file: String,

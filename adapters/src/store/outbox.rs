@@ -11,7 +11,10 @@
 use super::entities::outbox;
 use super::{Store, StoreError, codec};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait, Value,
+};
 
 /// A message to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +121,9 @@ impl Row {
     fn delivery(&self) -> Delivery {
         match (self.sent_at, self.failed_at) {
             (Some(at), _) => Delivery::Sent { at: codec::to_jiff(at), note: self.last_error.clone() },
-            (None, Some(at)) => Delivery::Failed { at: codec::to_jiff(at), error: self.last_error.clone().unwrap_or_default() },
+            (None, Some(at)) => {
+                Delivery::Failed { at: codec::to_jiff(at), error: self.last_error.clone().unwrap_or_default() }
+            }
             (None, None) => Delivery::Pending {
                 attempts: self.attempts.max(0) as u32,
                 next_attempt_at: codec::to_jiff(self.next_attempt_at),
@@ -136,7 +141,12 @@ impl Store {
     }
 
     /// Claim the message due first that no live lease holds, until `lease_until`.
-    pub async fn claim_due_message(&self, owner: &str, now: jiff::Timestamp, lease_until: jiff::Timestamp) -> Result<Option<OutboxMessage>, StoreError> {
+    pub async fn claim_due_message(
+        &self,
+        owner: &str,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
         let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, next_attempt_at = $2 \
@@ -145,7 +155,8 @@ impl Store {
              RETURNING {COLUMNS}"
         );
         let values: [Value; 3] = [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into()];
-        let row = Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values)).one(&self.db).await?;
+        let row =
+            Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values)).one(&self.db).await?;
         Ok(row.map(|r| r.message()))
     }
 
@@ -178,7 +189,13 @@ impl Store {
     /// The message cannot be delivered (the server said 5xx, the template does not
     /// render): mark it failed for good and, in the same transaction, queue
     /// `escalation` to tell someone.
-    pub async fn mark_failed(&self, id: i64, error: &str, now: jiff::Timestamp, escalation: Option<&NewMessage>) -> Result<(), StoreError> {
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        now: jiff::Timestamp,
+        escalation: Option<&NewMessage>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let sql = "UPDATE outbox SET failed_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL \
                    WHERE id = $3 AND sent_at IS NULL";
@@ -213,14 +230,18 @@ impl Store {
     /// Every message about a case and where it stands, oldest first.
     pub async fn case_messages(&self, case_id: i64) -> Result<Vec<(OutboxMessage, Delivery)>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM outbox WHERE case_id = $1 ORDER BY id");
-        let rows = Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, [case_id.into()])).all(&self.db).await?;
+        let rows = Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, [case_id.into()]))
+            .all(&self.db)
+            .await?;
         Ok(rows.iter().map(|r| (r.message(), r.delivery())).collect())
     }
 
     /// One message and where it stands, by idempotency key.
     pub async fn message_by_key(&self, key: &str) -> Result<Option<(OutboxMessage, Delivery)>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM outbox WHERE idempotency_key = $1");
-        let row = Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, [key.into()])).one(&self.db).await?;
+        let row = Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, [key.into()]))
+            .one(&self.db)
+            .await?;
         Ok(row.map(|r| (r.message(), r.delivery())))
     }
 }
@@ -230,7 +251,12 @@ fn json(list: &[String]) -> String {
 }
 
 /// Insert a message inside the caller's transaction, unless its key is taken.
-pub(super) async fn insert_message<C: ConnectionTrait>(c: &C, backend: DbBackend, m: &NewMessage, now: jiff::Timestamp) -> Result<bool, StoreError> {
+pub(super) async fn insert_message<C: ConnectionTrait>(
+    c: &C,
+    backend: DbBackend,
+    m: &NewMessage,
+    now: jiff::Timestamp,
+) -> Result<bool, StoreError> {
     let sql = "INSERT INTO outbox (case_id, workflow_id, idempotency_key, template, recipients, deadline, timer_id, created_at, attempts, next_attempt_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8) ON CONFLICT (idempotency_key) DO NOTHING";
     let values: [Value; 8] = [

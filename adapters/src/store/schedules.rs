@@ -13,7 +13,12 @@ impl Store {
     /// The last occurrence of a schedule that was fired. A schedule seen for the first
     /// time is recorded as last fired at `first_seen`, so that starting Gatehouse does
     /// not send a year's worth of past occurrences.
-    pub async fn schedule_last_run(&self, workflow: &str, schedule: &str, first_seen: jiff::Timestamp) -> Result<jiff::Timestamp, StoreError> {
+    pub async fn schedule_last_run(
+        &self,
+        workflow: &str,
+        schedule: &str,
+        first_seen: jiff::Timestamp,
+    ) -> Result<jiff::Timestamp, StoreError> {
         let key = (workflow.to_string(), schedule.to_string());
         if let Some(row) = schedule_run::Entity::find_by_id(key.clone()).one(&self.db).await? {
             return Ok(codec::to_jiff(row.last_occurrence));
@@ -24,9 +29,14 @@ impl Store {
             last_occurrence: Set(codec::to_chrono(first_seen)),
             updated_at: Set(codec::to_chrono(first_seen)),
         };
-        let on_conflict = OnConflict::columns([schedule_run::Column::WorkflowId, schedule_run::Column::ScheduleId]).do_nothing().to_owned();
+        let on_conflict = OnConflict::columns([schedule_run::Column::WorkflowId, schedule_run::Column::ScheduleId])
+            .do_nothing()
+            .to_owned();
         schedule_run::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(&self.db).await?;
-        let row = schedule_run::Entity::find_by_id(key).one(&self.db).await?.ok_or_else(|| StoreError::NotFound(format!("schedule {workflow}/{schedule}")))?;
+        let row = schedule_run::Entity::find_by_id(key)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("schedule {workflow}/{schedule}")))?;
         Ok(codec::to_jiff(row.last_occurrence))
     }
 
@@ -50,7 +60,8 @@ impl Store {
             schedule.into(),
             codec::to_chrono(last).into(),
         ];
-        let moved = txn.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?.rows_affected() == 1;
+        let moved =
+            txn.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?.rows_affected() == 1;
         if !moved {
             txn.rollback().await?;
             return Ok(false);

@@ -12,7 +12,10 @@
 use super::entities::{case, timer};
 use super::{Store, StoreError, codec};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
+};
 use std::collections::BTreeMap;
 
 /// A timer claimed by this process.
@@ -57,7 +60,12 @@ struct Claimed {
 impl Store {
     /// Claim the earliest due timer that no live lease holds: this process (`owner`)
     /// holds it until `lease_until`. `None` when nothing is due.
-    pub async fn claim_due_timer(&self, owner: &str, now: jiff::Timestamp, lease_until: jiff::Timestamp) -> Result<Option<DueTimer>, StoreError> {
+    pub async fn claim_due_timer(
+        &self,
+        owner: &str,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+    ) -> Result<Option<DueTimer>, StoreError> {
         let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE timers SET lease_owner = $1, lease_until = $2 \
@@ -66,8 +74,16 @@ impl Store {
              RETURNING id, case_id, timer_id, due_at, occurrence"
         );
         let values: [Value; 3] = [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into()];
-        let row = Claimed::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values)).one(&self.db).await?;
-        Ok(row.map(|c| DueTimer { id: c.id, case_id: c.case_id, timer_id: c.timer_id, due_at: codec::to_jiff(c.due_at), occurrence: c.occurrence.max(0) as u32 }))
+        let row = Claimed::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|c| DueTimer {
+            id: c.id,
+            case_id: c.case_id,
+            timer_id: c.timer_id,
+            due_at: codec::to_jiff(c.due_at),
+            occurrence: c.occurrence.max(0) as u32,
+        }))
     }
 
     /// Give a claimed timer back, if its row is still there and still ours: it may be
@@ -103,7 +119,8 @@ impl Store {
             .order_by_asc(timer::Column::Id)
             .all(&self.db)
             .await?;
-        let ids: Vec<i64> = timers.iter().map(|t| t.case_id).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let ids: Vec<i64> =
+            timers.iter().map(|t| t.case_id).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         let mut cases = BTreeMap::new();
         for chunk in ids.chunks(500) {
             for c in case::Entity::find().filter(case::Column::Id.is_in(chunk.to_vec())).all(&self.db).await? {
@@ -119,7 +136,13 @@ impl Store {
                     workflow_version: c.workflow_version,
                     state: c.state.clone(),
                     lease_owner: t.lease_owner.clone(),
-                    timer: DueTimer { id: t.id, case_id: t.case_id, timer_id: t.timer_id, due_at: codec::to_jiff(t.due_at), occurrence: t.occurrence.max(0) as u32 },
+                    timer: DueTimer {
+                        id: t.id,
+                        case_id: t.case_id,
+                        timer_id: t.timer_id,
+                        due_at: codec::to_jiff(t.due_at),
+                        occurrence: t.occurrence.max(0) as u32,
+                    },
                 })
             })
             .collect())

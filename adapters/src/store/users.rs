@@ -63,7 +63,13 @@ pub fn token_hash(token: &str) -> String {
 impl Store {
     /// Add a user holding `roles`. Returns the user and their token, which is not kept
     /// anywhere and cannot be shown again.
-    pub async fn add_user(&self, email: &str, name: &str, roles: &[String], now: jiff::Timestamp) -> Result<(User, String), UserError> {
+    pub async fn add_user(
+        &self,
+        email: &str,
+        name: &str,
+        roles: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<(User, String), UserError> {
         let email = normalize_email(email)?;
         if let Some(bad) = roles.iter().find(|r| !is_role_id(r)) {
             return Err(UserError::InvalidRole(bad.clone()));
@@ -83,17 +89,28 @@ impl Store {
         };
         let id = match user::Entity::insert(row).exec(&txn).await {
             Ok(r) => r.last_insert_id,
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => return Err(UserError::EmailTaken(email)),
+            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(UserError::EmailTaken(email));
+            }
             Err(e) => return Err(e.into()),
         };
         let mut roles: Vec<String> = roles.to_vec();
         roles.sort();
         roles.dedup();
         for role in &roles {
-            membership::Entity::insert(membership::ActiveModel { user_id: Set(id), role: Set(role.clone()) }).exec_without_returning(&txn).await?;
+            membership::Entity::insert(membership::ActiveModel { user_id: Set(id), role: Set(role.clone()) })
+                .exec_without_returning(&txn)
+                .await?;
         }
         txn.commit().await?;
-        let user = User { id, email, name: name.trim().to_string(), roles, created_at: codec::to_jiff(codec::to_chrono(now)), revoked_at: None };
+        let user = User {
+            id,
+            email,
+            name: name.trim().to_string(),
+            roles,
+            created_at: codec::to_jiff(codec::to_chrono(now)),
+            revoked_at: None,
+        };
         Ok((user, token))
     }
 
@@ -119,7 +136,11 @@ impl Store {
             .filter(user::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
-        let row = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&self.db).await?.ok_or(UserError::NotFound(email))?;
+        let row = user::Entity::find()
+            .filter(user::Column::Email.eq(&email))
+            .one(&self.db)
+            .await?
+            .ok_or(UserError::NotFound(email))?;
         let roles = self.roles_of(row.id).await?;
         Ok(from_row(row, roles))
     }
@@ -145,7 +166,13 @@ impl Store {
 
     /// The email addresses of the users who hold `role` and are not revoked, sorted.
     pub async fn role_members(&self, role: &str) -> Result<Vec<String>, StoreError> {
-        let ids: Vec<i64> = membership::Entity::find().filter(membership::Column::Role.eq(role)).all(&self.db).await?.into_iter().map(|m| m.user_id).collect();
+        let ids: Vec<i64> = membership::Entity::find()
+            .filter(membership::Column::Role.eq(role))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -159,13 +186,24 @@ impl Store {
     }
 
     async fn roles_of(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
-        let rows = membership::Entity::find().filter(membership::Column::UserId.eq(user_id)).order_by_asc(membership::Column::Role).all(&self.db).await?;
+        let rows = membership::Entity::find()
+            .filter(membership::Column::UserId.eq(user_id))
+            .order_by_asc(membership::Column::Role)
+            .all(&self.db)
+            .await?;
         Ok(rows.into_iter().map(|m| m.role).collect())
     }
 }
 
 fn from_row(row: user::Model, roles: Vec<String>) -> User {
-    User { id: row.id, email: row.email, name: row.name, roles, created_at: codec::to_jiff(row.created_at), revoked_at: row.revoked_at.map(codec::to_jiff) }
+    User {
+        id: row.id,
+        email: row.email,
+        name: row.name,
+        roles,
+        created_at: codec::to_jiff(row.created_at),
+        revoked_at: row.revoked_at.map(codec::to_jiff),
+    }
 }
 
 /// An email address as stored: trimmed, lower case, and one that mail can be sent to.
@@ -179,7 +217,8 @@ fn normalize_email(email: &str) -> Result<String, UserError> {
 
 fn is_role_id(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// 32 random bytes, URL-safe base64, with a prefix that makes a leaked token easy to
@@ -205,7 +244,13 @@ mod tests {
 
     #[test]
     fn role_ids_and_emails_are_checked() {
-        assert!(is_role_id("exec_board") && is_role_id("pig") && !is_role_id("Exec") && !is_role_id("1x") && !is_role_id(""));
+        assert!(
+            is_role_id("exec_board")
+                && is_role_id("pig")
+                && !is_role_id("Exec")
+                && !is_role_id("1x")
+                && !is_role_id("")
+        );
         assert_eq!(normalize_email(" Alice@Leeds.Example ").unwrap(), "alice@leeds.example");
         assert!(matches!(normalize_email("not an address"), Err(UserError::InvalidEmail(_))));
     }

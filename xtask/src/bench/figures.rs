@@ -32,11 +32,7 @@ fn plain(line: &str) -> Option<Figure> {
     }
     let [value, unit] = words::<2>(rest)?;
     value.parse::<f64>().ok()?;
-    Some(Figure {
-        name: name.to_owned(),
-        value: value.to_owned(),
-        unit: unit.to_owned(),
-    })
+    Some(Figure { name: name.to_owned(), value: value.to_owned(), unit: unit.to_owned() })
 }
 
 /// Criterion's `name   time:   [1.1 µs 1.2 µs 1.3 µs]`. A long name is printed on a line
@@ -53,11 +49,7 @@ fn criterion(line: &str, previous: &str) -> Option<Figure> {
     if name.is_empty() || name.starts_with("Benchmarking") {
         return None;
     }
-    Some(Figure {
-        name: name.to_owned(),
-        value: value.to_owned(),
-        unit: unit.to_owned(),
-    })
+    Some(Figure { name: name.to_owned(), value: value.to_owned(), unit: unit.to_owned() })
 }
 
 /// Exactly `N` whitespace-separated words.
@@ -71,11 +63,7 @@ mod tests {
     use super::*;
 
     fn figure(name: &str, value: &str, unit: &str) -> Figure {
-        Figure {
-            name: name.into(),
-            value: value.into(),
-            unit: unit.into(),
-        }
+        Figure { name: name.into(), value: value.into(), unit: unit.into() }
     }
 
     #[test]

@@ -27,11 +27,7 @@ pub fn render(report: &Report<'_>) -> String {
 fn header(out: &mut String, report: &Report<'_>) {
     let date = report.date.strftime("%Y-%m-%d %H:%M UTC");
     let _ = writeln!(out, "# Benchmarks\n");
-    let _ = writeln!(
-        out,
-        "Written by `{}` on {date}. Run it again to refresh this file.\n",
-        report.invocation
-    );
+    let _ = writeln!(out, "Written by `{}` on {date}. Run it again to refresh this file.\n", report.invocation);
 }
 
 fn machine(out: &mut String, machine: &Machine) {
@@ -57,13 +53,7 @@ fn figures(out: &mut String, section: &Section) {
     }
     let _ = writeln!(out, "| benchmark | value | unit |\n|---|---:|---|");
     for figure in &section.figures {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            cell(&figure.name),
-            figure.value,
-            cell(&figure.unit)
-        );
+        let _ = writeln!(out, "| {} | {} | {} |", cell(&figure.name), figure.value, cell(&figure.unit));
     }
     out.push('\n');
 }

@@ -18,9 +18,7 @@ pub fn find_or_install() -> Result<PathBuf> {
     }
     eprintln!("xtask: no initdb/pg_ctl found: installing PostgreSQL with apt-get");
     apt_install_postgresql()?;
-    find().with_context(|| {
-        format!("PostgreSQL was installed, but no initdb and pg_ctl are under {DEBIAN_ROOT}/*/bin")
-    })
+    find().with_context(|| format!("PostgreSQL was installed, but no initdb and pg_ctl are under {DEBIAN_ROOT}/*/bin"))
 }
 
 /// The newest Debian version directory with both programs, else the directory of
@@ -57,9 +55,7 @@ fn parse_version(name: &str) -> Option<Vec<u32>> {
 
 fn apt_install_postgresql() -> Result<()> {
     if !super::system_user::running_as_root()? {
-        bail!(
-            "PostgreSQL is not installed and xtask is not root: run `apt-get install postgresql`"
-        );
+        bail!("PostgreSQL is not installed and xtask is not root: run `apt-get install postgresql`");
     }
     cmd::run(apt_get().arg("update")).context("apt-get update")?;
     cmd::run(apt_get().args(["install", "-y", "--no-install-recommends", "postgresql"]))

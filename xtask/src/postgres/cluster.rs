@@ -34,23 +34,10 @@ pub struct Cluster {
 impl Cluster {
     /// Creates the cluster and waits until it accepts TCP connections.
     pub fn start(bin_dir: &Path) -> Result<Cluster> {
-        let owner = if running_as_root()? {
-            Some(SystemUser::postgres()?)
-        } else {
-            None
-        };
+        let owner = if running_as_root()? { Some(SystemUser::postgres()?) } else { None };
         let dir = temporary_dir(owner.as_ref())?;
-        let mut cluster = Cluster {
-            bin_dir: bin_dir.to_owned(),
-            owner,
-            port: 0,
-            started: false,
-            dir,
-        };
-        eprintln!(
-            "xtask: creating a throwaway cluster in {}",
-            cluster.dir.path().display()
-        );
+        let mut cluster = Cluster { bin_dir: bin_dir.to_owned(), owner, port: 0, started: false, dir };
+        eprintln!("xtask: creating a throwaway cluster in {}", cluster.dir.path().display());
         cluster.init()?;
         cluster.port = free_port()?;
         cluster.configure()?;
@@ -92,11 +79,7 @@ impl Cluster {
     /// Appends our settings to `postgresql.conf`: later lines win over initdb's.
     fn configure(&self) -> Result<()> {
         let conf = self.data_dir().join("postgresql.conf");
-        let socket_dir = self
-            .dir
-            .path()
-            .to_str()
-            .context("temporary path is not UTF-8")?;
+        let socket_dir = self.dir.path().to_str().context("temporary path is not UTF-8")?;
         let settings = format!(
             "\n# Added by `cargo xtask test`: a throwaway cluster for one test run.\n\
              listen_addresses = '127.0.0.1'\n\
@@ -114,8 +97,7 @@ impl Cluster {
             .append(true)
             .open(&conf)
             .with_context(|| format!("opening {}", conf.display()))?;
-        file.write_all(settings.as_bytes())
-            .with_context(|| format!("writing {}", conf.display()))
+        file.write_all(settings.as_bytes()).with_context(|| format!("writing {}", conf.display()))
     }
 
     fn pg_ctl_start(&self) -> Result<()> {
@@ -131,8 +113,7 @@ impl Cluster {
             "--silent".as_ref(),
         ];
         let started = cmd::output(&mut self.program("pg_ctl", &args));
-        started
-            .with_context(|| format!("the server did not start; its log:\n{}", self.log_tail()))?;
+        started.with_context(|| format!("the server did not start; its log:\n{}", self.log_tail()))?;
         Ok(())
     }
 
@@ -199,13 +180,9 @@ fn temporary_dir(owner: Option<&SystemUser>) -> Result<TempDir> {
     let mut builder = tempfile::Builder::new();
     builder.prefix("gatehouse-pg-");
     let Some(owner) = owner else {
-        return builder
-            .tempdir()
-            .context("creating a temporary directory for the cluster");
+        return builder.tempdir().context("creating a temporary directory for the cluster");
     };
-    let dir = builder
-        .tempdir_in("/tmp")
-        .context("creating a temporary directory in /tmp")?;
+    let dir = builder.tempdir_in("/tmp").context("creating a temporary directory in /tmp")?;
     owner.give(dir.path())?;
     Ok(dir)
 }
@@ -213,10 +190,7 @@ fn temporary_dir(owner: Option<&SystemUser>) -> Result<TempDir> {
 /// A port on 127.0.0.1 that nothing listens on right now.
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
-    Ok(listener
-        .local_addr()
-        .context("reading the free port")?
-        .port())
+    Ok(listener.local_addr().context("reading the free port")?.port())
 }
 
 fn wait_for_tcp(port: u16, timeout: Duration) -> Result<()> {

@@ -11,8 +11,7 @@ use crate::cmd;
 
 /// Whether this process runs with an effective user id of 0.
 pub fn running_as_root() -> Result<bool> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     let effective_uid = status
         .lines()
         .find_map(|line| line.strip_prefix("Uid:"))
@@ -55,11 +54,7 @@ impl SystemUser {
             let out = cmd::output(Command::new("id").args([flag, name])).ok()?;
             out.trim().parse().ok()
         };
-        Some(SystemUser {
-            name: name.to_owned(),
-            uid: id("-u")?,
-            gid: id("-g")?,
-        })
+        Some(SystemUser { name: name.to_owned(), uid: id("-u")?, gid: id("-g")? })
     }
 
     pub fn give(&self, path: &Path) -> Result<()> {
@@ -71,18 +66,13 @@ impl SystemUser {
     pub fn command(&self, program: &Path, args: &[&OsStr]) -> Command {
         if let Some(runuser) = cmd::find_in_path("runuser") {
             let mut command = Command::new(runuser);
-            command
-                .args(["-u", &self.name, "--"])
-                .arg(program)
-                .args(args);
+            command.args(["-u", &self.name, "--"]).arg(program).args(args);
             return command;
         }
         let words = std::iter::once(program.as_os_str()).chain(args.iter().copied());
         let script: Vec<String> = words.map(cmd::shell_word).collect();
         let mut command = Command::new("su");
-        command
-            .args(["-s", "/bin/sh", "-c"])
-            .arg(format!("exec {}", script.join(" ")));
+        command.args(["-s", "/bin/sh", "-c"]).arg(format!("exec {}", script.join(" ")));
         command.arg(OsString::from(&self.name));
         command
     }
