@@ -4,6 +4,7 @@
 
 use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
+use gatehouse_adapters::store::files::{Incoming, IncomingWriter};
 use gatehouse_adapters::store::{
     BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError,
 };
@@ -178,6 +179,16 @@ impl App {
         Ok((app, report))
     }
 
+    /// The time now, by the app's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// The largest evidence file accepted, in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_bytes
+    }
+
     /// The store (for the scheduler and health checks).
     pub fn store(&self) -> &Store {
         &self.store
@@ -314,25 +325,43 @@ impl App {
         bytes: &[u8],
     ) -> Result<CaseView, AppError> {
         if bytes.len() as u64 > self.max_upload_bytes {
-            return Err(AppError::Invalid(vec![Problem {
-                field: Some("file".into()),
-                message: format!("is {} bytes; the largest accepted is {} bytes", bytes.len(), self.max_upload_bytes),
-            }]));
+            return Err(too_large(bytes.len() as u64, self.max_upload_bytes));
         }
-        if bytes.is_empty() {
+        let mut writer = IncomingWriter::create(&self.files, self.max_upload_bytes).await.map_err(StoreError::Io)?;
+        writer.write(bytes).await.map_err(StoreError::Io)?;
+        let incoming = writer.finish().await.map_err(StoreError::Io)?;
+        self.attach_incoming(actor, case_id, evidence, file_name, media_type, incoming).await
+    }
+
+    /// Attach a document already received to disk (streamed, hashed and fsynced). The
+    /// engine decides first, so a refused upload leaves nothing in the store; an accepted
+    /// one is moved into the store before the row that points to it commits.
+    pub async fn attach_incoming(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        evidence: &str,
+        file_name: &str,
+        media_type: &str,
+        incoming: Incoming,
+    ) -> Result<CaseView, AppError> {
+        if incoming.size > self.max_upload_bytes {
+            return Err(too_large(incoming.size, self.max_upload_bytes));
+        }
+        if incoming.size == 0 {
             return Err(AppError::Invalid(vec![Problem { field: Some("file".into()), message: "is empty".into() }]));
         }
-        let name = safe_file_name(file_name);
-        // Decide first, so that a refused upload stores nothing at all.
-        let (def, before) = self.load(case_id).await?;
-        let sha256 = gatehouse_adapters::store::files::sha256_hex(bytes);
-        let content =
-            EvidenceContent::Document { sha256, name, size: bytes.len() as u64, media_type: media_type.to_string() };
+        let content = EvidenceContent::Document {
+            sha256: incoming.sha256.clone(),
+            name: safe_file_name(file_name),
+            size: incoming.size,
+            media_type: media_type.to_string(),
+        };
         let command = Command::Attach { evidence: evidence.to_string(), content };
+        let (def, before) = self.load(case_id).await?;
         decide(&def, &before, &command, actor, self.clock.now())?;
         let files = self.files.clone();
-        let data = bytes.to_vec();
-        tokio::task::spawn_blocking(move || files.put(&data))
+        tokio::task::spawn_blocking(move || files.adopt(incoming))
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             .map_err(StoreError::Io)?;
@@ -423,6 +452,13 @@ impl App {
         let broken = gatehouse_adapters::store::check_chain(case_id, &events);
         Ok((events, broken))
     }
+}
+
+fn too_large(size: u64, limit: u64) -> AppError {
+    AppError::Invalid(vec![Problem {
+        field: Some("file".into()),
+        message: format!("is {size} bytes; the largest accepted is {limit} bytes"),
+    }])
 }
 
 fn not_found(e: StoreError) -> AppError {

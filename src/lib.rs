@@ -5,6 +5,7 @@ pub mod app;
 pub mod app_timers;
 pub mod authoring;
 pub mod clock;
+pub mod http;
 pub mod operations;
 pub mod timers_cli;
 pub mod users_cli;

@@ -26,6 +26,8 @@ struct Db {
     url: String,
 }
 
+// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve HTTP: apply migrations, publish the workflows folder, then serve.
@@ -46,6 +48,8 @@ enum Command {
         max_upload_bytes: u64,
         #[command(flatten)]
         workers: gatehouse::app_timers::WorkerSettings,
+        #[command(flatten)]
+        http: gatehouse::http::HttpSettings,
     },
     /// List the armed timers due before a date, and what each will do.
     Timers {
@@ -178,9 +182,9 @@ fn main() -> ExitCode {
     init_tracing();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, workers } => {
+        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, workers, http } => {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes };
-            block_on(operations::serve(ServeConfig { app, listen, workers }))
+            block_on(operations::serve(ServeConfig { app, listen, workers, http }))
         }
         Command::Timers { db, workflows, due_before } => {
             block_on(gatehouse::timers_cli::list_timers(&db.url, &workflows, due_before, &mut out))

@@ -75,10 +75,12 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The scheduler and the outbox.
     pub workers: crate::app_timers::WorkerSettings,
+    /// HTTP limits and timeouts.
+    pub http: crate::http::HttpSettings,
 }
 
 /// `gatehouse serve`: apply migrations, publish the workflows folder, serve HTTP until
-/// interrupted. (The HTTP API is issue #5; for now it serves `/health`.)
+/// interrupted.
 pub async fn serve(config: ServeConfig) -> Result<Status> {
     let store = connect(&config.app.database_url).await?;
     let applied = store.migrate().await.context("applying migrations")?;
@@ -91,29 +93,21 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
         tracing::info!(%file, %id, version, ?outcome, "workflow");
     }
     let app = Arc::new(app);
+    let signer = config.workers.signer(&config.app.data_dir)?;
     let workers =
         crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
-    let router = axum::Router::new().route("/health", axum::routing::get(health)).with_state(app);
+    let http = Arc::new(crate::http::Http { app, signer, users: Default::default() });
+    let router = crate::http::router(http, &config.http);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "gatehouse is serving");
+    // In-flight requests finish; then the workers stop claiming, finish what they hold,
+    // and any lease they could not release expires on its own.
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.context("serving HTTP");
     workers.shutdown().await;
     served?;
     Ok(Status::Ok)
-}
-
-async fn health(
-    axum::extract::State(app): axum::extract::State<Arc<App>>,
-) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
-    match app.store().ping().await {
-        Ok(()) => (axum::http::StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "unavailable" })))
-        }
-    }
 }
 
 async fn shutdown() {

@@ -290,6 +290,21 @@ fn transition_view(def: &Definition, t: &Transition) -> TransitionView {
 /// A gate as a requirement: "The Equality impact assessment must be attached (valid for
 /// 12 months)." A gate's own `explain:` replaces the sentence (for a rule, it is the
 /// sentence, followed by the CEL).
+/// What a gate asks, as plain text: the same sentence the policy document prints, with
+/// a checklist's items and a group's gates after it, separated by "; ".
+pub fn gate_text(def: &Definition, gate: &Gate) -> String {
+    fn plain(item: &Item) -> String {
+        let mut out: String = item.text.0.iter().map(|s| s.text.as_str()).collect();
+        let rest: Vec<String> = item.items.iter().cloned().chain(item.children.iter().map(plain)).collect();
+        if !rest.is_empty() {
+            out.push(' ');
+            out.push_str(&rest.join("; "));
+        }
+        out
+    }
+    plain(&gate_item(def, gate))
+}
+
 fn gate_item(def: &Definition, gate: &Gate) -> Item {
     let mut text = Rich::default();
     let mut items = Vec::new();

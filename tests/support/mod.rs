@@ -2,6 +2,7 @@
 //! PostgreSQL, and an app over the shipped workflows with a fixed clock.
 #![allow(dead_code)]
 
+pub mod server;
 pub mod smtp;
 pub mod workers;
 

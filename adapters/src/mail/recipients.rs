@@ -82,7 +82,8 @@ pub async fn resolve(
 
 /// The evidence an external `role` is asked for by a message from `timer`: what the
 /// role provides in this workflow (`from: <role>`), narrowed to what the timer waits
-/// for (`until:`) when that names any of it.
+/// for (`until:`) when that names any of it, or else to what the gates out of the
+/// timer's state ask for, when they name any of it.
 pub fn evidence_asked(def: &Definition, role: &str, timer: Option<&str>) -> Vec<String> {
     let provided: Vec<String> = def
         .evidence
@@ -90,11 +91,20 @@ pub fn evidence_asked(def: &Definition, role: &str, timer: Option<&str>) -> Vec<
         .filter(|(_, e)| e.from.as_ref().is_some_and(|r| r.as_str() == role))
         .map(|(id, _)| id.to_string())
         .collect();
+    let timer = timer.and_then(|t| def.timer(t));
     let mut awaited = Vec::new();
-    if let Some(until) = timer.and_then(|t| def.timer(t)).and_then(|t| t.until.as_ref()) {
+    if let Some(until) = timer.and_then(|t| t.until.as_ref()) {
         gate_evidence(until, &mut awaited);
     }
     let narrowed: Vec<String> = provided.iter().filter(|e| awaited.contains(e)).cloned().collect();
+    if !narrowed.is_empty() {
+        return narrowed;
+    }
+    let mut gated = Vec::new();
+    for t in timer.into_iter().flat_map(|timer| def.outgoing(timer.state())) {
+        t.gates.iter().for_each(|g| gate_evidence(g, &mut gated));
+    }
+    let narrowed: Vec<String> = provided.iter().filter(|e| gated.contains(e)).cloned().collect();
     if narrowed.is_empty() { provided } else { narrowed }
 }
 

@@ -61,6 +61,20 @@ impl FileStore {
         Ok(stored)
     }
 
+    /// Move a received file into the store under its hash, durably: renamed into place
+    /// and its directory fsynced. Content already stored stays as it is.
+    pub fn adopt(&self, incoming: Incoming) -> std::io::Result<StoredFile> {
+        let path = self.path(&incoming.sha256);
+        let stored = StoredFile { sha256: incoming.sha256.clone(), size: incoming.size };
+        if !path.exists() {
+            let dir = path.parent().expect("a file path has a parent");
+            std::fs::create_dir_all(dir)?;
+            std::fs::rename(&incoming.path, &path)?;
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(stored)
+    }
+
     /// Read a stored file.
     pub fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
         if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -68,4 +82,74 @@ impl FileStore {
         }
         std::fs::read(self.path(sha256))
     }
+}
+
+/// A file being received: written to `files/.incoming/` chunk by chunk while it is
+/// hashed and counted. Nothing is in the store until [`FileStore::adopt`] moves it in.
+pub struct IncomingWriter {
+    file: tokio::fs::File,
+    path: PathBuf,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+}
+
+/// A received file, fsynced, waiting to be adopted. Dropped unadopted, it is deleted.
+#[derive(Debug)]
+pub struct Incoming {
+    path: PathBuf,
+    /// sha256 of the content, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl IncomingWriter {
+    /// Start receiving a file of at most `limit` bytes.
+    pub async fn create(store: &FileStore, limit: u64) -> std::io::Result<IncomingWriter> {
+        let dir = store.root.join(".incoming");
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(format!("{}-{}", std::process::id(), uuid_like()));
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(IncomingWriter { file, path, hasher: Sha256::new(), size: 0, limit })
+    }
+
+    /// Add a chunk. `Ok(false)` when the file passes the limit: the partial file is
+    /// deleted and nothing more should be sent.
+    pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<bool> {
+        use tokio::io::AsyncWriteExt as _;
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            let _ = tokio::fs::remove_file(&self.path).await;
+            return Ok(false);
+        }
+        self.hasher.update(chunk);
+        self.file.write_all(chunk).await.inspect_err(|_| {
+            let _ = std::fs::remove_file(&self.path);
+        })?;
+        Ok(true)
+    }
+
+    /// Flush and fsync the whole file.
+    pub async fn finish(mut self) -> std::io::Result<Incoming> {
+        use tokio::io::AsyncWriteExt as _;
+        let incoming =
+            Incoming { path: self.path.clone(), sha256: hex::encode(self.hasher.finalize_reset()), size: self.size };
+        self.file.flush().await?;
+        self.file.sync_all().await?;
+        Ok(incoming)
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }

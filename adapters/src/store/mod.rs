@@ -71,6 +71,14 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (a pool timeout, a lost connection):
+    /// worth trying again later, and no fault in the request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unreachable { .. } | StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)))
+    }
+}
+
 /// A connection to the database.
 #[derive(Debug, Clone)]
 pub struct Store {

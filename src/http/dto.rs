@@ -1,0 +1,766 @@
+//! The JSON shapes of the API. They are written out here rather than derived from the
+//! engine's types so that the API stays the same when the engine's insides change.
+
+use super::problem::UnmetGate;
+use crate::app::{CaseView, TransitionView};
+use gatehouse_adapters::store::CaseRow;
+use gatehouse_engine::definition::{Definition, EvidenceKind, FieldType, GateKind};
+use gatehouse_engine::fields::Input;
+use gatehouse_engine::snapshot::{Answer, EvidenceContent, FieldValue, Verdict};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+// ---------------------------------------------------------------------------------------
+// Workflows
+
+/// A workflow in the catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSummary {
+    /// Its id.
+    pub id: String,
+    /// The version new cases open on.
+    pub version: u32,
+    /// Its title.
+    pub title: String,
+    /// The document it follows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// sha256 of the published file.
+    pub sha256: String,
+}
+
+impl From<&Definition> for WorkflowSummary {
+    fn from(d: &Definition) -> Self {
+        WorkflowSummary {
+            id: d.id.clone(),
+            version: d.version,
+            title: d.title.clone(),
+            source: d.source.clone(),
+            sha256: d.sha256.clone(),
+        }
+    }
+}
+
+/// A workflow in full: what a case holds and how it moves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowDetail {
+    /// Id, version, title, source.
+    #[serde(flatten)]
+    pub summary: WorkflowSummary,
+    /// Its description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The state a new case starts in.
+    pub initial: String,
+    /// Roles.
+    pub roles: Vec<RoleDto>,
+    /// Case fields.
+    pub fields: Vec<FieldDto>,
+    /// Evidence types.
+    pub evidence: Vec<EvidenceTypeDto>,
+    /// States.
+    pub states: Vec<StateDto>,
+    /// Transitions with their gates.
+    pub transitions: Vec<TransitionDto>,
+}
+
+/// A role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleDto {
+    /// Its id (users hold roles by id).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Reached by signed email link, without an account.
+    pub external: bool,
+}
+
+/// A case field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldDto {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// `text`, `email`, `money` (pounds: a number, or text such as "£1,234.50"), `number`, `integer`,
+    /// `boolean`, `date` (YYYY-MM-DD) or `choice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For a choice: the values allowed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// Whether a case must have it.
+    pub required: bool,
+}
+
+/// An evidence type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceTypeDto {
+    /// Its id (the `type` of an upload).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// `document`, `checklist` or `acknowledgement`.
+    pub kind: String,
+    /// A checklist's items, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ChecklistItemDto>,
+    /// The role that must provide it, if only one may.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// How long it stays valid (ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_for: Option<String>,
+}
+
+/// A checklist item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChecklistItemDto {
+    /// Its id.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+}
+
+/// A state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateDto {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// No transition leaves it.
+    pub terminal: bool,
+}
+
+/// A transition and what it asks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransitionDto {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The states it leaves.
+    pub from: Vec<String>,
+    /// The state it enters.
+    pub to: String,
+    /// The roles that may request it.
+    pub by: Vec<String>,
+    /// Its gates.
+    pub gates: Vec<GateDto>,
+}
+
+/// A gate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GateDto {
+    /// Its id.
+    pub id: String,
+    /// `evidence`, `checklist`, `approval`, `rule`, `all` or `any`.
+    pub kind: String,
+    /// What it asks, in words.
+    pub description: String,
+    /// Where in the source document it comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl From<&Definition> for WorkflowDetail {
+    fn from(d: &Definition) -> Self {
+        WorkflowDetail {
+            summary: d.into(),
+            description: d.description.clone(),
+            initial: d.initial.to_string(),
+            roles: d
+                .roles
+                .iter()
+                .map(|(id, r)| RoleDto { id: id.to_string(), title: r.title.clone(), external: r.is_external() })
+                .collect(),
+            fields: d
+                .fields
+                .iter()
+                .map(|(id, f)| FieldDto {
+                    id: id.to_string(),
+                    title: f.title.clone(),
+                    kind: f.kind.name().into(),
+                    choices: match &f.kind {
+                        FieldType::Choice(c) => c.clone(),
+                        _ => Vec::new(),
+                    },
+                    required: f.required,
+                })
+                .collect(),
+            evidence: d
+                .evidence
+                .iter()
+                .map(|(id, e)| EvidenceTypeDto {
+                    id: id.to_string(),
+                    title: e.title.clone(),
+                    kind: e.kind.name().into(),
+                    items: match &e.kind {
+                        EvidenceKind::Checklist(items) => items
+                            .iter()
+                            .map(|(id, label)| ChecklistItemDto { id: id.clone(), label: label.clone() })
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                    from: e.from.as_ref().map(|r| r.to_string()),
+                    valid_for: e.valid_for.as_ref().map(|v| v.to_string()),
+                })
+                .collect(),
+            states: d
+                .states
+                .iter()
+                .map(|(id, s)| StateDto { id: id.to_string(), title: s.title.clone(), terminal: s.terminal })
+                .collect(),
+            transitions: d
+                .transitions
+                .iter()
+                .map(|t| TransitionDto {
+                    id: t.id.to_string(),
+                    title: t.title.clone(),
+                    from: t.from.iter().map(|s| s.to_string()).collect(),
+                    to: t.to.to_string(),
+                    by: t.by.iter().map(|r| r.to_string()).collect(),
+                    gates: t
+                        .gates
+                        .iter()
+                        .map(|g| GateDto {
+                            id: g.id.to_string(),
+                            kind: gate_kind(&g.kind).into(),
+                            description: gatehouse_engine::explain::gate_text(d, g),
+                            source: g.source.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn gate_kind(k: &GateKind) -> &'static str {
+    match k {
+        GateKind::Evidence(_) => "evidence",
+        GateKind::Checklist(_) => "checklist",
+        GateKind::Approval(_) => "approval",
+        GateKind::Rule(_) => "rule",
+        GateKind::All(_) => "all",
+        GateKind::Any(_) => "any",
+    }
+}
+
+/// A diagram.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DiagramQuery {
+    /// `mermaid` (the default) or `dot`.
+    pub format: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Cases
+
+/// Open a case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCase {
+    /// The workflow (its latest version).
+    pub workflow: String,
+    /// Field values by id.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Change fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsChange {
+    /// Field values by id; `null` clears an optional field.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// JSON field values as the engine takes them. Arrays and objects are not field values.
+pub fn inputs(fields: BTreeMap<String, serde_json::Value>) -> Result<Vec<(String, Input)>, (String, String)> {
+    fields
+        .into_iter()
+        .map(|(k, v)| {
+            let input = match v {
+                serde_json::Value::Null => Input::Null,
+                serde_json::Value::Bool(b) => Input::Bool(b),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => Input::Int(i),
+                    None => Input::Float(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                serde_json::Value::String(s) => Input::Text(s),
+                other => {
+                    let what = if other.is_array() { "a list" } else { "an object" };
+                    return Err((format!("fields.{k}"), format!("is {what}; a field takes one value")));
+                }
+            };
+            Ok((k, input))
+        })
+        .collect()
+}
+
+/// The list filter.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    /// Only cases of this workflow.
+    pub workflow: Option<String>,
+    /// Only cases in this state.
+    pub state: Option<String>,
+    /// Only cases with an id above this (the `next_after` of the previous page).
+    pub after: Option<i64>,
+    /// At most this many (1 to 500; 100 when not given).
+    pub limit: Option<u64>,
+}
+
+/// A page of cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseList {
+    /// The cases, by id.
+    pub cases: Vec<CaseSummary>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+}
+
+/// A case in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseSummary {
+    /// Its id.
+    pub id: i64,
+    /// Its workflow.
+    pub workflow: String,
+    /// The workflow version it is pinned to.
+    pub workflow_version: i32,
+    /// Its state.
+    pub state: String,
+    /// Its version (bumped by every change).
+    pub version: i64,
+    /// Who opened it.
+    pub created_by: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl From<&CaseRow> for CaseSummary {
+    fn from(r: &CaseRow) -> Self {
+        CaseSummary {
+            id: r.id,
+            workflow: r.workflow_id.clone(),
+            workflow_version: r.workflow_version,
+            state: r.state.clone(),
+            version: r.version,
+            created_by: r.created_by.clone(),
+            created_at: r.created_at.to_rfc3339(),
+            updated_at: r.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A case, and where each next step stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDto {
+    /// Its id.
+    pub id: i64,
+    /// Its workflow.
+    pub workflow: String,
+    /// The workflow version it is pinned to.
+    pub workflow_version: u32,
+    /// Its state.
+    pub state: String,
+    /// The state's title.
+    pub state_title: String,
+    /// Its version: send it back as `expected_version` to move the case only if nobody
+    /// else changed it since.
+    pub version: i64,
+    /// Field values by id. Money is in pounds.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// The current evidence of each type held.
+    pub evidence: Vec<EvidenceDto>,
+    /// Approvals and rejections given in the current visit to this state and before.
+    pub approvals: Vec<ApprovalDto>,
+    /// Armed timers.
+    pub timers: Vec<TimerDto>,
+    /// Each transition out of the current state: allowed, or every unmet gate.
+    pub transitions: Vec<NextStep>,
+    /// Who opened it and when (RFC 3339).
+    pub created_by: String,
+    /// When it was opened.
+    pub created_at: String,
+    /// When it entered its current state.
+    pub entered_at: String,
+}
+
+/// A piece of evidence held.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceDto {
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who provided it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// For a document: its name, size, media type and sha256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileDto>,
+    /// For a checklist: the answers by item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers: Option<BTreeMap<String, AnswerDto>>,
+    /// For an acknowledgement: its note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A stored document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileDto {
+    /// The name as uploaded.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type.
+    pub media_type: String,
+    /// sha256 of the content, hex.
+    pub sha256: String,
+}
+
+/// An answer to a checklist item.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AnswerDto {
+    /// `yes`, `no` or `n/a`.
+    pub answer: String,
+    /// A note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An approval or rejection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalDto {
+    /// The role it was given as.
+    pub role: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Who gave it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Which visit to the state it belongs to (only the current visit counts).
+    pub visit: u32,
+    /// The comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// The meeting it was given at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<MeetingDto>,
+}
+
+/// A meeting.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingDto {
+    /// Its name ("PIG, March 2027").
+    pub name: String,
+    /// Its date, YYYY-MM-DD.
+    #[schema(value_type = String, format = Date)]
+    #[serde(with = "date_text")]
+    pub date: jiff::civil::Date,
+}
+
+/// An armed timer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimerDto {
+    /// Its id.
+    pub timer: String,
+    /// When it fires (RFC 3339).
+    pub due_at: String,
+    /// How many times it has fired before.
+    pub occurrence: u32,
+}
+
+/// A transition out of the current state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NextStep {
+    /// Its id.
+    pub id: String,
+    /// Where it goes.
+    pub to: String,
+    /// Whether it may happen now.
+    pub allowed: bool,
+    /// Why it does not apply to this case, when its `when` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
+    /// Every gate that does not hold.
+    pub unmet: Vec<UnmetGate>,
+}
+
+impl From<&TransitionView> for NextStep {
+    fn from(t: &TransitionView) -> Self {
+        NextStep {
+            id: t.id.to_string(),
+            to: t.to.clone(),
+            allowed: t.allowed,
+            not_applicable: t.not_applicable.clone(),
+            unmet: t.unmet.iter().map(UnmetGate::from).collect(),
+        }
+    }
+}
+
+/// A field value as JSON: text as a string, money in pounds (a number, as it is sent),
+/// dates as YYYY-MM-DD.
+pub fn field_json(v: &FieldValue) -> serde_json::Value {
+    match v {
+        FieldValue::Text(s) => s.clone().into(),
+        FieldValue::Pence(p) if p % 100 == 0 => (p / 100).into(),
+        FieldValue::Pence(p) => serde_json::Number::from_f64(*p as f64 / 100.0).map(Into::into).unwrap_or_default(),
+        FieldValue::Number(n) => serde_json::Number::from_f64(*n).map(Into::into).unwrap_or(serde_json::Value::Null),
+        FieldValue::Integer(i) => (*i).into(),
+        FieldValue::Bool(b) => (*b).into(),
+        FieldValue::Date(d) => d.to_string().into(),
+    }
+}
+
+/// The name of an answer on the wire.
+pub fn answer_name(a: Answer) -> &'static str {
+    match a {
+        Answer::Yes => "yes",
+        Answer::No => "no",
+        Answer::NotApplicable => "n/a",
+    }
+}
+
+/// An answer from the wire.
+pub fn parse_answer(s: &str) -> Option<Answer> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" => Some(Answer::Yes),
+        "no" | "n" | "false" => Some(Answer::No),
+        "n/a" | "na" | "not_applicable" | "not applicable" => Some(Answer::NotApplicable),
+        _ => None,
+    }
+}
+
+impl From<&CaseView> for CaseDto {
+    fn from(v: &CaseView) -> Self {
+        let c = &v.case;
+        let d = &v.definition;
+        CaseDto {
+            id: c.id,
+            workflow: d.id.clone(),
+            workflow_version: d.version,
+            state: c.state.to_string(),
+            state_title: d.states.get(&c.state).map(|s| s.title.clone()).unwrap_or_default(),
+            version: c.version,
+            fields: c.fields.iter().map(|(k, v)| (k.to_string(), field_json(v))).collect(),
+            evidence: c
+                .evidence
+                .values()
+                .map(|e| {
+                    let mut dto = EvidenceDto {
+                        kind: e.evidence.to_string(),
+                        by: e.by.clone(),
+                        at: e.at.to_string(),
+                        file: None,
+                        answers: None,
+                        note: None,
+                    };
+                    match &e.content {
+                        EvidenceContent::Document { sha256, name, size, media_type } => {
+                            dto.file = Some(FileDto {
+                                name: name.clone(),
+                                size: *size,
+                                media_type: media_type.clone(),
+                                sha256: sha256.clone(),
+                            })
+                        }
+                        EvidenceContent::Checklist(answers) => {
+                            dto.answers = Some(
+                                answers
+                                    .iter()
+                                    .map(|(k, (a, note))| {
+                                        (k.clone(), AnswerDto { answer: answer_name(*a).into(), note: note.clone() })
+                                    })
+                                    .collect(),
+                            )
+                        }
+                        EvidenceContent::Acknowledgement { note } => dto.note = note.clone(),
+                    }
+                    dto
+                })
+                .collect(),
+            approvals: c
+                .approvals
+                .iter()
+                .map(|a| ApprovalDto {
+                    role: a.role.to_string(),
+                    decision: match a.verdict {
+                        Verdict::Approve => "approve",
+                        Verdict::Reject => "reject",
+                    }
+                    .into(),
+                    by: a.by.clone(),
+                    at: a.at.to_string(),
+                    visit: a.visit,
+                    comment: a.comment.clone(),
+                    meeting: a.meeting.as_ref().map(|m| MeetingDto { name: m.name.clone(), date: m.date }),
+                })
+                .collect(),
+            timers: c
+                .timers
+                .iter()
+                .map(|t| TimerDto {
+                    timer: t.timer.to_string(),
+                    due_at: t.due_at.to_string(),
+                    occurrence: t.occurrence,
+                })
+                .collect(),
+            transitions: v.transitions.iter().map(NextStep::from).collect(),
+            created_by: c.created_by.clone(),
+            created_at: c.created_at.to_string(),
+            entered_at: c.entered_at.to_string(),
+        }
+    }
+}
+
+/// Checklist answers or an acknowledgement, sent as JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceJson {
+    /// The evidence type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For a checklist: answers by item id, each `"yes"`, `"no"`, `"n/a"` or
+    /// `{"answer": …, "note": …}`. They add to earlier answers.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub answers: Option<BTreeMap<String, serde_json::Value>>,
+    /// For an acknowledgement: an optional note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Record an approval or rejection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// The role it is given as; the caller must hold it.
+    pub role: String,
+    /// `approve` or `reject`.
+    pub decision: Decision,
+    /// A comment (a rejection should say why).
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// The meeting where it was decided.
+    #[serde(default)]
+    pub meeting: Option<MeetingDto>,
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// In favour.
+    Approve,
+    /// Against; blocks the gate.
+    Reject,
+}
+
+/// Declare a conflict of interest.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictRequest {
+    /// The role the caller holds and will not count toward on this case.
+    pub role: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Move a case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// The transition's id.
+    pub transition: String,
+    /// The case version the requester saw; a case changed since is a 409.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+/// The audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditTrail {
+    /// Every event, oldest first.
+    pub events: Vec<EventDto>,
+    /// Whether each event's hash matches its content and the event before it.
+    pub chain_intact: bool,
+    /// The first broken link, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken: Option<BrokenDto>,
+}
+
+/// One event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventDto {
+    /// Its number within the case, from 1.
+    pub seq: i64,
+    /// What happened.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The details.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Hash of this event chained to the previous one.
+    pub hash: String,
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokenDto {
+    /// The first bad event.
+    pub seq: i64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Who the caller is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// Email, or `link:<role>` for a provider link.
+    pub id: String,
+    /// Roles held.
+    pub roles: Vec<String>,
+    /// For a provider link: the case it reaches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<i64>,
+}
+
+/// The health check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+}
+
+/// A date as YYYY-MM-DD.
+mod date_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &jiff::civil::Date, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(d)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::civil::Date, D::Error> {
+        let text = String::deserialize(d)?;
+        text.trim().parse().map_err(|_| D::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)")))
+    }
+}

@@ -1,0 +1,66 @@
+//! The workflow catalogue.
+
+use super::Http;
+use super::auth::Caller;
+use super::dto::{DiagramQuery, WorkflowDetail, WorkflowSummary};
+use super::extract::{Path, Query};
+use super::problem::{Kind, Problem};
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::sync::Arc;
+
+/// Every workflow new cases can be opened on.
+#[utoipa::path(get, path = "/api/workflows", tag = "workflows",
+    responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(State(http): State<Arc<Http>>, caller: Caller) -> Result<Json<Vec<WorkflowSummary>>, Problem> {
+    caller.staff()?;
+    Ok(Json(http.app.workflows().iter().map(|d| WorkflowSummary::from(d.as_ref())).collect()))
+}
+
+/// A workflow: its roles, fields, evidence, states, transitions and gates.
+#[utoipa::path(get, path = "/api/workflows/{id}", tag = "workflows",
+    params(("id" = String, Path, description = "The workflow id")),
+    responses((status = 200, body = WorkflowDetail), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(http): State<Arc<Http>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WorkflowDetail>, Problem> {
+    caller.staff()?;
+    let def = http.app.workflow(&id)?;
+    Ok(Json(WorkflowDetail::from(def.as_ref())))
+}
+
+/// The state diagram, as Mermaid or Graphviz dot text.
+#[utoipa::path(get, path = "/api/workflows/{id}/diagram", tag = "workflows",
+    params(("id" = String, Path, description = "The workflow id"), DiagramQuery),
+    responses((status = 200, body = String, content_type = "text/plain"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn diagram(
+    State(http): State<Arc<Http>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DiagramQuery>,
+) -> Result<impl IntoResponse, Problem> {
+    caller.staff()?;
+    let def = http.app.workflow(&id)?;
+    let text = match q.format.as_deref().unwrap_or("mermaid") {
+        "mermaid" => gatehouse_engine::graph::mermaid(&def),
+        "dot" => gatehouse_engine::graph::dot(&def),
+        other => {
+            return Err(Problem::field(
+                Kind::InvalidInput,
+                "format",
+                format!("`{other}` is not a diagram format; use `mermaid` or `dot`"),
+            ));
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+}

@@ -1,0 +1,212 @@
+//! The HTTP API end to end: the real `gatehouse serve` binary on a loopback port, over a
+//! fresh SQLite file and a fresh PostgreSQL database, with mail going to a real SMTP
+//! server, driven over HTTP the way another system or the web pages would.
+
+mod support;
+
+use serde_json::json;
+use support::Backend;
+use support::server::Server;
+use support::smtp::{SmtpOptions, SmtpServer};
+
+fn months_from_today(months: i64) -> String {
+    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/London").unwrap()).date();
+    today.checked_add(jiff::Span::new().months(months)).unwrap().to_string()
+}
+
+/// A Leeds decommissioning case from opening to notice served and acknowledged by the
+/// provider through the link in their email: every block, and every unblock.
+async fn walk_a_leeds_decommissioning_case(backend: Backend) {
+    let smtp = SmtpServer::start(SmtpOptions::default());
+    let server =
+        Server::start_with(backend, support::server::Options { smtp_url: Some(smtp.url()), ..Default::default() })
+            .await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let eb = server.user("eb@leeds.example", &["exec_board"]);
+    let alice = Some(alice.as_str());
+    let eb = Some(eb.as_str());
+
+    server.get(None, "/health").await.expect(200);
+    assert_eq!(server.get(None, "/health").await.json, json!({"status": "ok"}));
+
+    // Open the case. The contract ends in four months: too soon for six months' notice.
+    let created = server
+        .post(
+            alice,
+            "/api/cases",
+            json!({"workflow": "lcc-decommissioning", "fields": {
+                "service_name": "Day opportunities for older people",
+                "provider_name": "Kirkstall Day Centre Trust",
+                "provider_email": "director@kirkstall.example.org",
+                "directorate": "Adults and Health",
+                "annual_value": 650000,
+                "contract_end": months_from_today(4),
+            }}),
+        )
+        .await;
+    created.expect(201);
+    let id = created.json["id"].as_i64().unwrap();
+    assert_eq!(created.json["state"], "proposal");
+    assert_eq!(created.json["fields"]["annual_value"], 650000);
+    let case = format!("/api/cases/{id}");
+
+    // Blocked until the needs assessment is in; a blocked request changes nothing.
+    let before = server.get(alice, &case).await;
+    assert_eq!(before.blocked_by("start_engagement"), Some(vec!["needs_assessment".to_string()]));
+    let blocked = server.post(alice, &format!("{case}/transitions"), json!({"transition": "start_engagement"})).await;
+    blocked.problem(422, "blocked");
+    assert_eq!(blocked.unmet(), ["needs_assessment"]);
+    assert!(blocked.json["unmet"][0]["message"].as_str().unwrap().len() > 10, "{}", blocked.text);
+    assert_eq!(server.get(alice, &case).await.json["version"], before.json["version"]);
+
+    let uploaded = server.upload(alice, id, "needs_assessment", "needs.pdf", b"%PDF-1.7 needs".to_vec()).await;
+    uploaded.expect(201);
+    assert_eq!(uploaded.json["evidence"][0]["file"]["name"], "needs.pdf");
+    assert_eq!(uploaded.blocked_by("start_engagement"), None);
+    let moved = server
+        .post(
+            alice,
+            &format!("{case}/transitions"),
+            json!({"transition": "start_engagement", "expected_version": uploaded.json["version"]}),
+        )
+        .await;
+    moved.expect(200);
+    assert_eq!(moved.json["state"], "engagement");
+
+    // The key decision route: every piece of evidence it asks for, one at a time.
+    let all = [
+        "decommissioning_checklist",
+        "equality_impact_assessment",
+        "service_impact_assessment",
+        "consultation",
+        "provider_engagement",
+    ];
+    assert_eq!(moved.blocked_by("submit_key_decision").unwrap(), all);
+    let half = server
+        .post(
+            alice,
+            &format!("{case}/evidence"),
+            json!({"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes", "political_perspective": "yes"}}),
+        )
+        .await;
+    half.expect(201);
+    assert_eq!(half.blocked_by("submit_key_decision").unwrap(), all, "half a checklist is not a checklist");
+    let whole = server
+        .post(
+            alice,
+            &format!("{case}/evidence"),
+            json!({"type": "decommissioning_checklist", "answers": {
+                "service_user_needs": {"answer": "yes", "note": "Needs assessment, section 3"},
+                "parents_and_carers": "n/a"}}),
+        )
+        .await;
+    whole.expect(201);
+    assert_eq!(whole.blocked_by("submit_key_decision").unwrap(), all[1..]);
+    for (n, evidence) in all[1..].iter().enumerate() {
+        let r = server.upload(alice, id, evidence, &format!("{evidence}.pdf"), format!("%PDF {evidence}").into()).await;
+        r.expect(201);
+        let left = r.blocked_by("submit_key_decision").unwrap_or_default();
+        assert_eq!(left, all[2 + n..], "after {evidence}");
+    }
+    server.post(alice, &format!("{case}/transitions"), json!({"transition": "submit_key_decision"})).await.expect(200);
+
+    // The Executive Board decides; the commissioner who submitted cannot approve for it.
+    let at_board = server.get(alice, &case).await;
+    assert_eq!(at_board.json["state"], "executive_board_decision");
+    assert_eq!(at_board.blocked_by("approve_key_decision").unwrap(), ["executive_member_briefing", "exec_board"]);
+    server
+        .post(alice, &format!("{case}/approvals"), json!({"role": "exec_board", "decision": "approve"}))
+        .await
+        .problem(403, "forbidden");
+    server.upload(alice, id, "executive_member_briefing", "briefing.pdf", b"%PDF briefing".to_vec()).await.expect(201);
+    let approved = server
+        .post(
+            eb,
+            &format!("{case}/approvals"),
+            json!({"role": "exec_board", "decision": "approve", "comment": "Resolved to de-commission",
+                   "meeting": {"name": "Executive Board", "date": "2026-02-11"}}),
+        )
+        .await;
+    approved.expect(201);
+    assert_eq!(approved.json["approvals"][0]["meeting"]["date"], "2026-02-11");
+    assert_eq!(approved.blocked_by("approve_key_decision"), None);
+    server.post(eb, &format!("{case}/transitions"), json!({"transition": "approve_key_decision"})).await.expect(200);
+
+    // Notice: six months are needed, and the support offer.
+    let decided = server.get(alice, &case).await;
+    assert_eq!(decided.json["state"], "decided");
+    assert_eq!(decided.blocked_by("serve_notice").unwrap(), ["six_months_notice", "support_offer"]);
+    let later =
+        server.patch(alice, &format!("{case}/fields"), json!({"fields": {"contract_end": months_from_today(9)}})).await;
+    later.expect(200);
+    assert_eq!(later.blocked_by("serve_notice").unwrap(), ["support_offer"]);
+    let offered = server.upload(alice, id, "support_offer", "support.pdf", b"%PDF support".to_vec()).await;
+    offered.expect(201);
+    // Someone else changed the case since this version was read: 409, nothing moves.
+    let stale = server
+        .post(
+            alice,
+            &format!("{case}/transitions"),
+            json!({"transition": "serve_notice", "expected_version": later.json["version"]}),
+        )
+        .await;
+    stale.problem(409, "stale-version");
+    assert_eq!(stale.json["actual_version"], offered.json["version"]);
+    let served = server
+        .post(
+            alice,
+            &format!("{case}/transitions"),
+            json!({"transition": "serve_notice", "expected_version": offered.json["version"]}),
+        )
+        .await;
+    served.expect(200);
+    assert_eq!(served.json["state"], "notice");
+    assert_eq!(served.blocked_by("complete_decommissioning").unwrap(), ["notice_acknowledged", "contract_ended"]);
+
+    // The provider acknowledges notice from the link in the email they were sent.
+    let notice = wait_for(&smtp, "director@kirkstall.example.org", "notice").await;
+    let token = notice.link_token().expect("the notice carries a link");
+    let link = server.get(Some(&token), "/api/link").await;
+    link.expect(200);
+    assert_eq!(link.json["case_id"], id);
+    assert_eq!(link.json["asked"][0]["type"], "notice_acknowledged");
+    assert!(link.json["asked"][0]["provided_at"].is_null());
+    server.get(Some(&token), &case).await.problem(403, "forbidden");
+    let acked = server
+        .post(
+            Some(&token),
+            &format!("{case}/evidence"),
+            json!({"type": "notice_acknowledged", "note": "Received, thank you"}),
+        )
+        .await;
+    acked.expect(201);
+    assert!(server.get(Some(&token), "/api/link").await.json["asked"][0]["provided_at"].is_string());
+    let now = server.get(alice, &case).await;
+    assert_eq!(now.blocked_by("complete_decommissioning").unwrap(), ["contract_ended"]);
+
+    // Every step is in the audit trail, and its chain holds.
+    let trail = server.get(alice, &format!("{case}/events")).await;
+    trail.expect(200);
+    assert_eq!(trail.json["chain_intact"], true);
+    let events = trail.json["events"].as_array().unwrap();
+    assert_eq!(events[0]["seq"], 1);
+    assert!(events.iter().any(|e| e["actor"] == "link:provider"));
+    assert!(events.windows(2).all(|w| w[1]["seq"].as_i64() == w[0]["seq"].as_i64().map(|s| s + 1)));
+}
+on_both!(walk_a_leeds_decommissioning_case, walk_a_leeds_decommissioning_case);
+
+/// The message to `to` whose subject mentions `subject`, once the dispatcher sent it.
+async fn wait_for(smtp: &SmtpServer, to: &str, subject: &str) -> support::smtp::Received {
+    for _ in 0..300 {
+        if let Some(m) = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.rcpt_to.iter().any(|r| r == to) && m.subject().to_lowercase().contains(subject))
+        {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got: Vec<String> = smtp.messages().iter().map(|m| format!("{:?}: {}", m.rcpt_to, m.subject())).collect();
+    panic!("no message to {to} about {subject}; got {got:?}");
+}
