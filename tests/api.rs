@@ -23,8 +23,10 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
             .await;
     let alice = server.user("alice@leeds.example", &["commissioner"]);
     let eb = server.user("eb@leeds.example", &["exec_board"]);
+    let chair = server.user("chair@leeds.example", &["commissioner", "exec_board"]);
     let alice = Some(alice.as_str());
     let eb = Some(eb.as_str());
+    let chair = Some(chair.as_str());
 
     server.get(None, "/health").await.expect(200);
     assert_eq!(server.get(None, "/health").await.json, json!({"status": "ok"}));
@@ -108,7 +110,7 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
         let left = r.blocked_by("submit_key_decision").unwrap_or_default();
         assert_eq!(left, all[2 + n..], "after {evidence}");
     }
-    server.post(alice, &format!("{case}/transitions"), json!({"transition": "submit_key_decision"})).await.expect(200);
+    server.post(chair, &format!("{case}/transitions"), json!({"transition": "submit_key_decision"})).await.expect(200);
 
     // The Executive Board decides; the commissioner who submitted cannot approve for it.
     let at_board = server.get(alice, &case).await;
@@ -119,6 +121,11 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
         .await
         .problem(403, "forbidden");
     server.upload(alice, id, "executive_member_briefing", "briefing.pdf", b"%PDF briefing".to_vec()).await.expect(201);
+    // The chair is on the Board, but submitted the case: separation of duties.
+    let own =
+        server.post(chair, &format!("{case}/approvals"), json!({"role": "exec_board", "decision": "approve"})).await;
+    own.problem(403, "forbidden");
+    assert!(own.json["detail"].as_str().unwrap().contains("submit"), "{}", own.text);
     let approved = server
         .post(
             eb,
@@ -209,4 +216,195 @@ async fn wait_for(smtp: &SmtpServer, to: &str, subject: &str) -> support::smtp::
     }
     let got: Vec<String> = smtp.messages().iter().map(|m| format!("{:?}: {}", m.rcpt_to, m.subject())).collect();
     panic!("no message to {to} about {subject}; got {got:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Who may do what
+
+const CALLERS: [&str; 8] =
+    ["no token", "bad token", "revoked", "commissioner", "exec_board", "director", "link", "other link"];
+
+/// Fields of a Leeds case whose contract ends in nine months.
+fn lcc_case() -> serde_json::Value {
+    json!({"workflow": "lcc-decommissioning", "fields": {
+        "service_name": "Meals at home", "provider_name": "Hot Dinners CIC",
+        "provider_email": "office@hotdinners.example.org", "directorate": "Adults and Health",
+        "annual_value": 650000, "contract_end": months_from_today(9)}})
+}
+
+fn link(case: i64, evidence: &[&str]) -> String {
+    let signer = gatehouse_adapters::links::LinkSigner::new(support::server::SECRET.as_bytes()).unwrap();
+    signer.sign(&gatehouse_adapters::links::LinkClaims {
+        case_id: case,
+        role: "provider".into(),
+        evidence: evidence.iter().map(|e| e.to_string()).collect(),
+        expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24),
+    })
+}
+
+/// Every route against every kind of caller: no token, a made-up token, a revoked
+/// user's token, members of three roles, a provider link to the case, and a provider
+/// link to another case. Each route that changes a case gets a fresh case per caller,
+/// so one caller's success cannot change what the next is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_route_answers_each_caller_as_the_workflow_allows() {
+    let server = Server::start(Backend::Sqlite).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let eb = server.user("eb@leeds.example", &["exec_board"]);
+    let dan = server.user("dan@leeds.example", &["director"]);
+    server.user("gone@leeds.example", &["commissioner"]);
+    let revoked = {
+        let t = server.user("revoked@leeds.example", &["commissioner"]);
+        server.revoke("revoked@leeds.example");
+        t
+    };
+    // A case with a needs assessment, so `start_engagement` is allowed; a second case
+    // for the other link.
+    let fresh = || async {
+        let c = server.post(Some(&alice), "/api/cases", lcc_case()).await;
+        c.expect(201);
+        let id = c.json["id"].as_i64().unwrap();
+        server.upload(Some(&alice), id, "needs_assessment", "needs.pdf", b"%PDF".to_vec()).await.expect(201);
+        id
+    };
+    let other = fresh().await;
+    let tokens = |case: i64| -> Vec<Option<String>> {
+        vec![
+            None,
+            Some("not-a-real-token".into()),
+            Some(revoked.clone()),
+            Some(alice.clone()),
+            Some(eb.clone()),
+            Some(dan.clone()),
+            Some(link(case, &["notice_acknowledged"])),
+            Some(link(other, &["notice_acknowledged"])),
+        ]
+    };
+
+    // (what, method, path with {id}, body, mutates, expected status per caller)
+    type Row = (&'static str, &'static str, &'static str, serde_json::Value, bool, [u16; 8]);
+    let rows: Vec<Row> = vec![
+        ("health", "GET", "/health", json!(null), false, [200, 200, 200, 200, 200, 200, 200, 200]),
+        ("openapi", "GET", "/api/openapi.json", json!(null), false, [200, 200, 200, 200, 200, 200, 200, 200]),
+        ("me", "GET", "/api/me", json!(null), false, [401, 401, 401, 200, 200, 200, 200, 200]),
+        ("catalogue", "GET", "/api/workflows", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
+        (
+            "workflow",
+            "GET",
+            "/api/workflows/lcc-decommissioning",
+            json!(null),
+            false,
+            [401, 401, 401, 200, 200, 200, 403, 403],
+        ),
+        (
+            "diagram",
+            "GET",
+            "/api/workflows/lcc-decommissioning/diagram",
+            json!(null),
+            false,
+            [401, 401, 401, 200, 200, 200, 403, 403],
+        ),
+        // Only an internal role of the workflow opens a case.
+        ("open", "POST", "/api/cases", lcc_case(), false, [401, 401, 401, 201, 201, 201, 403, 403]),
+        ("list", "GET", "/api/cases", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
+        ("read", "GET", "/api/cases/{id}", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
+        ("events", "GET", "/api/cases/{id}/events", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
+        (
+            "download",
+            "GET",
+            "/api/cases/{id}/evidence/needs_assessment/file",
+            json!(null),
+            false,
+            [401, 401, 401, 200, 200, 200, 403, 403],
+        ),
+        ("link", "GET", "/api/link", json!(null), false, [401, 401, 401, 403, 403, 403, 200, 200]),
+        (
+            "fields",
+            "PATCH",
+            "/api/cases/{id}/fields",
+            json!({"fields": {"contract_reference": "X-1"}}),
+            true,
+            [401, 401, 401, 200, 200, 200, 403, 403],
+        ),
+        // Evidence without `from` comes from any internal role; a link provides only what it asks for.
+        (
+            "checklist",
+            "POST",
+            "/api/cases/{id}/evidence",
+            json!({"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes"}}),
+            true,
+            [401, 401, 401, 201, 201, 201, 403, 404],
+        ),
+        // Only the provider acknowledges notice, and only on its own case.
+        (
+            "acknowledge",
+            "POST",
+            "/api/cases/{id}/evidence",
+            json!({"type": "notice_acknowledged"}),
+            true,
+            [401, 401, 401, 403, 403, 403, 201, 404],
+        ),
+        // Only the commissioner moves the case out of `proposal`.
+        (
+            "transition",
+            "POST",
+            "/api/cases/{id}/transitions",
+            json!({"transition": "start_engagement"}),
+            true,
+            [401, 401, 401, 200, 403, 403, 403, 403],
+        ),
+        // Only Executive Board members approve for it, and only when a gate asks for it.
+        (
+            "approve",
+            "POST",
+            "/api/cases/{id}/approvals",
+            json!({"role": "exec_board", "decision": "approve"}),
+            true,
+            [401, 401, 401, 403, 409, 403, 403, 403],
+        ),
+        (
+            "conflict",
+            "POST",
+            "/api/cases/{id}/conflicts",
+            json!({"role": "director", "reason": "My sister runs the provider"}),
+            true,
+            [401, 401, 401, 403, 403, 201, 403, 403],
+        ),
+    ];
+    let shared = fresh().await;
+    let mut wrong = Vec::new();
+    for (what, method, path, body, mutates, expected) in &rows {
+        for (n, caller) in CALLERS.iter().enumerate() {
+            let case = if *mutates { fresh().await } else { shared };
+            let token = tokens(case)[n].clone();
+            let url = server.url(&path.replace("{id}", &case.to_string()));
+            let request = match *method {
+                "GET" => server.client.get(url),
+                "POST" => server.client.post(url).json(body),
+                "PATCH" => server.client.patch(url).json(body),
+                _ => unreachable!(),
+            };
+            let reply = server.send(support::server::auth(request, token.as_deref())).await;
+            if reply.status != expected[n] {
+                wrong
+                    .push(format!("{what} as {caller}: expected {}, got {} {}", expected[n], reply.status, reply.text));
+            }
+            if reply.status >= 400 && path.starts_with("/api") {
+                assert_eq!(reply.content_type, "application/problem+json", "{what} as {caller}: {}", reply.text);
+            }
+            if reply.status == 401 {
+                assert_eq!(reply.json["type"], "urn:gatehouse:problem:unauthenticated");
+            }
+            // A refused change leaves the case as it was.
+            if *mutates && reply.status >= 400 {
+                let after = server.get(Some(&alice), &format!("/api/cases/{case}/events")).await;
+                assert_eq!(
+                    after.json["events"].as_array().unwrap().len(),
+                    2,
+                    "{what} as {caller} was refused but stored"
+                );
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} cell(s) wrong:\n{}", wrong.len(), wrong.join("\n"));
 }

@@ -1,7 +1,7 @@
 //! `decide`: a command from an actor, against a case, at an instant, becomes a decision
 //! (plain data for the shell to carry out) or a refusal. Nothing here does I/O.
 
-use crate::definition::{Definition, EvidenceKind, GateKind};
+use crate::definition::{ApprovalGate, Definition, EvidenceKind, GateKind, Separation};
 use crate::fields::{self, Input};
 use crate::gates::{Evaluator, Unmet};
 use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TemplateName, TimerId, TransitionId};
@@ -567,21 +567,45 @@ fn content_name(kind: &EvidenceKind) -> &'static str {
 /// The role, if the actor is a member and a gate in the current state needs its approval.
 fn approval_role(def: &Definition, case: &CaseSnapshot, role: &str, actor: &Actor) -> Result<RoleId, Refusal> {
     let id = member_role(def, role, actor)?;
-    let needed = def.outgoing(&case.state).any(|t| t.gates.iter().any(|g| gate_needs_role(&g.kind, &id)));
-    if !needed {
+    let mut asks = Vec::new();
+    for t in def.outgoing(&case.state) {
+        t.gates.iter().for_each(|g| approvals_of(&g.kind, &id, &mut asks));
+    }
+    if asks.is_empty() {
         return Err(Refusal::NotAvailable(format!(
             "nothing in `{}` needs approval from {}",
             case.state, def.roles[&id].title
         )));
     }
+    // Separation of duties: an approval that no gate could count is refused, saying why,
+    // rather than recorded and silently ignored.
+    let barred = |a: &ApprovalGate| -> Option<Separation> {
+        a.not_by
+            .iter()
+            .find(|s| match s {
+                Separation::Submitter => case.entered_by == actor.id,
+                Separation::Creator => case.created_by == actor.id,
+            })
+            .copied()
+    };
+    if let Some(why) = asks.iter().map(|a| barred(a)).collect::<Option<Vec<_>>>().and_then(|w| w.first().copied()) {
+        let what = match why {
+            Separation::Submitter => "submitted this case for decision",
+            Separation::Creator => "opened this case",
+        };
+        return Err(Refusal::NotAllowed(format!(
+            "you {what}, so your approval as {} cannot count (separation of duties); another member must decide",
+            def.roles[&id].title
+        )));
+    }
     Ok(id)
 }
 
-fn gate_needs_role(kind: &GateKind, role: &RoleId) -> bool {
+fn approvals_of<'d>(kind: &'d GateKind, role: &RoleId, out: &mut Vec<&'d ApprovalGate>) {
     match kind {
-        GateKind::Approval(a) => &a.role == role,
-        GateKind::All(gs) | GateKind::Any(gs) => gs.iter().any(|g| gate_needs_role(&g.kind, role)),
-        _ => false,
+        GateKind::Approval(a) if &a.role == role => out.push(a),
+        GateKind::All(gs) | GateKind::Any(gs) => gs.iter().for_each(|g| approvals_of(&g.kind, role, out)),
+        _ => {}
     }
 }
 

@@ -321,6 +321,9 @@ pub(crate) struct RawApprove {
     pub meeting: Option<RawMeeting>,
     #[serde(default)]
     pub conflict: Option<String>,
+    /// The approval is expected to be refused (separation of duties, say).
+    #[serde(default)]
+    pub refused: bool,
 }
 
 #[derive(Deserialize)]

@@ -56,6 +56,7 @@ enum Action {
         comment: Option<String>,
         meeting: Option<(String, String)>,
         conflict: Option<String>,
+        refused: bool,
     },
     DeclareConflict {
         role: String,
@@ -151,6 +152,7 @@ impl Scenario {
                         comment: a.comment.clone(),
                         meeting: a.meeting.as_ref().map(|m| (m.name.clone(), m.date.clone())),
                         conflict: a.conflict.clone(),
+                        refused: a.refused,
                     },
                     RawStep::DeclareConflict(c) => Action::DeclareConflict {
                         role: c.role.clone(),
@@ -455,7 +457,7 @@ impl Runner<'_> {
                     actor,
                 )
             }
-            Action::Approve { role, verdict, actor, comment, meeting, conflict } => {
+            Action::Approve { role, verdict, actor, comment, meeting, conflict, refused } => {
                 let actor = self.actor(actor, Actor::user(format!("{role}-1"), [role.as_str()]));
                 let meeting = match meeting {
                     Some((name, date)) => Some(Meeting { name: name.clone(), date: crate::fields::date(date)? }),
@@ -468,7 +470,20 @@ impl Runner<'_> {
                     meeting,
                     conflict: conflict.clone(),
                 };
-                self.command(command, actor)
+                if !refused {
+                    return self.command(command, actor);
+                }
+                match decide(self.def, self.case()?, &command, &actor, self.clock) {
+                    Err(Refusal::NotAllowed(_)) => Ok(()),
+                    Err(other) => Err(format!(
+                        "expected {}'s approval as `{role}` to be refused, but it was {}",
+                        actor.id,
+                        refusal(&other)
+                    )),
+                    Ok(_) => {
+                        Err(format!("expected {}'s approval as `{role}` to be refused, but it was recorded", actor.id))
+                    }
+                }
             }
             Action::DeclareConflict { role, actor, reason } => {
                 let actor = self.actor(actor, Actor::user(format!("{role}-1"), [role.as_str()]));

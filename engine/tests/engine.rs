@@ -90,7 +90,7 @@ tests:
     steps:
       - create: { fields: { provider_email: p@example.org, contract_end: 2027-12-31 }, as: alice }
       - transition: { transition: submit, as: alice }
-      - approve: { role: board, as: alice }
+      - approve: { role: board, as: alice, refused: true }
       - approve: { role: board, as: bob, meeting: { name: Board, date: 2026-01-10 } }
       - expect_blocked: { transition: decide, missing: [board] }
       - declare_conflict: { role: board, as: carol, reason: trustee of the provider }

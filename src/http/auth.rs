@@ -112,9 +112,10 @@ impl UserCache {
     pub async fn get(&self, token: &str, store: &Store) -> Result<Option<User>, StoreError> {
         let hash = token_hash(token);
         if let Some((at, user)) = self.entries.lock().expect("user cache lock").get(&hash)
-            && at.elapsed() < Self::TTL {
-                return Ok(user.clone());
-            }
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(user.clone());
+        }
         let user = store.user_by_token_hash(&hash).await?;
         let mut entries = self.entries.lock().expect("user cache lock");
         if entries.len() >= Self::CAPACITY {

@@ -73,9 +73,10 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                    && v["fields"]["message"] == "gatehouse is serving" {
-                        let _ = tx.send(v["fields"]["address"].as_str().unwrap_or_default().to_string());
-                    }
+                    && v["fields"]["message"] == "gatehouse is serving"
+                {
+                    let _ = tx.send(v["fields"]["address"].as_str().unwrap_or_default().to_string());
+                }
                 lines.lock().unwrap().push(line);
             }
         });
