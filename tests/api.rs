@@ -408,3 +408,404 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
     }
     assert!(wrong.is_empty(), "{} cell(s) wrong:\n{}", wrong.len(), wrong.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Bad input
+
+/// Each kind of bad request is a 4xx problem+json that says what is wrong, carries the
+/// request id, and leaves nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
+    let server = Server::start_with(
+        Backend::Sqlite,
+        support::server::Options { max_upload_bytes: Some(4096), ..Default::default() },
+    )
+    .await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let t = Some(alice.as_str());
+    let c = server.post(t, "/api/cases", lcc_case()).await;
+    c.expect(201);
+    let id = c.json["id"].as_i64().unwrap();
+    let case = format!("/api/cases/{id}");
+    let events = || async { server.get(t, &format!("{case}/events")).await.json["events"].as_array().unwrap().len() };
+    let cases = || async { server.get(t, "/api/cases").await.json["cases"].as_array().unwrap().len() };
+    let files = || walk_files(&server.data_dir().join("files"));
+    assert_eq!((events().await, cases().await, files()), (1, 1, 0));
+
+    let raw = |path: &str, body: &'static str| {
+        server.client.post(server.url(path)).bearer_auth(&alice).header("content-type", "application/json").body(body)
+    };
+    // (what, request, status, type slug, a field named in `errors`, words in `detail`)
+    type Case = (&'static str, reqwest::RequestBuilder, u16, &'static str, Option<&'static str>, &'static str);
+    let cases_: Vec<Case> = vec![
+        ("malformed JSON", raw("/api/cases", "{\"workflow\": "), 400, "malformed-request", None, "not valid JSON"),
+        (
+            "a wrong type",
+            raw("/api/cases", "{\"workflow\": 7}"),
+            422,
+            "invalid-input",
+            Some("workflow"),
+            "invalid type",
+        ),
+        (
+            "an unknown key",
+            raw("/api/cases", "{\"workflow\": \"lcc-decommissioning\", \"feilds\": {}}"),
+            422,
+            "invalid-input",
+            None,
+            "unknown field `feilds`",
+        ),
+        (
+            "an unknown workflow",
+            raw("/api/cases", "{\"workflow\": \"lcc-decomissioning\", \"fields\": {}}"),
+            404,
+            "not-found",
+            None,
+            "lcc-decomissioning",
+        ),
+        (
+            "a field of the wrong type",
+            raw(
+                "/api/cases",
+                r#"{"workflow": "lcc-decommissioning", "fields": {"service_name": "X", "provider_name": "Y", "provider_email": "not an email", "directorate": "Adults and Health", "annual_value": 1, "contract_end": "2027-01-01"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("provider_email"),
+            "provider_email",
+        ),
+        (
+            "a list as a field",
+            raw("/api/cases", r#"{"workflow": "lcc-decommissioning", "fields": {"service_name": ["X"]}}"#),
+            422,
+            "invalid-input",
+            Some("fields.service_name"),
+            "a list",
+        ),
+        (
+            "a missing required field",
+            raw("/api/cases", r#"{"workflow": "lcc-decommissioning", "fields": {}}"#),
+            422,
+            "invalid-input",
+            Some("service_name"),
+            "required",
+        ),
+        (
+            "not JSON at all",
+            server
+                .client
+                .post(server.url("/api/cases"))
+                .bearer_auth(&alice)
+                .header("content-type", "text/plain")
+                .body("hello"),
+            415,
+            "unsupported-media-type",
+            None,
+            "JSON",
+        ),
+        (
+            "an unknown transition",
+            raw(&format!("{case}/transitions"), r#"{"transition": "serve_notis"}"#),
+            404,
+            "not-found",
+            None,
+            "serve_notis",
+        ),
+        (
+            "a transition that does not leave this state",
+            raw(&format!("{case}/transitions"), r#"{"transition": "serve_notice"}"#),
+            409,
+            "not-available",
+            None,
+            "serve_notice",
+        ),
+        (
+            "a negative expected version",
+            raw(&format!("{case}/transitions"), r#"{"transition": "start_engagement", "expected_version": -1}"#),
+            409,
+            "stale-version",
+            None,
+            "version",
+        ),
+        (
+            "an unknown evidence type",
+            raw(&format!("{case}/evidence"), r#"{"type": "eqia", "note": "x"}"#),
+            404,
+            "not-found",
+            None,
+            "eqia",
+        ),
+        (
+            "an unknown checklist item",
+            raw(
+                &format!("{case}/evidence"),
+                r#"{"type": "decommissioning_checklist", "answers": {"finances": "yes"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("finances"),
+            "finances",
+        ),
+        (
+            "a bad answer",
+            raw(
+                &format!("{case}/evidence"),
+                r#"{"type": "decommissioning_checklist", "answers": {"financial_requirements": "maybe"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("answers.financial_requirements"),
+            "yes",
+        ),
+        (
+            "an approval with a bad date",
+            raw(
+                &format!("{case}/approvals"),
+                r#"{"role": "exec_board", "decision": "approve", "meeting": {"name": "EB", "date": "11/02/2026"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("meeting.date"),
+            "not a date",
+        ),
+        (
+            "an unknown decision",
+            raw(&format!("{case}/approvals"), r#"{"role": "exec_board", "decision": "maybe"}"#),
+            422,
+            "invalid-input",
+            Some("decision"),
+            "unknown variant",
+        ),
+        (
+            "a case that does not exist",
+            server.client.get(server.url("/api/cases/999999")).bearer_auth(&alice),
+            404,
+            "not-found",
+            None,
+            "999999",
+        ),
+        (
+            "a case id that is not a number",
+            server.client.get(server.url("/api/cases/abc")).bearer_auth(&alice),
+            404,
+            "not-found",
+            None,
+            "abc",
+        ),
+        (
+            "an unknown route",
+            server.client.get(server.url("/api/kases")).bearer_auth(&alice),
+            404,
+            "not-found",
+            None,
+            "/api/kases",
+        ),
+        (
+            "a method a route does not take",
+            server.client.delete(server.url(&case)).bearer_auth(&alice),
+            405,
+            "method-not-allowed",
+            None,
+            "DELETE",
+        ),
+        (
+            "a bad list limit",
+            server.client.get(server.url("/api/cases?limit=0")).bearer_auth(&alice),
+            422,
+            "invalid-input",
+            Some("limit"),
+            "between",
+        ),
+        (
+            "a bad list parameter",
+            server.client.get(server.url("/api/cases?after=soon")).bearer_auth(&alice),
+            422,
+            "invalid-input",
+            None,
+            "after",
+        ),
+        (
+            "an unknown diagram format",
+            server.client.get(server.url("/api/workflows/lcc-decommissioning/diagram?format=png")).bearer_auth(&alice),
+            422,
+            "invalid-input",
+            Some("format"),
+            "png",
+        ),
+        ("no token", server.client.get(server.url(&case)), 401, "unauthenticated", None, "Bearer"),
+        (
+            "a malformed Authorization header",
+            server.client.get(server.url(&case)).header("authorization", "Basic YWxpY2U6cHc="),
+            401,
+            "unauthenticated",
+            None,
+            "Bearer",
+        ),
+        (
+            "an altered link",
+            server.client.get(server.url("/api/link")).bearer_auth(format!("{}x", link(id, &["notice_acknowledged"]))),
+            401,
+            "unauthenticated",
+            None,
+            "altered",
+        ),
+        (
+            "a link for another case",
+            server
+                .client
+                .post(server.url("/api/cases/424242/evidence"))
+                .bearer_auth(link(id, &["notice_acknowledged"]))
+                .json(&json!({"type": "notice_acknowledged"})),
+            404,
+            "not-found",
+            None,
+            "424242",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, request, status, slug, field, words) in cases_ {
+        let r = server.send(request).await;
+        let ok = r.status == status
+            && r.content_type == "application/problem+json"
+            && r.json["type"] == format!("urn:gatehouse:problem:{slug}")
+            && r.json["detail"].as_str().is_some_and(|d| d.contains(words))
+            && r.json["request_id"].as_str().is_some_and(|id| id == r.request_id && !id.is_empty())
+            && field.is_none_or(|f| {
+                r.json["errors"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e["field"].as_str().is_some_and(|x| x.contains(f))))
+            });
+        if !ok {
+            wrong.push(format!(
+                "{what}: expected {status} {slug} naming {field:?} and saying {words:?}; got {} {}",
+                r.status, r.text
+            ));
+        }
+        assert!(!r.text.contains("panicked") && !r.text.contains("src/"), "{what} leaks internals: {}", r.text);
+    }
+    assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+
+    // Uploads: too large (cut off while streaming), empty, missing parts, a path for a
+    // name. Only the last one is stored, under a name with no directories in it.
+    let big = server.upload(t, id, "needs_assessment", "big.pdf", vec![b'x'; 10_000]).await;
+    big.problem(413, "too-large");
+    assert_eq!(big.json["errors"][0]["field"], "file");
+    server.upload(t, id, "needs_assessment", "empty.pdf", Vec::new()).await.problem(422, "invalid-input");
+    server.upload(t, id, "nonsense", "a.pdf", b"%PDF".to_vec()).await.problem(404, "not-found");
+    let no_file = reqwest::multipart::Form::new().text("type", "needs_assessment");
+    server
+        .send(server.client.post(server.url(&format!("{case}/evidence"))).bearer_auth(&alice).multipart(no_file))
+        .await
+        .problem(422, "invalid-input");
+    assert_eq!((events().await, cases().await, files()), (1, 1, 0), "a refused request stored something");
+
+    let sneaky = server.upload(t, id, "needs_assessment", "../../etc/passwd", b"%PDF real".to_vec()).await;
+    sneaky.expect(201);
+    assert_eq!(sneaky.json["evidence"][0]["file"]["name"], "passwd");
+    assert_eq!((events().await, files()), (2, 1));
+    let download = server.get(t, &format!("{case}/evidence/needs_assessment/file")).await;
+    download.expect(200);
+    assert_eq!(download.text, "%PDF real");
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() { walk_files(&p) } else { 1 }
+        })
+        .sum()
+}
+
+// ---------------------------------------------------------------------------------------
+// The API document, and operations
+
+/// `/api/openapi.json` is OpenAPI 3.1, documents every route of the contract, and every
+/// operation it documents exists (none falls through to "no route" or "wrong method").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_openapi_document_matches_the_routes() {
+    let server = Server::start(Backend::Sqlite).await;
+    let doc = server.get(None, "/api/openapi.json").await;
+    doc.expect(200);
+    assert!(doc.json["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc.json["openapi"]);
+    let mut documented = Vec::new();
+    for (path, item) in doc.json["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    let contract = [
+        "GET /health",
+        "GET /api/workflows",
+        "GET /api/workflows/{id}",
+        "GET /api/workflows/{id}/diagram",
+        "POST /api/cases",
+        "GET /api/cases",
+        "GET /api/cases/{id}",
+        "PATCH /api/cases/{id}/fields",
+        "POST /api/cases/{id}/evidence",
+        "GET /api/cases/{id}/evidence/{type}/file",
+        "POST /api/cases/{id}/approvals",
+        "POST /api/cases/{id}/conflicts",
+        "POST /api/cases/{id}/transitions",
+        "GET /api/cases/{id}/events",
+        "GET /api/me",
+        "GET /api/link",
+    ];
+    let mut expected: Vec<String> = contract.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+    for op in &documented {
+        let (method, path) = op.split_once(' ').unwrap();
+        let path = path.replace("{id}", "1").replace("{type}", "needs_assessment");
+        let request = server.client.request(method.parse().unwrap(), server.url(&path));
+        let r = server.send(request).await;
+        assert!(
+            r.status != 405 && !r.text.contains("there is no route"),
+            "{op} is documented but not routed: {}",
+            r.text
+        );
+        // Every documented operation but the health check needs a token.
+        if path != "/health" {
+            r.problem(401, "unauthenticated");
+        }
+    }
+    // Every operation documents its problem answers as problem+json.
+    let schemas = doc.json["components"]["schemas"].as_object().unwrap();
+    assert!(schemas.contains_key("Problem") && schemas.contains_key("CaseDto"), "{:?}", schemas.keys());
+}
+
+/// SIGTERM while an upload is still arriving: the upload finishes and is answered, then
+/// the server exits cleanly; JSON logs carry a request id on every request's span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_finishes_the_request_in_flight() {
+    let mut server = Server::start(Backend::Sqlite).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let c = server.post(Some(&alice), "/api/cases", lcc_case()).await;
+    let id = c.json["id"].as_i64().unwrap();
+
+    // 40 chunks of 16 KiB, one every 50 ms: about two seconds on the wire.
+    let chunks = futures::stream::unfold(0u32, |n| async move {
+        if n == 40 {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Some((Ok::<_, std::io::Error>(vec![b'%'; 16 * 1024]), n + 1))
+    });
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(chunks)).file_name("slow.pdf");
+    let form = reqwest::multipart::Form::new().text("type", "needs_assessment").part("file", part);
+    let upload =
+        server.client.post(server.url(&format!("/api/cases/{id}/evidence"))).bearer_auth(&alice).multipart(form);
+    let in_flight = tokio::spawn(async move { upload.send().await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let exit = tokio::task::block_in_place(|| server.terminate());
+    assert_eq!(in_flight.await.unwrap().expect("the upload is answered"), 201);
+    assert!(exit.success(), "gatehouse serve exited with {exit}");
+    let log = server.log();
+    assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
+    let spans: Vec<&String> = log.iter().filter(|l| l.contains("\"request_id\"")).collect();
+    assert!(!spans.is_empty(), "no request ids in the log: {log:?}");
+}

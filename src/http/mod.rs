@@ -27,8 +27,9 @@ use gatehouse_adapters::links::LinkSigner;
 use problem::{Kind, Problem};
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::LatencyUnit;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -154,7 +155,8 @@ pub fn router(http: Arc<Http>, settings: &HttpSettings) -> Router {
             .unwrap_or("-")
             .to_string();
         tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-    }))
+    })
+    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros)))
     .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
