@@ -429,7 +429,7 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
     let case = format!("/api/cases/{id}");
     let events = || async { server.get(t, &format!("{case}/events")).await.json["events"].as_array().unwrap().len() };
     let cases = || async { server.get(t, "/api/cases").await.json["cases"].as_array().unwrap().len() };
-    let files = || walk_files(&server.data_dir().join("files"));
+    let files = || support::files_under(&server.data_dir().join("files"));
     assert_eq!((events().await, cases().await, files()), (1, 1, 0));
 
     let raw = |path: &str, body: &'static str| {
@@ -706,17 +706,6 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
     let download = server.get(t, &format!("{case}/evidence/needs_assessment/file")).await;
     download.expect(200);
     assert_eq!(download.text, "%PDF real");
-}
-
-fn walk_files(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| {
-            let p = e.path();
-            if p.is_dir() { walk_files(&p) } else { 1 }
-        })
-        .sum()
 }
 
 // ---------------------------------------------------------------------------------------
