@@ -4,7 +4,7 @@
 use super::problem::UnmetGate;
 use crate::app::{CaseView, TransitionView};
 use gatehouse_adapters::store::CaseRow;
-use gatehouse_engine::definition::{Definition, EvidenceKind, FieldType, GateKind};
+use gatehouse_engine::definition::{Definition, EvidenceKind, FieldType};
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::snapshot::{Answer, EvidenceContent, FieldValue, Verdict};
 use serde::{Deserialize, Serialize};
@@ -227,7 +227,7 @@ impl From<&Definition> for WorkflowDetail {
                         .iter()
                         .map(|g| GateDto {
                             id: g.id.to_string(),
-                            kind: gate_kind(&g.kind).into(),
+                            kind: g.kind.name().into(),
                             description: gatehouse_engine::explain::gate_text(d, g),
                             source: g.source.clone(),
                         })
@@ -238,16 +238,6 @@ impl From<&Definition> for WorkflowDetail {
     }
 }
 
-fn gate_kind(k: &GateKind) -> &'static str {
-    match k {
-        GateKind::Evidence(_) => "evidence",
-        GateKind::Checklist(_) => "checklist",
-        GateKind::Approval(_) => "approval",
-        GateKind::Rule(_) => "rule",
-        GateKind::All(_) => "all",
-        GateKind::Any(_) => "any",
-    }
-}
 
 /// A diagram.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -7,7 +7,6 @@ use super::auth::Caller;
 use super::problem::{Kind, Problem};
 use axum::Json;
 use axum::extract::State;
-use gatehouse_engine::definition::EvidenceKind;
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -66,12 +65,7 @@ pub async fn asked(State(http): State<Arc<Http>>, caller: Caller) -> Result<Json
         .map(|(id, e)| Asked {
             kind: id.to_string(),
             title: e.title.clone(),
-            evidence_kind: match e.kind {
-                EvidenceKind::Document => "document",
-                EvidenceKind::Checklist(_) => "checklist",
-                EvidenceKind::Acknowledgement => "acknowledgement",
-            }
-            .into(),
+            evidence_kind: e.kind.name().into(),
             description: e.description.clone(),
             provided_at: view.case.evidence.get(id).map(|r| r.at.to_string()),
         })
