@@ -9,3 +9,4 @@ pub mod http;
 pub mod operations;
 pub mod timers_cli;
 pub mod users_cli;
+pub mod web;

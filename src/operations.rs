@@ -96,7 +96,8 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     let signer = config.workers.signer(&config.app.data_dir)?;
     let workers =
         crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
-    let http = Arc::new(crate::http::Http { app, signer, users: Default::default() });
+    let public_https = config.workers.base_url.starts_with("https://");
+    let http = Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https });
     let router = crate::http::router(http, &config.http);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

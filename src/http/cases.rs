@@ -178,15 +178,19 @@ fn answer(
     security(("bearer" = [])))]
 pub async fn file(State(http): State<Arc<Http>>, caller: Caller, Path((id, kind)): Path<(i64, String)>) -> Answered {
     caller.staff()?;
+    document(&http, id, &kind).await
+}
+
+/// The current document of evidence type `kind` on case `id`, streamed from the store.
+pub async fn document(http: &Http, id: i64, kind: &str) -> Answered {
     let view = http.app.case(id).await?;
-    let Some((sha256, name, media_type)) =
-        view.case.evidence.iter().find(|(k, _)| k.as_str() == kind).and_then(|(_, e)| match &e.content {
-            gatehouse_engine::snapshot::EvidenceContent::Document { sha256, name, media_type, .. } => {
-                Some((sha256.clone(), name.clone(), media_type.clone()))
-            }
-            _ => None,
-        })
-    else {
+    let found = view.case.evidence.iter().find(|(k, _)| k.as_str() == kind).and_then(|(_, e)| match &e.content {
+        gatehouse_engine::snapshot::EvidenceContent::Document { sha256, name, media_type, .. } => {
+            Some((sha256.clone(), name.clone(), media_type.clone()))
+        }
+        _ => None,
+    });
+    let Some((sha256, name, media_type)) = found else {
         return Err(Problem::new(Kind::NotFound, format!("case {id} holds no document of type `{kind}`")));
     };
     let path = http.app.files().path(&sha256);

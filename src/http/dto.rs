@@ -238,7 +238,6 @@ impl From<&Definition> for WorkflowDetail {
     }
 }
 
-
 /// A diagram.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DiagramQuery {

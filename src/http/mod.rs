@@ -42,6 +42,8 @@ pub struct Http {
     pub signer: LinkSigner,
     /// Users by token, briefly cached.
     pub users: UserCache,
+    /// The public address is https: session cookies are marked Secure.
+    pub public_https: bool,
 }
 
 /// Limits and timeouts.
@@ -129,7 +131,10 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
 /// The whole service: the API, `/api/openapi.json`, problem+json for unknown routes,
 /// request ids, tracing spans and timeouts.
 pub fn router(http: Arc<Http>, settings: &HttpSettings) -> Router {
+    let upload_limit = usize::try_from(http.app.max_upload_bytes()).unwrap_or(usize::MAX).saturating_add(64 * 1024);
+    let pages = crate::web::router().layer(DefaultBodyLimit::max(upload_limit)).with_state(http.clone());
     let (api, openapi) = api(http, settings);
+    let api = api.merge(pages);
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
     api.route(

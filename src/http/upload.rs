@@ -21,22 +21,57 @@ pub struct Upload {
     pub file: Incoming,
 }
 
+/// A received multipart form: its `type`, its `file` if one was sent, and the other
+/// text parts the caller allowed.
+pub struct Form {
+    /// The evidence type (the `type` part).
+    pub evidence: String,
+    /// The file: its safe name, media type and bytes on disk.
+    pub file: Option<(String, String, Incoming)>,
+    /// The allowed text parts.
+    pub text: std::collections::BTreeMap<String, String>,
+}
+
+impl Form {
+    /// The upload, when a non-empty file was sent.
+    pub fn upload(self) -> Result<Upload, Problem> {
+        let (name, media_type, file) =
+            self.file.ok_or_else(|| Problem::field(Kind::InvalidInput, "file", "is missing: attach the document"))?;
+        if file.size == 0 {
+            return Err(Problem::field(Kind::InvalidInput, "file", "is empty"));
+        }
+        Ok(Upload { evidence: self.evidence, name, media_type, file })
+    }
+}
+
 /// Read a multipart body with a `type` part and a `file` part.
 pub async fn receive(
-    mut multipart: Multipart,
+    multipart: Multipart,
     files: &FileStore,
     limit: u64,
     check_type: impl Fn(&str) -> Result<(), Problem>,
 ) -> Result<Upload, Problem> {
+    receive_form(multipart, files, limit, check_type, &[]).await?.upload()
+}
+
+/// Read a multipart body with a `type` part, an optional `file` part and the text parts
+/// named in `extra` (each at most 64 KiB).
+pub async fn receive_form(
+    mut multipart: Multipart,
+    files: &FileStore,
+    limit: u64,
+    check_type: impl Fn(&str) -> Result<(), Problem>,
+    extra: &[&str],
+) -> Result<Form, Problem> {
     let mut evidence: Option<String> = None;
+    let mut text = std::collections::BTreeMap::new();
     let mut file: Option<(String, String, Incoming)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_problem)? {
         match field.name() {
             Some("type") => {
-                let text = field.text().await.map_err(multipart_problem)?;
-                let text = text.trim().to_string();
-                check_type(&text)?;
-                evidence = Some(text);
+                let value = field.text().await.map_err(multipart_problem)?.trim().to_string();
+                check_type(&value)?;
+                evidence = Some(value);
             }
             Some("file") => {
                 if file.is_some() {
@@ -65,6 +100,14 @@ pub async fn receive(
                 let incoming = writer.finish().await.map_err(|e| Problem::internal(&e))?;
                 file = Some((name, media_type, incoming));
             }
+            Some(name) if extra.contains(&name) => {
+                let name = name.to_string();
+                let value = field.text().await.map_err(multipart_problem)?;
+                if value.len() > 64 * 1024 {
+                    return Err(Problem::field(Kind::TooLarge, name, "is longer than 64 KiB"));
+                }
+                text.insert(name, value);
+            }
             Some(other) => {
                 return Err(Problem::field(
                     Kind::InvalidInput,
@@ -77,12 +120,7 @@ pub async fn receive(
     }
     let evidence =
         evidence.ok_or_else(|| Problem::field(Kind::InvalidInput, "type", "is missing: name the evidence type"))?;
-    let (name, media_type, file) =
-        file.ok_or_else(|| Problem::field(Kind::InvalidInput, "file", "is missing: attach the document"))?;
-    if file.size == 0 {
-        return Err(Problem::field(Kind::InvalidInput, "file", "is empty"));
-    }
-    Ok(Upload { evidence, name, media_type, file })
+    Ok(Form { evidence, file, text })
 }
 
 fn multipart_problem(e: MultipartError) -> Problem {

@@ -1,0 +1,97 @@
+//! The web pages: server-rendered HTML in the look and conventions of the GOV.UK Design
+//! System, over the same app services as the API. Templates are minijinja (as the
+//! email), compiled into the binary, with HTML auto-escaping on. Styles and scripts are
+//! GOV.UK Frontend, vendored in `static/` (see `static/BUILD.md` and its licence).
+
+// A refusal is built once, on the cold path, and answered at once: its size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod pages;
+pub mod session;
+
+use crate::http::Http;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::Environment;
+use std::sync::{Arc, LazyLock};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The page templates, compiled once.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("_field.html", include_str!("templates/_field.html")),
+        ("sign_in.html", include_str!("templates/sign_in.html")),
+        ("error.html", include_str!("templates/error.html")),
+        ("cases.html", include_str!("templates/cases.html")),
+        ("new_case.html", include_str!("templates/new_case.html")),
+        ("case.html", include_str!("templates/case.html")),
+        ("provider.html", include_str!("templates/provider.html")),
+        ("workflows.html", include_str!("templates/workflows.html")),
+        ("workflow.html", include_str!("templates/workflow.html")),
+    ] {
+        env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e:#}"));
+    }
+    env
+});
+
+/// Render a page. A template that fails to render is a bug; it is logged and answered
+/// as a plain 500, never with the template's insides.
+pub fn render(status: StatusCode, name: &str, context: serde_json::Value) -> Response {
+    let rendered = TEMPLATES.get_template(name).and_then(|t| t.render(minijinja::Value::from_serialize(&context)));
+    match rendered {
+        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %format!("{e:#}"), "page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+        }
+    }
+}
+
+/// The pages' routes.
+pub fn router() -> Router<Arc<Http>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/cases") }))
+        .route("/sign-in", get(pages::sign_in_page).post(pages::sign_in))
+        .route("/sign-out", post(pages::sign_out))
+        .route("/cases", get(pages::cases))
+        .route("/cases/new", get(pages::new_case_page).post(pages::new_case))
+        .route("/cases/{id}", get(pages::case_page))
+        .route("/cases/{id}/evidence", post(pages::upload))
+        .route("/cases/{id}/evidence/{kind}/file", get(pages::download))
+        .route("/cases/{id}/checklist", post(pages::checklist))
+        .route("/cases/{id}/approvals", post(pages::approve))
+        .route("/cases/{id}/transitions", post(pages::transition))
+        .route("/workflows", get(pages::workflows))
+        .route("/workflows/{id}", get(pages::workflow))
+        .route("/workflows/{id}/policy", get(pages::policy))
+        .route("/p/{token}", get(pages::provider_page).post(pages::provider_post))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .route("/static/{file}", get(static_file))
+}
+
+/// The vendored GOV.UK Frontend files and Gatehouse's own few.
+async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file.as_str() {
+        "govuk-frontend.min.css" => (include_bytes!("static/govuk-frontend.min.css"), "text/css"),
+        "govuk-frontend.min.js" => (include_bytes!("static/govuk-frontend.min.js"), "text/javascript"),
+        "gatehouse.css" => (include_bytes!("static/gatehouse.css"), "text/css"),
+        "init.js" => (include_bytes!("static/init.js"), "text/javascript"),
+        "js-enabled.js" => (include_bytes!("static/js-enabled.js"), "text/javascript"),
+        "LICENSE-govuk-frontend.txt" => (include_bytes!("static/LICENSE-govuk-frontend.txt"), "text/plain"),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}

@@ -1,0 +1,778 @@
+//! The page handlers. Each parses a form, checks its CSRF token, calls one app service,
+//! and either redirects (after a change, so that a reload does not repeat it) or
+//! re-renders the page with a GOV.UK error summary saying what is wrong.
+
+use super::render;
+use super::session::{Session, clear_cookie, cookie_value, set_cookie};
+use crate::app::{AppError, CaseView};
+use crate::http::Http;
+use crate::http::problem::{Kind, Problem};
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_adapters::store::CaseFilter;
+use gatehouse_engine::definition::{Definition, EvidenceKind, GateKind};
+use gatehouse_engine::fields::Input;
+use gatehouse_engine::snapshot::{EvidenceContent, Verdict};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// A problem as a page.
+pub fn error_page(p: &Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    render(status, "error.html", json!({"title": p.title, "detail": p.detail, "request_id": p.request_id}))
+}
+
+fn app_error_page(e: AppError) -> Response {
+    error_page(&Problem::from(e))
+}
+
+fn forbidden_csrf() -> Response {
+    error_page(&Problem::new(
+        Kind::Forbidden,
+        "the form had expired or did not come from this site; go back, reload the page and try again",
+    ))
+}
+
+/// What every signed-in page's layout needs.
+fn base(session: &Session, nav: &str) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("me".into(), json!({"name": session.user.name, "roles": session.user.roles}));
+    m.insert("csrf".into(), json!(session.csrf));
+    m.insert("nav".into(), json!(nav));
+    m
+}
+
+fn error_item(message: impl Into<String>, href: Option<String>) -> Value {
+    json!({"message": message.into(), "href": href})
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign in and out
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a path on this site is a place to go back to.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/cases".into(),
+    }
+}
+
+pub async fn sign_in_page(Query(q): Query<NextQuery>) -> Response {
+    render(StatusCode::OK, "sign_in.html", json!({"next": safe_next(q.next.as_deref())}))
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    token: String,
+    next: Option<String>,
+}
+
+pub async fn sign_in(State(http): State<Arc<Http>>, Form(form): Form<SignInForm>) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let token = form.token.trim();
+    let again = |message: &str| {
+        render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sign_in.html",
+            json!({"next": next, "errors": [error_item(message, Some("#token".into()))]}),
+        )
+    };
+    if token.is_empty() {
+        return again("Enter your token");
+    }
+    match http.users.get(token, http.app.store()).await {
+        Ok(Some(_)) => {
+            let hash = gatehouse_adapters::store::users::token_hash(token);
+            let secure = http.public_https;
+            let cookie = set_cookie(&cookie_value(&http, &hash), secure);
+            (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, next)]).into_response()
+        }
+        Ok(None) => again("The token is not known, or has been revoked"),
+        Err(e) => app_error_page(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+}
+
+pub async fn sign_out(session: Session, Form(form): Form<CsrfForm>) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return forbidden_csrf();
+    }
+    (StatusCode::SEE_OTHER, [(header::SET_COOKIE, clear_cookie()), (header::LOCATION, "/sign-in".into())])
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Cases
+
+#[derive(Deserialize)]
+pub struct CasesQuery {
+    workflow: Option<String>,
+    state: Option<String>,
+    q: Option<String>,
+    mine: Option<String>,
+}
+
+pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Query<CasesQuery>) -> Response {
+    let nonempty = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let filter =
+        CaseFilter { workflow: nonempty(&q.workflow), state: nonempty(&q.state), after_id: None, limit: Some(500) };
+    let rows = match http.app.list_cases(&filter).await {
+        Ok(rows) => rows,
+        Err(e) => return app_error_page(e),
+    };
+    let search = nonempty(&q.q).map(|s| s.to_lowercase());
+    let mine = q.mine.is_some();
+    let mut cases = Vec::new();
+    for row in rows.iter().rev() {
+        if search.as_ref().is_some_and(|s| !row.fields.to_lowercase().contains(s)) {
+            continue;
+        }
+        if mine {
+            let Ok(view) = http.app.case(row.id).await else { continue };
+            if approval_roles(&view, &session).is_empty() {
+                continue;
+            }
+        }
+        let fields: serde_json::Map<String, Value> = serde_json::from_str(&row.fields).unwrap_or_default();
+        let service = fields.get("service_name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let workflow = http.app.workflow(&row.workflow_id).map(|d| d.title.clone()).unwrap_or(row.workflow_id.clone());
+        cases.push(json!({"id": row.id, "service": service, "workflow": workflow, "state": row.state,
+            "updated": row.updated_at.format("%Y-%m-%d %H:%M").to_string()}));
+    }
+    let mut ctx = base(&session, "cases");
+    ctx.insert("cases".into(), json!(cases));
+    ctx.insert("workflows".into(), workflows_json(&http));
+    ctx.insert("filter".into(), json!({"workflow": q.workflow, "state": q.state, "q": q.q, "mine": mine}));
+    render(StatusCode::OK, "cases.html", Value::Object(ctx))
+}
+
+fn workflows_json(http: &Http) -> Value {
+    json!(
+        http.app
+            .workflows()
+            .iter()
+            .map(|d| json!({"id": d.id, "title": d.title, "version": d.version, "source": d.source}))
+            .collect::<Vec<_>>()
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewCaseQuery {
+    workflow: Option<String>,
+}
+
+pub async fn new_case_page(State(http): State<Arc<Http>>, session: Session, Query(q): Query<NewCaseQuery>) -> Response {
+    let mut ctx = base(&session, "new");
+    ctx.insert("workflows".into(), workflows_json(&http));
+    if let Some(id) = q.workflow.filter(|w| !w.is_empty()) {
+        match http.app.workflow(&id) {
+            Ok(def) => {
+                ctx.insert("workflow".into(), json!({"id": def.id, "title": def.title}));
+                ctx.insert("fields".into(), fields_json(&def));
+            }
+            Err(e) => return app_error_page(e),
+        }
+    }
+    ctx.insert("values".into(), json!({}));
+    ctx.insert("field_errors".into(), json!({}));
+    render(StatusCode::OK, "new_case.html", Value::Object(ctx))
+}
+
+fn fields_json(def: &Definition) -> Value {
+    json!(
+        def.fields
+            .iter()
+            .map(|(id, f)| json!({
+                "id": id.as_str(), "title": f.title, "type": f.kind.name(), "required": f.required,
+                "hint": f.description,
+                "choices": match &f.kind { gatehouse_engine::definition::FieldType::Choice(c) => c.clone(), _ => Vec::new() },
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub async fn new_case(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let values: HashMap<String, String> = form.into_iter().collect();
+    if !session.csrf_ok(values.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let workflow = values.get("_workflow").cloned().unwrap_or_default();
+    let def = match http.app.workflow(&workflow) {
+        Ok(def) => def,
+        Err(e) => return app_error_page(e),
+    };
+    let mut inputs = Vec::new();
+    for (id, f) in &def.fields {
+        let id = id.as_str();
+        let value = if f.kind.name() == "date" {
+            let part = |p: &str| values.get(&format!("{id}.{p}")).map(|v| v.trim().to_string()).unwrap_or_default();
+            let (d, m, y) = (part("day"), part("month"), part("year"));
+            if d.is_empty() && m.is_empty() && y.is_empty() {
+                String::new()
+            } else {
+                match (d.parse::<u8>(), m.parse::<u8>(), y.parse::<i16>()) {
+                    (Ok(d), Ok(m), Ok(y)) => format!("{y:04}-{m:02}-{d:02}"),
+                    _ => format!("{y}-{m}-{d}"),
+                }
+            }
+        } else {
+            values.get(id).map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        if !value.is_empty() {
+            inputs.push((id.to_string(), Input::Text(value)));
+        } else if f.required {
+            inputs.push((id.to_string(), Input::Null));
+        }
+    }
+    match http.app.create_case(&session.actor, &workflow, &inputs).await {
+        Ok(view) => Redirect::to(&format!("/cases/{}?done=opened", view.case.id)).into_response(),
+        Err(AppError::Invalid(problems)) => {
+            let mut field_errors = serde_json::Map::new();
+            let mut errors = Vec::new();
+            for p in &problems {
+                let field = p.field.clone().unwrap_or_default();
+                let title = def.fields.get(field.as_str()).map(|f| f.title.clone()).unwrap_or(field.clone());
+                let message = format!("{title} {}", p.message);
+                errors.push(error_item(message.clone(), Some(format!("#f-{field}"))));
+                field_errors.insert(field, json!(message));
+            }
+            let mut ctx = base(&session, "new");
+            ctx.insert("workflow".into(), json!({"id": def.id, "title": def.title}));
+            ctx.insert("fields".into(), fields_json(&def));
+            ctx.insert("values".into(), json!(values));
+            ctx.insert("field_errors".into(), Value::Object(field_errors));
+            ctx.insert("errors".into(), json!(errors));
+            render(StatusCode::UNPROCESSABLE_ENTITY, "new_case.html", Value::Object(ctx))
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "opened" => "The case is open.",
+        "uploaded" => "The document is attached.",
+        "answered" => "The answers are saved.",
+        "decided" => "Your decision is recorded.",
+        "moved" => "The case has moved on.",
+        "sent" => "Thank you: it has been received.",
+        _ => return None,
+    })
+}
+
+pub async fn case_page(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    case_response(&http, &session, id, StatusCode::OK, Vec::new(), notice(q.done.as_deref())).await
+}
+
+/// The roles the user holds that a gate of the current state asks to approve.
+fn approval_roles(view: &CaseView, session: &Session) -> Vec<String> {
+    fn walk(kind: &GateKind, out: &mut Vec<String>) {
+        match kind {
+            GateKind::Approval(a) => out.push(a.role.to_string()),
+            GateKind::All(gs) | GateKind::Any(gs) => gs.iter().for_each(|g| walk(&g.kind, out)),
+            _ => {}
+        }
+    }
+    let mut roles = Vec::new();
+    for t in view.definition.outgoing(&view.case.state) {
+        t.gates.iter().for_each(|g| walk(&g.kind, &mut roles));
+    }
+    roles.sort();
+    roles.dedup();
+    roles.retain(|r| session.actor.has_role(r));
+    roles
+}
+
+async fn case_response(
+    http: &Http,
+    session: &Session,
+    id: i64,
+    status: StatusCode,
+    errors: Vec<Value>,
+    notice: Option<&str>,
+) -> Response {
+    let view = match http.app.case(id).await {
+        Ok(v) => v,
+        Err(e) => return app_error_page(e),
+    };
+    let (events, broken) = match http.app.audit_trail(id).await {
+        Ok(t) => t,
+        Err(e) => return app_error_page(e),
+    };
+    let def = &view.definition;
+    let case = &view.case;
+    let at = |t: &jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
+    let steps: Vec<Value> = view
+        .transitions
+        .iter()
+        .filter_map(|t| def.transition(t.id.as_str()).map(|d| (t, d)))
+        .map(|(t, d)| {
+            let gates: Vec<Value> = d
+                .gates
+                .iter()
+                .map(|g| {
+                    let unmet = t.unmet.iter().find(|u| u.gate == g.id);
+                    json!({"id": g.id.as_str(), "met": unmet.is_none(),
+                        "text": gatehouse_engine::explain::gate_text(def, g),
+                        "message": unmet.map(|u| u.message.clone()), "source": g.source})
+                })
+                .collect();
+            let may = d.by.is_empty() || d.by.iter().any(|r| session.actor.has_role(r.as_str()));
+            json!({"id": t.id.as_str(), "title": d.title, "to": def.states.get(&d.to).map(|s| s.title.clone()),
+                "allowed": t.allowed, "not_applicable": t.not_applicable, "gates": gates, "may_request": may,
+                "by": d.by.iter().map(|r| def.roles.get(r).map(|x| x.title.clone()).unwrap_or_default()).collect::<Vec<_>>()})
+        })
+        .collect();
+    let evidence: Vec<Value> = def
+        .evidence
+        .iter()
+        .map(|(eid, e)| {
+            let held = case.evidence.get(eid);
+            let (file, note, answers) = match held.map(|h| &h.content) {
+                Some(EvidenceContent::Document { name, .. }) => (Some(name.clone()), None, None),
+                Some(EvidenceContent::Acknowledgement { note }) => (None, note.clone(), None),
+                Some(EvidenceContent::Checklist(a)) => (None, None, Some(a)),
+                None => (None, None, None),
+            };
+            let items: Vec<Value> = match &e.kind {
+                EvidenceKind::Checklist(items) => items
+                    .iter()
+                    .map(|(iid, label)| {
+                        let answer = answers.and_then(|a| a.get(iid)).map(|(a, _)| crate::http::dto::answer_name(*a));
+                        json!({"id": iid, "label": label, "answer": answer})
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let from = e.from.as_ref().and_then(|r| def.roles.get(r));
+            json!({"id": eid.as_str(), "title": e.title, "kind": e.kind.name(), "held": held.is_some(),
+                "by": held.map(|h| h.by.clone()), "at": held.map(|h| at(&h.at)), "file": file, "note": note,
+                "items": items, "external": from.is_some_and(|r| r.is_external()), "from": from.map(|r| r.title.clone())})
+        })
+        .collect();
+    let internal = |e: &gatehouse_engine::definition::Evidence| {
+        e.from.as_ref().and_then(|r| def.roles.get(r)).is_none_or(|r| !r.is_external())
+    };
+    let documents: Vec<Value> = def
+        .evidence
+        .iter()
+        .filter(|(_, e)| matches!(e.kind, EvidenceKind::Document) && internal(e))
+        .map(|(eid, e)| json!({"id": eid.as_str(), "title": e.title}))
+        .collect();
+    let checklists: Vec<Value> = evidence
+        .iter()
+        .filter(|e| e["kind"] == "checklist" && !e["external"].as_bool().unwrap_or(false))
+        .cloned()
+        .collect();
+    let states: Vec<Value> =
+        def.states.iter().map(|(sid, s)| json!({"title": s.title, "current": *sid == case.state})).collect();
+    let fields: Vec<Value> = def
+        .fields
+        .iter()
+        .filter_map(|(fid, f)| case.fields.get(fid).map(|v| json!({"title": f.title, "value": v.display()})))
+        .collect();
+    let timers: Vec<Value> = case
+        .timers
+        .iter()
+        .map(|t| {
+            let title = def.timer(t.timer.as_str()).and_then(|d| d.title.clone()).unwrap_or(t.timer.to_string());
+            json!({"title": title, "due_at": at(&t.due_at)})
+        })
+        .collect();
+    let approvals: Vec<Value> = case
+        .approvals
+        .iter()
+        .filter(|a| a.visit == case.visit)
+        .map(|a| {
+            json!({"decision": match a.verdict { Verdict::Approve => "Approved", Verdict::Reject => "Rejected" },
+            "role": def.roles.get(&a.role).map(|r| r.title.clone()), "by": a.by, "at": at(&a.at), "comment": a.comment})
+        })
+        .collect();
+    let asked: Vec<Value> = approval_roles(&view, session)
+        .into_iter()
+        .map(|r| json!({"id": r, "title": def.roles.get(r.as_str()).map(|x| x.title.clone())}))
+        .collect();
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| json!({"seq": e.seq, "at": e.at.format("%Y-%m-%d %H:%M:%S").to_string(), "actor": e.actor, "kind": e.kind.replace('_', " ")}))
+        .collect();
+    let service = case.fields.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display());
+    let mut ctx = base(session, "cases");
+    ctx.insert(
+        "case".into(),
+        json!({"id": case.id, "workflow": def.title, "service": service.unwrap_or_else(|| format!("Case {}", case.id)),
+            "state": def.states.get(&case.state).map(|s| s.title.clone()), "version": case.version,
+            "entered_at": at(&case.entered_at)}),
+    );
+    for (k, v) in [
+        ("steps", json!(steps)),
+        ("evidence", json!(evidence)),
+        ("documents", json!(documents)),
+        ("checklists", json!(checklists)),
+        ("states", json!(states)),
+        ("fields", json!(fields)),
+        ("timers", json!(timers)),
+        ("approvals", json!(approvals)),
+        ("approvals_asked", json!(asked)),
+        ("events", json!(events)),
+        ("chain_intact", json!(broken.is_none())),
+        ("broken_at", json!(broken.map(|b| b.seq))),
+        ("mermaid", json!(gatehouse_engine::graph::mermaid_highlight(def, &case.state))),
+        ("errors", json!(errors)),
+        ("notice", json!(notice)),
+    ] {
+        ctx.insert(k.into(), v);
+    }
+    render(status, "case.html", Value::Object(ctx))
+}
+
+/// After a command: to the case page with a notice, or back to it with the refusal.
+async fn after(http: &Http, session: &Session, id: i64, result: Result<CaseView, AppError>, done: &str) -> Response {
+    let e = match result {
+        Ok(_) => return Redirect::to(&format!("/cases/{id}?done={done}")).into_response(),
+        Err(e) => e,
+    };
+    let mut errors: Vec<Value> = Vec::new();
+    match &e {
+        AppError::Blocked { transition, unmet } => {
+            for u in unmet {
+                errors.push(error_item(u.message.clone(), Some(format!("#step-{transition}"))));
+            }
+        }
+        AppError::Invalid(problems) => {
+            for p in problems {
+                let message = match &p.field {
+                    Some(f) => format!("{f}: {}", p.message),
+                    None => p.message.clone(),
+                };
+                errors.push(error_item(message, None));
+            }
+        }
+        _ => {}
+    }
+    let problem = Problem::from(e);
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    if status.is_server_error() || status == StatusCode::NOT_FOUND && errors.is_empty() {
+        return error_page(&problem);
+    }
+    if errors.is_empty() {
+        errors.push(error_item(problem.detail.clone(), None));
+    }
+    case_response(http, session, id, status, errors, None).await
+}
+
+/// A problem from reading a form (too large, no file) shown on the case page.
+async fn form_problem(http: &Http, session: &Session, id: i64, p: Problem) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let errors: Vec<Value> = if p.errors.is_empty() {
+        vec![error_item(p.detail.clone(), None)]
+    } else {
+        p.errors
+            .iter()
+            .map(|e| {
+                let message = match e.field.as_deref() {
+                    Some("file") => format!("The document {}", e.message),
+                    Some(f) => format!("{f}: {}", e.message),
+                    None => e.message.clone(),
+                };
+                error_item(message, Some("#upload-file".into()))
+            })
+            .collect()
+    };
+    case_response(http, session, id, status, errors, None).await
+}
+
+pub async fn upload(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    multipart: Multipart,
+) -> Response {
+    let form = crate::http::upload::receive_form(
+        multipart,
+        http.app.files(),
+        http.app.max_upload_bytes(),
+        |_| Ok(()),
+        &["_csrf"],
+    )
+    .await;
+    let form = match form {
+        Ok(f) => f,
+        Err(p) => return form_problem(&http, &session, id, p).await,
+    };
+    if !session.csrf_ok(form.text.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let upload = match form.upload() {
+        Ok(u) => u,
+        Err(p) => return form_problem(&http, &session, id, p).await,
+    };
+    let result = http
+        .app
+        .attach_incoming(&session.actor, id, &upload.evidence, &upload.name, &upload.media_type, upload.file)
+        .await;
+    after(&http, &session, id, result, "uploaded").await
+}
+
+pub async fn download(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Response {
+    let _ = &session;
+    match crate::http::cases::document(&http, id, &kind).await {
+        Ok(r) => r,
+        Err(p) => error_page(&p),
+    }
+}
+
+pub async fn checklist(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let mut values: BTreeMap<String, String> = form.into_iter().collect();
+    if !session.csrf_ok(values.remove("_csrf").as_deref()) {
+        return forbidden_csrf();
+    }
+    let kind = values.remove("type").unwrap_or_default();
+    let mut answers = BTreeMap::new();
+    for (item, value) in values {
+        if let Some(a) = crate::http::dto::parse_answer(&value) {
+            answers.insert(item, (a, None));
+        }
+    }
+    if answers.is_empty() {
+        let errors = vec![error_item("Answer at least one item", None)];
+        return case_response(&http, &session, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
+    }
+    let result = http.app.answer_checklist(&session.actor, id, &kind, answers).await;
+    after(&http, &session, id, result, "answered").await
+}
+
+#[derive(Deserialize)]
+pub struct ApprovalForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    role: String,
+    decision: String,
+    comment: Option<String>,
+}
+
+pub async fn approve(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<ApprovalForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return forbidden_csrf();
+    }
+    let verdict = if form.decision == "reject" { Verdict::Reject } else { Verdict::Approve };
+    let comment = form.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+    let result = http.app.record_approval(&session.actor, id, &form.role, verdict, comment, None, None).await;
+    after(&http, &session, id, result, "decided").await
+}
+
+#[derive(Deserialize)]
+pub struct TransitionForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    transition: String,
+    expected_version: Option<i64>,
+}
+
+pub async fn transition(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<TransitionForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return forbidden_csrf();
+    }
+    let result = http.app.request_transition(&session.actor, id, &form.transition, form.expected_version).await;
+    after(&http, &session, id, result, "moved").await
+}
+
+// ---------------------------------------------------------------------------------------
+// Workflows
+
+pub async fn workflows(State(http): State<Arc<Http>>, session: Session) -> Response {
+    let mut ctx = base(&session, "workflows");
+    ctx.insert("workflows".into(), workflows_json(&http));
+    render(StatusCode::OK, "workflows.html", Value::Object(ctx))
+}
+
+pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
+    let def = match http.app.workflow(&id) {
+        Ok(d) => d,
+        Err(e) => return app_error_page(e),
+    };
+    let detail = crate::http::dto::WorkflowDetail::from(def.as_ref());
+    let mut ctx = base(&session, "workflows");
+    ctx.insert(
+        "w".into(),
+        json!({"id": def.id, "title": def.title, "version": def.version, "description": def.description}),
+    );
+    ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
+    ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
+    render(StatusCode::OK, "workflow.html", Value::Object(ctx))
+}
+
+/// The workflow as a standalone policy document (the same as `gatehouse explain`).
+pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
+    let _ = &session;
+    match http.app.workflow(&id) {
+        Ok(def) => {
+            let html = gatehouse_engine::explain::html(&def);
+            // The policy page carries its own inline stylesheet.
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+                ],
+                html,
+            )
+                .into_response()
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The provider's page
+
+pub async fn provider_page(
+    State(http): State<Arc<Http>>,
+    Path(token): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    provider_response(&http, &token, StatusCode::OK, Vec::new(), notice(q.done.as_deref())).await
+}
+
+async fn provider_response(
+    http: &Http,
+    token: &str,
+    status: StatusCode,
+    errors: Vec<Value>,
+    notice: Option<&str>,
+) -> Response {
+    let caller = match http.authenticate(token).await {
+        Ok(c) if c.link.is_some() => c,
+        Ok(_) => return error_page(&Problem::new(Kind::NotFound, "this page is for a link from an email")),
+        Err(p) => return error_page(&p),
+    };
+    let claims = caller.link.expect("checked above");
+    let view = match http.app.case(claims.case_id).await {
+        Ok(v) => v,
+        Err(e) => return app_error_page(e),
+    };
+    let def = &view.definition;
+    let at = |t: &jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y").to_string();
+    let asked: Vec<Value> = claims
+        .evidence
+        .iter()
+        .filter_map(|id| def.evidence_kind(id))
+        .map(|(id, e)| {
+            json!({"id": id.as_str(), "title": e.title, "kind": e.kind.name(), "description": e.description,
+                "provided_at": view.case.evidence.get(id).map(|r| at(&r.at))})
+        })
+        .collect();
+    let service = view.case.fields.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display());
+    render(
+        status,
+        "provider.html",
+        json!({"workflow": def.title, "service": service, "expires": at(&claims.expires_at), "asked": asked,
+            "token": token, "errors": errors, "notice": notice}),
+    )
+}
+
+pub async fn provider_post(State(http): State<Arc<Http>>, Path(token): Path<String>, multipart: Multipart) -> Response {
+    let caller = match http.authenticate(&token).await {
+        Ok(c) if c.link.is_some() => c,
+        Ok(_) => return error_page(&Problem::new(Kind::NotFound, "this page is for a link from an email")),
+        Err(p) => return error_page(&p),
+    };
+    let case_id = caller.link.as_ref().map(|l| l.case_id).unwrap_or_default();
+    let form = crate::http::upload::receive_form(
+        multipart,
+        http.app.files(),
+        http.app.max_upload_bytes(),
+        |t| caller.may_provide(t),
+        &["note"],
+    )
+    .await;
+    let refused = |p: Problem| async move {
+        let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let message = match p.errors.first() {
+            Some(e) if e.field.as_deref() == Some("file") => format!("The document {}", e.message),
+            _ => p.detail.clone(),
+        };
+        (status, vec![error_item(message, None)])
+    };
+    let form = match form {
+        Ok(f) => f,
+        Err(p) => {
+            let (status, errors) = refused(p).await;
+            return provider_response(&http, &token, status, errors, None).await;
+        }
+    };
+    let evidence = form.evidence.clone();
+    let result = match def_kind(&http, case_id, &evidence).await {
+        Some("document") => match form.upload() {
+            Ok(u) => {
+                http.app.attach_incoming(&caller.actor, case_id, &u.evidence, &u.name, &u.media_type, u.file).await
+            }
+            Err(p) => {
+                let (status, errors) = refused(p).await;
+                return provider_response(&http, &token, status, errors, None).await;
+            }
+        },
+        _ => {
+            let note = form.text.get("note").map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+            http.app.acknowledge(&caller.actor, case_id, &evidence, note).await
+        }
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/p/{token}?done=sent")).into_response(),
+        Err(e) => {
+            let (status, errors) = refused(Problem::from(e)).await;
+            provider_response(&http, &token, status, errors, None).await
+        }
+    }
+}
+
+async fn def_kind(http: &Http, case_id: i64, evidence: &str) -> Option<&'static str> {
+    let view = http.app.case(case_id).await.ok()?;
+    view.definition.evidence_kind(evidence).map(|(_, e)| e.kind.name())
+}
