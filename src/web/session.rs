@@ -107,9 +107,9 @@ impl FromRequestParts<Arc<Http>> for Session {
             Ok(Some(user)) => user,
             Ok(None) => return Err(sign_in()),
             Err(e) => {
-                return Err(super::pages::error_page(&crate::http::problem::Problem::from(crate::app::AppError::from(
-                    e,
-                ))));
+                return Err(super::pages::error_page(&crate::http::problem::Problem::from(
+                    crate::app::AppError::from(e),
+                )));
             }
         };
         // The MAC alone: the page never shows the session's contents.

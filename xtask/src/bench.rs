@@ -1,8 +1,12 @@
 //! `cargo xtask bench`: runs each benchmark step and writes BENCHMARKS.md at the root.
 //!
-//! A step is one function `fn(&Options) -> Result<Section>` listed in [`STEPS`]: it runs
-//! something and returns the figures it measured. To add a benchmark (a load test of
-//! `gatehouse serve`, say), write another such function and list it.
+//! A step is one function `fn(&Options) -> Result<Section>` listed in [`STEPS`] under a
+//! name: it runs something and returns the figures it measured. To add a benchmark, write
+//! another such function and list it. `--only NAME` runs the named steps alone and prints
+//! their report instead of rewriting BENCHMARKS.md, which keeps the figures of a full run.
+//!
+//! Steps: `cargo` ([`cargo_benches`]) and `http` (the load test of `gatehouse serve`, see
+//! [`http`]).
 //!
 //! Bench binaries that need PostgreSQL find the server in `GATEHOUSE_TEST_DATABASE_URL`,
 //! resolved as for `cargo xtask test` (see [`crate::postgres`]).
@@ -12,6 +16,7 @@
 //! lines, of which the middle estimate is kept.
 
 mod figures;
+mod http;
 mod report;
 
 use std::io::{BufRead, BufReader, Write};
@@ -31,6 +36,8 @@ pub struct Options<'a> {
     pub quick: bool,
     /// The server the benchmarks create their databases on.
     pub postgres: &'a TestServer,
+    /// The names of the steps to run (see [`STEPS`]); all of them when empty.
+    pub only: &'a [String],
 }
 
 /// What one step measured, for one section of BENCHMARKS.md.
@@ -46,20 +53,43 @@ pub struct Section {
 /// One benchmark step.
 type Step = fn(&Options<'_>) -> Result<Section>;
 
-/// The steps, in the order they run and appear in BENCHMARKS.md.
-const STEPS: &[Step] = &[cargo_benches];
+/// The steps by name, in the order they run and appear in BENCHMARKS.md.
+const STEPS: &[(&str, Step)] = &[("cargo", cargo_benches), ("http", http::load)];
 
-/// Runs every step, then writes BENCHMARKS.md.
+/// Runs the steps, then writes BENCHMARKS.md; with `--only`, prints the report instead.
 pub fn run(options: &Options<'_>) -> Result<()> {
+    let steps = selected(options.only)?;
     let machine = Machine::probe()?;
     let date = jiff::Timestamp::now();
-    let sections = STEPS.iter().map(|step| step(options)).collect::<Result<Vec<_>>>()?;
-    let invocation = if options.quick { "cargo xtask bench --quick" } else { "cargo xtask bench" };
-    let text = report::render(&report::Report { date, machine: &machine, invocation, sections: &sections });
+    let sections = steps.iter().map(|step| step(options)).collect::<Result<Vec<_>>>()?;
+    let mut invocation = String::from("cargo xtask bench");
+    if options.quick {
+        invocation.push_str(" --quick");
+    }
+    if !options.only.is_empty() {
+        invocation.push_str(&format!(" --only {}", options.only.join(",")));
+    }
+    let text =
+        report::render(&report::Report { date, machine: &machine, invocation: &invocation, sections: &sections });
+    if !options.only.is_empty() {
+        print!("{text}");
+        eprintln!("xtask: --only runs part of the benchmarks: BENCHMARKS.md is left as it was");
+        return Ok(());
+    }
     let path = project_root().join("BENCHMARKS.md");
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("xtask: wrote {}", path.display());
     Ok(())
+}
+
+/// The steps named in `only`, in [`STEPS`] order; every step when `only` is empty.
+fn selected(only: &[String]) -> Result<Vec<Step>> {
+    if let Some(unknown) = only.iter().find(|name| !STEPS.iter().any(|(known, _)| known == name)) {
+        let known: Vec<&str> = STEPS.iter().map(|(name, _)| *name).collect();
+        bail!("there is no benchmark step `{unknown}`; the steps are {}", known.join(", "));
+    }
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    Ok(STEPS.iter().filter(|(name, _)| wanted(name)).map(|(_, step)| *step).collect())
 }
 
 /// The workspace's bench targets (`benches/*.rs`, criterion), run with `cargo bench`.

@@ -20,6 +20,17 @@ pub fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
+/// Whether this process runs with an effective user id of 0.
+pub fn running_as_root() -> Result<bool> {
+    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let effective_uid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .context("no Uid line in /proc/self/status")?;
+    Ok(effective_uid == "0")
+}
+
 /// Runs `command` with inherited stdio and fails unless it exits with 0.
 pub fn run(command: &mut Command) -> Result<()> {
     let shown = display(command);

@@ -8,14 +8,18 @@
 //!   server the mail tests use if missing (see [`smtp`]), finds or starts a
 //!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and runs
 //!   `cargo test --workspace`, exiting with its exit code.
-//! - `cargo xtask bench [--quick] [--throwaway-pg]`: finds or starts a PostgreSQL server
-//!   the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the benchmark steps (see
-//!   [`bench`]) and writes `BENCHMARKS.md` at the repository root.
+//! - `cargo xtask bench [--quick] [--only STEP,…] [--throwaway-pg]`: finds or starts a
+//!   PostgreSQL server the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the
+//!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets, and `http`,
+//!   a load test of `gatehouse serve`) and writes `BENCHMARKS.md` at the repository
+//!   root; with `--only`, runs the named steps and prints their report instead.
 //!
 //! Exit codes: the exit code of `cargo test` for `test`; otherwise 0 when the task
 //! succeeded and 2 when xtask could not do its job (usage errors are clap's 2 as well).
 
+mod apt;
 mod bench;
+mod browser;
 mod cmd;
 mod machine;
 mod postgres;
@@ -55,6 +59,10 @@ enum Task {
         /// Ask the benchmark harnesses for a short run (criterion's `--quick`).
         #[arg(long)]
         quick: bool,
+        /// Run only these steps (`cargo`, `http`) and print their report to stdout,
+        /// leaving BENCHMARKS.md as it is.
+        #[arg(long, value_name = "STEP", value_delimiter = ',')]
+        only: Vec<String>,
         #[command(flatten)]
         postgres: PostgresArgs,
     },
@@ -88,7 +96,7 @@ fn main() -> ExitCode {
 fn run(task: Task) -> Result<ExitCode> {
     match task {
         Task::Test { postgres, cargo_args } => test(&postgres, &cargo_args),
-        Task::Bench { quick, postgres } => bench(quick, &postgres),
+        Task::Bench { quick, only, postgres } => bench(quick, &only, &postgres),
     }
 }
 
@@ -96,6 +104,7 @@ fn run(task: Task) -> Result<ExitCode> {
 /// cluster afterwards, whatever the outcome: `server` is dropped before we return.
 fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     smtp::ensure_aiosmtpd()?;
+    let axe = browser::ensure()?;
     let server = postgres_server(postgres, "tests")?;
 
     let mut command = cargo();
@@ -103,7 +112,11 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     if !selects_packages(cargo_args) {
         command.arg("--workspace");
     }
-    command.args(cargo_args).env(TEST_DATABASE_URL_VAR, server.url()).current_dir(project_root());
+    command
+        .args(cargo_args)
+        .env(TEST_DATABASE_URL_VAR, server.url())
+        .env("GATEHOUSE_AXE_JS", axe)
+        .current_dir(project_root());
     eprintln!("xtask: running {}", cmd::display(&command));
     let status = command.status().context("could not start cargo test")?;
     Ok(cmd::exit_code(status))
@@ -111,9 +124,9 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
 
 /// Resolves a PostgreSQL server as `test` does, runs the benchmarks with it, and stops
 /// any throwaway cluster afterwards.
-fn bench(quick: bool, postgres: &PostgresArgs) -> Result<ExitCode> {
+fn bench(quick: bool, only: &[String], postgres: &PostgresArgs) -> Result<ExitCode> {
     let server = postgres_server(postgres, "benchmarks")?;
-    bench::run(&bench::Options { quick, postgres: &server })?;
+    bench::run(&bench::Options { quick, postgres: &server, only })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -179,7 +192,9 @@ mod tests {
         let cli = Cli::try_parse_from(["xtask", "test", "--throwaway-pg"]).expect("parses");
         assert!(matches!(cli.task, Task::Test { postgres: PostgresArgs { throwaway_pg: true }, .. }));
         let cli = Cli::try_parse_from(["xtask", "bench", "--quick", "--throwaway-pg"]).expect("parses");
-        assert!(matches!(cli.task, Task::Bench { quick: true, postgres: PostgresArgs { throwaway_pg: true } }));
+        assert!(matches!(cli.task, Task::Bench { quick: true, postgres: PostgresArgs { throwaway_pg: true }, .. }));
+        let cli = Cli::try_parse_from(["xtask", "bench", "--only", "http,cargo"]).expect("parses");
+        assert!(matches!(cli.task, Task::Bench { only, .. } if only == ["http", "cargo"]));
         let value = BoolishValueParser::new();
         assert_eq!(value.parse_ref(&Cli::command(), None, "1".as_ref()).ok(), Some(true));
         assert_eq!(value.parse_ref(&Cli::command(), None, "0".as_ref()).ok(), Some(false));

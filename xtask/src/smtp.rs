@@ -4,9 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
-
-use crate::cmd;
+use anyhow::{Result, bail};
 
 /// Debian's python, where python3-aiosmtpd installs (a pyenv shim on `PATH` would not
 /// see it).
@@ -17,15 +15,7 @@ pub fn ensure_aiosmtpd() -> Result<()> {
     if has_aiosmtpd() {
         return Ok(());
     }
-    eprintln!("xtask: python3-aiosmtpd not found: installing it with apt-get");
-    let apt_get = || {
-        let mut c = Command::new("apt-get");
-        c.env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
-    cmd::run(apt_get().arg("update")).context("apt-get update (as root)")?;
-    cmd::run(apt_get().args(["install", "-y", "--no-install-recommends", "python3-aiosmtpd"]))
-        .context("installing python3-aiosmtpd (as root)")?;
+    crate::apt::install("python3-aiosmtpd", &["python3-aiosmtpd"])?;
     if !has_aiosmtpd() {
         bail!("python3-aiosmtpd was installed, but {PYTHON} cannot import aiosmtpd");
     }

@@ -1,10 +1,9 @@
 //! Locating PostgreSQL's server programs (`initdb`, `pg_ctl`), and installing them with
-//! apt-get when the machine has none.
+//! apt-get (see [`crate::apt`]) when the machine has none.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::cmd;
 
@@ -16,8 +15,7 @@ pub fn find_or_install() -> Result<PathBuf> {
     if let Some(dir) = find() {
         return Ok(dir);
     }
-    eprintln!("xtask: no initdb/pg_ctl found: installing PostgreSQL with apt-get");
-    apt_install_postgresql()?;
+    crate::apt::install("PostgreSQL (initdb, pg_ctl)", &["postgresql"])?;
     find().with_context(|| format!("PostgreSQL was installed, but no initdb and pg_ctl are under {DEBIAN_ROOT}/*/bin"))
 }
 
@@ -51,21 +49,6 @@ fn has_server_programs(dir: &Path) -> bool {
 /// "15" → [15], "9.6" → [9, 6]; anything else is not a version directory.
 fn parse_version(name: &str) -> Option<Vec<u32>> {
     name.split('.').map(|part| part.parse().ok()).collect()
-}
-
-fn apt_install_postgresql() -> Result<()> {
-    if !super::system_user::running_as_root()? {
-        bail!("PostgreSQL is not installed and xtask is not root: run `apt-get install postgresql`");
-    }
-    cmd::run(apt_get().arg("update")).context("apt-get update")?;
-    cmd::run(apt_get().args(["install", "-y", "--no-install-recommends", "postgresql"]))
-        .context("installing PostgreSQL")
-}
-
-fn apt_get() -> Command {
-    let mut command = Command::new("apt-get");
-    command.env("DEBIAN_FRONTEND", "noninteractive");
-    command
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 
-use super::system_user::{SystemUser, running_as_root};
-use crate::cmd;
+use super::system_user::SystemUser;
+use crate::cmd::{self, running_as_root};
 
 /// A running throwaway cluster; dropping it stops the server and deletes its files.
 pub struct Cluster {

@@ -9,17 +9,6 @@ use anyhow::{Context, Result};
 
 use crate::cmd;
 
-/// Whether this process runs with an effective user id of 0.
-pub fn running_as_root() -> Result<bool> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    let effective_uid = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .context("no Uid line in /proc/self/status")?;
-    Ok(effective_uid == "0")
-}
-
 /// A system account that the server programs run as when we are root.
 pub struct SystemUser {
     name: String,

@@ -1,0 +1,314 @@
+//! The web pages in a real headless Chromium (Debian's, driven through ChromeDriver),
+//! against the real `gatehouse serve`: a commissioner opens a case, is blocked, uploads
+//! evidence and moves it; an approver approves; the provider follows the link in the
+//! email in the outbox and acknowledges notice. Every main page is checked with axe-core
+//! for serious accessibility violations and saved as a screenshot in
+//! `target/screenshots/`. `cargo xtask test` installs Chromium, ChromeDriver and axe-core.
+
+mod support;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::Backend;
+use support::server::Server;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// ChromeDriver on a free loopback port; killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        assert!(
+            std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+            "Chromium and ChromeDriver are needed: run the tests with `cargo xtask test`, which installs them"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        Driver { child, port }
+    }
+
+    async fn client(&self) -> Client {
+        // Both of rustls's crypto providers are in the build (through other crates), so
+        // it cannot pick one itself; ChromeDriver is plain HTTP on loopback anyway.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": CHROMIUM, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=1280,1400"]}),
+        );
+        for _ in 0..100 {
+            match ClientBuilder::rustls()
+                .expect("rustls")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await
+            {
+                Ok(c) => return c,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        panic!("chromedriver did not answer on port {}", self.port);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Save a screenshot of the page and check it with axe-core: no serious or critical
+/// violation of WCAG 2.x A/AA.
+async fn check_page(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    let axe_path = std::env::var("GATEHOUSE_AXE_JS").unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/npm/node_modules/axe-core/axe.min.js")
+            .display()
+            .to_string()
+    });
+    let axe = std::fs::read_to_string(&axe_path)
+        .unwrap_or_else(|e| panic!("axe-core at {axe_path}: {e}; run the tests with `cargo xtask test`"));
+    c.execute(&axe, vec![]).await.unwrap();
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+                .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.map(n => n.html).slice(0, 3)}))))
+                .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let serious: Vec<&serde_json::Value> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious") | Some("critical")))
+        .collect();
+    assert!(serious.is_empty(), "{name}: accessibility violations: {serious:#?}");
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
+}
+
+async fn sign_in(c: &Client, server: &Server, token: &str, check: bool) {
+    c.goto(&server.url("/cases")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().starts_with("/sign-in"), "signed out: sent to sign in");
+    if check {
+        check_page(c, "sign-in").await;
+    }
+    c.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
+    click_through(c, "form button[type=submit]").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/cases");
+}
+
+async fn sign_out(c: &Client) {
+    click_through(c, "form.gh-sign-out button").await;
+}
+
+async fn submit(c: &Client, form_action_suffix: &str) {
+    click_through(c, &format!("form[action$='{form_action_suffix}'] button[type=submit]")).await;
+}
+
+/// Click a button that submits a form, and wait until the page it leads to has loaded:
+/// ChromeDriver's click returns before the navigation it starts has finished.
+async fn click_through(c: &Client, css: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+    for _ in 0..400 {
+        // The old document's element goes stale once the new document replaces it.
+        if old.tag_name().await.is_err() {
+            let ready = c.execute("return document.readyState", vec![]).await.ok();
+            if ready.as_ref().and_then(|v| v.as_str()) == Some("complete") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("clicking {css} did not lead to a new page");
+}
+
+/// The provider link in the newest message in the outbox whose text mentions `subject`.
+async fn link_from_outbox(outbox: &std::path::Path, subject: &str) -> String {
+    for _ in 0..200 {
+        for entry in std::fs::read_dir(outbox).into_iter().flatten().flatten() {
+            let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            // Undo quoted-printable soft line breaks and `=3D`.
+            let text = raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+            if text.contains(subject) {
+                if let Some(at) = text.find("/p/") {
+                    return text[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || "/-_.".contains(*c))
+                        .collect::<String>()
+                        .trim_end_matches('.')
+                        .to_string();
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no message about {subject:?} in {}", outbox.display());
+}
+
+fn months_from_today(months: i64) -> jiff::civil::Date {
+    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/London").unwrap()).date();
+    today.checked_add(jiff::Span::new().months(months)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
+    let server = Server::start(Backend::Sqlite).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let chair = server.user("chair@leeds.example", &["commissioner"]);
+    let eb = server.user("eb@leeds.example", &["exec_board"]);
+    let driver = Driver::start();
+    let c = driver.client().await;
+
+    // The commissioner opens a case; a wrong form comes back with an error summary, and
+    // markup in a field is shown as text.
+    sign_in(&c, &server, &alice, true).await;
+    check_page(&c, "cases-empty").await;
+    c.goto(&server.url("/cases/new")).await.unwrap();
+    c.find(Locator::Css("input[value='lcc-decommissioning']")).await.unwrap().click().await.unwrap();
+    submit(&c, "/cases/new").await;
+    c.find(Locator::Id("f-service_name")).await.unwrap().send_keys("<b>Day</b> opportunities").await.unwrap();
+    c.find(Locator::Id("f-annual_value")).await.unwrap().send_keys("650000").await.unwrap();
+    submit(&c, "/cases/new").await;
+    assert!(text(&c, ".govuk-error-summary").await.contains("Provider is required"));
+    check_page(&c, "new-case-errors").await;
+    assert_eq!(
+        c.find(Locator::Id("f-service_name")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        Some("<b>Day</b> opportunities"),
+        "what was typed is kept"
+    );
+    c.find(Locator::Id("f-provider_name")).await.unwrap().send_keys("Kirkstall Day Centre Trust").await.unwrap();
+    c.find(Locator::Id("f-provider_email")).await.unwrap().send_keys("director@kirkstall.example.org").await.unwrap();
+    c.find(Locator::Css("#f-directorate option[value='Adults and Health']")).await.unwrap().click().await.unwrap();
+    let end = months_from_today(9);
+    c.find(Locator::Id("f-contract_end")).await.unwrap().send_keys(&end.day().to_string()).await.unwrap();
+    c.find(Locator::Id("f-contract_end-month")).await.unwrap().send_keys(&end.month().to_string()).await.unwrap();
+    c.find(Locator::Id("f-contract_end-year")).await.unwrap().send_keys(&end.year().to_string()).await.unwrap();
+    submit(&c, "/cases/new").await;
+    let case_path = c.current_url().await.unwrap().path().to_string();
+    let id: i64 = case_path.trim_start_matches("/cases/").parse().unwrap();
+    assert_eq!(text(&c, "h1").await, "<b>Day</b> opportunities", "markup is escaped");
+    assert!(c.find_all(Locator::Css("h1 b")).await.unwrap().is_empty());
+
+    // Blocked: the next step says what is missing, with its source, and offers no button.
+    let step = text(&c, "#step-start_engagement").await;
+    assert!(step.contains("Blocked") && step.contains("Missing"), "{step}");
+    assert!(
+        c.find_all(Locator::Css("#step-start_engagement form")).await.unwrap().is_empty(),
+        "no button for a blocked step"
+    );
+    check_page(&c, "case-blocked").await;
+
+    // Upload the needs assessment; the step is ready; move the case.
+    let file = server.db.dir.path().join("needs-assessment.pdf");
+    std::fs::write(&file, b"%PDF-1.7 needs assessment").unwrap();
+    c.find(Locator::Css("#upload-type option[value='needs_assessment']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("upload-file")).await.unwrap().send_keys(&file.display().to_string()).await.unwrap();
+    submit(&c, "/evidence").await;
+    assert!(text(&c, ".govuk-notification-banner").await.contains("attached"));
+    assert!(text(&c, "#step-start_engagement").await.contains("Ready"));
+    click_through(&c, "#step-start_engagement form button").await;
+    assert!(text(&c, ".govuk-notification-banner").await.contains("moved on"));
+    assert!(text(&c, "p.govuk-body strong.govuk-tag").await.contains("Engaging"));
+
+    // The rest of the evidence over the API; the chair submits it for a key decision.
+    let api = |t: &str| Some(t.to_string());
+    server
+        .post(api(&alice).as_deref(), &format!("/api/cases/{id}/evidence"), json!({"type": "decommissioning_checklist",
+            "answers": {"financial_requirements": "yes", "political_perspective": "yes", "service_user_needs": "yes", "parents_and_carers": "n/a"}}))
+        .await
+        .expect(201);
+    for e in [
+        "equality_impact_assessment",
+        "service_impact_assessment",
+        "consultation",
+        "provider_engagement",
+        "executive_member_briefing",
+    ] {
+        server.upload(Some(&alice), id, e, &format!("{e}.pdf"), b"%PDF".to_vec()).await.expect(201);
+        if e == "provider_engagement" {
+            server
+                .post(
+                    Some(&chair),
+                    &format!("/api/cases/{id}/transitions"),
+                    json!({"transition": "submit_key_decision"}),
+                )
+                .await
+                .expect(200);
+        }
+    }
+    sign_out(&c).await;
+
+    // The approver approves in the browser and moves the case on.
+    sign_in(&c, &server, &eb, false).await;
+    c.goto(&server.url("/cases?mine=1")).await.unwrap();
+    assert!(text(&c, "table").await.contains(&format!("Case {id}")), "the case waits for the approver");
+    check_page(&c, "cases-waiting").await;
+    c.goto(&server.url(&case_path)).await.unwrap();
+    check_page(&c, "case-decision").await;
+    c.find(Locator::Id("comment-exec_board")).await.unwrap().send_keys("Resolved to de-commission").await.unwrap();
+    submit(&c, "/approvals").await;
+    assert!(text(&c, ".govuk-notification-banner").await.contains("decision is recorded"));
+    assert!(text(&c, "#step-approve_key_decision").await.contains("Ready"));
+    click_through(&c, "#step-approve_key_decision form button").await;
+    assert!(text(&c, "p.govuk-body strong.govuk-tag").await.contains("Decision made"), "{}", text(&c, "main").await);
+    sign_out(&c).await;
+
+    // Notice is served (over the API); the provider follows the emailed link.
+    server.upload(Some(&alice), id, "support_offer", "support.pdf", b"%PDF".to_vec()).await.expect(201);
+    server
+        .post(Some(&alice), &format!("/api/cases/{id}/transitions"), json!({"transition": "serve_notice"}))
+        .await
+        .expect(200);
+    let link = link_from_outbox(&server.db.dir.path().join("outbox"), "Notice of de-commissioning").await;
+    c.goto(&server.url(&link)).await.unwrap();
+    assert!(text(&c, "main").await.contains("Provider acknowledges notice"));
+    check_page(&c, "provider").await;
+    c.find(Locator::Css("textarea[name='note']")).await.unwrap().send_keys("Received, thank you").await.unwrap();
+    click_through(&c, "main form button[type=submit]").await;
+    assert!(text(&c, ".govuk-notification-banner").await.contains("received"));
+    let case = server.get(Some(&alice), &format!("/api/cases/{id}")).await;
+    assert_eq!(case.blocked_by("complete_decommissioning").unwrap(), ["contract_ended"], "the acknowledgement is in");
+
+    // A changed link is refused with a page that says so.
+    c.goto(&server.url(&format!("{link}x"))).await.unwrap();
+    assert!(text(&c, "main").await.contains("altered"));
+
+    // The case page as the commissioner sees it at the end, for the README.
+    sign_in(&c, &server, &alice, false).await;
+    c.goto(&server.url(&case_path)).await.unwrap();
+    check_page(&c, "case-notice").await;
+    c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
+    check_page(&c, "workflow").await;
+    c.close().await.unwrap();
+}

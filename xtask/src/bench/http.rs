@@ -1,0 +1,260 @@
+//! The HTTP load test of `gatehouse serve` over SQLite, measured with wrk on loopback.
+//!
+//! Run it alone with `cargo xtask bench --only http` (add `--quick` for 10 s runs instead
+//! of 30 s); that prints its section instead of rewriting BENCHMARKS.md.
+//!
+//! What it does:
+//! 1. Builds the release `gatehouse`, and installs wrk with apt-get when it is missing.
+//! 2. Adds a user (commissioner and director) to a fresh SQLite database in a temporary
+//!    directory, and starts `gatehouse serve` on a free loopback port with
+//!    `RUST_LOG=`[`server::RUST_LOG`] (warnings, and no line per request).
+//! 3. Seeds [`CASES`] cases over the API itself (see [`seed`]): all but
+//!    [`PREPARED_PER_THREAD`] × [`THREADS`] are plain new cases; those few are brought to
+//!    `engagement` with every piece of evidence a submission needs.
+//! 4. Reads `GET /api/cases/{id}` for random ids, then runs the mixed workload (8 reads,
+//!    1 evidence, 1 transition in every 10 requests; see [`wrk::mixed_script`]), with
+//!    [`THREADS`] wrk threads and [`CONNECTIONS`] connections each time.
+//! 5. Takes the server's resident memory (`VmRSS`) after seeding, after the reads and
+//!    after the mixed run, and its peak (`VmHWM`), then kills it.
+//!
+//! Every figure is reported whether or not the targets of the issue are met; the note
+//! says which are.
+
+mod client;
+mod seed;
+mod server;
+mod wrk;
+
+use anyhow::{Context, Result};
+
+use super::{Figure, Options, Section};
+use server::{Memory, Server};
+
+/// How many cases are stored during the load runs.
+const CASES: usize = 100_000;
+/// Cases each wrk thread moves back and forth in the mixed workload: a thread comes back
+/// to a case every 64 moves, and passes over it if its last move is still unanswered.
+const PREPARED_PER_THREAD: usize = 64;
+/// wrk's threads (the machine has 2 CPUs).
+const THREADS: usize = 2;
+/// wrk's connections, over all threads.
+const CONNECTIONS: usize = 16;
+/// Connections that seed the cases.
+const SEED_CONNECTIONS: usize = 16;
+
+/// The issue's targets.
+const READ_TARGET_RPS: f64 = 10_000.0;
+const READ_TARGET_P99_MS: f64 = 10.0;
+const MIXED_TARGET_RPS: f64 = 1_500.0;
+const RSS_TARGET_MIB: f64 = 64.0;
+
+/// The benchmark step: see the module documentation.
+pub fn load(options: &Options<'_>) -> Result<Section> {
+    let load = wrk::Load { threads: THREADS, connections: CONNECTIONS, seconds: if options.quick { 10 } else { 30 } };
+    let wrk_path = wrk::find_or_install()?;
+    let binary = server::build()?;
+    let load_before = load_average();
+
+    // Declared before the server, so that the server is killed before its files go.
+    let dir = tempfile::Builder::new().prefix("gatehouse-http-bench-").tempdir().context("a temporary directory")?;
+    let database_url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+    let token = server::add_user(&binary, &database_url, "load-test@gatehouse.example", seed::ROLES)?;
+    let mut server = Server::start(&binary, &database_url, dir.path())?;
+    let base = format!("http://{}", server.addr());
+
+    let prepared = PREPARED_PER_THREAD * THREADS;
+    let seeded = server.unless_dead(seed::seed(server.addr(), &token, CASES - prepared, prepared, SEED_CONNECTIONS))?;
+    server.check_alive()?;
+    let after_seeding = server.memory()?;
+
+    let read_script = wrk::read_script(dir.path(), &token, seeded.cases)?;
+    let (read, read_command) = server.unless_dead(wrk::run(&wrk_path, &read_script, &base, load))?;
+    server.check_alive()?;
+    let after_reads = server.memory()?;
+
+    let mixed_script = wrk::mixed_script(dir.path(), &token, seeded.cases, &seeded.prepared, THREADS)?;
+    let (mixed, _) = server.unless_dead(wrk::run(&wrk_path, &mixed_script, &base, load))?;
+    server.check_alive()?;
+    let after_mixed = server.memory()?;
+    let complaints = server.complaints();
+    drop(server);
+
+    let measured =
+        Measured { seeded: &seeded, read: &read, mixed: &mixed, memory: [after_seeding, after_reads, after_mixed] };
+    // The command as it would read anywhere: no temporary directory, no port.
+    let command = read_command
+        .replace(&format!("{}/", dir.path().display()), "")
+        .replace("read.lua", "{read,mixed}.lua")
+        .replace(&base, "http://127.0.0.1:PORT");
+    Ok(Section {
+        title: "HTTP load: gatehouse serve over SQLite, wrk on loopback".to_owned(),
+        command: Some(command),
+        figures: measured.figures(),
+        note: Some(measured.note(load, &load_before, &complaints)),
+    })
+}
+
+/// Everything the step measured.
+struct Measured<'a> {
+    seeded: &'a seed::Seeded,
+    read: &'a wrk::Outcome,
+    mixed: &'a wrk::Outcome,
+    /// After seeding, after the reads, after the mixed run.
+    memory: [Memory; 3],
+}
+
+impl Measured<'_> {
+    fn figures(&self) -> Vec<Figure> {
+        let figure = |name: &str, value: String, unit: &str| Figure {
+            name: format!("http/{name}"),
+            value,
+            unit: unit.to_owned(),
+        };
+        let [seeding, reads, mixed] = self.memory;
+        vec![
+            figure("cases stored", self.seeded.cases.to_string(), "cases"),
+            figure("seeding POST /api/cases", format!("{:.0}", self.seed_rate()), "requests/s"),
+            figure("GET /api/cases/{id}", format!("{:.0}", self.read.requests_per_second()), "requests/s"),
+            figure("GET /api/cases/{id} p50", ms(self.read.p50_us), "ms"),
+            figure("GET /api/cases/{id} p99", ms(self.read.p99_us), "ms"),
+            figure("GET /api/cases/{id} errors", self.read.errors().to_string(), "responses"),
+            figure("mixed 80/10/10", format!("{:.0}", self.mixed.requests_per_second()), "requests/s"),
+            figure("mixed 80/10/10 p50", ms(self.mixed.p50_us), "ms"),
+            figure("mixed 80/10/10 p99", ms(self.mixed.p99_us), "ms"),
+            figure("mixed 80/10/10 max", ms(self.mixed.max_us), "ms"),
+            figure("mixed 80/10/10 errors", self.mixed.errors().to_string(), "responses"),
+            figure("RSS after seeding", mib(seeding.rss_kib), "MiB"),
+            figure("RSS after reads", mib(reads.rss_kib), "MiB"),
+            figure("RSS after mixed", mib(mixed.rss_kib), "MiB"),
+            figure("RSS peak (VmHWM)", mib(self.peak_kib()), "MiB"),
+        ]
+    }
+
+    /// The most the server was resident: the kernel's VmHWM, or a larger sample (VmHWM
+    /// is updated lazily, so a sample may exceed it by a little).
+    fn peak_kib(&self) -> u64 {
+        self.memory.iter().map(|m| m.rss_kib.max(m.peak_kib)).max().unwrap_or_default()
+    }
+
+    fn seed_rate(&self) -> f64 {
+        self.seeded.created as f64 / self.seeded.create_time.as_secs_f64().max(1e-9)
+    }
+
+    /// The targets met or missed, and how the figures were taken.
+    fn note(&self, load: wrk::Load, load_before: &str, complaints: &[String]) -> String {
+        let (read, mixed) = (self.read, self.mixed);
+        let (cases, prepared) = (self.seeded.cases, self.seeded.prepared.len());
+        let max_rss = self.memory.iter().map(|m| m.rss_kib).max().unwrap_or_default();
+        let read_met =
+            read.requests_per_second() >= READ_TARGET_RPS && (read.p99_us as f64 / 1000.0) < READ_TARGET_P99_MS;
+        let mixed_met = mixed.requests_per_second() >= MIXED_TARGET_RPS;
+        let rss_met = (max_rss as f64 / 1024.0) < RSS_TARGET_MIB;
+        let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+        let paragraphs = [
+            format!(
+                "Targets (from the issue):\n\n\
+                 - `GET /api/cases/{{id}}` ≥ {READ_TARGET_RPS:.0} requests/s with p99 < {READ_TARGET_P99_MS} ms: \
+                 **{}** ({:.0} requests/s, p99 {} ms).\n\
+                 - Mixed workload ≥ {MIXED_TARGET_RPS:.0} requests/s: **{}** ({:.0} requests/s).\n\
+                 - Resident memory < {RSS_TARGET_MIB:.0} MB with {cases} cases stored: **{}** (largest VmRSS of the \
+                 three samples: {} MiB; MB read as MiB). The peak since the server started, seeding included \
+                 (VmHWM), was {} MiB.",
+                verdict(read_met),
+                read.requests_per_second(),
+                ms(read.p99_us),
+                verdict(mixed_met),
+                mixed.requests_per_second(),
+                verdict(rss_met),
+                mib(max_rss),
+                mib(self.peak_kib()),
+            ),
+            format!(
+                "Machine: {cpus} CPUs, shared with other work while this ran (load average {load_before} just \
+                 before), and wrk runs on the same CPUs as the server: the server alone on its own cores would do \
+                 better than these figures."
+            ),
+            format!(
+                "Server: the release binary, `gatehouse serve` on 127.0.0.1 over a fresh SQLite database in a \
+                 temporary directory, JSON logs with `RUST_LOG={}` (warnings only, no line per request), messages \
+                 written to an outbox folder.",
+                server::RUST_LOG
+            ),
+            format!(
+                "Seeding: all {cases} cases were created through `POST /api/cases`, each its own committed \
+                 transaction with its audit chain intact, by xtask over {SEED_CONNECTIONS} keep-alive connections \
+                 (the seeding figure is that rate); {prepared} of them were then given a needs assessment, \
+                 `start_engagement`, four documents and the checklist."
+            ),
+            format!(
+                "Load: wrk {} threads, {} connections, {} s per run; latency from wrk's `--latency` histogram \
+                 (closed loop: a connection waits for its answer before it sends again). Reads pick a case id \
+                 uniformly from 1..={cases}.",
+                load.threads, load.connections, load.seconds
+            ),
+            format!(
+                "Mixed workload, in every 10 requests of a wrk thread: 8 `GET /api/cases/{{id}}` (random id), \
+                 1 `POST /api/cases/{{id}}/evidence` (the four checklist answers, as JSON) and 1 \
+                 `POST /api/cases/{{id}}/transitions`, alternately `{}` and `{}` (each a committed move with its \
+                 audit event, timers and outbox messages), the writes going round the {prepared} prepared cases, \
+                 split between the threads. Requests made: {} reads, {} evidence, {} transitions.",
+                seed::SUBMIT,
+                seed::REFER_BACK,
+                mixed.reads,
+                mixed.evidence,
+                mixed.transitions
+            ),
+            format!(
+                "Errors are answers of 400 or more plus socket errors: reads {} and {}; mixed {} and {}{}{}. \
+                 The server logged {} warnings or errors{}.",
+                read.error_statuses,
+                read.socket_errors,
+                mixed.error_statuses,
+                mixed.socket_errors,
+                if mixed.by_status.is_empty() { String::new() } else { format!(" (by status {})", mixed.by_status) },
+                mixed.first_errors.first().map(|e| format!("; the first: `{}`", quoted(e))).unwrap_or_default(),
+                complaints.len(),
+                complaints.first().map(|line| format!("; the first: `{}`", quoted(line))).unwrap_or_default()
+            ),
+        ];
+        paragraphs.join("\n\n")
+    }
+}
+
+/// `text` fit for inline code in Markdown, on one line and at most 300 characters.
+fn quoted(text: &str) -> String {
+    let line = text.replace(['`', '\n', '\r'], " ");
+    match line.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
+    }
+}
+
+/// "met" or "missed".
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "missed" }
+}
+
+/// Microseconds as milliseconds, two decimals.
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+/// KiB as MiB, one decimal.
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// The 1-, 5- and 15-minute load averages, from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+impl wrk::Outcome {
+    /// Answers of 400 or more, and socket errors.
+    fn errors(&self) -> u64 {
+        self.error_statuses + self.socket_errors
+    }
+}

@@ -1,0 +1,42 @@
+//! What the browser tests need: Debian's Chromium and ChromeDriver (apt-get), and the
+//! axe-core accessibility checker (npm, into `target/npm`). Installed when missing, so
+//! `cargo xtask test` needs nothing beforehand.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{apt, cmd, project_root};
+
+/// The Chromium binary the tests drive.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Its WebDriver server.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The axe-core version the tests inject.
+const AXE: &str = "axe-core@4.10";
+
+/// Make sure Chromium, ChromeDriver and axe-core are there; returns the path of
+/// `axe.min.js`, for `GATEHOUSE_AXE_JS`.
+pub fn ensure() -> Result<PathBuf> {
+    if !(std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists()) {
+        apt::install("chromium or chromedriver", &["chromium", "chromium-driver"])?;
+    }
+    let prefix = project_root().join("target").join("npm");
+    let axe = prefix.join("node_modules").join("axe-core").join("axe.min.js");
+    if !axe.exists() {
+        eprintln!("xtask: axe-core not found: installing {AXE} with npm into {}", prefix.display());
+        std::fs::create_dir_all(&prefix)?;
+        cmd::run(
+            Command::new("npm")
+                .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&prefix)
+                .arg(AXE),
+        )
+        .context("installing axe-core with npm (is Node.js installed?)")?;
+        if !axe.exists() {
+            bail!("npm installed {AXE}, but {} is not there", axe.display());
+        }
+    }
+    Ok(axe)
+}
