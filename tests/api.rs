@@ -75,6 +75,19 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
     moved.expect(200);
     assert_eq!(moved.json["state"], "engagement");
 
+    // The early engagement letter asks the provider for its response, and its link
+    // cannot be used to acknowledge a notice that has not been served.
+    let early = wait_for(&smtp, "director@kirkstall.example.org", "early conversation").await;
+    let early = early.link_token().expect("the letter carries a link");
+    let asked = server.get(Some(&early), "/api/link").await;
+    let asked: Vec<&str> =
+        asked.json["asked"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
+    assert_eq!(asked, ["provider_response"]);
+    server
+        .post(Some(&early), &format!("{case}/evidence"), json!({"type": "notice_acknowledged"}))
+        .await
+        .problem(403, "forbidden");
+
     // The key decision route: every piece of evidence it asks for, one at a time.
     let all = [
         "decommissioning_checklist",
@@ -370,7 +383,30 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             true,
             [401, 401, 401, 403, 403, 201, 403, 403],
         ),
+        // A link holder is refused before its body is read: it learns that it may not,
+        // not what is wrong with a body it may not send.
+        (
+            "transition with a bad body",
+            "POST",
+            "/api/cases/{id}/transitions",
+            json!({"transition": 5}),
+            true,
+            [401, 401, 401, 422, 422, 422, 403, 403],
+        ),
     ];
+    // Every answer a route gives is one its OpenAPI operation documents.
+    let doc = server.get(None, "/api/openapi.json").await.json;
+    let documents = |method: &str, path: &str, status: u16| -> bool {
+        let template = path.replace("lcc-decommissioning", "{id}").replace("needs_assessment", "{type}");
+        let template = if template.starts_with("/api/cases/") {
+            let mut parts: Vec<&str> = template.split('/').collect();
+            parts[3] = "{id}";
+            parts.join("/")
+        } else {
+            template
+        };
+        doc["paths"][&template][method.to_lowercase()]["responses"].get(status.to_string()).is_some()
+    };
     let shared = fresh().await;
     let mut wrong = Vec::new();
     for (what, method, path, body, mutates, expected) in &rows {
@@ -388,6 +424,12 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             if reply.status != expected[n] {
                 wrong
                     .push(format!("{what} as {caller}: expected {}, got {} {}", expected[n], reply.status, reply.text));
+            }
+            if path.starts_with("/api/") && *path != "/api/openapi.json" && !documents(method, path, reply.status) {
+                wrong.push(format!(
+                    "{what} as {caller}: {} is not in the OpenAPI document for {method} {path}",
+                    reply.status
+                ));
             }
             if reply.status >= 400 && path.starts_with("/api") {
                 assert_eq!(reply.content_type, "application/problem+json", "{what} as {caller}: {}", reply.text);

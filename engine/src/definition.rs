@@ -391,4 +391,57 @@ impl Definition {
     pub fn timers_in<'a>(&'a self, state: &'a StateId) -> impl Iterator<Item = &'a Timer> + 'a {
         self.timers.iter().filter(move |t| t.state() == state)
     }
+
+    /// The evidence an external `role` is asked for by a message from `timer` (all it
+    /// provides when there is no timer). Of what the role provides (`from: <role>`):
+    /// 1. what the timer waits for (`until:`), when that names any of it;
+    /// 2. else what the gates out of the timer's state ask for, when they name any of it;
+    /// 3. else what no gate out of another state asks for: a letter sent early in a case
+    ///    does not ask for what only a later step needs (the early engagement letter asks
+    ///    for the provider's response, not yet for its acknowledgement of notice).
+    ///
+    /// A provider link carries this list, so it is also all the link may provide.
+    pub fn evidence_asked(&self, role: &str, timer: Option<&str>) -> Vec<EvidenceId> {
+        let provided: Vec<&EvidenceId> = self
+            .evidence
+            .iter()
+            .filter(|(_, e)| e.from.as_ref().is_some_and(|r| r.as_str() == role))
+            .map(|(id, _)| id)
+            .collect();
+        let Some(timer) = timer.and_then(|t| self.timer(t)) else {
+            return provided.into_iter().cloned().collect();
+        };
+        let pick = |wanted: &[&EvidenceId]| -> Vec<EvidenceId> {
+            provided.iter().filter(|e| wanted.contains(e)).map(|e| (*e).clone()).collect()
+        };
+        let mut awaited = Vec::new();
+        if let Some(until) = &timer.until {
+            until.evidence_named(&mut awaited);
+        }
+        let asked = pick(&awaited);
+        if !asked.is_empty() {
+            return asked;
+        }
+        let (mut here, mut elsewhere) = (Vec::new(), Vec::new());
+        for t in &self.transitions {
+            let out = if t.from.contains(timer.state()) { &mut here } else { &mut elsewhere };
+            t.gates.iter().for_each(|g| g.evidence_named(out));
+        }
+        let asked = pick(&here);
+        if !asked.is_empty() {
+            return asked;
+        }
+        provided.into_iter().filter(|e| !elsewhere.contains(e)).cloned().collect()
+    }
+}
+
+impl Gate {
+    /// Every evidence kind this gate (or a gate inside it) asks for.
+    pub fn evidence_named<'a>(&'a self, out: &mut Vec<&'a EvidenceId>) {
+        match &self.kind {
+            GateKind::Evidence(e) | GateKind::Checklist(e) => out.push(e),
+            GateKind::All(gates) | GateKind::Any(gates) => gates.iter().for_each(|g| g.evidence_named(out)),
+            GateKind::Approval(_) | GateKind::Rule(_) => {}
+        }
+    }
 }

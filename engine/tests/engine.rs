@@ -454,3 +454,31 @@ tests:
     "#]]
     .assert_eq(&run(&yaml, &[]));
 }
+
+#[test]
+fn a_letter_asks_the_provider_only_for_what_its_step_needs() {
+    // The provider provides two things: a reply no gate needs, and the acknowledgement
+    // the way out of `notice` needs.
+    let ack = "  ack: { title: Acknowledgement, kind: acknowledgement, from: provider }\n";
+    let yaml = wf(r#"
+transitions:
+  - { id: submit, from: draft, to: decision, gates: [ { evidence: eia } ] }
+  - { id: decide, from: decision, to: notice }
+  - { id: close, from: notice, to: closed, gates: [ { evidence: ack } ] }
+timers:
+  - { id: early_letter, on_enter: draft, send: { to: provider, template: early } }
+  - { id: notice_letter, on_enter: notice, send: { to: provider, template: notice } }
+  - { id: chase, in: notice, after: P10D, until: { evidence: ack }, send: { to: provider, template: chase } }
+"#)
+    .replace(ack, &format!("{ack}  reply: {{ title: Reply, kind: document, from: provider }}\n"));
+    let def = gatehouse_engine::load("wf.yaml", &yaml, &support::library(&["early", "notice", "chase"]))
+        .unwrap_or_else(|d| panic!("{}", d.iter().map(|d| format!("{d}\n")).collect::<String>()))
+        .definition;
+    let asked =
+        |timer: Option<&str>| def.evidence_asked("provider", timer).iter().map(|e| e.to_string()).collect::<Vec<_>>();
+    assert_eq!(asked(Some("early_letter")), ["reply"], "not yet the acknowledgement a later step needs");
+    assert_eq!(asked(Some("notice_letter")), ["ack"], "what the way out of notice needs");
+    assert_eq!(asked(Some("chase")), ["ack"], "what the chaser waits for");
+    assert_eq!(asked(None), ["ack", "reply"], "without a timer, all the provider provides");
+    assert!(def.evidence_asked("board", Some("notice_letter")).is_empty());
+}

@@ -73,6 +73,21 @@ impl FromRequestParts<Arc<Http>> for Caller {
     }
 }
 
+/// A caller with a user token: a link holder is refused while the request's head is
+/// read, before any body, so it learns that it may not rather than what is wrong with
+/// a body it may not send.
+pub struct Staff(pub Caller);
+
+impl FromRequestParts<Arc<Http>> for Staff {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, http: &Arc<Http>) -> Result<Staff, Problem> {
+        let caller = Caller::from_request_parts(parts, http).await?;
+        caller.staff()?;
+        Ok(Staff(caller))
+    }
+}
+
 impl Http {
     /// The caller holding `token`.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, Problem> {

@@ -3,7 +3,7 @@
 //! service and shapes its answer; whether the thing may happen is the engine's call.
 
 use super::Http;
-use super::auth::Caller;
+use super::auth::{Caller, Staff};
 use super::dto::*;
 use super::extract::{Json, Path, Query};
 use super::problem::{Kind, Problem};
@@ -39,8 +39,7 @@ fn field_inputs(
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such workflow"),
         (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(State(http): State<Arc<Http>>, caller: Caller, Json(body): Json<NewCase>) -> Answered {
-    caller.staff()?;
+pub async fn create(State(http): State<Arc<Http>>, Staff(caller): Staff, Json(body): Json<NewCase>) -> Answered {
     let fields = field_inputs(body.fields)?;
     let view = http.app.create_case(&caller.actor, &body.workflow, &fields).await?;
     Ok(created(CaseDto::from(&view)))
@@ -50,8 +49,7 @@ pub async fn create(State(http): State<Arc<Http>>, caller: Caller, Json(body): J
 #[utoipa::path(get, path = "/api/cases", tag = "cases", params(CaseQuery),
     responses((status = 200, body = CaseList), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(State(http): State<Arc<Http>>, caller: Caller, Query(q): Query<CaseQuery>) -> Answered {
-    caller.staff()?;
+pub async fn list(State(http): State<Arc<Http>>, _: Staff, Query(q): Query<CaseQuery>) -> Answered {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(Problem::field(Kind::InvalidInput, "limit", "must be between 1 and 500"));
@@ -67,8 +65,7 @@ pub async fn list(State(http): State<Arc<Http>>, caller: Caller, Query(q): Query
 #[utoipa::path(get, path = "/api/cases/{id}", tag = "cases", params(("id" = i64, Path, description = "The case id")),
     responses((status = 200, body = CaseDto), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn get(State(http): State<Arc<Http>>, caller: Caller, Path(id): Path<i64>) -> Answered {
-    caller.staff()?;
+pub async fn get(State(http): State<Arc<Http>>, _: Staff, Path(id): Path<i64>) -> Answered {
     let view = http.app.case(id).await?;
     Ok(ok(CaseDto::from(&view)))
 }
@@ -81,11 +78,10 @@ pub async fn get(State(http): State<Arc<Http>>, caller: Caller, Path(id): Path<i
     security(("bearer" = [])))]
 pub async fn set_fields(
     State(http): State<Arc<Http>>,
-    caller: Caller,
+    Staff(caller): Staff,
     Path(id): Path<i64>,
     Json(body): Json<FieldsChange>,
 ) -> Answered {
-    caller.staff()?;
     let fields = field_inputs(body.fields)?;
     let view = http.app.set_fields(&caller.actor, id, fields).await?;
     Ok(ok(CaseDto::from(&view)))
@@ -173,11 +169,10 @@ fn answer(
 /// Download the current document of an evidence type.
 #[utoipa::path(get, path = "/api/cases/{id}/evidence/{type}/file", tag = "cases",
     params(("id" = i64, Path, description = "The case id"), ("type" = String, Path, description = "The evidence type")),
-    responses((status = 200, description = "The file, with its media type", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The file, with the media type it was stored with", content_type = "*/*"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn file(State(http): State<Arc<Http>>, caller: Caller, Path((id, kind)): Path<(i64, String)>) -> Answered {
-    caller.staff()?;
+pub async fn file(State(http): State<Arc<Http>>, _: Staff, Path((id, kind)): Path<(i64, String)>) -> Answered {
     document(&http, id, &kind).await
 }
 
@@ -218,11 +213,10 @@ pub async fn document(http: &Http, id: i64, kind: &str) -> Answered {
     security(("bearer" = [])))]
 pub async fn approve(
     State(http): State<Arc<Http>>,
-    caller: Caller,
+    Staff(caller): Staff,
     Path(id): Path<i64>,
     Json(body): Json<ApprovalRequest>,
 ) -> Answered {
-    caller.staff()?;
     let verdict = match body.decision {
         Decision::Approve => Verdict::Approve,
         Decision::Reject => Verdict::Reject,
@@ -240,11 +234,10 @@ pub async fn approve(
     security(("bearer" = [])))]
 pub async fn conflict(
     State(http): State<Arc<Http>>,
-    caller: Caller,
+    Staff(caller): Staff,
     Path(id): Path<i64>,
     Json(body): Json<ConflictRequest>,
 ) -> Answered {
-    caller.staff()?;
     let view = http.app.declare_conflict(&caller.actor, id, &body.role, &body.reason).await?;
     Ok(created(CaseDto::from(&view)))
 }
@@ -259,11 +252,10 @@ pub async fn conflict(
     security(("bearer" = [])))]
 pub async fn transition(
     State(http): State<Arc<Http>>,
-    caller: Caller,
+    Staff(caller): Staff,
     Path(id): Path<i64>,
     Json(body): Json<TransitionRequest>,
 ) -> Answered {
-    caller.staff()?;
     let view = http.app.request_transition(&caller.actor, id, &body.transition, body.expected_version).await?;
     Ok(ok(CaseDto::from(&view)))
 }
@@ -272,8 +264,7 @@ pub async fn transition(
 #[utoipa::path(get, path = "/api/cases/{id}/events", tag = "cases", params(("id" = i64, Path, description = "The case id")),
     responses((status = 200, body = AuditTrail), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn events(State(http): State<Arc<Http>>, caller: Caller, Path(id): Path<i64>) -> Answered {
-    caller.staff()?;
+pub async fn events(State(http): State<Arc<Http>>, _: Staff, Path(id): Path<i64>) -> Answered {
     let (events, broken) = http.app.audit_trail(id).await?;
     let events = events
         .into_iter()

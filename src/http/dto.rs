@@ -242,7 +242,16 @@ impl From<&Definition> for WorkflowDetail {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DiagramQuery {
     /// `mermaid` (the default) or `dot`.
+    #[param(schema_with = diagram_format)]
     pub format: Option<String>,
+}
+
+fn diagram_format() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["mermaid", "dot"]))
+        .default(Some(serde_json::json!("mermaid")))
+        .build()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -303,6 +312,7 @@ pub struct CaseQuery {
     /// Only cases with an id above this (the `next_after` of the previous page).
     pub after: Option<i64>,
     /// At most this many (1 to 500; 100 when not given).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -678,7 +688,8 @@ pub struct TransitionRequest {
     /// The transition's id.
     pub transition: String,
     /// The case version the requester saw; a case changed since is a 409.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number::deserialize")]
+    #[schema(minimum = 1)]
     pub expected_version: Option<i64>,
 }
 
@@ -738,6 +749,23 @@ pub struct Me {
 pub struct Health {
     /// `ok` or `unavailable`.
     pub status: String,
+}
+
+/// A whole number, also when written `7.0` (JSON Schema counts that as an integer, and
+/// some clients write every number that way).
+mod whole_number {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<serde_json::Number>::deserialize(d)? {
+            None => Ok(None),
+            Some(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("`{n}` is not a whole number"))),
+        }
+    }
 }
 
 /// A date as YYYY-MM-DD.

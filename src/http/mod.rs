@@ -125,7 +125,67 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
         .merge(OpenApiRouter::new().routes(routes!(cases::evidence)).layer(DefaultBodyLimit::max(upload_limit)))
         .with_state(http)
         .split_for_parts();
+    let mut openapi = openapi;
+    document_errors(&mut openapi);
     (router, openapi)
+}
+
+/// Adds to every operation the problem answers any route can give but its handler does
+/// not name: a malformed request, a missing or refused token, an unknown id, a body
+/// that is too large or of the wrong type, a timeout, the database gone. Each is a
+/// problem+json; what a handler documents itself is kept.
+fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_input =
+                operation.request_body.is_some() || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut wanted = Vec::new();
+            if has_input {
+                wanted.push(("400", "The request is malformed: a path, query or body that cannot be read"));
+                wanted.push(("422", "A value is not acceptable; the problem names it"));
+            }
+            if secured {
+                wanted.push(("401", "No token, or a token that is unknown, revoked or expired"));
+                wanted.push(("403", "The token's roles do not allow this"));
+            }
+            if path.contains('{') {
+                wanted.push(("404", "Nothing has that id"));
+            }
+            if operation.request_body.is_some() {
+                wanted.push(("413", "The body is over the limit"));
+                wanted.push(("415", "The body is not of a type this operation reads"));
+            }
+            wanted.push(("408", "The request took longer than the server allows"));
+            wanted.push(("500", "Something failed on the server; the problem's `request_id` finds it in the log"));
+            wanted.push(("503", "The database cannot be reached"));
+            for (status, description) in wanted {
+                operation.responses.responses.entry(status.to_string()).or_insert_with(|| problem(description));
+            }
+        }
+    }
 }
 
 /// The whole service: the API, `/api/openapi.json`, problem+json for unknown routes,

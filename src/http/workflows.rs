@@ -1,7 +1,7 @@
 //! The workflow catalogue.
 
 use super::Http;
-use super::auth::Caller;
+use super::auth::Staff;
 use super::dto::{DiagramQuery, WorkflowDetail, WorkflowSummary};
 use super::extract::{Path, Query};
 use super::problem::{Kind, Problem};
@@ -15,8 +15,7 @@ use std::sync::Arc;
 #[utoipa::path(get, path = "/api/workflows", tag = "workflows",
     responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(State(http): State<Arc<Http>>, caller: Caller) -> Result<Json<Vec<WorkflowSummary>>, Problem> {
-    caller.staff()?;
+pub async fn list(State(http): State<Arc<Http>>, _: Staff) -> Result<Json<Vec<WorkflowSummary>>, Problem> {
     Ok(Json(http.app.workflows().iter().map(|d| WorkflowSummary::from(d.as_ref())).collect()))
 }
 
@@ -28,10 +27,9 @@ pub async fn list(State(http): State<Arc<Http>>, caller: Caller) -> Result<Json<
     security(("bearer" = [])))]
 pub async fn get(
     State(http): State<Arc<Http>>,
-    caller: Caller,
+    _: Staff,
     Path(id): Path<String>,
 ) -> Result<Json<WorkflowDetail>, Problem> {
-    caller.staff()?;
     let def = http.app.workflow(&id)?;
     Ok(Json(WorkflowDetail::from(def.as_ref())))
 }
@@ -45,11 +43,10 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn diagram(
     State(http): State<Arc<Http>>,
-    caller: Caller,
+    _: Staff,
     Path(id): Path<String>,
     Query(q): Query<DiagramQuery>,
 ) -> Result<impl IntoResponse, Problem> {
-    caller.staff()?;
     let def = http.app.workflow(&id)?;
     let text = match q.format.as_deref().unwrap_or("mermaid") {
         "mermaid" => gatehouse_engine::graph::mermaid(&def),

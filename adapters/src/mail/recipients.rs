@@ -8,7 +8,6 @@ use super::compose::Recipient;
 use crate::links::{LinkClaims, LinkSigner};
 use crate::store::{Store, StoreError};
 use gatehouse_engine::Definition;
-use gatehouse_engine::definition::{Gate, GateKind};
 use gatehouse_engine::snapshot::{CaseSnapshot, FieldValue};
 use lettre::Address;
 
@@ -68,7 +67,7 @@ pub async fn resolve(
             _ => Err(format!("the case has no `{field}` to write to {title} at")),
         };
         return Ok(address.map(|a| {
-            let evidence = evidence_asked(def, recipient, timer);
+            let evidence = def.evidence_asked(recipient, timer).into_iter().map(|e| e.to_string()).collect();
             let link = links.link(case.id, recipient, evidence, now);
             Recipient { role: id.to_string(), title, addresses: vec![a], link: Some(link) }
         }));
@@ -78,40 +77,4 @@ pub async fn resolve(
         return Ok(Err(format!("no one holds the role `{recipient}` ({title})")));
     }
     Ok(Ok(Recipient { role: id.to_string(), title, addresses, link: None }))
-}
-
-/// The evidence an external `role` is asked for by a message from `timer`: what the
-/// role provides in this workflow (`from: <role>`), narrowed to what the timer waits
-/// for (`until:`) when that names any of it, or else to what the gates out of the
-/// timer's state ask for, when they name any of it.
-pub fn evidence_asked(def: &Definition, role: &str, timer: Option<&str>) -> Vec<String> {
-    let provided: Vec<String> = def
-        .evidence
-        .iter()
-        .filter(|(_, e)| e.from.as_ref().is_some_and(|r| r.as_str() == role))
-        .map(|(id, _)| id.to_string())
-        .collect();
-    let timer = timer.and_then(|t| def.timer(t));
-    let mut awaited = Vec::new();
-    if let Some(until) = timer.and_then(|t| t.until.as_ref()) {
-        gate_evidence(until, &mut awaited);
-    }
-    let narrowed: Vec<String> = provided.iter().filter(|e| awaited.contains(e)).cloned().collect();
-    if !narrowed.is_empty() {
-        return narrowed;
-    }
-    let mut gated = Vec::new();
-    for t in timer.into_iter().flat_map(|timer| def.outgoing(timer.state())) {
-        t.gates.iter().for_each(|g| gate_evidence(g, &mut gated));
-    }
-    let narrowed: Vec<String> = provided.iter().filter(|e| gated.contains(e)).cloned().collect();
-    if narrowed.is_empty() { provided } else { narrowed }
-}
-
-fn gate_evidence(gate: &Gate, out: &mut Vec<String>) {
-    match &gate.kind {
-        GateKind::Evidence(e) | GateKind::Checklist(e) => out.push(e.to_string()),
-        GateKind::All(gates) | GateKind::Any(gates) => gates.iter().for_each(|g| gate_evidence(g, out)),
-        GateKind::Approval(_) | GateKind::Rule(_) => {}
-    }
 }
