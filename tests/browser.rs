@@ -308,6 +308,11 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     sign_in(&c, &server, &alice, false).await;
     c.goto(&server.url(&case_path)).await.unwrap();
     check_page(&c, "case-notice").await;
+    let messages = text(&c, "#messages").await;
+    assert!(
+        messages.contains("Sent") && messages.contains("Provider"),
+        "the notice letter is listed as sent: {messages}"
+    );
     c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
     check_page(&c, "workflow").await;
     c.close().await.unwrap();

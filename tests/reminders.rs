@@ -10,7 +10,7 @@ use gatehouse::clock::{Clock, FixedClock};
 use gatehouse_adapters::mail::MailOutcome;
 use gatehouse_adapters::scheduler::schedules::ScheduleOutcome;
 use gatehouse_adapters::scheduler::timers::TimerOutcome;
-use gatehouse_adapters::store::Delivery;
+use gatehouse_adapters::store::{CaseFilter, Delivery};
 use gatehouse_engine::snapshot::{Actor, Answer, Verdict};
 use jiff::ToSpan;
 use std::sync::Arc;
@@ -87,11 +87,18 @@ async fn chaser(backend: Backend) {
     assert_eq!((claims.case_id, claims.role.as_str()), (id, "provider"));
     assert!(claims.evidence.contains(&"notice_acknowledged".to_string()), "{claims:?}");
 
-    // Nothing is due for ten days; then the chaser fires, and again a week later.
+    // Nothing is due for ten days; then the chaser fires, and again a week later. Once it
+    // has chased, the case is overdue.
+    let overdue = || async {
+        let filter = CaseFilter { overdue_at: Some(rig.clock.now()), ..CaseFilter::default() };
+        rig.app.list_cases(&filter).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>()
+    };
     assert_eq!(rig.fire_due_timers().await, []);
+    assert_eq!(overdue().await, Vec::<i64>::new(), "nothing has chased yet");
     rig.advance(10.days());
     let fired = rig.fire_due_timers().await;
     assert_eq!(fired, [TimerOutcome::Fired { case_id: id, timer: "acknowledgement_reminder".into() }]);
+    assert_eq!(overdue().await, [id], "the reminder has chased, and the acknowledgement is still awaited");
     assert_eq!(sent_keys(&rig.send_due_mail().await).len(), 1);
     rig.advance(7.days());
     assert_eq!(rig.fire_due_timers().await.len(), 1);
@@ -118,6 +125,7 @@ async fn chaser(backend: Backend) {
     rig.app.acknowledge(&Actor::link("provider"), id, "notice_acknowledged", None).await.unwrap();
     let timers = rig.app.case(id).await.unwrap().case.timers;
     assert!(timers.iter().all(|t| t.timer.as_str() != "acknowledgement_reminder"), "{timers:?}");
+    assert_eq!(overdue().await, Vec::<i64>::new(), "nothing is awaited any more");
     for _ in 0..3 {
         rig.advance(7.days());
         assert_eq!(rig.fire_due_timers().await, []);

@@ -54,7 +54,8 @@ pub async fn list(State(http): State<Arc<Http>>, _: Staff, Query(q): Query<CaseQ
     if !(1..=500).contains(&limit) {
         return Err(Problem::field(Kind::InvalidInput, "limit", "must be between 1 and 500"));
     }
-    let filter = CaseFilter { workflow: q.workflow, state: q.state, after_id: q.after, limit: Some(limit) };
+    let filter =
+        CaseFilter { workflow: q.workflow, state: q.state, after_id: q.after, limit: Some(limit), overdue_at: None };
     let rows = http.app.list_cases(&filter).await?;
     let next_after = if rows.len() as u64 == limit { rows.last().map(|r| r.id) } else { None };
     Ok(axum::Json(CaseList { cases: rows.iter().map(CaseSummary::from).collect(), next_after }).into_response())

@@ -11,7 +11,7 @@ use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gatehouse_adapters::store::CaseFilter;
+use gatehouse_adapters::store::{CaseFilter, Delivery};
 use gatehouse_engine::definition::{Definition, EvidenceKind, GateKind};
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::snapshot::{EvidenceContent, Verdict};
@@ -124,12 +124,19 @@ pub struct CasesQuery {
     state: Option<String>,
     q: Option<String>,
     mine: Option<String>,
+    overdue: Option<String>,
 }
 
 pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Query<CasesQuery>) -> Response {
     let nonempty = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let filter =
-        CaseFilter { workflow: nonempty(&q.workflow), state: nonempty(&q.state), after_id: None, limit: Some(500) };
+    let overdue = q.overdue.is_some();
+    let filter = CaseFilter {
+        workflow: nonempty(&q.workflow),
+        state: nonempty(&q.state),
+        after_id: None,
+        limit: Some(500),
+        overdue_at: overdue.then(|| http.app.now()),
+    };
     let rows = match http.app.list_cases(&filter).await {
         Ok(rows) => rows,
         Err(e) => return app_error_page(e),
@@ -156,7 +163,10 @@ pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Qu
     let mut ctx = base(&session, "cases");
     ctx.insert("cases".into(), json!(cases));
     ctx.insert("workflows".into(), workflows_json(&http));
-    ctx.insert("filter".into(), json!({"workflow": q.workflow, "state": q.state, "q": q.q, "mine": mine}));
+    ctx.insert(
+        "filter".into(),
+        json!({"workflow": q.workflow, "state": q.state, "q": q.q, "mine": mine, "overdue": overdue}),
+    );
     render(StatusCode::OK, "cases.html", Value::Object(ctx))
 }
 
@@ -327,6 +337,10 @@ async fn case_response(
         Ok(t) => t,
         Err(e) => return app_error_page(e),
     };
+    let messages = match http.app.store().case_messages(id).await {
+        Ok(m) => m,
+        Err(e) => return app_error_page(e.into()),
+    };
     let def = &view.definition;
     let case = &view.case;
     let at = |t: &jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
@@ -407,6 +421,41 @@ async fn case_response(
             json!({"title": title, "due_at": at(&t.due_at)})
         })
         .collect();
+    let messages: Vec<Value> = messages
+        .iter()
+        .map(|(m, delivery)| {
+            let m = &m.message;
+            let what = m
+                .timer_id
+                .as_deref()
+                .and_then(|t| def.timer(t))
+                .map(|t| t.title.clone().unwrap_or_else(|| t.id.to_string().replace('_', " ")))
+                .unwrap_or_else(|| m.template.replace(['-', '_'], " "));
+            let to: Vec<String> = m
+                .recipients
+                .iter()
+                .map(|r| match def.roles.get(r.as_str()) {
+                    Some(role) => role.title.clone(),
+                    None if r == "@creator" => "the case's owner".to_string(),
+                    None => r.clone(),
+                })
+                .collect();
+            let (status, when, detail) = match delivery {
+                Delivery::Sent { at: t, note } => ("sent", at(t), note.clone()),
+                Delivery::Pending { attempts: 0, next_attempt_at, .. } => ("due", at(next_attempt_at), None),
+                Delivery::Pending { attempts, next_attempt_at, last_error } => (
+                    "retrying",
+                    at(next_attempt_at),
+                    Some(format!(
+                        "{attempts} attempt(s) failed: {}",
+                        last_error.as_deref().unwrap_or("no reason given")
+                    )),
+                ),
+                Delivery::Failed { at: t, error } => ("failed", at(t), Some(error.clone())),
+            };
+            json!({"what": what, "to": to.join(", "), "status": status, "when": when, "detail": detail})
+        })
+        .collect();
     let approvals: Vec<Value> = case
         .approvals
         .iter()
@@ -440,6 +489,7 @@ async fn case_response(
         ("states", json!(states)),
         ("fields", json!(fields)),
         ("timers", json!(timers)),
+        ("messages", json!(messages)),
         ("approvals", json!(approvals)),
         ("approvals_asked", json!(asked)),
         ("events", json!(events)),

@@ -28,6 +28,10 @@ pub struct CaseFilter {
     pub after_id: Option<i64>,
     /// At most this many (default 100).
     pub limit: Option<u64>,
+    /// Only overdue cases as of this time: a reminder has already chased something the
+    /// case still waits for (a repeating timer has fired and is armed again; its row
+    /// counts the occurrences sent), or a timer is past its due time.
+    pub overdue_at: Option<jiff::Timestamp>,
 }
 
 impl Store {
@@ -47,6 +51,18 @@ impl Store {
         }
         if let Some(after) = filter.after_id {
             q = q.filter(case::Column::Id.gt(after));
+        }
+        if let Some(now) = filter.overdue_at {
+            let late = sea_orm::sea_query::Query::select()
+                .column(timer::Column::CaseId)
+                .from(timer::Entity)
+                .cond_where(
+                    sea_orm::Condition::any()
+                        .add(timer::Column::Occurrence.gt(0))
+                        .add(timer::Column::DueAt.lt(codec::to_chrono(now))),
+                )
+                .to_owned();
+            q = q.filter(case::Column::Id.in_subquery(late));
         }
         Ok(q.limit(filter.limit.unwrap_or(100)).all(&self.db).await?)
     }
