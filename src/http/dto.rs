@@ -265,7 +265,7 @@ pub struct NewCase {
     pub workflow: String,
     /// Field values by id.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = field_values)]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
@@ -274,8 +274,26 @@ pub struct NewCase {
 #[serde(deny_unknown_fields)]
 pub struct FieldsChange {
     /// Field values by id; `null` clears an optional field.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = field_values)]
     pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Field values by id: each a string, number, boolean or null (a field takes one value;
+/// which type each field takes is in the workflow, `GET /api/workflows/{id}`).
+fn field_values() -> utoipa::openapi::Object {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+    let scalar = |t: Type| ObjectBuilder::new().schema_type(t).build();
+    let one = OneOfBuilder::new()
+        .item(scalar(Type::String))
+        .item(scalar(Type::Number))
+        .item(scalar(Type::Boolean))
+        .item(scalar(Type::Null))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::OneOf(one)))))
+        .build()
 }
 
 /// JSON field values as the engine takes them. Arrays and objects are not field values.
