@@ -230,7 +230,8 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("unknown workflow `{id}`")))
     }
 
-    fn definition(&self, row: &CaseRow) -> Result<Arc<Definition>, AppError> {
+    /// The definition a case row is pinned to.
+    pub fn definition(&self, row: &CaseRow) -> Result<Arc<Definition>, AppError> {
         self.definitions
             .read()
             .expect("definitions lock")
@@ -265,6 +266,20 @@ impl App {
     /// Cases matching `filter`.
     pub async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
         Ok(self.store.list_cases(filter).await?)
+    }
+
+    /// Every case, oldest first, read a page at a time.
+    pub async fn all_cases(&self) -> Result<Vec<CaseRow>, AppError> {
+        let mut out: Vec<CaseRow> = Vec::new();
+        loop {
+            let filter = CaseFilter { after_id: out.last().map(|c| c.id), limit: Some(1000), ..CaseFilter::default() };
+            let page = self.store.list_cases(&filter).await?;
+            let done = page.len() < 1000;
+            out.extend(page);
+            if done {
+                return Ok(out);
+            }
+        }
     }
 
     /// Open a case on the latest version of `workflow`.

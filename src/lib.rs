@@ -5,6 +5,8 @@ pub mod app;
 pub mod app_timers;
 pub mod authoring;
 pub mod clock;
+pub mod contracts;
+pub mod governance;
 pub mod http;
 pub mod operations;
 pub mod timers_cli;

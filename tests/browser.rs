@@ -315,5 +315,12 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     );
     c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
     check_page(&c, "workflow").await;
+    // The governance dashboard and the contracts register, with this case on them.
+    c.goto(&server.url("/governance")).await.unwrap();
+    assert!(text(&c, "#compliance + p + table").await.contains("Met"), "{}", text(&c, "main").await);
+    check_page(&c, "governance").await;
+    c.goto(&server.url("/contracts")).await.unwrap();
+    assert!(text(&c, "main table").await.contains("Adults and Health"), "{}", text(&c, "main").await);
+    check_page(&c, "contracts").await;
     c.close().await.unwrap();
 }

@@ -282,15 +282,15 @@ async fn pinned(backend: Backend) {
     let file = folder.join("lcc-decommissioning.yaml");
     let text = std::fs::read_to_string(&file)
         .unwrap()
-        .replacen("version: 1", "version: 2", 1)
+        .replacen("version: 2", "version: 3", 1)
         .replace("key_decision_threshold: 500000", "key_decision_threshold: 900000");
     std::fs::write(&file, text).unwrap();
     let (app, _) = gatehouse::app::App::new(db.store().await, &config, clock).await.unwrap();
     let v = app.case(id).await.unwrap();
-    assert_eq!(v.definition.version, 1);
-    assert_eq!(app.workflow("lcc-decommissioning").unwrap().version, 2);
+    assert_eq!(v.definition.version, 2);
+    assert_eq!(app.workflow("lcc-decommissioning").unwrap().version, 3);
     let new = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap();
-    assert_eq!(new.definition.version, 2);
+    assert_eq!(new.definition.version, 3);
 }
 on_both!(a_case_stays_on_the_version_it_was_opened_with, pinned);
 

@@ -51,6 +51,9 @@ pub struct Definition {
     pub tests: Vec<Scenario>,
     /// Every template name a message of this workflow uses.
     pub templates: Vec<TemplateName>,
+    /// Which fields hold the case's contract, and the notice it must be given
+    /// (`contract:`), when the workflow is about a contract.
+    pub contract: Option<crate::contract::Contract>,
     /// sha256 of the source text, hex.
     pub sha256: String,
 }

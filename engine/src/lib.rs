@@ -9,10 +9,12 @@
 #![deny(missing_docs)]
 
 pub mod calendar;
+pub mod contract;
 pub mod decide;
 pub mod definition;
 pub mod diagnostics;
 pub mod duration;
+pub mod dwell;
 pub mod explain;
 pub mod expr;
 pub mod fields;

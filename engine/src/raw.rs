@@ -35,6 +35,39 @@ pub(crate) struct RawDefinition {
     pub schedules: Vec<RawSchedule>,
     #[serde(default)]
     pub tests: Vec<RawScenario>,
+    #[serde(default)]
+    pub contract: Option<RawContract>,
+}
+
+/// `contract:`: which fields hold a case's contract, and the notice it must be given.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawContract {
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub ends: Option<String>,
+    #[serde(default)]
+    pub directorate: Option<String>,
+    #[serde(default)]
+    pub notice: Option<RawNotice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotice {
+    pub state: String,
+    #[serde(default)]
+    pub until: Option<String>,
+    pub months: serde_yaml::Value,
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Deserialize)]

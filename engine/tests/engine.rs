@@ -336,7 +336,7 @@ schedules:
 fn unknown_keys_are_refused_with_a_suggestion() {
     let yaml = BASE.replace("states:", "statse:");
     expect![[r#"
-        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`
+        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`, `contract`
           hint: did you mean `states`?
     "#]].assert_eq(&diagnostics(&yaml, &[]));
     let yaml = wf("transitions:\n  - { id: submit, from: draft, to: decision, gate: [] }\n");
@@ -481,4 +481,45 @@ timers:
     assert_eq!(asked(Some("chase")), ["ack"], "what the chaser waits for");
     assert_eq!(asked(None), ["ack", "reply"], "without a timer, all the provider provides");
     assert!(def.evidence_asked("board", Some("notice_letter")).is_empty());
+}
+
+#[test]
+fn the_contract_block_names_fields_states_and_months_that_exist() {
+    let transitions = r#"
+transitions:
+  - { id: submit, from: draft, to: decision }
+  - { id: decide, from: decision, to: notice }
+  - { id: close, from: notice, to: closed }
+"#;
+    let good = wf(&format!(
+        "{transitions}params: {{ notice_months: 6 }}\ncontract:\n  value: value\n  ends: contract_end\n  notice: {{ state: notice, months: params.notice_months, when: \"case.fields.value > 100\" }}\n"
+    ));
+    expect![[r#"
+        ok
+        wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+        wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+    "#]]
+    .assert_eq(&diagnostics(&good, &[]));
+    let bad = wf(&format!(
+        "{transitions}params: {{ notice_months: 2.5 }}\ncontract:\n  service: service_nmae\n  value: contract_end\n  notice: {{ state: notise, months: params.notice_months, when: \"case.fields.nope\" }}\n"
+    ));
+    expect![[r#"
+        wf.yaml:32:12: error: unknown field `service_nmae`
+          hint: declared fields: provider_email, value, contract_end
+        wf.yaml:33:10: error: field `contract_end` is a date field; `value` needs a money field
+        wf.yaml:34:3: error: notice needs the date it runs to
+          hint: add `until: <date field>`, or `ends:` to the contract
+        wf.yaml:34:20: error: unknown state `notise`
+          hint: did you mean `notice`?
+        wf.yaml:34:36: error: param `notice_months` is 2.5, not a whole number of months
+          hint: a whole number of months from 1 to 120, like `months: 6`, or `months: params.notice_months`
+        wf.yaml:34:64: error: `case.fields.nope`: unknown field `nope` in `case.fields.nope` (declared fields: provider_email, value, contract_end)
+          hint: CEL can use case.fields.<id>, params.<id>, today, now and add_days, add_months, add_years, add_working_days, months_between, days_between
+        wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+        wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
+          hint: remove it, or give it something to do
+    "#]].assert_eq(&diagnostics(&bad, &[]));
 }

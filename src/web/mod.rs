@@ -6,6 +6,7 @@
 // A refusal is built once, on the cold path, and answered at once: its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod governance;
 pub mod pages;
 pub mod session;
 
@@ -33,6 +34,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("provider.html", include_str!("templates/provider.html")),
         ("workflows.html", include_str!("templates/workflows.html")),
         ("workflow.html", include_str!("templates/workflow.html")),
+        ("governance.html", include_str!("templates/governance.html")),
+        ("contracts.html", include_str!("templates/contracts.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e:#}"));
     }
@@ -66,6 +69,9 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/cases/{id}/checklist", post(pages::checklist))
         .route("/cases/{id}/approvals", post(pages::approve))
         .route("/cases/{id}/transitions", post(pages::transition))
+        .route("/governance", get(governance::dashboard))
+        .route("/contracts", get(governance::register))
+        .route("/contracts.csv", get(governance::register_csv))
         .route("/workflows", get(pages::workflows))
         .route("/workflows/{id}", get(pages::workflow))
         .route("/workflows/{id}/policy", get(pages::policy))

@@ -38,7 +38,7 @@ fn forbidden_csrf() -> Response {
 }
 
 /// What every signed-in page's layout needs.
-fn base(session: &Session, nav: &str) -> serde_json::Map<String, Value> {
+pub fn base(session: &Session, nav: &str) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("me".into(), json!({"name": session.user.name, "roles": session.user.roles}));
     m.insert("csrf".into(), json!(session.csrf));
@@ -696,6 +696,22 @@ pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id):
     );
     ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
     ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
+    let versions = match http.app.store().published_versions(&def.id).await {
+        Ok(v) => v,
+        Err(e) => return app_error_page(e.into()),
+    };
+    let at = |t: jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
+    ctx.insert(
+        "versions".into(),
+        json!(
+            versions
+                .iter()
+                .rev()
+                .map(|v| json!({"version": v.version, "sha256": v.sha256.get(..12).unwrap_or(&v.sha256),
+                    "published_at": at(v.published_at), "cases": v.cases, "latest": v.version as u32 == def.version}))
+                .collect::<Vec<_>>()
+        ),
+    );
     render(StatusCode::OK, "workflow.html", Value::Object(ctx))
 }
 

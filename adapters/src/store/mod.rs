@@ -9,6 +9,7 @@ mod definitions;
 pub mod entities;
 pub mod files;
 mod outbox;
+mod reports;
 mod schedules;
 mod timers;
 pub mod users;
@@ -18,6 +19,7 @@ pub use cases::{CaseFilter, CaseRow};
 pub use definitions::{Definitions, Published};
 pub use files::FileStore;
 pub use outbox::{Delivery, NewMessage, OutboxMessage};
+pub use reports::{MessageTrouble, PublishedVersion, StateCount, StateEntry};
 pub use timers::{ArmedTimerRow, DueTimer};
 pub use users::{User, UserError};
 

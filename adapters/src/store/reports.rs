@@ -1,0 +1,163 @@
+//! Read-only queries for the governance dashboard, the contracts register and the
+//! workflow version history: counts, state entries from the audit trail, messages in
+//! trouble, published versions. Plain sea-orm queries, the same on SQLite and PostgreSQL.
+
+use super::entities::{case, definition, event, outbox};
+use super::{Store, StoreError, codec};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::BTreeMap;
+
+/// How many cases of a workflow are in a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateCount {
+    /// The workflow.
+    pub workflow_id: String,
+    /// The state id.
+    pub state: String,
+    /// How many cases.
+    pub cases: i64,
+}
+
+/// A case entering a state, from its audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEntry {
+    /// The case.
+    pub case_id: i64,
+    /// The state it entered (the initial state for `opened`).
+    pub state: String,
+    /// The transition it took, if it was not the opening.
+    pub transition: Option<String>,
+    /// When.
+    pub at: jiff::Timestamp,
+}
+
+/// A message that failed for good, or that is being retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageTrouble {
+    /// Row id.
+    pub id: i64,
+    /// The case it is about.
+    pub case_id: Option<i64>,
+    /// Its template.
+    pub template: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it failed for good; `None` while it is being retried.
+    pub failed_at: Option<jiff::Timestamp>,
+    /// When it is tried next (while it is being retried).
+    pub next_attempt_at: jiff::Timestamp,
+}
+
+/// One published version of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedVersion {
+    /// The version.
+    pub version: i32,
+    /// sha256 of its source, hex.
+    pub sha256: String,
+    /// When it was published.
+    pub published_at: jiff::Timestamp,
+    /// How many cases are pinned to it.
+    pub cases: i64,
+}
+
+impl Store {
+    /// How many cases each workflow has in each state.
+    pub async fn state_counts(&self) -> Result<Vec<StateCount>, StoreError> {
+        let rows: Vec<(String, String, i64)> = case::Entity::find()
+            .select_only()
+            .column(case::Column::WorkflowId)
+            .column(case::Column::State)
+            .column_as(case::Column::Id.count(), "cases")
+            .group_by(case::Column::WorkflowId)
+            .group_by(case::Column::State)
+            .order_by_asc(case::Column::WorkflowId)
+            .order_by_asc(case::Column::State)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(workflow_id, state, cases)| StateCount { workflow_id, state, cases }).collect())
+    }
+
+    /// Every state entry of every case (`opened` and `transitioned` events), by case
+    /// and in order.
+    pub async fn state_entries(&self) -> Result<Vec<StateEntry>, StoreError> {
+        let rows = event::Entity::find()
+            .filter(event::Column::Kind.is_in(["opened", "transitioned"]))
+            .order_by_asc(event::Column::CaseId)
+            .order_by_asc(event::Column::Seq)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for e in rows {
+            let payload: serde_json::Value = serde_json::from_str(&e.payload)
+                .map_err(|err| StoreError::Corrupt(format!("case {} event {}: {err}", e.case_id, e.seq)))?;
+            let key = if e.kind == "opened" { "state" } else { "to" };
+            let Some(state) = payload.get(key).and_then(|s| s.as_str()) else {
+                return Err(StoreError::Corrupt(format!("case {} event {} names no state", e.case_id, e.seq)));
+            };
+            out.push(StateEntry {
+                case_id: e.case_id,
+                state: state.to_string(),
+                transition: payload.get("transition").and_then(|t| t.as_str()).map(str::to_string),
+                at: codec::to_jiff(e.at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Messages that failed for good or are being retried (not sent, tried at least
+    /// once), oldest first.
+    pub async fn messages_in_trouble(&self) -> Result<Vec<MessageTrouble>, StoreError> {
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_null())
+            .filter(Condition::any().add(outbox::Column::FailedAt.is_not_null()).add(outbox::Column::Attempts.gt(0)))
+            .order_by_asc(outbox::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| MessageTrouble {
+                id: m.id,
+                case_id: m.case_id,
+                template: m.template,
+                attempts: m.attempts.max(0) as u32,
+                last_error: m.last_error,
+                failed_at: m.failed_at.map(codec::to_jiff),
+                next_attempt_at: codec::to_jiff(m.next_attempt_at),
+            })
+            .collect())
+    }
+
+    /// Every published version of a workflow, oldest first, with how many cases are
+    /// pinned to each.
+    pub async fn published_versions(&self, workflow_id: &str) -> Result<Vec<PublishedVersion>, StoreError> {
+        let versions = definition::Entity::find()
+            .filter(definition::Column::WorkflowId.eq(workflow_id))
+            .order_by_asc(definition::Column::Version)
+            .all(&self.db)
+            .await?;
+        let pinned: BTreeMap<i32, i64> = case::Entity::find()
+            .select_only()
+            .column(case::Column::WorkflowVersion)
+            .column_as(case::Column::Id.count(), "cases")
+            .filter(case::Column::WorkflowId.eq(workflow_id))
+            .group_by(case::Column::WorkflowVersion)
+            .into_tuple::<(i32, i64)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(versions
+            .into_iter()
+            .map(|v| PublishedVersion {
+                cases: pinned.get(&v.version).copied().unwrap_or(0),
+                version: v.version,
+                sha256: v.sha256,
+                published_at: codec::to_jiff(v.published_at),
+            })
+            .collect())
+    }
+}

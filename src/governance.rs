@@ -1,0 +1,358 @@
+//! The governance dashboard: where every case stands, how long cases spend in each
+//! state, reminders and messages that are overdue or failing, approvals waiting per
+//! role, and whether each case that was served notice was given the months its workflow
+//! requires. The store answers the queries; the engine decides (gates, notice months,
+//! time in states); this module only puts the answers together.
+
+use crate::app::{App, AppError};
+use crate::contracts::{entered_on, entries_by_case};
+use gatehouse_adapters::store::codec;
+use gatehouse_engine::definition::{Definition, Gate, GateKind};
+use gatehouse_engine::gates::Evaluator;
+use gatehouse_engine::snapshot::FieldValue;
+use gatehouse_engine::{contract, dwell};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    /// Cases per workflow and state.
+    pub counts: Vec<WorkflowCounts>,
+    /// Time spent in each state, per workflow.
+    pub times: Vec<WorkflowTimes>,
+    /// Armed timers whose due time has passed.
+    pub overdue_timers: Vec<OverdueTimer>,
+    /// Messages failed for good or being retried.
+    pub messages: Vec<TroubledMessage>,
+    /// Approvals waiting, per role.
+    pub approvals: Vec<AwaitedRole>,
+    /// Notice given against notice required, per case served notice.
+    pub notices: Vec<NoticeRow>,
+}
+
+/// One workflow's cases per state.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowCounts {
+    /// Workflow id.
+    pub id: String,
+    /// Workflow title.
+    pub title: String,
+    /// (state id, state title, cases), in the workflow's state order.
+    pub states: Vec<(String, String, i64)>,
+    /// All its cases.
+    pub total: i64,
+}
+
+/// One workflow's time in states.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowTimes {
+    /// Workflow id.
+    pub id: String,
+    /// Workflow title.
+    pub title: String,
+    /// One row per state some case has been in.
+    pub states: Vec<StateTimeRow>,
+}
+
+/// One state's times.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateTimeRow {
+    /// State title.
+    pub state: String,
+    /// Cases that have been (or are) in it.
+    pub cases: usize,
+    /// Of those, how many are in it now.
+    pub current: usize,
+    /// The median stay, for people; `None` for a terminal state.
+    pub median: Option<String>,
+    /// The longest stay, for people; `None` for a terminal state.
+    pub longest: Option<String>,
+}
+
+/// A reminder that should have gone.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverdueTimer {
+    /// The case.
+    pub case_id: i64,
+    /// The case's service.
+    pub service: Option<String>,
+    /// What the timer does.
+    pub what: String,
+    /// When it was due.
+    pub due: String,
+}
+
+/// A message in trouble.
+#[derive(Debug, Clone, Serialize)]
+pub struct TroubledMessage {
+    /// The case, if any.
+    pub case_id: Option<i64>,
+    /// Template name.
+    pub template: String,
+    /// `failed` or `retrying`.
+    pub status: &'static str,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When it failed, or is tried next.
+    pub when: String,
+    /// Its last error.
+    pub error: Option<String>,
+}
+
+/// A role whose approval cases are waiting for.
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitedRole {
+    /// Role id.
+    pub role: String,
+    /// Role title (from the first workflow that names it).
+    pub title: String,
+    /// The cases waiting.
+    pub cases: Vec<WaitingCase>,
+}
+
+/// A case waiting for an approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitingCase {
+    /// The case.
+    pub case_id: i64,
+    /// Its service.
+    pub service: Option<String>,
+    /// Its workflow's title.
+    pub workflow: String,
+    /// The step the approval is for.
+    pub transition: String,
+}
+
+/// One case's notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeRow {
+    /// The case.
+    pub case_id: i64,
+    /// Its service.
+    pub service: Option<String>,
+    /// Its workflow's title.
+    pub workflow: String,
+    /// The day notice was served.
+    pub served: String,
+    /// The day it runs to, if recorded.
+    pub until: Option<String>,
+    /// Whole months given.
+    pub months_given: Option<i32>,
+    /// Months required.
+    pub months_required: u32,
+    /// `met`, `short`, `unknown` (no date recorded) or `not_required` (the notice rule's
+    /// `when` does not hold for the case).
+    pub result: &'static str,
+    /// Where the requirement comes from.
+    pub source: Option<String>,
+}
+
+/// Gather the dashboard.
+pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
+    let now = app.now();
+    let rows = app.all_cases().await?;
+    let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
+    let mut pinned: HashMap<i64, Arc<Definition>> = HashMap::new();
+    let mut fields = HashMap::new();
+    for row in &rows {
+        let def = app.definition(row)?;
+        let f = codec::fields_from_text(&def, &row.fields)
+            .map_err(|m| AppError::Internal(gatehouse_adapters::store::StoreError::Corrupt(m)))?;
+        fields.insert(row.id, f);
+        pinned.insert(row.id, def);
+    }
+    let service = |id: i64| -> Option<String> {
+        let f = fields.get(&id)?;
+        f.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display())
+    };
+    let state_title = |workflow: &str, state: &str| {
+        latest
+            .get(workflow)
+            .and_then(|d| d.states.get(state))
+            .map(|s| s.title.clone())
+            .unwrap_or_else(|| state.to_string())
+    };
+
+    // Cases per workflow and state, in each workflow's state order.
+    let mut counts: Vec<WorkflowCounts> = Vec::new();
+    for c in app.store().state_counts().await? {
+        if counts.last().is_none_or(|w| w.id != c.workflow_id) {
+            let title = latest.get(&c.workflow_id).map(|d| d.title.clone()).unwrap_or(c.workflow_id.clone());
+            counts.push(WorkflowCounts { id: c.workflow_id.clone(), title, states: Vec::new(), total: 0 });
+        }
+        let w = counts.last_mut().expect("pushed above");
+        w.total += c.cases;
+        w.states.push((c.state.clone(), state_title(&c.workflow_id, &c.state), c.cases));
+    }
+    for w in &mut counts {
+        let order = |s: &str| latest.get(&w.id).and_then(|d| d.states.get_index_of(s)).unwrap_or(usize::MAX);
+        w.states.sort_by_key(|(s, _, _)| order(s));
+    }
+
+    // Time in states, from the audit trail.
+    let entries = entries_by_case(app.store().state_entries().await?);
+    let mut stays: BTreeMap<String, Vec<dwell::Stay>> = BTreeMap::new();
+    for row in &rows {
+        let Some(e) = entries.get(&row.id) else { continue };
+        let visits: Vec<(String, jiff::Timestamp)> = e.iter().map(|e| (e.state.clone(), e.at)).collect();
+        stays.entry(row.workflow_id.clone()).or_default().extend(dwell::stays(&visits, now));
+    }
+    let times: Vec<WorkflowTimes> = stays
+        .iter()
+        .map(|(workflow, s)| {
+            let def = latest.get(workflow);
+            let mut states: Vec<(usize, StateTimeRow)> = dwell::summarise(s)
+                .into_iter()
+                .map(|(state, t)| {
+                    let terminal = def.and_then(|d| d.states.get(state.as_str())).is_some_and(|s| s.terminal);
+                    let order = def.and_then(|d| d.states.get_index_of(state.as_str())).unwrap_or(usize::MAX);
+                    let row = StateTimeRow {
+                        state: state_title(workflow, &state),
+                        cases: t.cases,
+                        current: t.current,
+                        median: (!terminal).then(|| dwell::describe(t.median)),
+                        longest: (!terminal).then(|| dwell::describe(t.longest)),
+                    };
+                    (order, row)
+                })
+                .collect();
+            states.sort_by_key(|(o, _)| *o);
+            WorkflowTimes {
+                id: workflow.clone(),
+                title: def.map(|d| d.title.clone()).unwrap_or(workflow.clone()),
+                states: states.into_iter().map(|(_, r)| r).collect(),
+            }
+        })
+        .collect();
+
+    // Reminders past due, and messages in trouble.
+    let when = |def: Option<&Arc<Definition>>, t: jiff::Timestamp| {
+        let tz = def.map(|d| d.timezone.clone()).unwrap_or(jiff::tz::TimeZone::UTC);
+        t.to_zoned(tz).strftime("%-d %B %Y %H:%M").to_string()
+    };
+    let overdue_timers = app
+        .store()
+        .timers_due_before(now)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let def = pinned.get(&t.timer.case_id);
+            let what = def
+                .and_then(|d| d.timer(&t.timer.timer_id))
+                .and_then(|d| d.title.clone())
+                .unwrap_or_else(|| t.timer.timer_id.replace('_', " "));
+            OverdueTimer {
+                case_id: t.timer.case_id,
+                service: service(t.timer.case_id),
+                what,
+                due: when(def, t.timer.due_at),
+            }
+        })
+        .collect();
+    let messages = app
+        .store()
+        .messages_in_trouble()
+        .await?
+        .into_iter()
+        .map(|m| {
+            let def = m.case_id.and_then(|id| pinned.get(&id));
+            let (status, at) = match m.failed_at {
+                Some(at) => ("failed", at),
+                None => ("retrying", m.next_attempt_at),
+            };
+            TroubledMessage {
+                case_id: m.case_id,
+                template: m.template,
+                status,
+                attempts: m.attempts,
+                when: when(def, at),
+                error: m.last_error,
+            }
+        })
+        .collect();
+
+    // Approvals waiting, and notice given.
+    let mut approvals: BTreeMap<String, AwaitedRole> = BTreeMap::new();
+    let mut notices = Vec::new();
+    for row in &rows {
+        let def = &pinned[&row.id];
+        if def.states.get(row.state.as_str()).is_some_and(|s| s.terminal) {
+            continue;
+        }
+        let view = app.case(row.id).await?;
+        let evaluator = Evaluator::new(def, &view.case, now);
+        for t in def.outgoing(&view.case.state) {
+            if evaluator.transition(t).applies.is_err() {
+                continue;
+            }
+            let mut gates = Vec::new();
+            approval_gates(&t.gates, &mut gates);
+            for g in gates {
+                let GateKind::Approval(a) = &g.kind else { continue };
+                if evaluator.holds(g) {
+                    continue;
+                }
+                let role = approvals.entry(a.role.to_string()).or_insert_with(|| AwaitedRole {
+                    role: a.role.to_string(),
+                    title: def.roles.get(&a.role).map(|r| r.title.clone()).unwrap_or(a.role.to_string()),
+                    cases: Vec::new(),
+                });
+                if !role.cases.iter().any(|c| c.case_id == row.id && c.transition == t.title) {
+                    role.cases.push(WaitingCase {
+                        case_id: row.id,
+                        service: service(row.id),
+                        workflow: def.title.clone(),
+                        transition: t.title.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for row in &rows {
+        let def = &pinned[&row.id];
+        let Some(notice) =
+            crate::contracts::contract_of(def, latest.get(&row.workflow_id)).and_then(|c| c.notice.as_ref())
+        else {
+            continue;
+        };
+        let Some(served) = entered_on(def, entries.get(&row.id), notice.state.as_str()) else { continue };
+        let f = &fields[&row.id];
+        let until = match f.get(&notice.until) {
+            Some(FieldValue::Date(d)) => Some(*d),
+            _ => None,
+        };
+        let given = until.map(|u| contract::notice_given(served, u, notice.months));
+        let result = match given {
+            _ if !notice.applies(def, f, now) => "not_required",
+            Some(g) if g.met => "met",
+            Some(_) => "short",
+            None => "unknown",
+        };
+        notices.push(NoticeRow {
+            case_id: row.id,
+            service: service(row.id),
+            workflow: def.title.clone(),
+            served: served.to_string(),
+            until: until.map(|d| d.to_string()),
+            months_given: given.map(|g| g.months),
+            months_required: notice.months,
+            result,
+            source: notice.source.clone(),
+        });
+    }
+
+    Ok(Dashboard { counts, times, overdue_timers, messages, approvals: approvals.into_values().collect(), notices })
+}
+
+/// The approval gates among `gates`, inside `all`/`any` too.
+fn approval_gates<'a>(gates: &'a [Gate], out: &mut Vec<&'a Gate>) {
+    for g in gates {
+        match &g.kind {
+            GateKind::Approval(_) => out.push(g),
+            GateKind::All(inner) | GateKind::Any(inner) => approval_gates(inner, out),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The governance pages: the dashboard (`/governance`) and the contracts register
+//! (`/contracts`, and `/contracts.csv` with the same filters).
+
+use super::pages::{base, error_page};
+use super::render;
+use super::session::Session;
+use crate::contracts::{self, ContractFilter};
+use crate::http::Http;
+use crate::http::problem::Problem;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+pub async fn dashboard(State(http): State<Arc<Http>>, session: Session) -> Response {
+    let d = match crate::governance::dashboard(&http.app).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&Problem::from(e)),
+    };
+    let mut ctx = base(&session, "governance");
+    ctx.insert("d".into(), serde_json::to_value(&d).unwrap_or_default());
+    ctx.insert("waiting".into(), json!(d.approvals.iter().map(|r| r.cases.len()).sum::<usize>()));
+    render(StatusCode::OK, "governance.html", Value::Object(ctx))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RegisterQuery {
+    workflow: Option<String>,
+    directorate: Option<String>,
+    state: Option<String>,
+    ends_before: Option<String>,
+}
+
+impl RegisterQuery {
+    /// The filter, or the message for a date that is not one.
+    fn filter(&self) -> (ContractFilter, Option<String>) {
+        let nonempty = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let (ends_before, error) = match nonempty(&self.ends_before) {
+            None => (None, None),
+            Some(d) => match d.parse::<jiff::civil::Date>() {
+                Ok(d) => (Some(d), None),
+                Err(_) => (None, Some("Contract ends before must be a real date, like 2027-03-31".to_string())),
+            },
+        };
+        let filter = ContractFilter {
+            workflow: nonempty(&self.workflow),
+            directorate: nonempty(&self.directorate),
+            state: nonempty(&self.state),
+            ends_before,
+        };
+        (filter, error)
+    }
+
+    /// The same filters as a query string, for the CSV link.
+    fn query_string(&self) -> String {
+        let pairs = [
+            ("workflow", &self.workflow),
+            ("directorate", &self.directorate),
+            ("state", &self.state),
+            ("ends_before", &self.ends_before),
+        ];
+        let parts: Vec<String> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .map(|(k, v)| format!("{k}={}", super::session::url_escape(v)))
+            .collect();
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+}
+
+pub async fn register(State(http): State<Arc<Http>>, session: Session, Query(q): Query<RegisterQuery>) -> Response {
+    let (filter, error) = q.filter();
+    let all = match contracts::register(&http.app, &ContractFilter::default()).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&Problem::from(e)),
+    };
+    // Every directorate on the register, for the filter's choices.
+    let directorates: BTreeSet<&str> = all.iter().filter_map(|r| r.directorate.as_deref()).collect();
+    let rows: Vec<&contracts::ContractRow> = all.iter().filter(|r| filter.keeps(r)).collect();
+    let mut ctx = base(&session, "contracts");
+    ctx.insert("rows".into(), serde_json::to_value(&rows).unwrap_or_default());
+    ctx.insert(
+        "workflows".into(),
+        json!(
+            http.app
+                .workflows()
+                .iter()
+                .filter(|d| d.contract.is_some())
+                .map(|d| json!({"id": d.id, "title": d.title}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    ctx.insert("directorates".into(), json!(directorates));
+    ctx.insert(
+        "filter".into(),
+        json!({"workflow": q.workflow, "directorate": q.directorate, "state": q.state, "ends_before": q.ends_before}),
+    );
+    ctx.insert("csv_href".into(), json!(format!("/contracts.csv{}", q.query_string())));
+    let status = if let Some(message) = error {
+        ctx.insert("errors".into(), json!([{"message": message, "href": "#ends_before"}]));
+        ctx.insert("ends_before_error".into(), json!(message));
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(status, "contracts.html", Value::Object(ctx))
+}
+
+pub async fn register_csv(State(http): State<Arc<Http>>, session: Session, Query(q): Query<RegisterQuery>) -> Response {
+    let _ = &session;
+    let (filter, error) = q.filter();
+    if let Some(message) = error {
+        return (StatusCode::UNPROCESSABLE_ENTITY, message).into_response();
+    }
+    let rows = match contracts::register(&http.app, &filter).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&Problem::from(e)),
+    };
+    match contracts::csv(&rows) {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"contracts.csv\""),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the contracts register did not write as CSV");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The governance pages end to end over the real binary: the dashboard (cases per state,
+//! time in states, overdue reminders and failing emails, approvals waiting, the months
+//! of notice given), the contracts register and its CSV download (filters, formula
+//! injection, escaping), and a workflow's version history. Signed in over plain HTTP
+//! with the session cookie, on SQLite and PostgreSQL.
+
+mod support;
+
+use gatehouse_adapters::store::entities::timer;
+use gatehouse_adapters::store::{NewMessage, codec};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use support::Backend;
+use support::server::Server;
+
+fn today() -> jiff::civil::Date {
+    jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/London").unwrap()).date()
+}
+
+fn months_from_today(months: i64) -> String {
+    today().checked_add(jiff::Span::new().months(months)).unwrap().to_string()
+}
+
+/// A client signed in to the pages with `token`.
+async fn signed_in(server: &Server, token: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let r = client.post(server.url("/sign-in")).form(&[("token", token), ("next", "/cases")]).send().await.unwrap();
+    assert_eq!(r.status(), 200, "signed in and sent on to the cases");
+    assert_eq!(r.url().path(), "/cases");
+    client
+}
+
+async fn page(client: &reqwest::Client, server: &Server, path: &str) -> String {
+    let r = client.get(server.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "GET {path}");
+    assert_eq!(r.url().path(), path.split('?').next().unwrap(), "not sent to sign in");
+    r.text().await.unwrap()
+}
+
+struct People {
+    alice: String,
+    chief: String,
+    director: String,
+}
+
+/// Open a Leeds decommissioning case of low value (an administrative decision).
+async fn open(server: &Server, p: &People, service: &str, provider: &str, directorate: &str, end: &str) -> i64 {
+    let r = server
+        .post(
+            Some(&p.alice),
+            "/api/cases",
+            json!({"workflow": "lcc-decommissioning", "fields": {
+                "service_name": service, "provider_name": provider, "provider_email": "p@provider.example.org",
+                "directorate": directorate, "annual_value": 80000, "contract_end": end}}),
+        )
+        .await;
+    r.expect(201);
+    r.json["id"].as_i64().unwrap()
+}
+
+async fn step(server: &Server, token: &str, id: i64, transition: &str) {
+    server
+        .post(Some(token), &format!("/api/cases/{id}/transitions"), json!({"transition": transition}))
+        .await
+        .expect(200);
+}
+
+/// Take a case to the administrative decision, where it waits for a chief officer.
+async fn to_decision(server: &Server, p: &People, id: i64) {
+    let alice = Some(p.alice.as_str());
+    server.upload(alice, id, "needs_assessment", "needs.pdf", b"%PDF needs".to_vec()).await.expect(201);
+    step(server, &p.alice, id, "start_engagement").await;
+    server
+        .post(
+            alice,
+            &format!("/api/cases/{id}/evidence"),
+            json!({"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes",
+                "political_perspective": "yes", "service_user_needs": "yes", "parents_and_carers": "yes"}}),
+        )
+        .await
+        .expect(201);
+    for e in ["equality_impact_assessment", "service_impact_assessment", "consultation", "provider_engagement"] {
+        server.upload(alice, id, e, &format!("{e}.pdf"), format!("%PDF {e}").into()).await.expect(201);
+    }
+    step(server, &p.alice, id, "submit_administrative_decision").await;
+}
+
+/// Decide and serve notice: with six months' notice when the contract allows it, else
+/// short notice agreed by a director.
+async fn serve(server: &Server, p: &People, id: i64, short: bool) {
+    let alice = Some(p.alice.as_str());
+    server
+        .post(
+            Some(&p.chief),
+            &format!("/api/cases/{id}/approvals"),
+            json!({"role": "chief_officer", "decision": "approve"}),
+        )
+        .await
+        .expect(201);
+    step(server, &p.chief, id, "approve_administrative_decision").await;
+    server.upload(alice, id, "support_offer", "support.pdf", b"%PDF support".to_vec()).await.expect(201);
+    if short {
+        server.upload(alice, id, "short_notice_justification", "why.pdf", b"%PDF why".to_vec()).await.expect(201);
+        server
+            .post(
+                Some(&p.director),
+                &format!("/api/cases/{id}/approvals"),
+                json!({"role": "director", "decision": "approve"}),
+            )
+            .await
+            .expect(201);
+        step(server, &p.alice, id, "serve_short_notice").await;
+    } else {
+        step(server, &p.alice, id, "serve_notice").await;
+    }
+}
+
+/// The table row (`<tr>…</tr>`) of `html` that contains `needle`.
+fn row<'a>(html: &'a str, needle: &str) -> &'a str {
+    let at = html.find(needle).unwrap_or_else(|| panic!("{needle} not in the page:\n{html}"));
+    let start = html[..at].rfind("<tr").unwrap();
+    let end = at + html[at..].find("</tr>").unwrap();
+    &html[start..end]
+}
+
+/// The text of a row's cells, tags removed (a cell or list item boundary is a space)
+/// and whitespace collapsed.
+fn cells(row: &str) -> String {
+    let mut out = String::new();
+    let mut rest = row;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let close = open + rest[open..].find('>').unwrap();
+        let name = rest[open + 1..close].trim_start_matches('/');
+        if ["td", "th", "tr", "li", "br"].iter().any(|t| name.starts_with(t)) {
+            out.push(' ');
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn dashboard_and_register(backend: Backend) {
+    let server = Server::start(backend).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: server.user("chief@leeds.example", &["chief_officer"]),
+        director: server.user("director@leeds.example", &["director"]),
+    };
+    let client = signed_in(&server, &people.alice).await;
+
+    // Nothing yet: every section says so.
+    let empty = page(&client, &server, "/governance").await;
+    assert!(empty.contains("No cases yet."), "{empty}");
+    assert!(empty.contains("No case has been served notice yet."));
+    assert!(empty.contains(r#"aria-current="page">Governance</a>"#), "the nav link");
+    assert!(page(&client, &server, "/contracts").await.contains("No cases yet."));
+
+    // Nine months' notice; four months' (short, agreed by a director); one waiting for
+    // the chief officer; one just opened, with markup and a formula in its fields.
+    let met = open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", &months_from_today(9)).await;
+    let short = open(&server, &people, "Meals", "Hot Meals CIC", "Adults and Health", &months_from_today(4)).await;
+    let waiting =
+        open(&server, &people, "Youth club", "Youth Works", "Children and Families", &months_from_today(12)).await;
+    let hostile = open(
+        &server,
+        &people,
+        "<script>alert(1)</script>",
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "Children and Families",
+        "2030-01-31",
+    )
+    .await;
+    for id in [met, short, waiting] {
+        to_decision(&server, &people, id).await;
+    }
+    serve(&server, &people, met, false).await;
+    serve(&server, &people, short, true).await;
+
+    // A reminder stuck past its time (held by a process that died), and an email that failed.
+    let store = server.db.store().await;
+    let now = jiff::Timestamp::now();
+    let past = codec::to_chrono(now - jiff::SignedDuration::from_hours(72));
+    // The case in notice has its acknowledgement reminder armed; make it overdue.
+    timer::Entity::update_many()
+        .col_expr(timer::Column::DueAt, Expr::value(past))
+        .col_expr(timer::Column::LeaseOwner, Expr::value("a process that died"))
+        .col_expr(timer::Column::LeaseUntil, Expr::value(codec::to_chrono(now + jiff::SignedDuration::from_hours(24))))
+        .filter(timer::Column::CaseId.eq(met))
+        .filter(timer::Column::TimerId.eq("acknowledgement_reminder"))
+        .exec(store.connection())
+        .await
+        .unwrap();
+    let message = NewMessage {
+        case_id: Some(short),
+        workflow_id: None,
+        key: "test/failed".into(),
+        template: "lcc-acknowledge-notice-reminder".into(),
+        recipients: vec!["provider".into()],
+        deadline: None,
+        timer_id: None,
+    };
+    store.enqueue(&message, now).await.unwrap();
+    let (queued, _) = store.message_by_key("test/failed").await.unwrap().unwrap();
+    store.mark_failed(queued.id, "550 mailbox unavailable", now, None).await.unwrap();
+
+    let html = page(&client, &server, "/governance").await;
+    // Cases per state.
+    assert!(html.contains("Leeds City Council decommissioning toolkit: 4 cases"), "{html}");
+    assert_eq!(
+        cells(row(&html, "Notice served; contract running to its end</a>")),
+        "Notice served; contract running to its end 2"
+    );
+    // Time in states: every case went through the proposal; two are in notice now.
+    let proposal = cells(row(&html, "<th scope=\"row\" class=\"govuk-table__header\">Preparing the proposal"));
+    assert!(proposal.starts_with("Preparing the proposal 4 1 "), "{proposal}");
+    assert!(html.contains("A case still in a state counts with its time there so far"));
+    // Overdue: the stuck reminder and the failed email.
+    assert!(cells(row(&html, "acknowledgement reminder")).contains(&format!("Case {met}: Day centre")), "{html}");
+    let failed = cells(row(&html, "550 mailbox unavailable"));
+    assert!(failed.contains(&format!("Case {short}")) && failed.contains("Failed"), "{failed}");
+    // Approvals waiting: the chief officer, for one case.
+    let chief = cells(row(&html, "Chief Officer (administrative decision)</th>"));
+    assert!(chief.contains(&format!("1 Case {waiting}: Youth club")), "{chief}");
+    // Notice given against six months required.
+    let compliance = &html[html.find("id=\"compliance\"").unwrap()..];
+    let given = cells(row(compliance, &format!("Case {met}</a>: Day centre")));
+    assert!(given.contains(&format!("{} {} 9 6 Met", today(), months_from_today(9))), "{given}");
+    let shortfall = cells(row(compliance, &format!("Case {short}</a>: Meals")));
+    assert!(shortfall.contains(&format!("{} {} 4 6 Short", today(), months_from_today(4))), "{shortfall}");
+    // Markup from a case is shown as text.
+    assert!(!html.contains("<script>alert(1)</script>"));
+
+    // The register: every contract, escaped, with notice dates.
+    let register = page(&client, &server, "/contracts").await;
+    assert!(register.contains("4 contracts"), "{register}");
+    assert!(!register.contains("<script>alert(1)</script>"));
+    assert!(register.contains("&lt;script&gt;alert(1)&lt;"), "{register}");
+    let day_centre = cells(row(&register, &format!("/cases/{met}\"")));
+    assert_eq!(
+        day_centre,
+        format!(
+            "Case {met} Day centre Kirkstall Trust £80,000 {} Adults and Health Leeds City Council decommissioning toolkit Notice served; contract running to its end {}",
+            months_from_today(9),
+            today()
+        )
+    );
+    // Filters: directorate, state, end date, workflow.
+    let children = page(&client, &server, "/contracts?directorate=Children+and+Families").await;
+    assert!(children.contains("2 contracts") && children.contains("Youth club") && !children.contains("Day centre"));
+    let notice = page(&client, &server, "/contracts?state=notice").await;
+    assert!(notice.contains("2 contracts") && notice.contains("Meals") && !notice.contains("Youth club"));
+    let soon = page(&client, &server, &format!("/contracts?ends_before={}", months_from_today(5))).await;
+    assert!(soon.contains("1 contract<") && soon.contains("Meals"), "{soon}");
+    let none = page(&client, &server, "/contracts?workflow=gloucestershire-compact").await;
+    assert!(none.contains("No contracts match these filters."));
+    let bad = client.get(server.url("/contracts?ends_before=soon")).send().await.unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("must be a real date"));
+
+    // The CSV: same filters, formulas defused, a download.
+    let csv = client.get(server.url("/contracts.csv?directorate=Children+and+Families")).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(csv.headers()["content-disposition"], "attachment; filename=\"contracts.csv\"");
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "case,workflow,service,provider,annual_value_pounds,contract_end,directorate,state,notice_served",
+            &format!(
+                "{waiting},lcc-decommissioning,Youth club,Youth Works,80000,{},Children and Families,administrative_decision,",
+                months_from_today(12)
+            ),
+            &format!(
+                "{hostile},lcc-decommissioning,<script>alert(1)</script>,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",80000,2030-01-31,Children and Families,proposal,"
+            ),
+        ]
+    );
+    let all = client.get(server.url("/contracts.csv")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(all.lines().count(), 5, "{all}");
+    assert!(all.contains(&format!(
+        "{met},lcc-decommissioning,Day centre,Kirkstall Trust,80000,{},Adults and Health,notice,{}",
+        months_from_today(9),
+        today()
+    )));
+
+    // Signed out: sent to sign in, for the CSV too.
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for path in ["/governance", "/contracts", "/contracts.csv"] {
+        let r = anonymous.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{path}");
+    }
+}
+on_both!(dashboard_and_register_show_what_governance_needs, dashboard_and_register);
+
+async fn version_history(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let client = signed_in(&server, &alice).await;
+    let people = People { alice: alice.clone(), chief: String::new(), director: String::new() };
+    open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+
+    let first = page(&client, &server, "/workflows/lcc-decommissioning").await;
+    let v2 = cells(row(&first, "New cases open on this version"));
+    assert!(v2.starts_with("2 New cases open on this version "), "{v2}");
+    assert!(v2.ends_with(" 1"), "one case on version 2: {v2}");
+    let source = std::fs::read_to_string(support::workflows_dir().join("lcc-decommissioning.yaml")).unwrap();
+    let report = gatehouse_adapters::workflows::load_paths(&[support::workflows_dir()]).unwrap();
+    let (_, loaded) = report.loaded.iter().find(|(p, _)| p.ends_with("lcc-decommissioning.yaml")).unwrap();
+    assert!(v2.contains(&loaded.definition.sha256[..12]), "{v2}");
+
+    // A governance group publishes version 3.
+    let dir = tempfile::tempdir().unwrap();
+    copy(&support::workflows_dir(), dir.path());
+    let file = dir.path().join("lcc-decommissioning.yaml");
+    let changed = source
+        .replacen("version: 2", "version: 3", 1)
+        .replace("key_decision_threshold: 500000", "key_decision_threshold: 600000");
+    std::fs::write(&file, changed).unwrap();
+    let out = support::server::gatehouse()
+        .args(["workflows", "publish", "--database-url", &server.db.url])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let after = page(&client, &server, "/workflows/lcc-decommissioning").await;
+    let table = &after[after.find("Published versions").unwrap()..];
+    let v3 = table.find("<th scope=\"row\" class=\"govuk-table__header\">3").expect("version 3 is listed");
+    let v2 = table.find("<th scope=\"row\" class=\"govuk-table__header\">2").expect("version 2 is still listed");
+    assert!(v3 < v2, "newest first");
+    assert!(cells(row(table, "<th scope=\"row\" class=\"govuk-table__header\">3")).ends_with(" 0"), "no case on 3 yet");
+}
+on_both!(the_workflow_page_lists_every_published_version, version_history);
+
+fn copy(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
