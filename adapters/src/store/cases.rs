@@ -10,9 +10,7 @@ use gatehouse_engine::snapshot::{
     Actor, ApprovalRecord, ArmedTimer, CaseSnapshot, ConflictRecord, EvidenceContent, EvidenceRecord, Meeting, Verdict,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// The case row: what is needed to find its definition.
 pub type CaseRow = case::Model;
@@ -163,7 +161,7 @@ impl Store {
         let mut after = blank_case(def, &actor, decision.at);
         after.apply(decision);
         let now = codec::to_chrono(decision.at);
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let row = case::ActiveModel {
             id: Default::default(),
             workflow_id: Set(def.id.clone()),
@@ -190,7 +188,7 @@ impl Store {
     pub async fn apply(&self, before: &CaseSnapshot, decision: &Decision) -> Result<CaseSnapshot, StoreError> {
         let mut after = before.clone();
         after.apply(decision);
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::State, Expr::value(after.state.to_string()))
             .col_expr(case::Column::Version, Expr::value(after.version))

@@ -143,9 +143,15 @@ impl Store {
     }
 
     /// Apply pending migrations. Returns how many were applied.
+    ///
+    /// With nothing pending it only reads, so that a command run beside a busy server
+    /// (`gatehouse users add` while `serve` writes) does not contend for SQLite's write
+    /// lock at all.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let pending = Migrator::get_pending_migrations(&self.db).await?.len();
-        Migrator::up(&self.db, None).await?;
+        if pending > 0 {
+            Migrator::up(&self.db, None).await?;
+        }
         Ok(pending)
     }
 
@@ -153,6 +159,20 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await?;
         Ok(())
+    }
+
+    /// Begin a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes
+    /// the write lock at once (waiting up to the busy timeout for it), so a transaction
+    /// that reads before it writes cannot fail with `database is locked` when another
+    /// connection commits in between, which a deferred `BEGIN` does without waiting.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     /// The underlying connection (for tests and benchmarks).

@@ -13,7 +13,7 @@ use super::{Store, StoreError, codec};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait, Value,
+    Statement, Value,
 };
 
 /// A message to queue.
@@ -196,7 +196,7 @@ impl Store {
         now: jiff::Timestamp,
         escalation: Option<&NewMessage>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let sql = "UPDATE outbox SET failed_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL \
                    WHERE id = $3 AND sent_at IS NULL";
         let values: [Value; 3] = [codec::to_chrono(now).into(), error.into(), id.into()];

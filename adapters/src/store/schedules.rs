@@ -7,7 +7,7 @@ use super::entities::schedule_run;
 use super::outbox::{NewMessage, insert_message};
 use super::{Store, StoreError, codec};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement, TransactionTrait, Value};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement, Value};
 
 impl Store {
     /// The last occurrence of a schedule that was fired. A schedule seen for the first
@@ -51,7 +51,7 @@ impl Store {
         message: &NewMessage,
         now: jiff::Timestamp,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let sql = "UPDATE schedule_runs SET last_occurrence = $1, updated_at = $2 WHERE workflow_id = $3 AND schedule_id = $4 AND last_occurrence = $5";
         let values: [Value; 5] = [
             codec::to_chrono(next).into(),

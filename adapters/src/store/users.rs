@@ -8,7 +8,7 @@ use super::{Store, StoreError, codec};
 use base64::Engine as _;
 use rand::RngCore as _;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
 
@@ -75,7 +75,7 @@ impl Store {
             return Err(UserError::InvalidRole(bad.clone()));
         }
         let token = new_token();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
             return Err(UserError::EmailTaken(email));
         }
