@@ -5,8 +5,9 @@
 //! another such function and list it. `--only NAME` runs the named steps alone and prints
 //! their report instead of rewriting BENCHMARKS.md, which keeps the figures of a full run.
 //!
-//! Steps: `cargo` ([`cargo_benches`]) and `http` (the load test of `gatehouse serve`, see
-//! [`http`]).
+//! Steps: `cargo` ([`cargo_benches`]), `http` (the load test of `gatehouse serve`, see
+//! [`http`]) and `mail` (due reminders delivered over SMTP by `gatehouse serve`, see
+//! [`mail`]).
 //!
 //! Bench binaries that need PostgreSQL find the server in `GATEHOUSE_TEST_DATABASE_URL`,
 //! resolved as for `cargo xtask test` (see [`crate::postgres`]).
@@ -17,7 +18,9 @@
 
 mod figures;
 mod http;
+mod mail;
 mod report;
+mod server;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -54,7 +57,7 @@ pub struct Section {
 type Step = fn(&Options<'_>) -> Result<Section>;
 
 /// The steps by name, in the order they run and appear in BENCHMARKS.md.
-const STEPS: &[(&str, Step)] = &[("cargo", cargo_benches), ("http", http::load)];
+const STEPS: &[(&str, Step)] = &[("cargo", cargo_benches), ("http", http::load), ("mail", mail::reminders)];
 
 /// Runs the steps, then writes BENCHMARKS.md; with `--only`, prints the report instead.
 pub fn run(options: &Options<'_>) -> Result<()> {

@@ -36,6 +36,15 @@ impl Machine {
     }
 }
 
+/// The 1-, 5- and 15-minute load averages, from `/proc/loadavg`: how busy the machine
+/// was just before a benchmark.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The first `model name` in `/proc/cpuinfo`.
 fn cpu_model(cpuinfo: &str) -> Option<&str> {
     cpuinfo.lines().find_map(|line| {

@@ -10,8 +10,9 @@
 //!   `cargo test --workspace`, exiting with its exit code.
 //! - `cargo xtask bench [--quick] [--only STEP,…] [--throwaway-pg]`: finds or starts a
 //!   PostgreSQL server the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the
-//!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets, and `http`,
-//!   a load test of `gatehouse serve`) and writes `BENCHMARKS.md` at the repository
+//!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets; `http`, a
+//!   load test of `gatehouse serve`; `mail`, due reminders delivered over SMTP) and
+//!   writes `BENCHMARKS.md` at the repository
 //!   root; with `--only`, runs the named steps and prints their report instead.
 //!
 //! Exit codes: the exit code of `cargo test` for `test`; otherwise 0 when the task
@@ -59,7 +60,7 @@ enum Task {
         /// Ask the benchmark harnesses for a short run (criterion's `--quick`).
         #[arg(long)]
         quick: bool,
-        /// Run only these steps (`cargo`, `http`) and print their report to stdout,
+        /// Run only these steps (`cargo`, `http`, `mail`) and print their report to stdout,
         /// leaving BENCHMARKS.md as it is.
         #[arg(long, value_name = "STEP", value_delimiter = ',')]
         only: Vec<String>,

@@ -22,13 +22,14 @@
 
 mod client;
 mod seed;
-mod server;
 mod wrk;
 
 use anyhow::{Context, Result};
 
+use super::report::{mib, quoted, verdict};
+use super::server::{self, Mail, Memory, Server};
 use super::{Figure, Options, Section};
-use server::{Memory, Server};
+use crate::machine::load_average;
 
 /// How many cases are stored during the load runs.
 const CASES: usize = 100_000;
@@ -59,7 +60,7 @@ pub fn load(options: &Options<'_>) -> Result<Section> {
     let dir = tempfile::Builder::new().prefix("gatehouse-http-bench-").tempdir().context("a temporary directory")?;
     let database_url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
     let token = server::add_user(&binary, &database_url, "load-test@gatehouse.example", seed::ROLES)?;
-    let mut server = Server::start(&binary, &database_url, dir.path())?;
+    let mut server = Server::start(&binary, &database_url, dir.path(), Mail::Folder)?;
     let base = format!("http://{}", server.addr());
 
     let prepared = PREPARED_PER_THREAD * THREADS;
@@ -220,36 +221,9 @@ impl Measured<'_> {
     }
 }
 
-/// `text` fit for inline code in Markdown, on one line and at most 300 characters.
-fn quoted(text: &str) -> String {
-    let line = text.replace(['`', '\n', '\r'], " ");
-    match line.char_indices().nth(300) {
-        Some((end, _)) => format!("{}…", &line[..end]),
-        None => line,
-    }
-}
-
-/// "met" or "missed".
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "missed" }
-}
-
 /// Microseconds as milliseconds, two decimals.
 fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
-}
-
-/// KiB as MiB, one decimal.
-fn mib(kib: u64) -> String {
-    format!("{:.1}", kib as f64 / 1024.0)
-}
-
-/// The 1-, 5- and 15-minute load averages, from `/proc/loadavg`.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 impl wrk::Outcome {

@@ -62,3 +62,22 @@ fn figures(out: &mut String, section: &Section) {
 fn cell(text: &str) -> String {
     text.replace('|', r"\|")
 }
+
+/// "met" or "missed", for a target in a note.
+pub fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "missed" }
+}
+
+/// KiB as MiB, one decimal.
+pub fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// `text` fit for inline code in Markdown, on one line and at most 300 characters.
+pub fn quoted(text: &str) -> String {
+    let line = text.replace(['`', '\n', '\r'], " ");
+    match line.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
+    }
+}

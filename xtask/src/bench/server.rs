@@ -1,5 +1,5 @@
-//! The `gatehouse` release binary, built for the load test, and `gatehouse serve` run from
-//! it over a SQLite database in a temporary directory.
+//! The `gatehouse` release binary, built for the benchmarks, and `gatehouse serve` run
+//! from it over a SQLite database in a temporary directory (the `http` and `mail` steps).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -19,31 +19,38 @@ use crate::{cargo, cmd, project_root};
 /// so that logging costs what it would in production, and little.
 pub const RUST_LOG: &str = "warn,gatehouse::operations=info";
 
-/// The link secret the server signs with; the load test makes no links.
-const SECRET: &str = "xtask bench: an HTTP load-test secret, not a real one";
+/// The link secret the server signs with; the benchmarks follow no links.
+const SECRET: &str = "xtask bench: a benchmark secret, not a real one";
 
 /// How many of the server's last log lines an error quotes.
 const LOG_TAIL: usize = 20;
 
 /// Builds `gatehouse` in the release profile and returns the path of the executable.
 pub fn build() -> Result<PathBuf> {
+    build_target("bin", "gatehouse")
+}
+
+/// Builds the target `name` of kind `kind` (`bin`, `example`) of the `gatehouse` package
+/// in the release profile and returns the path of the executable.
+pub fn build_target(kind: &str, name: &str) -> Result<PathBuf> {
     let mut command = cargo();
     command
-        .args(["build", "--release", "--package", "gatehouse", "--bin", "gatehouse"])
+        .args(["build", "--release", "--package", "gatehouse", &format!("--{kind}"), name])
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(project_root());
     eprintln!("xtask: running {}", cmd::display(&command));
     let messages = cmd::output(command.stderr(Stdio::inherit()))?;
-    executable(&messages).context("cargo build printed no executable for the gatehouse binary")
+    executable(&messages, kind, name)
+        .with_context(|| format!("cargo build printed no executable for the {kind} {name}"))
 }
 
-/// The `executable` of the `gatehouse` binary among cargo's JSON messages.
-fn executable(messages: &str) -> Option<PathBuf> {
+/// The `executable` of the target `name` of kind `kind` among cargo's JSON messages.
+fn executable(messages: &str, kind: &str, name: &str) -> Option<PathBuf> {
     messages.lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()).find_map(|message| {
-        let is_binary = message["reason"] == "compiler-artifact"
-            && message["target"]["name"] == "gatehouse"
-            && message["target"]["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"));
-        is_binary.then(|| message["executable"].as_str().map(PathBuf::from)).flatten()
+        let is_target = message["reason"] == "compiler-artifact"
+            && message["target"]["name"] == name
+            && message["target"]["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == kind));
+        is_target.then(|| message["executable"].as_str().map(PathBuf::from)).flatten()
     })
 }
 
@@ -64,9 +71,20 @@ pub fn add_user(binary: &Path, database_url: &str, email: &str, roles: &[&str]) 
         .with_context(|| format!("`gatehouse users add` printed no token:\n{printed}"))
 }
 
+/// Where a server sends the messages its decisions queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Mail<'a> {
+    /// `.eml` files in an outbox folder under the server's directory.
+    Folder,
+    /// This SMTP server (`smtp://127.0.0.1:PORT`).
+    Smtp(&'a str),
+}
+
 /// A running `gatehouse serve`, killed when dropped.
 pub struct Server {
     child: Child,
+    /// The command that started it, as shown.
+    command: String,
     addr: SocketAddr,
     /// The last lines of its stderr, drained by a thread so the pipe never fills.
     log: Arc<Mutex<VecDeque<String>>>,
@@ -75,17 +93,20 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `gatehouse serve` on a free loopback port, with its database, files and
-    /// outbox under `dir`, and waits until it says it is serving.
-    pub fn start(binary: &Path, database_url: &str, dir: &Path) -> Result<Server> {
+    /// Starts `gatehouse serve` on a free loopback port, with its database and files
+    /// under `dir`, sending mail to `mail`, and waits until it says it is serving.
+    pub fn start(binary: &Path, database_url: &str, dir: &Path, mail: Mail<'_>) -> Result<Server> {
         let mut command = Command::new(binary);
         command
             .args(["serve", "--database-url", database_url, "--workflows"])
             .arg(project_root().join("workflows"))
             .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--outbox-dir")
-            .arg(dir.join("outbox"))
+            .arg(dir.join("data"));
+        match mail {
+            Mail::Folder => command.arg("--outbox-dir").arg(dir.join("outbox")),
+            Mail::Smtp(url) => command.args(["--smtp-url", url]),
+        };
+        command
             .args(["--listen", "127.0.0.1:0"])
             .env("GATEHOUSE_LOG_FORMAT", "json")
             .env("GATEHOUSE_SECRET", SECRET)
@@ -107,7 +128,7 @@ impl Server {
         let (address_tx, address_rx) = mpsc::channel();
         let (lines, warnings) = (log.clone(), complaints.clone());
         std::thread::spawn(move || drain(stderr, &address_tx, &lines, &warnings));
-        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log, complaints };
+        let mut server = Server { child, command: shown, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log, complaints };
         // From here on, dropping `server` kills the process, whatever goes wrong.
         let address = match address_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(address) => address,
@@ -124,6 +145,11 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The command that started it, as shown.
+    pub fn command(&self) -> &str {
+        &self.command
     }
 
     /// Fails, quoting its log, if the server has exited (a crash, or a Ctrl-C that
@@ -237,7 +263,8 @@ mod tests {
         let messages = r#"{"reason":"compiler-artifact","target":{"name":"gatehouse","kind":["lib"]},"executable":null}
 {"reason":"compiler-artifact","target":{"name":"gatehouse","kind":["bin"]},"executable":"/t/release/gatehouse"}
 {"reason":"build-finished","success":true}"#;
-        assert_eq!(executable(messages), Some(PathBuf::from("/t/release/gatehouse")));
-        assert_eq!(executable(r#"{"reason":"build-finished","success":true}"#), None);
+        assert_eq!(executable(messages, "bin", "gatehouse"), Some(PathBuf::from("/t/release/gatehouse")));
+        assert_eq!(executable(messages, "example", "gatehouse"), None);
+        assert_eq!(executable(r#"{"reason":"build-finished","success":true}"#, "bin", "gatehouse"), None);
     }
 }
