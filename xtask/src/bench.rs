@@ -21,6 +21,7 @@ mod http;
 mod mail;
 mod report;
 mod server;
+mod targets;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -52,6 +53,10 @@ pub struct Section {
     /// Anything a reader should know about the figures (or their absence).
     pub note: Option<String>,
 }
+
+/// What limits the store's figures and what would lift them, from profiles (see the
+/// file for the commands); printed under the cargo benchmarks' figures.
+const ANALYSIS: &str = include_str!("bench/store-analysis.md");
 
 /// One benchmark step.
 type Step = fn(&Options<'_>) -> Result<Section>;
@@ -122,7 +127,8 @@ fn cargo_benches(options: &Options<'_>) -> Result<Section> {
     let note = if figures.is_empty() {
         "The bench targets printed no figures.".to_owned()
     } else {
-        format!("PostgreSQL: {}.", options.postgres)
+        let judged = targets::judge(&figures);
+        format!("PostgreSQL: {}.\n\nTargets:\n\n{judged}\n\n{}", options.postgres, ANALYSIS.trim())
     };
     Ok(Section { title, command: Some(cmd::display(&command)), figures, note: Some(note) })
 }

@@ -169,6 +169,14 @@ impl Measured<'_> {
                 mib(max_rss),
                 mib(self.peak_kib()),
             ),
+            "What limits reads and memory (from `perf record -g -p <server>` during the read load): about half \
+             of the server's CPU goes to waking and waiting on sqlx's SQLite worker threads (each statement is \
+             handed to the connection's own thread and back, two thread switches), and a read issues 5 \
+             statements (the case, then its evidence, approvals, conflicts and timers); SQLite itself is under \
+             a tenth. Memory: up to 16 pooled SQLite connections, each with its own page cache of up to 2 MiB, \
+             plus the allocator's per-thread arenas. What would lift them: a case's child rows in one query, a \
+             smaller read pool or page cache, and a SQLite driver that runs statements on the calling thread."
+                .to_owned(),
             format!(
                 "Machine: {cpus} CPUs, shared with other work while this ran (load average {load_before} just \
                  before), and wrk runs on the same CPUs as the server: the server alone on its own cores would do \
