@@ -97,9 +97,13 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// The defaults for `url`.
+    /// The defaults for `url`: 16 connections to PostgreSQL; 8 to SQLite, whose one
+    /// writer at a time and in-process reads gain nothing from more, while each
+    /// connection keeps a page cache of its own.
     pub fn new(url: impl Into<String>) -> StoreConfig {
-        StoreConfig { url: url.into(), max_connections: 16 }
+        let url = url.into();
+        let max_connections = if url.starts_with("sqlite:") { 8 } else { 16 };
+        StoreConfig { url, max_connections }
     }
 }
 
@@ -135,6 +139,9 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
+                    // 1 MiB of page cache per connection (SQLite's default is 2 MiB); the
+                    // operating system's file cache keeps the rest of the file warm.
+                    .pragma("cache_size", "-1024")
             });
         let db = Database::connect(opts)
             .await
