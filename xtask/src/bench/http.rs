@@ -1,7 +1,8 @@
 //! The HTTP load test of `gatehouse serve` over SQLite, measured with wrk on loopback.
 //!
-//! Run it alone with `cargo xtask bench --only http` (add `--quick` for 10 s runs instead
-//! of 30 s); that prints its section instead of rewriting BENCHMARKS.md.
+//! Run it alone with `cargo xtask bench --only http` (add `--quick` for a smoke check:
+//! [`QUICK_CASES`] cases and 5 s runs instead of [`CASES`] and 30 s); that prints its
+//! section instead of rewriting BENCHMARKS.md.
 //!
 //! What it does:
 //! 1. Builds the release `gatehouse`, and installs wrk with apt-get when it is missing.
@@ -31,8 +32,10 @@ use super::server::{self, Mail, Memory, Server};
 use super::{Figure, Options, Section};
 use crate::machine::load_average;
 
-/// How many cases are stored during the load runs.
+/// How many cases are stored during the load runs (the figure).
 const CASES: usize = 100_000;
+/// How many with `--quick`, a smoke check that must finish in seconds.
+const QUICK_CASES: usize = 10_000;
 /// Cases each wrk thread moves back and forth in the mixed workload: a thread comes back
 /// to a case every 64 moves, and passes over it if its last move is still unanswered.
 const PREPARED_PER_THREAD: usize = 64;
@@ -51,7 +54,8 @@ const RSS_TARGET_MIB: f64 = 64.0;
 
 /// The benchmark step: see the module documentation.
 pub fn load(options: &Options<'_>) -> Result<Section> {
-    let load = wrk::Load { threads: THREADS, connections: CONNECTIONS, seconds: if options.quick { 10 } else { 30 } };
+    let load = wrk::Load { threads: THREADS, connections: CONNECTIONS, seconds: if options.quick { 5 } else { 30 } };
+    let cases = if options.quick { QUICK_CASES } else { CASES };
     let wrk_path = wrk::find_or_install()?;
     let binary = server::build()?;
     let load_before = load_average();
@@ -64,7 +68,7 @@ pub fn load(options: &Options<'_>) -> Result<Section> {
     let base = format!("http://{}", server.addr());
 
     let prepared = PREPARED_PER_THREAD * THREADS;
-    let seeded = server.unless_dead(seed::seed(server.addr(), &token, CASES - prepared, prepared, SEED_CONNECTIONS))?;
+    let seeded = server.unless_dead(seed::seed(server.addr(), &token, cases - prepared, prepared, SEED_CONNECTIONS))?;
     server.check_alive()?;
     let after_seeding = server.memory()?;
 

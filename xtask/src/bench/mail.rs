@@ -42,7 +42,7 @@ use sink::Sink;
 
 /// Due timers in a full run, and in a `--quick` one.
 const TIMERS: usize = 100_000;
-const QUICK_TIMERS: usize = 10_000;
+const QUICK_TIMERS: usize = 1_000;
 /// The timer whose messages are counted; its Message-IDs read
 /// `<case.ID.VISIT.chase_impact_evidence.OCCURRENCE.review_lead@DOMAIN>`.
 const TIMER: &str = "chase_impact_evidence";
