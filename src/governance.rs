@@ -7,7 +7,7 @@
 use crate::app::{App, AppError};
 use crate::contracts::{entered_on, entries_by_case};
 use gatehouse_adapters::store::codec;
-use gatehouse_engine::definition::{Definition, Gate, GateKind};
+use gatehouse_engine::definition::{Definition, GateKind};
 use gatehouse_engine::gates::Evaluator;
 use gatehouse_engine::snapshot::FieldValue;
 use gatehouse_engine::{contract, dwell};
@@ -288,7 +288,7 @@ pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
                 continue;
             }
             let mut gates = Vec::new();
-            approval_gates(&t.gates, &mut gates);
+            t.gates.iter().for_each(|g| g.leaves(&mut gates));
             for g in gates {
                 let GateKind::Approval(a) = &g.kind else { continue };
                 if evaluator.holds(g) {
@@ -344,15 +344,4 @@ pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
     }
 
     Ok(Dashboard { counts, times, overdue_timers, messages, approvals: approvals.into_values().collect(), notices })
-}
-
-/// The approval gates among `gates`, inside `all`/`any` too.
-fn approval_gates<'a>(gates: &'a [Gate], out: &mut Vec<&'a Gate>) {
-    for g in gates {
-        match &g.kind {
-            GateKind::Approval(_) => out.push(g),
-            GateKind::All(inner) | GateKind::Any(inner) => approval_gates(inner, out),
-            _ => {}
-        }
-    }
 }

@@ -439,12 +439,22 @@ impl Definition {
 }
 
 impl Gate {
+    /// The gates this one is made of, down to those that are not `all`/`any` groups (the
+    /// gate itself, when it is not a group), in file order.
+    pub fn leaves<'a>(&'a self, out: &mut Vec<&'a Gate>) {
+        match &self.kind {
+            GateKind::All(gates) | GateKind::Any(gates) => gates.iter().for_each(|g| g.leaves(out)),
+            _ => out.push(self),
+        }
+    }
+
     /// Every evidence kind this gate (or a gate inside it) asks for.
     pub fn evidence_named<'a>(&'a self, out: &mut Vec<&'a EvidenceId>) {
-        match &self.kind {
-            GateKind::Evidence(e) | GateKind::Checklist(e) => out.push(e),
-            GateKind::All(gates) | GateKind::Any(gates) => gates.iter().for_each(|g| g.evidence_named(out)),
-            GateKind::Approval(_) | GateKind::Rule(_) => {}
-        }
+        let mut leaves = Vec::new();
+        self.leaves(&mut leaves);
+        out.extend(leaves.into_iter().filter_map(|g| match &g.kind {
+            GateKind::Evidence(e) | GateKind::Checklist(e) => Some(e),
+            _ => None,
+        }));
     }
 }

@@ -304,17 +304,17 @@ pub async fn case_page(
 
 /// The roles the user holds that a gate of the current state asks to approve.
 fn approval_roles(view: &CaseView, session: &Session) -> Vec<String> {
-    fn walk(kind: &GateKind, out: &mut Vec<String>) {
-        match kind {
-            GateKind::Approval(a) => out.push(a.role.to_string()),
-            GateKind::All(gs) | GateKind::Any(gs) => gs.iter().for_each(|g| walk(&g.kind, out)),
-            _ => {}
-        }
-    }
-    let mut roles = Vec::new();
+    let mut gates = Vec::new();
     for t in view.definition.outgoing(&view.case.state) {
-        t.gates.iter().for_each(|g| walk(&g.kind, &mut roles));
+        t.gates.iter().for_each(|g| g.leaves(&mut gates));
     }
+    let mut roles: Vec<String> = gates
+        .into_iter()
+        .filter_map(|g| match &g.kind {
+            GateKind::Approval(a) => Some(a.role.to_string()),
+            _ => None,
+        })
+        .collect();
     roles.sort();
     roles.dedup();
     roles.retain(|r| session.actor.has_role(r));
