@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
 use gatehouse_adapters::store::files::{Incoming, IncomingWriter};
 use gatehouse_adapters::store::{
-    BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError,
+    AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError,
 };
 use gatehouse_engine::decide::{Command, Decision, Problem, Refusal, decide, open};
 use gatehouse_engine::definition::Definition;
@@ -245,10 +245,18 @@ impl App {
     }
 
     async fn load(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot), AppError> {
-        let row = self.store.case_row(case_id).await.map_err(not_found)?;
-        let def = self.definition(&row)?;
-        let snapshot = self.store.load(&def, &row).await?;
+        let (def, snapshot, _) = self.load_for_change(case_id).await?;
         Ok((def, snapshot))
+    }
+
+    /// A case, its definition, and the end of its audit trail, which a decision made
+    /// against it is chained to.
+    async fn load_for_change(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot, AuditHead), AppError> {
+        let loaded = self.store.load(case_id).await.map_err(not_found)?;
+        let def = self.definition(&loaded.row)?;
+        let head = loaded.head.clone();
+        let snapshot = loaded.snapshot(&def)?;
+        Ok((def, snapshot, head))
     }
 
     fn view(&self, definition: Arc<Definition>, case: CaseSnapshot) -> CaseView {
@@ -299,12 +307,26 @@ impl App {
     /// Load, decide, apply; when another request changed the case in between and the
     /// caller did not pin a version, decide again on the fresh case.
     async fn run(&self, case_id: i64, actor: &Actor, command: Command) -> Result<CaseView, AppError> {
+        self.run_from(case_id, actor, command, None).await
+    }
+
+    /// [`App::run`], starting from a case the caller has just loaded.
+    async fn run_from(
+        &self,
+        case_id: i64,
+        actor: &Actor,
+        command: Command,
+        mut loaded: Option<(Arc<Definition>, CaseSnapshot, AuditHead)>,
+    ) -> Result<CaseView, AppError> {
         let pinned = matches!(command, Command::Transition { expected_version: Some(_), .. });
         let mut attempt = 0;
         loop {
-            let (def, before) = self.load(case_id).await?;
+            let (def, before, head) = match loaded.take() {
+                Some(case) => case,
+                None => self.load_for_change(case_id).await?,
+            };
             let decision: Decision = decide(&def, &before, &command, actor, self.clock.now())?;
-            match self.store.apply(&before, &decision).await {
+            match self.store.apply(&before, &head, &decision).await {
                 Ok(after) => {
                     self.poke_if_needed(&decision);
                     return Ok(self.view(def, after));
@@ -373,14 +395,14 @@ impl App {
             media_type: media_type.to_string(),
         };
         let command = Command::Attach { evidence: evidence.to_string(), content };
-        let (def, before) = self.load(case_id).await?;
+        let (def, before, head) = self.load_for_change(case_id).await?;
         decide(&def, &before, &command, actor, self.clock.now())?;
         let files = self.files.clone();
         tokio::task::spawn_blocking(move || files.adopt(incoming))
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             .map_err(StoreError::Io)?;
-        self.run(case_id, actor, command).await
+        self.run_from(case_id, actor, command, Some((def, before, head))).await
     }
 
     /// Answer checklist items (they add to earlier answers).

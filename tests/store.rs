@@ -52,6 +52,8 @@ async fn lifecycle(backend: Backend) {
     assert!(matches!(err, AppError::NotAllowed(_)), "{err:?}");
     let meeting = Meeting { name: "Executive Board".into(), date: jiff::civil::date(2026, 2, 11) };
     clock.set(clock_at(2026, 2, 11));
+    let conflicted = Actor::user("eb2@leeds.example", ["exec_board"]);
+    app.declare_conflict(&conflicted, id, "exec_board", "My sister runs the provider").await.unwrap();
     app.record_approval(&eb, id, "exec_board", Verdict::Approve, Some("Resolved".into()), Some(meeting.clone()), None)
         .await
         .unwrap();
@@ -68,6 +70,13 @@ async fn lifecycle(backend: Backend) {
         outbox.iter().any(|m| m.template == "lcc-notice-of-decommissioning" && m.recipients == "[\"provider\"]"),
         "{outbox:?}"
     );
+
+    // Read back from the database, the case is exactly what the last decision left in
+    // memory: its fields, evidence, approval with its meeting, conflict and timers.
+    let reread = app.case(id).await.unwrap().case;
+    assert_eq!(reread, v.case);
+    assert_eq!(reread.conflicts.len(), 1);
+    assert!(!reread.evidence.is_empty() && !reread.timers.is_empty());
 
     // The trail has every step, chained.
     let (events, broken) = app.audit_trail(id).await.unwrap();

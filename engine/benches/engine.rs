@@ -2,10 +2,11 @@
 //! checking every shipped workflow. Prints `name: value unit` lines for
 //! `cargo xtask bench`, after criterion's own report.
 
-use criterion::{Criterion, black_box};
+use criterion::Criterion;
 use gatehouse_engine::decide::{Command, blank_case};
 use gatehouse_engine::snapshot::{Actor, Answer, EvidenceContent, Verdict};
 use gatehouse_engine::{Library, decide, gates::Evaluator, load, open};
+use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 

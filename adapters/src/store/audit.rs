@@ -29,6 +29,22 @@ pub fn chain_hash(
     hex::encode(h.finalize())
 }
 
+/// The last link of a case's chain: the next event is `seq + 1`, chained to `hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHead {
+    /// The last event's sequence number; 0 before the first.
+    pub seq: i64,
+    /// The last event's hash; [`GENESIS`] before the first.
+    pub hash: String,
+}
+
+impl AuditHead {
+    /// The head of a case with no events yet.
+    pub fn genesis() -> AuditHead {
+        AuditHead { seq: 0, hash: GENESIS.to_string() }
+    }
+}
+
 /// The first place a case's chain does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokenLink {
@@ -40,27 +56,28 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
-/// Append `events` to a case's chain, inside the caller's transaction.
+/// Append `events` to a case's chain after `head`, inside the caller's transaction.
+/// The caller guarantees `head` is still the last event: the case row's compare-and-set
+/// in the same transaction does (every decision bumps the version).
 pub(super) async fn append<C: ConnectionTrait>(
     txn: &C,
     case_id: i64,
+    head: &AuditHead,
     actor: &str,
     at: jiff::Timestamp,
     events: &[Event],
 ) -> Result<(), StoreError> {
-    let last = event::Entity::find()
-        .filter(event::Column::CaseId.eq(case_id))
-        .order_by_desc(event::Column::Seq)
-        .limit(1)
-        .one(txn)
-        .await?;
-    let (mut seq, mut prev) = last.map_or((0, GENESIS.to_string()), |e| (e.seq, e.hash));
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev) = (head.seq, head.hash.clone());
     let at = codec::to_chrono(at);
+    let mut rows = Vec::with_capacity(events.len());
     for e in events {
         seq += 1;
         let payload = codec::event_payload(e).to_string();
         let hash = chain_hash(&prev, case_id, seq, e.name(), actor, at.timestamp_micros(), &payload);
-        let row = event::ActiveModel {
+        rows.push(event::ActiveModel {
             id: Default::default(),
             case_id: Set(case_id),
             seq: Set(seq),
@@ -68,12 +85,12 @@ pub(super) async fn append<C: ConnectionTrait>(
             actor: Set(actor.to_string()),
             at: Set(at),
             payload: Set(payload),
-            prev_hash: Set(prev.clone()),
-            hash: Set(hash.clone()),
-        };
-        event::Entity::insert(row).exec(txn).await?;
-        prev = hash;
+            prev_hash: Set(std::mem::replace(&mut prev, hash.clone())),
+            hash: Set(hash),
+        });
     }
+    // One statement for the decision's events, however many.
+    event::Entity::insert_many(rows).exec_without_returning(txn).await?;
     Ok(())
 }
 

@@ -1,14 +1,13 @@
 //! Cases: loading a `CaseSnapshot`, and applying an engine `Decision` in one
 //! transaction with a compare-and-set on the case version.
 
+use super::audit::{self, AuditHead};
 use super::entities::{approval, case, conflict, evidence, outbox, timer};
-use super::{Store, StoreError, audit, codec};
+use super::{Store, StoreError, codec};
 use gatehouse_engine::decide::{Decision, Event, blank_case};
 use gatehouse_engine::definition::Definition;
-use gatehouse_engine::ids::{EvidenceId, RoleId, TimerId};
-use gatehouse_engine::snapshot::{
-    Actor, ApprovalRecord, ArmedTimer, CaseSnapshot, ConflictRecord, EvidenceContent, EvidenceRecord, Meeting, Verdict,
-};
+use gatehouse_engine::ids::{EvidenceId, TimerId};
+use gatehouse_engine::snapshot::{Actor, CaseSnapshot, EvidenceContent};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -65,95 +64,6 @@ impl Store {
         Ok(q.limit(filter.limit.unwrap_or(100)).all(&self.db).await?)
     }
 
-    /// Everything the engine needs to decide about case `row`, which `def` governs.
-    pub async fn load(&self, def: &Definition, row: &CaseRow) -> Result<CaseSnapshot, StoreError> {
-        let corrupt = |m: String| StoreError::Corrupt(format!("case {}: {m}", row.id));
-        let fields = codec::fields_from_text(def, &row.fields).map_err(corrupt)?;
-        let state = def
-            .state(&row.state)
-            .map(|(id, _)| id.clone())
-            .ok_or_else(|| corrupt(format!("unknown state `{}`", row.state)))?;
-        let mut snapshot = blank_case(def, &Actor::system(), codec::to_jiff(row.created_at));
-        snapshot.id = row.id;
-        snapshot.state = state;
-        snapshot.version = row.version;
-        snapshot.visit = row.visit as u32;
-        snapshot.fields = fields;
-        snapshot.created_by = row.created_by.clone();
-        snapshot.entered_by = row.entered_by.clone();
-        snapshot.entered_at = codec::to_jiff(row.entered_at);
-
-        let current = evidence::Entity::find()
-            .filter(evidence::Column::CaseId.eq(row.id))
-            .filter(evidence::Column::SupersededBy.is_null())
-            .all(&self.db)
-            .await?;
-        for e in current {
-            let Some((id, _)) = def.evidence_kind(&e.evidence_type) else {
-                return Err(corrupt(format!("unknown evidence `{}`", e.evidence_type)));
-            };
-            let value: serde_json::Value = serde_json::from_str(&e.content).map_err(|err| corrupt(err.to_string()))?;
-            let content = codec::content_from_json(&value).map_err(corrupt)?;
-            snapshot.evidence.insert(
-                id.clone(),
-                EvidenceRecord { evidence: id.clone(), content, by: e.attached_by, at: codec::to_jiff(e.attached_at) },
-            );
-        }
-        for a in approval::Entity::find()
-            .filter(approval::Column::CaseId.eq(row.id))
-            .order_by_asc(approval::Column::Id)
-            .all(&self.db)
-            .await?
-        {
-            let role = role_id(def, &a.role).ok_or_else(|| corrupt(format!("unknown role `{}`", a.role)))?;
-            let meeting = match (a.meeting_name, a.meeting_date.and_then(codec::date_to_jiff)) {
-                (Some(name), Some(date)) => Some(Meeting { name, date }),
-                _ => None,
-            };
-            snapshot.approvals.push(ApprovalRecord {
-                role,
-                verdict: if a.verdict == "reject" { Verdict::Reject } else { Verdict::Approve },
-                by: a.approved_by,
-                at: codec::to_jiff(a.approved_at),
-                visit: a.visit as u32,
-                comment: a.comment,
-                meeting,
-                conflict: a.conflict,
-            });
-        }
-        for c in conflict::Entity::find()
-            .filter(conflict::Column::CaseId.eq(row.id))
-            .order_by_asc(conflict::Column::Id)
-            .all(&self.db)
-            .await?
-        {
-            let role = role_id(def, &c.role).ok_or_else(|| corrupt(format!("unknown role `{}`", c.role)))?;
-            snapshot.conflicts.push(ConflictRecord {
-                role,
-                by: c.declared_by,
-                reason: c.reason,
-                at: codec::to_jiff(c.declared_at),
-            });
-        }
-        for t in timer::Entity::find()
-            .filter(timer::Column::CaseId.eq(row.id))
-            .order_by_asc(timer::Column::Id)
-            .all(&self.db)
-            .await?
-        {
-            let id = def
-                .timer(&t.timer_id)
-                .map(|d| d.id.clone())
-                .ok_or_else(|| corrupt(format!("unknown timer `{}`", t.timer_id)))?;
-            snapshot.timers.push(ArmedTimer {
-                timer: id,
-                due_at: codec::to_jiff(t.due_at),
-                occurrence: t.occurrence as u32,
-            });
-        }
-        Ok(snapshot)
-    }
-
     /// Store a new case from the decision `open` returned. Returns it with its id.
     pub async fn create(&self, def: &Definition, decision: &Decision) -> Result<CaseSnapshot, StoreError> {
         let actor =
@@ -178,14 +88,20 @@ impl Store {
         };
         let id = case::Entity::insert(row).exec(&txn).await?.last_insert_id;
         after.id = id;
-        persist(&txn, id, &after, decision).await?;
+        persist(&txn, id, &AuditHead::genesis(), &after, decision).await?;
         txn.commit().await?;
         Ok(after)
     }
 
-    /// Apply `decision`, made against `before`, in one transaction. If the case moved on
-    /// since `before` was loaded, nothing is written and `Conflict` is returned.
-    pub async fn apply(&self, before: &CaseSnapshot, decision: &Decision) -> Result<CaseSnapshot, StoreError> {
+    /// Apply `decision`, made against `before`, in one transaction; `head` is the end of
+    /// its audit trail as loaded with it ([`super::LoadedCase::head`]). If the case moved
+    /// on since `before` was loaded, nothing is written and `Conflict` is returned.
+    pub async fn apply(
+        &self,
+        before: &CaseSnapshot,
+        head: &AuditHead,
+        decision: &Decision,
+    ) -> Result<CaseSnapshot, StoreError> {
         let mut after = before.clone();
         after.apply(decision);
         let txn = self.begin_write().await?;
@@ -209,20 +125,17 @@ impl Store {
                 None => Err(StoreError::NotFound(format!("case {}", before.id))),
             };
         }
-        persist(&txn, before.id, &after, decision).await?;
+        persist(&txn, before.id, head, &after, decision).await?;
         txn.commit().await?;
         Ok(after)
     }
-}
-
-fn role_id(def: &Definition, role: &str) -> Option<RoleId> {
-    def.role(role).map(|(id, _)| id.clone())
 }
 
 /// Write what the decision's events add, its audit events, timers and messages.
 async fn persist<C: ConnectionTrait>(
     txn: &C,
     case_id: i64,
+    head: &AuditHead,
     after: &CaseSnapshot,
     decision: &Decision,
 ) -> Result<(), StoreError> {
@@ -264,24 +177,26 @@ async fn persist<C: ConnectionTrait>(
             _ => {}
         }
     }
-    audit::append(txn, case_id, &decision.actor, decision.at, &decision.events).await?;
-    cancel_timers(txn, case_id, &decision.cancel).await?;
-    for arm in &decision.arm {
-        cancel_timers(txn, case_id, std::slice::from_ref(&arm.timer)).await?;
-        let row = timer::ActiveModel {
-            id: Default::default(),
-            case_id: Set(case_id),
-            timer_id: Set(arm.timer.to_string()),
-            due_at: Set(codec::to_chrono(arm.due_at)),
-            occurrence: Set(arm.occurrence as i32),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-        };
-        timer::Entity::insert(row).exec(txn).await?;
+    audit::append(txn, case_id, head, &decision.actor, decision.at, &decision.events).await?;
+    // A timer armed again replaces its earlier row: one delete for those and the
+    // cancelled ones, one insert for the armed ones.
+    let replaced: Vec<TimerId> = decision.cancel.iter().chain(decision.arm.iter().map(|a| &a.timer)).cloned().collect();
+    cancel_timers(txn, case_id, &replaced).await?;
+    let timers = decision.arm.iter().map(|arm| timer::ActiveModel {
+        id: Default::default(),
+        case_id: Set(case_id),
+        timer_id: Set(arm.timer.to_string()),
+        due_at: Set(codec::to_chrono(arm.due_at)),
+        occurrence: Set(arm.occurrence as i32),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+    });
+    if !decision.arm.is_empty() {
+        timer::Entity::insert_many(timers).exec_without_returning(txn).await?;
     }
-    for m in &decision.messages {
+    let messages = decision.messages.iter().map(|m| {
         let recipients: Vec<&str> = m.to.iter().map(|r| r.as_str()).collect();
-        let row = outbox::ActiveModel {
+        outbox::ActiveModel {
             id: Default::default(),
             case_id: Set(Some(case_id)),
             idempotency_key: Set(format!("case/{case_id}/{}", m.key)),
@@ -297,9 +212,11 @@ async fn persist<C: ConnectionTrait>(
             failed_at: Set(None),
             lease_owner: Set(None),
             lease_until: Set(None),
-        };
+        }
+    });
+    if !decision.messages.is_empty() {
         // The key makes enqueueing idempotent: a message is never queued twice.
-        outbox::Entity::insert(row)
+        outbox::Entity::insert_many(messages)
             .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
             .exec_without_returning(txn)
             .await?;
