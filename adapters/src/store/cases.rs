@@ -88,7 +88,7 @@ impl Store {
         };
         let id = case::Entity::insert(row).exec(&txn).await?.last_insert_id;
         after.id = id;
-        persist(&txn, id, &AuditHead::genesis(), &after, decision).await?;
+        persist(&txn, id, &AuditHead::genesis(), None, &after, decision).await?;
         txn.commit().await?;
         Ok(after)
     }
@@ -125,7 +125,7 @@ impl Store {
                 None => Err(StoreError::NotFound(format!("case {}", before.id))),
             };
         }
-        persist(&txn, before.id, head, &after, decision).await?;
+        persist(&txn, before.id, head, Some(before), &after, decision).await?;
         txn.commit().await?;
         Ok(after)
     }
@@ -136,14 +136,19 @@ async fn persist<C: ConnectionTrait>(
     txn: &C,
     case_id: i64,
     head: &AuditHead,
+    before: Option<&CaseSnapshot>,
     after: &CaseSnapshot,
     decision: &Decision,
 ) -> Result<(), StoreError> {
     let at = codec::to_chrono(decision.at);
+    // The evidence types with a current row, which a new attachment supersedes.
+    let mut current: std::collections::HashSet<&EvidenceId> =
+        before.map(|b| b.evidence.keys().collect()).unwrap_or_default();
     for event in &decision.events {
         match event {
             Event::EvidenceAttached { evidence: id, content } => {
-                insert_evidence(txn, case_id, id, content, &decision.actor, at).await?
+                let supersedes = !current.insert(id);
+                insert_evidence(txn, case_id, id, content, supersedes, &decision.actor, at).await?
             }
             Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared } => {
                 let row = approval::ActiveModel {
@@ -230,11 +235,16 @@ fn approval_visit(after: &CaseSnapshot, decision: &Decision) -> u32 {
     after.visit - transitions
 }
 
+/// Insert an evidence row. `supersedes` when the case already has a current row of this
+/// type (the snapshot the decision was made against says so, and the compare-and-set on
+/// the version holds it true): that row then points at the new one.
+#[allow(clippy::too_many_arguments)]
 async fn insert_evidence<C: ConnectionTrait>(
     txn: &C,
     case_id: i64,
     id: &EvidenceId,
     content: &EvidenceContent,
+    supersedes: bool,
     actor: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
@@ -258,6 +268,9 @@ async fn insert_evidence<C: ConnectionTrait>(
         superseded_by: Set(None),
     };
     let new_id = evidence::Entity::insert(row).exec(txn).await?.last_insert_id;
+    if !supersedes {
+        return Ok(());
+    }
     // The earlier one stays, in history, pointing at what replaced it.
     evidence::Entity::update_many()
         .col_expr(evidence::Column::SupersededBy, Expr::value(new_id))
