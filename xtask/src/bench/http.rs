@@ -173,13 +173,13 @@ impl Measured<'_> {
                 mib(max_rss),
                 mib(self.peak_kib()),
             ),
-            "What limits reads and memory (from `perf record -g -p <server>` during the read load): about half \
-             of the server's CPU goes to waking and waiting on sqlx's SQLite worker threads (each statement is \
-             handed to the connection's own thread and back, two thread switches), and a read issues 5 \
-             statements (the case, then its evidence, approvals, conflicts and timers); SQLite itself is under \
-             a tenth. Memory: the pooled SQLite connections (8, with 1 MiB of page cache each, since 16 with 2 MiB \
-             each gave 74 MiB) and the allocator's per-thread arenas. What would lift reads: a case's child rows \
-             in one query, and a SQLite driver that runs statements on the calling thread."
+            "What limits reads and memory (from `perf record -g -p <server>` during a read load, 2026-12-01): a \
+             read is one statement (the case with its evidence, approvals, conflicts, timers and audit head, \
+             as one `UNION ALL`; it was 5 before), and more than half of the server's CPU samples are in the \
+             kernel's scheduler: sqlx hands each SQLite statement to the connection's own worker thread and \
+             back, and tokio wakes its workers; SQLite itself is under a tenth. Memory: the pooled SQLite \
+             connections (8, with 1 MiB of page cache each) and the allocator's per-thread arenas. What would \
+             lift reads further: a SQLite driver that runs statements on the calling thread."
                 .to_owned(),
             format!(
                 "Machine: {cpus} CPUs, shared with other work while this ran (load average {load_before} just \
