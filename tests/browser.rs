@@ -160,15 +160,15 @@ async fn link_from_outbox(outbox: &std::path::Path, subject: &str) -> String {
             let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
             // Undo quoted-printable soft line breaks and `=3D`.
             let text = raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-            if text.contains(subject) {
-                if let Some(at) = text.find("/p/") {
-                    return text[at..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || "/-_.".contains(*c))
-                        .collect::<String>()
-                        .trim_end_matches('.')
-                        .to_string();
-                }
+            if text.contains(subject)
+                && let Some(at) = text.find("/p/")
+            {
+                return text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "/-_.".contains(*c))
+                    .collect::<String>()
+                    .trim_end_matches('.')
+                    .to_string();
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

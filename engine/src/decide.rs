@@ -357,10 +357,10 @@ pub fn decide(
             decision.events.push(Event::ConflictDeclared { role, reason: reason.trim().to_string() });
         }
         Command::Transition { transition, expected_version } => {
-            if let Some(expected) = expected_version {
-                if *expected != case.version {
-                    return Err(Refusal::Conflict { expected: *expected, actual: case.version });
-                }
+            if let Some(expected) = expected_version
+                && *expected != case.version
+            {
+                return Err(Refusal::Conflict { expected: *expected, actual: case.version });
             }
             transition_to(def, case, transition, actor, now, &mut decision)?;
             return Ok(decision);

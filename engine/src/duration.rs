@@ -152,7 +152,7 @@ mod tests {
         for text in ["6 months", "P", "P6X", "", "10 working", "P0D"] {
             assert!(Duration::parse(text).is_err(), "{text}");
         }
-        assert_eq!(Duration::parse("-P1M").unwrap().is_negative(), true);
+        assert!(Duration::parse("-P1M").unwrap().is_negative());
         assert_eq!(Duration::parse("3 working days").unwrap(), Duration::WorkingDays(3));
     }
 }

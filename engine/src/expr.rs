@@ -409,21 +409,21 @@ fn check_path(path: &[&str], scope: &Scope, bound: &BTreeSet<String>, out: &mut 
         "case" => match path.get(1) {
             None | Some(&"state") => {}
             Some(&"fields") => {
-                if let Some(f) = path.get(2) {
-                    if !scope.fields.iter().any(|(k, _)| k == f) {
-                        let hint = crate::diagnostics::hint_for(f, "fields", scope.fields.iter().map(|(k, _)| *k));
-                        out.push(format!("unknown field `{f}` in `case.fields.{f}` ({hint})"));
-                    }
+                if let Some(f) = path.get(2)
+                    && !scope.fields.iter().any(|(k, _)| k == f)
+                {
+                    let hint = crate::diagnostics::hint_for(f, "fields", scope.fields.iter().map(|(k, _)| *k));
+                    out.push(format!("unknown field `{f}` in `case.fields.{f}` ({hint})"));
                 }
             }
             Some(other) => out.push(format!("`case.{other}` does not exist (use `case.fields.<id>` or `case.state`)")),
         },
         "params" => {
-            if let Some(p) = path.get(1) {
-                if !scope.params.iter().any(|(k, _)| k == p) {
-                    let hint = crate::diagnostics::hint_for(p, "params", scope.params.iter().map(|(k, _)| *k));
-                    out.push(format!("unknown param `{p}` ({hint})"));
-                }
+            if let Some(p) = path.get(1)
+                && !scope.params.iter().any(|(k, _)| k == p)
+            {
+                let hint = crate::diagnostics::hint_for(p, "params", scope.params.iter().map(|(k, _)| *k));
+                out.push(format!("unknown param `{p}` ({hint})"));
             }
         }
         other => {

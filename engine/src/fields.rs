@@ -24,10 +24,10 @@ pub fn check(field: &Field, input: &Input) -> Result<Option<FieldValue>, String>
     if let Input::Null = input {
         return if field.required { Err("is required".into()) } else { Ok(None) };
     }
-    if let Input::Text(s) = input {
-        if s.trim().is_empty() {
-            return if field.required { Err("is required".into()) } else { Ok(None) };
-        }
+    if let Input::Text(s) = input
+        && s.trim().is_empty()
+    {
+        return if field.required { Err("is required".into()) } else { Ok(None) };
     }
     let value = match (&field.kind, input) {
         (FieldType::Text, Input::Text(s)) => FieldValue::Text(s.trim().to_string()),

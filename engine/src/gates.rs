@@ -145,15 +145,15 @@ impl<'a> Evaluator<'a> {
         };
         if let Some(valid_for) = &ev.valid_for {
             let attached = record.at.to_zoned(self.def.timezone.clone());
-            if let Ok(expires) = valid_for.add_to(&attached, self.def.calendar.as_deref()) {
-                if expires <= self.now {
-                    return Err(format!(
-                        "{} expired on {} (it is valid for {}); attach a current one",
-                        ev.title,
-                        expires.date(),
-                        valid_for.human()
-                    ));
-                }
+            if let Ok(expires) = valid_for.add_to(&attached, self.def.calendar.as_deref())
+                && expires <= self.now
+            {
+                return Err(format!(
+                    "{} expired on {} (it is valid for {}); attach a current one",
+                    ev.title,
+                    expires.date(),
+                    valid_for.human()
+                ));
             }
         }
         Ok(())

@@ -18,20 +18,19 @@ pub(crate) fn enter_state(def: &Definition, after: &CaseSnapshot, now: Timestamp
     let ev = Evaluator::new(def, after, now);
     let zoned_now = now.to_zoned(def.timezone.clone());
     for timer in def.timers_in(&after.state) {
-        if let Some(until) = &timer.until {
-            if ev.holds(until) {
-                continue;
-            }
+        if let Some(until) = &timer.until
+            && ev.holds(until)
+        {
+            continue;
         }
         match &timer.trigger {
             Trigger::OnEnter(_) => {
                 send(timer, after, 1, None, decision);
-                if let Some(every) = &timer.every {
-                    if timer.limit.is_none_or(|l| l > 1) {
-                        if let Ok(due) = every.add_to(&zoned_now, def.calendar.as_deref()) {
-                            arm(decision, timer, due.timestamp(), 1);
-                        }
-                    }
+                if let Some(every) = &timer.every
+                    && timer.limit.is_none_or(|l| l > 1)
+                    && let Ok(due) = every.add_to(&zoned_now, def.calendar.as_deref())
+                {
+                    arm(decision, timer, due.timestamp(), 1);
                 }
             }
             Trigger::After { after: d, .. } => {
@@ -60,11 +59,11 @@ pub(crate) fn replan(
     let ev = Evaluator::new(def, after, now);
     for timer in def.timers_in(&after.state) {
         let armed = after.timers.iter().find(|a| a.timer == timer.id);
-        if let (Some(_), Some(until)) = (armed, &timer.until) {
-            if ev.holds(until) {
-                stop(decision, &timer.id, "what it asks for has arrived");
-                continue;
-            }
+        if let (Some(_), Some(until)) = (armed, &timer.until)
+            && ev.holds(until)
+        {
+            stop(decision, &timer.id, "what it asks for has arrived");
+            continue;
         }
         if let Trigger::At { field, .. } = &timer.trigger {
             if before.fields.get(field) == after.fields.get(field) {
@@ -100,11 +99,11 @@ pub(crate) fn fire(
         stop(decision, &timer.id, &format!("the case left `{}`", timer.state()));
         return Ok(());
     }
-    if let Some(until) = &timer.until {
-        if Evaluator::new(def, case, now).holds(until) {
-            stop(decision, &timer.id, "what it asks for has arrived");
-            return Ok(());
-        }
+    if let Some(until) = &timer.until
+        && Evaluator::new(def, case, now).holds(until)
+    {
+        stop(decision, &timer.id, "what it asks for has arrived");
+        return Ok(());
     }
     let occurrence = armed.occurrence + 1;
     send(timer, case, occurrence, at_date(case, timer), decision);

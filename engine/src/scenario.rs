@@ -208,10 +208,10 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                 ));
             }
         };
-        if let Some(start) = &s.start {
-            if parse_start(start, def).is_err() {
-                check(&format!("{}.start", s.path), "start date", start, &[]);
-            }
+        if let Some(start) = &s.start
+            && parse_start(start, def).is_err()
+        {
+            check(&format!("{}.start", s.path), "start date", start, &[]);
         }
         for (user, user_roles) in &s.users {
             for r in user_roles {
@@ -239,12 +239,12 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                 Action::Attach { evidence: e, .. } => check(&path, "evidence", e, &evidence),
                 Action::Answer { checklist, items, .. } => {
                     check(&path, "evidence", checklist, &evidence);
-                    if let (Some((_, ev)), Some(items)) = (def.evidence_kind(checklist), items) {
-                        if let EvidenceKind::Checklist(declared) = &ev.kind {
-                            let names: Vec<&str> = declared.iter().map(|(i, _)| i.as_str()).collect();
-                            for (item, _) in items {
-                                check(&path, "items", item, &names);
-                            }
+                    if let (Some((_, ev)), Some(items)) = (def.evidence_kind(checklist), items)
+                        && let EvidenceKind::Checklist(declared) = &ev.kind
+                    {
+                        let names: Vec<&str> = declared.iter().map(|(i, _)| i.as_str()).collect();
+                        for (item, _) in items {
+                            check(&path, "items", item, &names);
                         }
                     }
                 }

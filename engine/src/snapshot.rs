@@ -90,12 +90,12 @@ fn format_pounds(pence: i64) -> String {
     let pounds = (p / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in pounds.chars().enumerate() {
-        if i > 0 && (pounds.len() - i) % 3 == 0 {
+        if i > 0 && (pounds.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
     }
-    if p % 100 == 0 { format!("{sign}£{grouped}") } else { format!("{sign}£{grouped}.{:02}", p % 100) }
+    if p.is_multiple_of(100) { format!("{sign}£{grouped}") } else { format!("{sign}£{grouped}.{:02}", p % 100) }
 }
 
 /// An answer to one checklist item.

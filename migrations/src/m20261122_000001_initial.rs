@@ -33,6 +33,8 @@ enum Cases {
     UpdatedAt,
 }
 
+// The variants are the column names: `evidence_type` is what the table calls it.
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Evidence {
     Table,
