@@ -567,10 +567,17 @@ fn content_name(kind: &EvidenceKind) -> &'static str {
 /// The role, if the actor is a member and a gate in the current state needs its approval.
 fn approval_role(def: &Definition, case: &CaseSnapshot, role: &str, actor: &Actor) -> Result<RoleId, Refusal> {
     let id = member_role(def, role, actor)?;
-    let mut asks = Vec::new();
+    let mut leaves = Vec::new();
     for t in def.outgoing(&case.state) {
-        t.gates.iter().for_each(|g| approvals_of(&g.kind, &id, &mut asks));
+        t.gates.iter().for_each(|g| g.leaves(&mut leaves));
     }
+    let asks: Vec<&ApprovalGate> = leaves
+        .into_iter()
+        .filter_map(|g| match &g.kind {
+            GateKind::Approval(a) if a.role == id => Some(a),
+            _ => None,
+        })
+        .collect();
     if asks.is_empty() {
         return Err(Refusal::NotAvailable(format!(
             "nothing in `{}` needs approval from {}",
@@ -599,14 +606,6 @@ fn approval_role(def: &Definition, case: &CaseSnapshot, role: &str, actor: &Acto
         )));
     }
     Ok(id)
-}
-
-fn approvals_of<'d>(kind: &'d GateKind, role: &RoleId, out: &mut Vec<&'d ApprovalGate>) {
-    match kind {
-        GateKind::Approval(a) if &a.role == role => out.push(a),
-        GateKind::All(gs) | GateKind::Any(gs) => gs.iter().for_each(|g| approvals_of(&g.kind, role, out)),
-        _ => {}
-    }
 }
 
 fn member_role(def: &Definition, role: &str, actor: &Actor) -> Result<RoleId, Refusal> {
