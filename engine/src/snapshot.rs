@@ -236,7 +236,7 @@ pub struct CaseSnapshot {
     pub entered_by: String,
     /// When the case entered the current state.
     pub entered_at: Timestamp,
-    /// Armed timers.
+    /// Armed timers, in the order they fall due ([`CaseSnapshot::order_timers`]).
     pub timers: Vec<ArmedTimer>,
 }
 
@@ -251,7 +251,14 @@ impl CaseSnapshot {
             self.timers.retain(|t| t.timer != arm.timer);
             self.timers.push(arm.clone());
         }
+        self.order_timers();
         self.version += 1;
+    }
+
+    /// Put the armed timers in the order they fall due (then by id): the one order of
+    /// a case's timers, however they were armed or read back.
+    pub fn order_timers(&mut self) {
+        self.timers.sort_by(|a, b| (a.due_at, &a.timer).cmp(&(b.due_at, &b.timer)));
     }
 
     fn apply_event(&mut self, event: &Event, actor: &str, at: Timestamp) {

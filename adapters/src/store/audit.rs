@@ -5,7 +5,7 @@
 use super::entities::event;
 use super::{Store, StoreError, codec};
 use gatehouse_engine::decide::Event;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 /// The hash before a case's first event.
@@ -56,42 +56,37 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
-/// Append `events` to a case's chain after `head`, inside the caller's transaction.
-/// The caller guarantees `head` is still the last event: the case row's compare-and-set
-/// in the same transaction does (every decision bumps the version).
-pub(super) async fn append<C: ConnectionTrait>(
-    txn: &C,
+/// The rows of `events`, chained after `head`. The caller writes them in the
+/// transaction that also makes `head` certain to be still the last event: the case
+/// row's compare-and-set on its version does (every decision bumps the version).
+pub(super) fn rows(
     case_id: i64,
     head: &AuditHead,
     actor: &str,
     at: jiff::Timestamp,
     events: &[Event],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
+) -> Vec<event::ActiveModel> {
     let (mut seq, mut prev) = (head.seq, head.hash.clone());
     let at = codec::to_chrono(at);
-    let mut rows = Vec::with_capacity(events.len());
-    for e in events {
-        seq += 1;
-        let payload = codec::event_payload(e).to_string();
-        let hash = chain_hash(&prev, case_id, seq, e.name(), actor, at.timestamp_micros(), &payload);
-        rows.push(event::ActiveModel {
-            id: Default::default(),
-            case_id: Set(case_id),
-            seq: Set(seq),
-            kind: Set(e.name().to_string()),
-            actor: Set(actor.to_string()),
-            at: Set(at),
-            payload: Set(payload),
-            prev_hash: Set(std::mem::replace(&mut prev, hash.clone())),
-            hash: Set(hash),
-        });
-    }
-    // One statement for the decision's events, however many.
-    event::Entity::insert_many(rows).exec_without_returning(txn).await?;
-    Ok(())
+    events
+        .iter()
+        .map(|e| {
+            seq += 1;
+            let payload = codec::event_payload(e).to_string();
+            let hash = chain_hash(&prev, case_id, seq, e.name(), actor, at.timestamp_micros(), &payload);
+            event::ActiveModel {
+                id: Default::default(),
+                case_id: Set(case_id),
+                seq: Set(seq),
+                kind: Set(e.name().to_string()),
+                actor: Set(actor.to_string()),
+                at: Set(at),
+                payload: Set(payload),
+                prev_hash: Set(std::mem::replace(&mut prev, hash.clone())),
+                hash: Set(hash),
+            }
+        })
+        .collect()
 }
 
 /// Check one case's events against their chain.

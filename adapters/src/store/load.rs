@@ -221,6 +221,7 @@ impl LoadedCase {
                 other => return Err(corrupt(format!("the load statement returned a `{other}` row"))),
             }
         }
+        snapshot.order_timers();
         Ok(snapshot)
     }
 }

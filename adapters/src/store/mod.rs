@@ -14,6 +14,7 @@ mod reports;
 mod schedules;
 mod timers;
 pub mod users;
+mod writes;
 
 pub use audit::{AuditHead, BrokenLink, chain_hash, check_chain};
 pub use cases::{CaseFilter, CaseRow};

@@ -1,0 +1,313 @@
+//! What a decision writes besides the case row, worked out once ([`Writes::of`]) and
+//! then written one of two ways:
+//!
+//! - [`Writes::write_each`]: a statement per kind of row (a multi-row insert each),
+//!   inside the caller's transaction. Both databases; SQLite always.
+//! - [`Writes::one_statement`]: PostgreSQL only. The compare-and-set update of the case
+//!   and every insert, update and delete as one statement of data-modifying `WITH`
+//!   clauses, each of which writes only when the update matched (`… SELECT … FROM c`).
+//!   One statement is one round trip and is atomic without `BEGIN` and `COMMIT`, so a
+//!   decision costs one round trip instead of six to nine.
+//!
+//! The rows are sea-orm active models either way, so the two ways cannot disagree on
+//! what a column holds.
+
+use super::audit::{self, AuditHead};
+use super::entities::{approval, conflict, event, evidence, outbox, timer};
+use super::{StoreError, codec};
+use gatehouse_engine::decide::{Decision, Event};
+use gatehouse_engine::ids::EvidenceId;
+use gatehouse_engine::snapshot::{CaseSnapshot, EvidenceContent};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait,
+    IdenStatic, Iterable, QueryFilter, Statement, Value,
+};
+use std::collections::HashSet;
+
+/// A new evidence row, and whether it supersedes a current row of its type.
+struct Attached {
+    row: evidence::ActiveModel,
+    evidence_type: String,
+    supersedes: bool,
+}
+
+/// Every row a decision writes besides the case row.
+pub(super) struct Writes {
+    case_id: i64,
+    evidence: Vec<Attached>,
+    approvals: Vec<approval::ActiveModel>,
+    conflicts: Vec<conflict::ActiveModel>,
+    events: Vec<event::ActiveModel>,
+    /// Timers cancelled and not armed again.
+    cancel: Vec<String>,
+    /// Timers armed; one armed again replaces its row (an upsert on case and timer).
+    arm: Vec<timer::ActiveModel>,
+    messages: Vec<outbox::ActiveModel>,
+}
+
+impl Writes {
+    /// What `decision`, made against `before` (none for a new case) and leaving the case
+    /// as `after`, writes for case `case_id`, its events chained after `head`.
+    pub(super) fn of(
+        case_id: i64,
+        head: &AuditHead,
+        before: Option<&CaseSnapshot>,
+        after: &CaseSnapshot,
+        decision: &Decision,
+    ) -> Writes {
+        let at = codec::to_chrono(decision.at);
+        let actor = &decision.actor;
+        // The evidence types with a current row, which a new attachment supersedes.
+        let mut current: HashSet<&EvidenceId> = before.map(|b| b.evidence.keys().collect()).unwrap_or_default();
+        let mut writes = Writes {
+            case_id,
+            evidence: Vec::new(),
+            approvals: Vec::new(),
+            conflicts: Vec::new(),
+            events: audit::rows(case_id, head, actor, decision.at, &decision.events),
+            cancel: Vec::new(),
+            arm: Vec::new(),
+            messages: Vec::new(),
+        };
+        for event in &decision.events {
+            match event {
+                Event::EvidenceAttached { evidence: id, content } => {
+                    let (sha, name, size, media) = match content {
+                        EvidenceContent::Document { sha256, name, size, media_type } => {
+                            (Some(sha256.clone()), Some(name.clone()), Some(*size as i64), Some(media_type.clone()))
+                        }
+                        _ => (None, None, None, None),
+                    };
+                    let row = evidence::ActiveModel {
+                        id: Default::default(),
+                        case_id: Set(case_id),
+                        evidence_type: Set(id.to_string()),
+                        content: Set(codec::content_json(content).to_string()),
+                        file_sha256: Set(sha),
+                        file_name: Set(name),
+                        file_size: Set(size),
+                        media_type: Set(media),
+                        attached_by: Set(actor.clone()),
+                        attached_at: Set(at),
+                        superseded_by: Set(None),
+                    };
+                    let supersedes = !current.insert(id);
+                    writes.evidence.push(Attached { row, evidence_type: id.to_string(), supersedes });
+                }
+                Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared } => {
+                    writes.approvals.push(approval::ActiveModel {
+                        id: Default::default(),
+                        case_id: Set(case_id),
+                        role: Set(role.to_string()),
+                        verdict: Set(codec::verdict_name(*verdict).to_string()),
+                        approved_by: Set(actor.clone()),
+                        approved_at: Set(at),
+                        // Approvals belong to the visit in which they were given: the
+                        // visit before any transition in this same decision.
+                        visit: Set(approval_visit(after, decision) as i32),
+                        comment: Set(comment.clone()),
+                        meeting_name: Set(meeting.as_ref().map(|m| m.name.clone())),
+                        meeting_date: Set(meeting.as_ref().map(|m| codec::date_to_chrono(m.date))),
+                        conflict: Set(declared.clone()),
+                    })
+                }
+                Event::ConflictDeclared { role, reason } => writes.conflicts.push(conflict::ActiveModel {
+                    id: Default::default(),
+                    case_id: Set(case_id),
+                    role: Set(role.to_string()),
+                    declared_by: Set(actor.clone()),
+                    reason: Set(reason.clone()),
+                    declared_at: Set(at),
+                }),
+                _ => {}
+            }
+        }
+        let armed: HashSet<&str> = decision.arm.iter().map(|a| a.timer.as_str()).collect();
+        writes.cancel = decision.cancel.iter().filter(|t| !armed.contains(t.as_str())).map(|t| t.to_string()).collect();
+        writes.arm = decision
+            .arm
+            .iter()
+            .map(|arm| timer::ActiveModel {
+                id: Default::default(),
+                case_id: Set(case_id),
+                timer_id: Set(arm.timer.to_string()),
+                due_at: Set(codec::to_chrono(arm.due_at)),
+                occurrence: Set(arm.occurrence as i32),
+                lease_owner: Set(None),
+                lease_until: Set(None),
+            })
+            .collect();
+        writes.messages = decision
+            .messages
+            .iter()
+            .map(|m| {
+                let recipients: Vec<&str> = m.to.iter().map(|r| r.as_str()).collect();
+                outbox::ActiveModel {
+                    id: Default::default(),
+                    case_id: Set(Some(case_id)),
+                    idempotency_key: Set(format!("case/{case_id}/{}", m.key)),
+                    template: Set(m.template.to_string()),
+                    recipients: Set(serde_json::to_string(&recipients).unwrap_or_default()),
+                    deadline: Set(m.deadline.map(codec::date_to_chrono)),
+                    timer_id: Set(Some(m.timer.to_string())),
+                    created_at: Set(at),
+                    attempts: Set(0),
+                    next_attempt_at: Set(at),
+                    last_error: Set(None),
+                    sent_at: Set(None),
+                    failed_at: Set(None),
+                    lease_owner: Set(None),
+                    lease_until: Set(None),
+                }
+            })
+            .collect();
+        writes
+    }
+
+    /// Write every row, a statement per kind, inside the caller's transaction (after the
+    /// case row's compare-and-set).
+    pub(super) async fn write_each<C: ConnectionTrait>(self, txn: &C) -> Result<(), StoreError> {
+        for a in self.evidence {
+            let new_id = evidence::Entity::insert(a.row).exec(txn).await?.last_insert_id;
+            if a.supersedes {
+                // The earlier one stays, in history, pointing at what replaced it.
+                evidence::Entity::update_many()
+                    .col_expr(evidence::Column::SupersededBy, Expr::value(new_id))
+                    .filter(evidence::Column::CaseId.eq(self.case_id))
+                    .filter(evidence::Column::EvidenceType.eq(a.evidence_type))
+                    .filter(evidence::Column::SupersededBy.is_null())
+                    .filter(evidence::Column::Id.ne(new_id))
+                    .exec(txn)
+                    .await?;
+            }
+        }
+        if !self.approvals.is_empty() {
+            approval::Entity::insert_many(self.approvals).exec_without_returning(txn).await?;
+        }
+        if !self.conflicts.is_empty() {
+            conflict::Entity::insert_many(self.conflicts).exec_without_returning(txn).await?;
+        }
+        if !self.events.is_empty() {
+            // One statement for the decision's events, however many.
+            event::Entity::insert_many(self.events).exec_without_returning(txn).await?;
+        }
+        if !self.cancel.is_empty() {
+            timer::Entity::delete_many()
+                .filter(timer::Column::CaseId.eq(self.case_id))
+                .filter(timer::Column::TimerId.is_in(self.cancel))
+                .exec(txn)
+                .await?;
+        }
+        if !self.arm.is_empty() {
+            timer::Entity::insert_many(self.arm).on_conflict(rearm()).exec_without_returning(txn).await?;
+        }
+        if !self.messages.is_empty() {
+            // The key makes enqueueing idempotent: a message is never queued twice.
+            outbox::Entity::insert_many(self.messages)
+                .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
+                .exec_without_returning(txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: the case row's compare-and-set `update` (the `SET` and `WHERE` of an
+    /// `UPDATE cases`, its values numbered from `$1`) and every row, as one statement
+    /// that returns one row with `n`, the number of case rows updated (0 when the case
+    /// moved on, and then nothing was written). None when the decision attaches two
+    /// documents of one type, which one statement cannot chain (the second would have to
+    /// supersede the first); those go through [`Writes::write_each`].
+    pub(super) fn one_statement(&self, update: &str, update_values: Vec<Value>) -> Option<Statement> {
+        let mut seen = HashSet::new();
+        if !self.evidence.iter().all(|a| seen.insert(a.evidence_type.as_str())) {
+            return None;
+        }
+        let mut q = Params { values: update_values };
+        let mut ctes = vec![format!("c AS (UPDATE cases SET {update} RETURNING id)")];
+        for (i, a) in self.evidence.iter().enumerate() {
+            ctes.push(insert_cte(&mut q, &format!("ev{i}"), &a.row, " RETURNING id, evidence_type"));
+            if a.supersedes {
+                let case_id = q.param(self.case_id);
+                ctes.push(format!(
+                    "sup{i} AS (UPDATE evidence SET superseded_by = ev{i}.id FROM ev{i} \
+                     WHERE evidence.case_id = {case_id} AND evidence.evidence_type = ev{i}.evidence_type \
+                     AND evidence.superseded_by IS NULL)"
+                ));
+            }
+        }
+        for (i, row) in self.approvals.iter().enumerate() {
+            ctes.push(insert_cte(&mut q, &format!("ap{i}"), row, ""));
+        }
+        for (i, row) in self.conflicts.iter().enumerate() {
+            ctes.push(insert_cte(&mut q, &format!("co{i}"), row, ""));
+        }
+        for (i, row) in self.events.iter().enumerate() {
+            ctes.push(insert_cte(&mut q, &format!("e{i}"), row, ""));
+        }
+        if !self.cancel.is_empty() {
+            let case_id = q.param(self.case_id);
+            let names: Vec<String> = self.cancel.iter().map(|t| q.param(t.as_str())).collect();
+            ctes.push(format!(
+                "tc AS (DELETE FROM timers WHERE case_id = {case_id} AND timer_id IN ({}) AND EXISTS (SELECT 1 FROM c))",
+                names.join(", ")
+            ));
+        }
+        for (i, row) in self.arm.iter().enumerate() {
+            let tail = " ON CONFLICT (case_id, timer_id) DO UPDATE SET due_at = EXCLUDED.due_at, \
+                        occurrence = EXCLUDED.occurrence, lease_owner = NULL, lease_until = NULL";
+            ctes.push(insert_cte(&mut q, &format!("ta{i}"), row, tail));
+        }
+        for (i, row) in self.messages.iter().enumerate() {
+            ctes.push(insert_cte(&mut q, &format!("m{i}"), row, " ON CONFLICT (idempotency_key) DO NOTHING"));
+        }
+        let sql = format!("WITH {} SELECT COUNT(*) AS n FROM c", ctes.join(", "));
+        Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, q.values))
+    }
+}
+
+/// A timer armed again takes over its earlier row: new due time and occurrence, no lease.
+fn rearm() -> OnConflict {
+    OnConflict::columns([timer::Column::CaseId, timer::Column::TimerId])
+        .update_columns([
+            timer::Column::DueAt,
+            timer::Column::Occurrence,
+            timer::Column::LeaseOwner,
+            timer::Column::LeaseUntil,
+        ])
+        .to_owned()
+}
+
+/// The visit an approval in `decision` was given in.
+fn approval_visit(after: &CaseSnapshot, decision: &Decision) -> u32 {
+    let transitions = decision.events.iter().filter(|e| matches!(e, Event::Transitioned { .. })).count() as u32;
+    after.visit - transitions
+}
+
+/// The values of a statement being built, numbered `$1`, `$2`, … as they are added.
+struct Params {
+    values: Vec<Value>,
+}
+
+impl Params {
+    /// Add a value; its placeholder.
+    fn param(&mut self, v: impl Into<Value>) -> String {
+        self.values.push(v.into());
+        format!("${}", self.values.len())
+    }
+}
+
+/// `name AS (INSERT INTO <table> (<the columns set>) SELECT <their values> FROM c<tail>)`:
+/// the row is written only when the case update `c` matched.
+fn insert_cte<A: ActiveModelTrait>(q: &mut Params, name: &str, row: &A, tail: &str) -> String {
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for column in <<A::Entity as EntityTrait>::Column as Iterable>::iter() {
+        if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(column) {
+            columns.push(column.as_str());
+            values.push(q.param(v));
+        }
+    }
+    let table = A::Entity::default().table_name().to_string();
+    format!("{name} AS (INSERT INTO {table} ({}) SELECT {} FROM c{tail})", columns.join(", "), values.join(", "))
+}
