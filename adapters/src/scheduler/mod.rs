@@ -1,8 +1,9 @@
 //! The scheduler: tokio tasks in `gatehouse serve` that fire due timers, fire workflow
 //! schedules and run the outbox dispatcher.
 //!
-//! Each kind of work is one step function that claims and does ONE unit of work and
-//! says when the next is due ([`timers::try_run_due`], [`schedules::try_run_due`],
+//! Each kind of work is one step function that claims and does one unit of work (a
+//! small batch of timers or messages, one schedule occurrence) and says when the next
+//! is due ([`timers::try_run_due`], [`schedules::try_run_due`],
 //! [`crate::mail::try_run_due`]); the loops in [`run`] only call them, sleep until the
 //! next due time (never longer than [`WorkerConfig::max_sleep`]) and wake early when
 //! poked through [`Wake`]. Tests call the steps directly, with a fixed clock.

@@ -57,8 +57,8 @@ pub fn run_workers<H: Host>(
         tasks.push(spawn_loop("timers", host.clone(), &config, &wake, &stop, move || {
             let cx = cx.clone();
             async move {
-                Ok(match timers::try_run_due(&cx).await? {
-                    TimerOutcome::Idle { next_due } => Step::Idle(next_due),
+                Ok(match timers::try_run_due(&cx).await?.as_slice() {
+                    [TimerOutcome::Idle { next_due }] => Step::Idle(*next_due),
                     _ => Step::Worked,
                 })
             }
@@ -76,8 +76,8 @@ pub fn run_workers<H: Host>(
         tasks.push(spawn_loop("outbox", host.clone(), &config, &wake, &stop, move || {
             let cx = cx.clone();
             async move {
-                Ok(match mail::try_run_due(&cx).await? {
-                    MailOutcome::Idle { next_due } => Step::Idle(next_due),
+                Ok(match mail::try_run_due(&cx).await?.as_slice() {
+                    [MailOutcome::Idle { next_due }] => Step::Idle(*next_due),
                     _ => Step::Worked,
                 })
             }
