@@ -58,6 +58,10 @@ pub struct WorkerConfig {
     pub max_sleep: Duration,
     /// The pause after a step failed (the database is down, say).
     pub error_pause: Duration,
+    /// How long a worker woken by a poke waits before it looks, so that the work of the
+    /// decisions made meanwhile is claimed together: each poke wakes every idle worker,
+    /// and on SQLite a claim takes the write lock even when it finds nothing.
+    pub gather: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -70,6 +74,7 @@ impl Default for WorkerConfig {
             timer_retry: Duration::from_secs(60),
             max_sleep: Duration::from_secs(60),
             error_pause: Duration::from_secs(5),
+            gather: Duration::from_millis(20),
         }
     }
 }

@@ -140,7 +140,7 @@ where
     Fut: Future<Output = Result<Step, WorkerError>> + Send,
 {
     let (wake, mut stop) = (wake.clone(), stop.subscribe());
-    let (max_sleep, error_pause) = (config.max_sleep, config.error_pause);
+    let (max_sleep, error_pause, gather) = (config.max_sleep, config.error_pause, config.gather);
     tokio::spawn(async move {
         loop {
             if *stop.borrow() {
@@ -163,10 +163,19 @@ where
                     error_pause
                 }
             };
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
+            let poked = tokio::select! {
+                _ = &mut notified => true,
+                _ = tokio::time::sleep(pause) => false,
+                _ = stop.changed() => false,
+            };
+            if poked {
+                // A poke comes with each decision; waiting a moment lets the work of the
+                // decisions made meanwhile be claimed in one batch rather than one claim
+                // (a write) per decision by every worker.
+                tokio::select! {
+                    _ = tokio::time::sleep(gather) => {}
+                    _ = stop.changed() => {}
+                }
             }
         }
     })
