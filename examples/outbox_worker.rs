@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     loop {
         let t = timers::try_run_due(&timers).await?;
         let m = mail::try_run_due(&mail).await?;
-        if matches!((t, m), (TimerOutcome::Idle { .. }, MailOutcome::Idle { .. })) {
+        if matches!((t.as_slice(), m.as_slice()), ([TimerOutcome::Idle { .. }], [MailOutcome::Idle { .. }])) {
             break;
         }
     }

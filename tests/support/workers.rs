@@ -70,9 +70,9 @@ impl Rig {
     pub async fn fire_due_timers(&self) -> Vec<TimerOutcome> {
         let mut out = Vec::new();
         for _ in 0..100_000 {
-            match timers::try_run_due(&self.timers).await.unwrap() {
-                TimerOutcome::Idle { .. } => return out,
-                o => out.push(o),
+            match timers::try_run_due(&self.timers).await.unwrap().as_slice() {
+                [TimerOutcome::Idle { .. }] => return out,
+                done => out.extend_from_slice(done),
             }
         }
         panic!("timers never ran out: {out:?}");
@@ -82,9 +82,9 @@ impl Rig {
     pub async fn send_due_mail(&self) -> Vec<MailOutcome> {
         let mut out = Vec::new();
         for _ in 0..100_000 {
-            match mail::try_run_due(&self.mail).await.unwrap() {
-                MailOutcome::Idle { .. } => return out,
-                o => out.push(o),
+            match mail::try_run_due(&self.mail).await.unwrap().as_slice() {
+                [MailOutcome::Idle { .. }] => return out,
+                done => out.extend_from_slice(done),
             }
         }
         panic!("the outbox never ran dry: {out:?}");

@@ -1,12 +1,14 @@
-//! The outbox dispatcher's step: [`try_run_due`] claims one due message and delivers
-//! it — one email per recipient role, each rendered for that role — then records what
-//! happened. A failure that may pass is retried with backoff and its error kept; one
+//! The outbox dispatcher's step: [`try_run_due`] claims a batch of due messages and
+//! delivers each — one email per recipient role, each rendered for that role — then
+//! records what happened: a message sent is marked sent with the rest of its batch, in
+//! one transaction after the last (see `store::outbox` for what that means when the
+//! process dies). A failure that may pass is retried with backoff and its error kept; one
 //! that will not (a 5xx reply, a template that does not render, nobody to send to)
 //! marks the message failed and queues an escalation to the case's owner in the same
 //! transaction. Nothing is ever dropped silently.
 
 use super::compose::{self, Recipient};
-use super::recipients::{self, CREATOR, Links};
+use super::recipients::{self, CREATOR, Links, Members};
 use super::{Backoff, SendError, Transport};
 use crate::host::{Host, HostError, WorkerError};
 use crate::store::{NewMessage, OutboxMessage, Store};
@@ -86,21 +88,58 @@ pub enum MailOutcome {
     },
 }
 
-/// Claim one due message and deliver it.
-pub async fn try_run_due<H: Host>(cx: &MailContext<H>) -> Result<MailOutcome, WorkerError> {
+/// How many due messages one step claims, and marks sent, together.
+pub const BATCH: usize = 16;
+
+/// Claim up to [`BATCH`] due messages and deliver them, one after another; those sent
+/// are marked sent together at the end. Returns what happened to each, oldest first,
+/// or a lone [`MailOutcome::Idle`] when nothing was due.
+pub async fn try_run_due<H: Host>(cx: &MailContext<H>) -> Result<Vec<MailOutcome>, WorkerError> {
     let now = cx.host.now();
     let lease_until = now.checked_add(cx.config.lease).unwrap_or(now);
-    let Some(m) = cx.store.claim_due_message(&cx.owner, now, lease_until).await? else {
-        return Ok(MailOutcome::Idle { next_due: cx.store.next_message_due().await? });
-    };
-    let (def, case) = match context(cx, &m).await {
+    let claimed = cx.store.claim_due_messages(&cx.owner, now, lease_until, BATCH).await?;
+    if claimed.is_empty() {
+        return Ok(vec![MailOutcome::Idle { next_due: cx.store.next_message_due().await? }]);
+    }
+    let mut members = Members::new(&cx.store);
+    let (mut outcomes, mut sent) = (Vec::new(), Vec::new());
+    let mut result = Ok(());
+    for m in claimed {
+        match deliver(cx, &m, &mut members, now).await {
+            Ok(outcome) => {
+                if let MailOutcome::Sent { note, .. } = &outcome {
+                    sent.push((m.id, note.clone()));
+                }
+                outcomes.push(outcome);
+            }
+            // The rest of the batch is left to its leases; what went out is still
+            // recorded below.
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    cx.store.mark_sent(&sent, now).await?;
+    result.map(|()| outcomes)
+}
+
+/// Deliver one claimed message, and record it unless it was sent (the caller records
+/// that, for the whole batch).
+async fn deliver<H: Host>(
+    cx: &MailContext<H>,
+    m: &OutboxMessage,
+    members: &mut Members<'_>,
+    now: jiff::Timestamp,
+) -> Result<MailOutcome, WorkerError> {
+    let (def, case) = match context(cx, m).await {
         Ok(found) => found,
-        Err(HostError::Failed(e)) => return retry(cx, &m, e, now).await,
-        Err(e) => return fail(cx, &m, e.to_string(), None, now).await,
+        Err(HostError::Failed(e)) => return retry(cx, m, e, now).await,
+        Err(e) => return fail(cx, m, e.to_string(), None, now).await,
     };
-    let plan = match plan(cx, &m, &def, case.as_ref(), now).await? {
+    let plan = match plan(cx, m, members, &def, case.as_ref(), now).await? {
         Ok(plan) => plan,
-        Err(e) => return fail(cx, &m, e, Some(&def), now).await,
+        Err(e) => return fail(cx, m, e, Some(&def), now).await,
     };
     let mut delivered = m.delivered.clone();
     let total = plan.emails.len();
@@ -112,20 +151,19 @@ pub async fn try_run_due<H: Host>(cx: &MailContext<H>) -> Result<MailOutcome, Wo
                     cx.store.record_delivered(m.id, &delivered).await?;
                 }
             }
-            Err(SendError::Transient(e)) => return retry(cx, &m, e, now).await,
+            Err(SendError::Transient(e)) => return retry(cx, m, e, now).await,
             Err(SendError::Permanent(e)) => {
-                return fail(cx, &m, format!("the mail server refused the message to {role}: {e}"), Some(&def), now)
+                return fail(cx, m, format!("the mail server refused the message to {role}: {e}"), Some(&def), now)
                     .await;
             }
         }
     }
     if delivered.is_empty() {
         let error = format!("nobody to send it to: {}", plan.unreachable.join("; "));
-        return fail(cx, &m, error, Some(&def), now).await;
+        return fail(cx, m, error, Some(&def), now).await;
     }
     let note = (!plan.unreachable.is_empty()).then(|| plan.unreachable.join("; "));
-    cx.store.mark_sent(m.id, now, note.as_deref()).await?;
-    Ok(MailOutcome::Sent { key: m.message.key, roles: delivered, note })
+    Ok(MailOutcome::Sent { key: m.message.key.clone(), roles: delivered, note })
 }
 
 /// The emails to send (role, message), and the recipients that cannot be reached.
@@ -153,6 +191,7 @@ async fn context<H: Host>(
 async fn plan<H: Host>(
     cx: &MailContext<H>,
     m: &OutboxMessage,
+    members: &mut Members<'_>,
     def: &Definition,
     case: Option<&CaseSnapshot>,
     now: jiff::Timestamp,
@@ -167,7 +206,7 @@ async fn plan<H: Host>(
     let mut seen = std::collections::HashSet::new();
     for to in msg.recipients.iter().filter(|r| !m.delivered.contains(r)) {
         let mut recipient: Recipient =
-            match recipients::resolve(&cx.store, def, case, to, timer, &cx.config.links, now).await? {
+            match recipients::resolve(members, def, case, to, timer, &cx.config.links, now).await? {
                 Ok(r) => r,
                 Err(why) => {
                     plan.unreachable.push(why);

@@ -1,11 +1,12 @@
 //! Mail: the outbox dispatcher and the transports it sends through.
 //!
-//! [`dispatch::try_run_due`] claims one queued message, finds its recipients' addresses
-//! (members of an internal role; the case field of an external one, with a signed
-//! link), renders its template for each recipient role, and hands the result to a
-//! [`Transport`]: SMTP ([`smtp::SmtpTransport`], lettre, pooled) or `.eml` files in a
-//! folder ([`file::FileTransport`], the embedded default). What a failure means is
-//! decided here once: a [`SendError::Transient`] is retried with backoff and jitter, a
+//! [`dispatch::try_run_due`] claims a batch of queued messages and, for each, finds its
+//! recipients' addresses (members of an internal role; the case field of an external
+//! one, with a signed link), renders its template for each recipient role, and hands
+//! the result to a [`Transport`]: SMTP ([`smtp::SmtpTransport`], lettre connections
+//! opened by Gatehouse, pooled) or `.eml` files in a folder ([`file::FileTransport`],
+//! the embedded default). What a failure means is decided here once: a
+//! [`SendError::Transient`] is retried with backoff and jitter, a
 //! [`SendError::Permanent`] marks the message failed and tells the case's owner.
 
 pub mod backoff;

@@ -10,6 +10,7 @@ use crate::store::{Store, StoreError};
 use gatehouse_engine::Definition;
 use gatehouse_engine::snapshot::{CaseSnapshot, FieldValue};
 use lettre::Address;
+use std::collections::HashMap;
 
 /// The recipient that means "the person who opened the case".
 pub const CREATOR: &str = "@creator";
@@ -34,10 +35,32 @@ impl Links {
     }
 }
 
+/// The members of internal roles, each looked up once for a batch of messages (a
+/// role's members are read when its first message of the batch is planned).
+pub struct Members<'a> {
+    store: &'a Store,
+    known: HashMap<String, Vec<String>>,
+}
+
+impl<'a> Members<'a> {
+    /// Nothing looked up yet.
+    pub fn new(store: &'a Store) -> Members<'a> {
+        Members { store, known: HashMap::new() }
+    }
+
+    async fn of(&mut self, role: &str) -> Result<&[String], StoreError> {
+        if !self.known.contains_key(role) {
+            let members = self.store.role_members(role).await?;
+            self.known.insert(role.to_string(), members);
+        }
+        Ok(self.known.get(role).map(Vec::as_slice).unwrap_or_default())
+    }
+}
+
 /// The addresses for one recipient of a message sent by `timer`, or why there are none
 /// (`Ok(Err(reason))`): the message still goes to the others.
 pub async fn resolve(
-    store: &Store,
+    members: &mut Members<'_>,
     def: &Definition,
     case: Option<&CaseSnapshot>,
     recipient: &str,
@@ -72,7 +95,7 @@ pub async fn resolve(
             Recipient { role: id.to_string(), title, addresses: vec![a], link: Some(link) }
         }));
     }
-    let addresses: Vec<Address> = store.role_members(recipient).await?.iter().filter_map(|e| e.parse().ok()).collect();
+    let addresses: Vec<Address> = members.of(recipient).await?.iter().filter_map(|e| e.parse().ok()).collect();
     if addresses.is_empty() {
         return Ok(Err(format!("no one holds the role `{recipient}` ({title})")));
     }

@@ -1,8 +1,9 @@
 //! The scheduler: tokio tasks in `gatehouse serve` that fire due timers, fire workflow
 //! schedules and run the outbox dispatcher.
 //!
-//! Each kind of work is one step function that claims and does ONE unit of work and
-//! says when the next is due ([`timers::try_run_due`], [`schedules::try_run_due`],
+//! Each kind of work is one step function that claims and does one unit of work (a
+//! small batch of timers or messages, one schedule occurrence) and says when the next
+//! is due ([`timers::try_run_due`], [`schedules::try_run_due`],
 //! [`crate::mail::try_run_due`]); the loops in [`run`] only call them, sleep until the
 //! next due time (never longer than [`WorkerConfig::max_sleep`]) and wake early when
 //! poked through [`Wake`]. Tests call the steps directly, with a fixed clock.
@@ -57,6 +58,10 @@ pub struct WorkerConfig {
     pub max_sleep: Duration,
     /// The pause after a step failed (the database is down, say).
     pub error_pause: Duration,
+    /// How long a worker woken by a poke waits before it looks, so that the work of the
+    /// decisions made meanwhile is claimed together: each poke wakes every idle worker,
+    /// and on SQLite a claim takes the write lock even when it finds nothing.
+    pub gather: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -69,6 +74,7 @@ impl Default for WorkerConfig {
             timer_retry: Duration::from_secs(60),
             max_sleep: Duration::from_secs(60),
             error_pause: Duration::from_secs(5),
+            gather: Duration::from_millis(20),
         }
     }
 }

@@ -57,8 +57,8 @@ pub fn run_workers<H: Host>(
         tasks.push(spawn_loop("timers", host.clone(), &config, &wake, &stop, move || {
             let cx = cx.clone();
             async move {
-                Ok(match timers::try_run_due(&cx).await? {
-                    TimerOutcome::Idle { next_due } => Step::Idle(next_due),
+                Ok(match timers::try_run_due(&cx).await?.as_slice() {
+                    [TimerOutcome::Idle { next_due }] => Step::Idle(*next_due),
                     _ => Step::Worked,
                 })
             }
@@ -76,8 +76,8 @@ pub fn run_workers<H: Host>(
         tasks.push(spawn_loop("outbox", host.clone(), &config, &wake, &stop, move || {
             let cx = cx.clone();
             async move {
-                Ok(match mail::try_run_due(&cx).await? {
-                    MailOutcome::Idle { next_due } => Step::Idle(next_due),
+                Ok(match mail::try_run_due(&cx).await?.as_slice() {
+                    [MailOutcome::Idle { next_due }] => Step::Idle(*next_due),
                     _ => Step::Worked,
                 })
             }
@@ -140,7 +140,7 @@ where
     Fut: Future<Output = Result<Step, WorkerError>> + Send,
 {
     let (wake, mut stop) = (wake.clone(), stop.subscribe());
-    let (max_sleep, error_pause) = (config.max_sleep, config.error_pause);
+    let (max_sleep, error_pause, gather) = (config.max_sleep, config.error_pause, config.gather);
     tokio::spawn(async move {
         loop {
             if *stop.borrow() {
@@ -163,10 +163,19 @@ where
                     error_pause
                 }
             };
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
+            let poked = tokio::select! {
+                _ = &mut notified => true,
+                _ = tokio::time::sleep(pause) => false,
+                _ = stop.changed() => false,
+            };
+            if poked {
+                // A poke comes with each decision; waiting a moment lets the work of the
+                // decisions made meanwhile be claimed in one batch rather than one claim
+                // (a write) per decision by every worker.
+                tokio::select! {
+                    _ = tokio::time::sleep(gather) => {}
+                    _ = stop.changed() => {}
+                }
             }
         }
     })

@@ -1,5 +1,5 @@
-//! The timer step: [`try_run_due`] claims the earliest due timer, has the application
-//! fire it (the engine decides what firing means: send, repeat, stop because `until`
+//! The timer step: [`try_run_due`] claims the earliest due timers, a few at a time,
+//! has the application fire each (the engine decides what firing means: send, repeat, stop because `until`
 //! holds, request a transition; the decision is applied in one transaction), and wakes
 //! the dispatcher for the messages that decision queued.
 
@@ -60,31 +60,42 @@ pub enum TimerOutcome {
     },
 }
 
-/// Claim one due timer and fire it.
-pub async fn try_run_due<H: Host>(cx: &TimerContext<H>) -> Result<TimerOutcome, WorkerError> {
+/// How many due timers one step claims together.
+pub const BATCH: usize = 16;
+
+/// Claim up to [`BATCH`] due timers and fire them, one after another. Returns what
+/// happened to each, earliest first, or a lone [`TimerOutcome::Idle`] when nothing was
+/// due.
+pub async fn try_run_due<H: Host>(cx: &TimerContext<H>) -> Result<Vec<TimerOutcome>, WorkerError> {
     let now = cx.host.now();
     let lease_until = now.checked_add(cx.lease).unwrap_or(now);
-    let Some(t) = cx.store.claim_due_timer(&cx.owner, now, lease_until).await? else {
-        return Ok(TimerOutcome::Idle { next_due: cx.store.next_timer_due().await? });
-    };
+    let claimed = cx.store.claim_due_timers(&cx.owner, now, lease_until, BATCH).await?;
+    if claimed.is_empty() {
+        return Ok(vec![TimerOutcome::Idle { next_due: cx.store.next_timer_due().await? }]);
+    }
     let later = now.checked_add(cx.retry).unwrap_or(now);
-    let (case_id, timer) = (t.case_id, t.timer_id.clone());
-    let outcome = match cx.host.fire_timer(t.case_id, &t.timer_id).await {
-        Ok(()) => {
-            cx.wake.poke();
-            TimerOutcome::Fired { case_id, timer }
-        }
-        Err(HostError::NotFound(reason) | HostError::Refused(reason)) => {
-            tracing::info!(case_id, %timer, %reason, "timer not fired");
-            TimerOutcome::Refused { case_id, timer, reason }
-        }
-        Err(HostError::Failed(error)) => {
-            tracing::warn!(case_id, %timer, %error, "firing a timer failed; will retry");
-            TimerOutcome::Retry { case_id, timer, error }
-        }
-    };
-    // A fired timer's row was replaced or deleted by its decision, so this touches
-    // nothing then; otherwise the timer waits `retry` before it is claimed again.
-    cx.store.release_timer(t.id, &cx.owner, later).await?;
-    Ok(outcome)
+    let mut outcomes = Vec::with_capacity(claimed.len());
+    for t in claimed {
+        let (case_id, timer) = (t.case_id, t.timer_id.clone());
+        let outcome = match cx.host.fire_timer(t.case_id, &t.timer_id).await {
+            Ok(()) => {
+                cx.wake.poke();
+                // Its decision replaced or deleted the row: there is no lease to give back.
+                outcomes.push(TimerOutcome::Fired { case_id, timer });
+                continue;
+            }
+            Err(HostError::NotFound(reason) | HostError::Refused(reason)) => {
+                tracing::info!(case_id, %timer, %reason, "timer not fired");
+                TimerOutcome::Refused { case_id, timer, reason }
+            }
+            Err(HostError::Failed(error)) => {
+                tracing::warn!(case_id, %timer, %error, "firing a timer failed; will retry");
+                TimerOutcome::Retry { case_id, timer, error }
+            }
+        };
+        // Not fired: the timer waits `retry` before it is claimed again.
+        cx.store.release_timer(t.id, &cx.owner, later).await?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }

@@ -5,8 +5,12 @@
 //! simply due again when the lease runs out. A message is never deleted: it ends sent
 //! (`sent_at`) or failed for good (`failed_at`), with its last error kept either way.
 //!
-//! Delivery is at least once. A message is sent twice only when a process dies between
-//! the mail server accepting it and `mark_sent` committing.
+//! A dispatcher claims a batch of messages in one statement and marks those it sent in
+//! one transaction after the batch (`mail::dispatch::BATCH`), which saves two commits
+//! a message. Delivery is at least once: a message is sent twice only when a process
+//! dies between the mail server accepting it and `mark_sent` committing, and with
+//! batches that is any time until the end of its batch, so a process that dies sends
+//! again the messages of its last batch that had already gone out.
 
 use super::entities::outbox;
 use super::{Store, StoreError, codec};
@@ -140,24 +144,31 @@ impl Store {
         insert_message(&self.db, self.backend(), message, now).await
     }
 
-    /// Claim the message due first that no live lease holds, until `lease_until`.
-    pub async fn claim_due_message(
+    /// Claim up to `limit` messages, those due first that no live lease holds, until
+    /// `lease_until`: one statement, oldest first.
+    pub async fn claim_due_messages(
         &self,
         owner: &str,
         now: jiff::Timestamp,
         lease_until: jiff::Timestamp,
-    ) -> Result<Option<OutboxMessage>, StoreError> {
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
         let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, next_attempt_at = $2 \
-             WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
-                         ORDER BY next_attempt_at LIMIT 1 {lock}) \
+             WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
+                          ORDER BY next_attempt_at LIMIT $4 {lock}) \
              RETURNING {COLUMNS}"
         );
-        let values: [Value; 3] = [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into()];
-        let row =
-            Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values)).one(&self.db).await?;
-        Ok(row.map(|r| r.message()))
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let values: [Value; 4] =
+            [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into(), limit.into()];
+        let rows =
+            Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values)).all(&self.db).await?;
+        let mut claimed: Vec<OutboxMessage> = rows.iter().map(Row::message).collect();
+        // RETURNING promises no order; the earliest queued goes first.
+        claimed.sort_by_key(|m| (m.created_at, m.id));
+        Ok(claimed)
     }
 
     /// Remember that an attempt reached these roles, so a retry skips them.
@@ -168,11 +179,28 @@ impl Store {
         Ok(())
     }
 
-    /// The message was handed to the mail server. `note` says who was left out.
-    pub async fn mark_sent(&self, id: i64, now: jiff::Timestamp, note: Option<&str>) -> Result<(), StoreError> {
-        let sql = "UPDATE outbox SET sent_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL WHERE id = $3";
-        let values: [Value; 3] = [codec::to_chrono(now).into(), note.map(str::to_string).into(), id.into()];
-        self.db.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?;
+    /// These messages were handed to the mail server, each with the note that says who
+    /// was left out: one transaction, and one statement for all those without a note.
+    pub async fn mark_sent(&self, sent: &[(i64, Option<String>)], now: jiff::Timestamp) -> Result<(), StoreError> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let set = "SET sent_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL";
+        let plain: Vec<i64> = sent.iter().filter(|(_, note)| note.is_none()).map(|(id, _)| *id).collect();
+        let txn = self.begin_write().await?;
+        for chunk in plain.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+            let sql = format!("UPDATE outbox {set} WHERE id IN ({list})");
+            let mut values: Vec<Value> = vec![codec::to_chrono(now).into(), Option::<String>::None.into()];
+            values.extend(chunk.iter().map(|id| Value::from(*id)));
+            txn.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?;
+        }
+        for (id, note) in sent.iter().filter(|(_, note)| note.is_some()) {
+            let sql = format!("UPDATE outbox {set} WHERE id = $3");
+            let values: [Value; 3] = [codec::to_chrono(now).into(), note.clone().into(), (*id).into()];
+            txn.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 

@@ -1,13 +1,15 @@
-//! Armed timers as the scheduler sees them. A process claims the earliest due timer by
-//! writing a lease on its row (owner and expiry) in one statement; on PostgreSQL the
-//! row is picked with `FOR UPDATE SKIP LOCKED`, so processes sharing a database never
-//! wait on each other and never claim the same timer. SQLite serialises writers, so the
-//! same `UPDATE … WHERE id = (SELECT …) RETURNING` is enough there.
+//! Armed timers as the scheduler sees them. A process claims the earliest due timers,
+//! a few at a time, by writing a lease on their rows (owner and expiry) in one
+//! statement; on PostgreSQL the rows are picked with `FOR UPDATE SKIP LOCKED`, so
+//! processes sharing a database never wait on each other and never claim the same
+//! timer. SQLite serialises writers, so the same `UPDATE … WHERE id IN (SELECT …)
+//! RETURNING` is enough there.
 //!
 //! Firing a timer replaces or deletes its row (the decision re-arms or cancels it), so
-//! a lease needs no release on success. A lease left behind by a process that died
-//! simply expires; the case's compare-and-set version and the outbox's idempotency key
-//! make a second firing of the same occurrence a no-op.
+//! a lease needs no release on success: the scheduler releases only the timers it did
+//! not fire. A lease left behind by a process that died simply expires; the case's
+//! compare-and-set version and the outbox's idempotency key make a second firing of
+//! the same occurrence a no-op.
 
 use super::entities::{case, timer};
 use super::{Store, StoreError, codec};
@@ -58,32 +60,41 @@ struct Claimed {
 }
 
 impl Store {
-    /// Claim the earliest due timer that no live lease holds: this process (`owner`)
-    /// holds it until `lease_until`. `None` when nothing is due.
-    pub async fn claim_due_timer(
+    /// Claim up to `limit` due timers, the earliest first, that no live lease holds:
+    /// this process (`owner`) holds them until `lease_until`. Empty when nothing is due.
+    pub async fn claim_due_timers(
         &self,
         owner: &str,
         now: jiff::Timestamp,
         lease_until: jiff::Timestamp,
-    ) -> Result<Option<DueTimer>, StoreError> {
+        limit: usize,
+    ) -> Result<Vec<DueTimer>, StoreError> {
         let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE timers SET lease_owner = $1, lease_until = $2 \
-             WHERE id = (SELECT id FROM timers WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-                         ORDER BY due_at LIMIT 1 {lock}) \
+             WHERE id IN (SELECT id FROM timers WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
+                          ORDER BY due_at LIMIT $4 {lock}) \
              RETURNING id, case_id, timer_id, due_at, occurrence"
         );
-        let values: [Value; 3] = [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into()];
-        let row = Claimed::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values))
-            .one(&self.db)
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let values: [Value; 4] =
+            [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into(), limit.into()];
+        let rows = Claimed::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values))
+            .all(&self.db)
             .await?;
-        Ok(row.map(|c| DueTimer {
-            id: c.id,
-            case_id: c.case_id,
-            timer_id: c.timer_id,
-            due_at: codec::to_jiff(c.due_at),
-            occurrence: c.occurrence.max(0) as u32,
-        }))
+        let mut claimed: Vec<DueTimer> = rows
+            .into_iter()
+            .map(|c| DueTimer {
+                id: c.id,
+                case_id: c.case_id,
+                timer_id: c.timer_id,
+                due_at: codec::to_jiff(c.due_at),
+                occurrence: c.occurrence.max(0) as u32,
+            })
+            .collect();
+        // RETURNING promises no order; the earliest due goes first.
+        claimed.sort_by_key(|t| (t.due_at, t.id));
+        Ok(claimed)
     }
 
     /// Give a claimed timer back, if its row is still there and still ours: it may be
