@@ -479,6 +479,51 @@ impl App {
         self.run(case_id, &Actor::system(), Command::FireTimer { timer: timer.to_string() }).await
     }
 
+    /// Several due timers fire, given as (case, timer): each is decided on its own, and
+    /// their decisions are committed in one transaction (one commit for the batch, which
+    /// is what lets the scheduler keep up with many timers due at once). A decision whose
+    /// case moved on meanwhile (two timers of one case in the batch, say) is made again
+    /// on its own, as [`App::fire_timer`] does. One answer per timer, in order.
+    pub async fn fire_timers(&self, timers: &[(i64, String)]) -> Vec<Result<(), AppError>> {
+        let actor = Actor::system();
+        let now = self.clock.now();
+        // Every timer's answer is set below: refused or failed here, or by the batch.
+        let mut answers: Vec<Result<(), AppError>> = timers.iter().map(|_| Ok(())).collect();
+        let mut decided = Vec::new();
+        for (i, (case_id, timer)) in timers.iter().enumerate() {
+            let command = Command::FireTimer { timer: timer.clone() };
+            let decision = match self.load_for_change(*case_id).await {
+                Ok((def, before, head)) => match decide(&def, &before, &command, &actor, now) {
+                    Ok(decision) => Ok((before, head, decision)),
+                    Err(refusal) => Err(refusal.into()),
+                },
+                Err(e) => Err(e),
+            };
+            match decision {
+                Ok(d) => decided.push((i, d)),
+                Err(e) => answers[i] = Err(e),
+            }
+        }
+        let batch: Vec<_> = decided.iter().map(|(_, (before, head, decision))| (before, head, decision)).collect();
+        let applied = match self.store.apply_many(&batch).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                // Nothing was applied: each is fired on its own, with its own answer.
+                tracing::warn!(error = %e, "firing timers together failed; firing them one at a time");
+                decided.iter().map(|_| None).collect()
+            }
+        };
+        for ((i, (_, _, decision)), after) in decided.iter().zip(applied) {
+            if after.is_some() {
+                self.poke_if_needed(decision);
+            } else {
+                let (case_id, timer) = &timers[*i];
+                answers[*i] = self.fire_timer(*case_id, timer).await.map(|_| ());
+            }
+        }
+        answers
+    }
+
     /// A case's audit trail and the first broken link of its chain, if any.
     pub async fn audit_trail(
         &self,

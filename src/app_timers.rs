@@ -37,17 +37,11 @@ impl Host for AppHost {
     }
 
     async fn fire_timer(&self, case_id: i64, timer: &str) -> Result<(), HostError> {
-        match self.app.fire_timer(case_id, timer).await {
-            Ok(_) => Ok(()),
-            Err(AppError::NotFound(m)) => Err(HostError::NotFound(m)),
-            Err(
-                e @ (AppError::Invalid(_)
-                | AppError::NotAllowed(_)
-                | AppError::NotAvailable(_)
-                | AppError::Blocked { .. }),
-            ) => Err(HostError::Refused(e.to_string())),
-            Err(e @ (AppError::Conflict { .. } | AppError::Internal(_))) => Err(HostError::Failed(e.to_string())),
-        }
+        self.app.fire_timer(case_id, timer).await.map(|_| ()).map_err(host_error)
+    }
+
+    async fn fire_timers(&self, timers: &[(i64, String)]) -> Vec<Result<(), HostError>> {
+        self.app.fire_timers(timers).await.into_iter().map(|answer| answer.map_err(host_error)).collect()
     }
 
     async fn case(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot), HostError> {
@@ -68,6 +62,18 @@ impl Host for AppHost {
 
     fn template(&self, name: &str) -> Option<TemplateSource> {
         self.app.library().templates.get(name).cloned()
+    }
+}
+
+/// What a refusal or failure of the app means to a worker: not found, refused (do not
+/// try again now), or failed (try again later).
+fn host_error(e: AppError) -> HostError {
+    match e {
+        AppError::NotFound(m) => HostError::NotFound(m),
+        e @ (AppError::Invalid(_) | AppError::NotAllowed(_) | AppError::NotAvailable(_) | AppError::Blocked { .. }) => {
+            HostError::Refused(e.to_string())
+        }
+        e @ (AppError::Conflict { .. } | AppError::Internal(_)) => HostError::Failed(e.to_string()),
     }
 }
 

@@ -299,3 +299,37 @@ async fn listing(backend: Backend) {
     db.drop_database().await;
 }
 on_both!(armed_timers_are_listed_with_what_they_will_do, listing);
+
+async fn batch(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let clock = Arc::new(FixedClock::new(support::start()));
+    let rig = rig(&db, &settings(None, db.dir.path()), clock, "worker-1").await;
+    rig.add_user("eb@leeds.example", &["exec_board"]).await;
+    let (a, b) = (case_in_notice(&rig).await, case_in_notice(&rig).await);
+    rig.advance(10.days());
+
+    // Both chasers fire in one batch, committed together. The same timer of case `a`
+    // again in the batch was decided against the case as it was before the batch: its
+    // compare-and-set fails, it is decided again on its own, and by then it is not due.
+    // A timer the workflow does not have is refused. Each gets its own answer.
+    let reminder = "acknowledgement_reminder".to_string();
+    let answers = rig
+        .app
+        .fire_timers(&[(a, reminder.clone()), (b, reminder.clone()), (a, reminder.clone()), (b, "no_such".into())])
+        .await;
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    assert!(answers[2].is_err() && answers[3].is_err(), "{answers:?}");
+
+    for id in [a, b] {
+        let case = rig.app.case(id).await.unwrap().case;
+        let chaser = case.timers.iter().find(|t| t.timer.as_str() == reminder).expect("armed again");
+        assert_eq!(chaser.occurrence, 1, "fired once: {chaser:?}");
+        let queued = rig.app.store().case_messages(id).await.unwrap();
+        let chased = queued.iter().filter(|(m, _)| m.message.key.contains(&reminder)).count();
+        assert_eq!(chased, 1, "one reminder queued for case {id}");
+    }
+    let (cases, broken) = rig.app.store().verify_audit().await.unwrap();
+    assert_eq!((cases, broken.len()), (2, 0));
+    db.drop_database().await;
+}
+on_both!(timers_due_together_fire_in_one_batch_each_once, batch);

@@ -32,6 +32,19 @@ pub trait Host: Send + Sync + 'static {
     /// decision in one transaction.
     fn fire_timer(&self, case_id: i64, timer: &str) -> impl Future<Output = Result<(), HostError>> + Send;
 
+    /// Fire several due timers, given as (case, timer): one answer each, in order. Each
+    /// is decided on its own; an application may commit the decisions together. By
+    /// default, one [`Host::fire_timer`] after another.
+    fn fire_timers(&self, timers: &[(i64, String)]) -> impl Future<Output = Vec<Result<(), HostError>>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(timers.len());
+            for (case_id, timer) in timers {
+                answers.push(self.fire_timer(*case_id, timer).await);
+            }
+            answers
+        }
+    }
+
     /// A case and the definition it is pinned to.
     fn case(&self, case_id: i64) -> impl Future<Output = Result<(Arc<Definition>, CaseSnapshot), HostError>> + Send;
 

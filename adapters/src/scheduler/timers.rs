@@ -63,7 +63,8 @@ pub enum TimerOutcome {
 /// How many due timers one step claims together.
 pub const BATCH: usize = 16;
 
-/// Claim up to [`BATCH`] due timers and fire them, one after another. Returns what
+/// Claim up to [`BATCH`] due timers and fire them together ([`Host::fire_timers`]: the
+/// application decides each on its own and may commit them in one transaction). Returns what
 /// happened to each, earliest first, or a lone [`TimerOutcome::Idle`] when nothing was
 /// due.
 pub async fn try_run_due<H: Host>(cx: &TimerContext<H>) -> Result<Vec<TimerOutcome>, WorkerError> {
@@ -74,12 +75,15 @@ pub async fn try_run_due<H: Host>(cx: &TimerContext<H>) -> Result<Vec<TimerOutco
         return Ok(vec![TimerOutcome::Idle { next_due: cx.store.next_timer_due().await? }]);
     }
     let later = now.checked_add(cx.retry).unwrap_or(now);
+    let batch: Vec<(i64, String)> = claimed.iter().map(|t| (t.case_id, t.timer_id.clone())).collect();
+    let answers = cx.host.fire_timers(&batch).await;
     let mut outcomes = Vec::with_capacity(claimed.len());
-    for t in claimed {
-        let (case_id, timer) = (t.case_id, t.timer_id.clone());
-        let outcome = match cx.host.fire_timer(t.case_id, &t.timer_id).await {
+    let mut fired = false;
+    for (t, answer) in claimed.into_iter().zip(answers) {
+        let (case_id, timer) = (t.case_id, t.timer_id);
+        let outcome = match answer {
             Ok(()) => {
-                cx.wake.poke();
+                fired = true;
                 // Its decision replaced or deleted the row: there is no lease to give back.
                 outcomes.push(TimerOutcome::Fired { case_id, timer });
                 continue;
@@ -96,6 +100,9 @@ pub async fn try_run_due<H: Host>(cx: &TimerContext<H>) -> Result<Vec<TimerOutco
         // Not fired: the timer waits `retry` before it is claimed again.
         cx.store.release_timer(t.id, &cx.owner, later).await?;
         outcomes.push(outcome);
+    }
+    if fired {
+        cx.wake.poke();
     }
     Ok(outcomes)
 }

@@ -11,7 +11,8 @@ use gatehouse_engine::definition::Definition;
 use gatehouse_engine::snapshot::{Actor, CaseSnapshot};
 use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Value,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
 };
 
 /// The case row: what is needed to find its definition.
@@ -96,59 +97,55 @@ impl Store {
         Ok(after)
     }
 
-    /// Apply `decision`, made against `before`, in one transaction; `head` is the end of
-    /// its audit trail as loaded with it ([`super::LoadedCase::head`]). If the case moved
-    /// on since `before` was loaded, nothing is written and `Conflict` is returned.
+    /// Apply `decision`, made against `before`, atomically; `head` is the end of its
+    /// audit trail as loaded with it ([`super::LoadedCase::head`]). If the case moved on
+    /// since `before` was loaded, nothing is written and `Conflict` is returned.
     pub async fn apply(
         &self,
         before: &CaseSnapshot,
         head: &AuditHead,
         decision: &Decision,
     ) -> Result<CaseSnapshot, StoreError> {
-        let mut after = before.clone();
-        after.apply(decision);
-        let writes = Writes::of(before.id, head, Some(before), &after, decision);
-        let set = [
-            ("state", Value::from(after.state.to_string())),
-            ("version", after.version.into()),
-            ("visit", (after.visit as i32).into()),
-            ("fields", codec::fields_text(&after.fields).into()),
-            ("entered_by", after.entered_by.clone().into()),
-            ("entered_at", codec::to_chrono(after.entered_at).into()),
-            ("updated_at", codec::to_chrono(decision.at).into()),
-        ];
-        if self.backend() == DbBackend::Postgres {
-            let assignments: Vec<String> =
-                set.iter().enumerate().map(|(i, (c, _))| format!("{c} = ${}", i + 1)).collect();
-            let update =
-                format!("{} WHERE id = ${} AND version = ${}", assignments.join(", "), set.len() + 1, set.len() + 2);
-            let mut values: Vec<Value> = set.iter().map(|(_, v)| v.clone()).collect();
-            values.extend([before.id.into(), before.version.into()]);
-            if let Some(statement) = writes.one_statement(&update, values) {
-                let n = Updated::find_by_statement(statement).one(&self.db).await?.map_or(0, |u| u.n);
-                if n != 1 {
-                    return Err(self.conflict(before).await);
+        let plan = Plan::new(before, head, decision);
+        let applied = match plan.one_statement(self.backend()) {
+            // One statement is atomic by itself.
+            Some(statement) => plan.run_one(&self.db, statement).await?,
+            None => {
+                let txn = self.begin_write().await?;
+                let applied = plan.run_each(&txn).await?;
+                if applied.is_some() {
+                    txn.commit().await?;
+                } else {
+                    txn.rollback().await?;
                 }
-                return Ok(after);
+                applied
             }
+        };
+        match applied {
+            Some(after) => Ok(after),
+            None => Err(self.conflict(before).await),
         }
+    }
+
+    /// Apply several decisions, each made against its own case as loaded, in ONE
+    /// transaction: one commit (one `fsync` on SQLite) for all of them. A decision whose
+    /// case moved on writes nothing and is `None` in the answer, in its place; the
+    /// others are applied all the same. An error applies none.
+    pub async fn apply_many(
+        &self,
+        decisions: &[(&CaseSnapshot, &AuditHead, &Decision)],
+    ) -> Result<Vec<Option<CaseSnapshot>>, StoreError> {
         let txn = self.begin_write().await?;
-        let mut update = case::Entity::update_many();
-        for (column, value) in set {
-            update = update.col_expr(Alias::new(column), Expr::value(value));
+        let mut applied = Vec::with_capacity(decisions.len());
+        for (before, head, decision) in decisions {
+            let plan = Plan::new(before, head, decision);
+            applied.push(match plan.one_statement(self.backend()) {
+                Some(statement) => plan.run_one(&txn, statement).await?,
+                None => plan.run_each(&txn).await?,
+            });
         }
-        let updated = update
-            .filter(case::Column::Id.eq(before.id))
-            .filter(case::Column::Version.eq(before.version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            txn.rollback().await?;
-            return Err(self.conflict(before).await);
-        }
-        writes.write_each(&txn).await?;
         txn.commit().await?;
-        Ok(after)
+        Ok(applied)
     }
 
     /// Why a compare-and-set on `before`'s version matched nothing: the case moved on, or
@@ -166,4 +163,74 @@ impl Store {
 #[derive(Debug, FromQueryResult)]
 struct Updated {
     n: i64,
+}
+
+/// One decision about to be written: the case after it, its compare-and-set update and
+/// its other rows.
+struct Plan<'a> {
+    before: &'a CaseSnapshot,
+    after: CaseSnapshot,
+    set: [(&'static str, Value); 7],
+    writes: Writes,
+}
+
+impl<'a> Plan<'a> {
+    fn new(before: &'a CaseSnapshot, head: &AuditHead, decision: &Decision) -> Plan<'a> {
+        let mut after = before.clone();
+        after.apply(decision);
+        let writes = Writes::of(before.id, head, Some(before), &after, decision);
+        let set = [
+            ("state", Value::from(after.state.to_string())),
+            ("version", after.version.into()),
+            ("visit", (after.visit as i32).into()),
+            ("fields", codec::fields_text(&after.fields).into()),
+            ("entered_by", after.entered_by.clone().into()),
+            ("entered_at", codec::to_chrono(after.entered_at).into()),
+            ("updated_at", codec::to_chrono(decision.at).into()),
+        ];
+        Plan { before, after, set, writes }
+    }
+
+    /// On PostgreSQL, the whole decision as one statement (see `writes.rs`).
+    fn one_statement(&self, backend: DbBackend) -> Option<Statement> {
+        if backend != DbBackend::Postgres {
+            return None;
+        }
+        let n = self.set.len();
+        let assignments: Vec<String> =
+            self.set.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + 1)).collect();
+        let update = format!("{} WHERE id = ${} AND version = ${}", assignments.join(", "), n + 1, n + 2);
+        let mut values: Vec<Value> = self.set.iter().map(|(_, v)| v.clone()).collect();
+        values.extend([self.before.id.into(), self.before.version.into()]);
+        self.writes.one_statement(&update, values)
+    }
+
+    /// Run [`Plan::one_statement`]'s statement. `None` when the case moved on.
+    async fn run_one<C: ConnectionTrait>(
+        self,
+        c: &C,
+        statement: Statement,
+    ) -> Result<Option<CaseSnapshot>, StoreError> {
+        let n = Updated::find_by_statement(statement).one(c).await?.map_or(0, |u| u.n);
+        Ok((n == 1).then_some(self.after))
+    }
+
+    /// The compare-and-set, then the rows a statement per kind, in the caller's
+    /// transaction. `None` when the case moved on; then nothing was written.
+    async fn run_each<C: ConnectionTrait>(self, c: &C) -> Result<Option<CaseSnapshot>, StoreError> {
+        let mut update = case::Entity::update_many();
+        for (column, value) in self.set {
+            update = update.col_expr(Alias::new(column), Expr::value(value));
+        }
+        let updated = update
+            .filter(case::Column::Id.eq(self.before.id))
+            .filter(case::Column::Version.eq(self.before.version))
+            .exec(c)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(None);
+        }
+        self.writes.write_each(c).await?;
+        Ok(Some(self.after))
+    }
 }
