@@ -483,13 +483,12 @@ impl Measured {
              of the server's samples in sqlx-sqlite's worker threads and much of the rest in handing each \
              statement to them and back (context switches), in statements prepared again each time and in \
              the `fsync` of each commit (`synchronous=FULL`); the engine, the templates and lettre take a few \
-             per cent. SQLite takes one writer at a time, so the decisions' commits are serial. Each message \
-             still costs the committed transaction of the decision that fires its timer and about fifteen \
-             statements (the case loaded for the decision and again for the message, five queries each; \
-             the decision's writes); the claims of timers and messages and the marking as sent are shared \
-             by batches of 16. What would lift it: loading a case in fewer queries, firing a batch of timers \
-             in one transaction (one commit for several decisions), and rendering a message from the \
-             snapshot its decision produced instead of loading the case again.",
+             per cent. SQLite takes one writer at a time. Each message costs two loads of its case (one \
+             statement each: for the decision that fires its timer, and for the message), the decision's \
+             writes, and a share of one commit: the timers claimed together (16) are decided one by one and \
+             committed in one transaction, and the messages claimed together are marked sent together. What \
+             would lift it: rendering a message from the snapshot its decision produced instead of loading the \
+             case again, and a SQLite driver that runs statements on the calling thread.",
             self.cpu_share() * 100.0,
             self.cpu_per_message() * 1000.0,
             cpus as f64 / self.cpu_per_message().max(1e-9),
