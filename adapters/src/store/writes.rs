@@ -212,19 +212,20 @@ impl Writes {
         Ok(())
     }
 
-    /// PostgreSQL: the case row's compare-and-set `update` (the `SET` and `WHERE` of an
-    /// `UPDATE cases`, its values numbered from `$1`) and every row, as one statement
-    /// that returns one row with `n`, the number of case rows updated (0 when the case
-    /// moved on, and then nothing was written). None when the decision attaches two
-    /// documents of one type, which one statement cannot chain (the second would have to
-    /// supersede the first); those go through [`Writes::write_each`].
-    pub(super) fn one_statement(&self, update: &str, update_values: Vec<Value>) -> Option<Statement> {
+    /// PostgreSQL: `case`, the statement that writes the case row (the compare-and-set
+    /// `UPDATE cases … RETURNING id`, or the `INSERT` of a new case, its values numbered
+    /// from `$1` in `case_values`), and every row, as one statement that returns one row
+    /// with `n`, the number of case rows written (0 when the case moved on, and then
+    /// nothing was written). None when the decision attaches two documents of one type,
+    /// which one statement cannot chain (the second would have to supersede the first);
+    /// those go through [`Writes::write_each`].
+    pub(super) fn one_statement(&self, case: &str, case_values: Vec<Value>) -> Option<Statement> {
         let mut seen = HashSet::new();
         if !self.evidence.iter().all(|a| seen.insert(a.evidence_type.as_str())) {
             return None;
         }
-        let mut q = Params { values: update_values };
-        let mut ctes = vec![format!("c AS (UPDATE cases SET {update} RETURNING id)")];
+        let mut q = Params { values: case_values };
+        let mut ctes = vec![format!("c AS ({case})")];
         for (i, a) in self.evidence.iter().enumerate() {
             ctes.push(insert_cte(&mut q, &format!("ev{i}"), &a.row, " RETURNING id, evidence_type"));
             if a.supersedes {
@@ -298,8 +299,22 @@ impl Params {
 }
 
 /// `name AS (INSERT INTO <table> (<the columns set>) SELECT <their values> FROM c<tail>)`:
-/// the row is written only when the case update `c` matched.
+/// the row is written only when the case row `c` was written.
 fn insert_cte<A: ActiveModelTrait>(q: &mut Params, name: &str, row: &A, tail: &str) -> String {
+    let (table, columns, values) = columns_and_values(q, row);
+    format!("{name} AS (INSERT INTO {table} ({columns}) SELECT {values} FROM c{tail})")
+}
+
+/// `INSERT INTO <table> (<the columns set>) VALUES (<their values>) RETURNING id`, its
+/// values numbered from `$1`: the new case row of [`Writes::one_statement`].
+pub(super) fn insert_returning_id<A: ActiveModelTrait>(row: &A) -> (String, Vec<Value>) {
+    let mut q = Params { values: Vec::new() };
+    let (table, columns, values) = columns_and_values(&mut q, row);
+    (format!("INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id"), q.values)
+}
+
+/// The table, the columns `row` sets and their placeholders.
+fn columns_and_values<A: ActiveModelTrait>(q: &mut Params, row: &A) -> (String, String, String) {
     let mut columns = Vec::new();
     let mut values = Vec::new();
     for column in <<A::Entity as EntityTrait>::Column as Iterable>::iter() {
@@ -308,6 +323,5 @@ fn insert_cte<A: ActiveModelTrait>(q: &mut Params, name: &str, row: &A, tail: &s
             values.push(q.param(v));
         }
     }
-    let table = A::Entity::default().table_name().to_string();
-    format!("{name} AS (INSERT INTO {table} ({}) SELECT {} FROM c{tail})", columns.join(", "), values.join(", "))
+    (A::Entity::default().table_name().to_string(), columns.join(", "), values.join(", "))
 }
