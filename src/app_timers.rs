@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use gatehouse_adapters::host::{Host, HostError};
 use gatehouse_adapters::links::{self, LinkSigner};
 use gatehouse_adapters::mail::recipients::Links;
+use gatehouse_adapters::mail::smtp::ExtraRoots;
 use gatehouse_adapters::mail::{Backoff, FileTransport, MailConfig, SmtpTransport, Transport};
 use gatehouse_adapters::scheduler::{Wake, WorkerConfig, Workers, run_workers};
 use gatehouse_engine::Definition;
@@ -86,6 +87,10 @@ pub struct WorkerSettings {
     /// written as .eml files to --outbox-dir.
     #[arg(long, env = "GATEHOUSE_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// A PEM file of CA certificates that SMTP's TLS (STARTTLS and smtps://) trusts
+    /// beside the webpki roots: for a relay whose certificate comes from an internal CA.
+    #[arg(long, env = "GATEHOUSE_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// SMTP connections kept open.
     #[arg(long, env = "GATEHOUSE_SMTP_POOL", default_value_t = 4)]
     pub smtp_pool: u32,
@@ -123,6 +128,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             smtp_url: None,
+            smtp_ca_file: None,
             smtp_pool: 4,
             outbox_dir: "outbox".into(),
             mail_from: "Gatehouse <gatehouse@localhost>".into(),
@@ -139,12 +145,23 @@ impl Default for WorkerSettings {
 
 impl WorkerSettings {
     /// Where messages go: the SMTP server, or the outbox folder. Call it inside the
-    /// tokio runtime (the SMTP pool starts a task).
+    /// tokio runtime (the SMTP pool starts a task). Fails when the SMTP URL or the CA
+    /// file cannot be used.
     pub fn transport(&self) -> Result<Arc<dyn Transport>> {
         Ok(match &self.smtp_url {
-            Some(url) if !url.trim().is_empty() => Arc::new(SmtpTransport::from_url(url.trim(), self.smtp_pool)?),
+            Some(url) if !url.trim().is_empty() => {
+                Arc::new(SmtpTransport::from_url(url.trim(), self.smtp_pool, &self.smtp_roots()?)?)
+            }
             _ => Arc::new(FileTransport::new(&self.outbox_dir)),
         })
+    }
+
+    /// The certificates of the CA file, if one is set: trusted beside the webpki roots.
+    fn smtp_roots(&self) -> Result<ExtraRoots> {
+        let Some(path) = &self.smtp_ca_file else { return Ok(ExtraRoots::default()) };
+        let roots = ExtraRoots::from_pem_file(path)?;
+        tracing::info!(file = %path.display(), certificates = roots.len(), "SMTP trusts the CA file beside the webpki roots");
+        Ok(roots)
     }
 
     /// The signer for provider links: the configured secret, or the one kept in

@@ -1,17 +1,21 @@
 //! Sending over SMTP: a small pool of lettre connections that Gatehouse opens itself,
 //! set up from a URL (`GATEHOUSE_SMTP_URL`): `smtp://user:pass@host:587?tls=required`
 //! for STARTTLS, `smtps://user:pass@host:465` for implicit TLS, `smtp://host:25` for a
-//! plain local relay (lettre's URL conventions, see [`server`]).
+//! plain local relay (lettre's URL conventions, see [`server`]). TLS trusts the webpki
+//! roots and, beside them, the certificates of a CA file (`GATEHOUSE_SMTP_CA_FILE`, see
+//! [`roots`]).
 //!
 //! Gatehouse opens the connections rather than using lettre's `AsyncSmtpTransport`
 //! so that they have `TCP_NODELAY`; without it every message waited up to 40 ms for a
 //! delayed acknowledgement (see [`server`]). The pool is in [`pool`].
 
 mod pool;
+mod roots;
 mod server;
 
 use super::{SendError, Transport};
 use pool::Pool;
+pub use roots::{CaFileError, ExtraRoots};
 use server::{ConnectError, Server};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,11 +42,12 @@ pub struct SmtpUrlError {
 }
 
 impl SmtpTransport {
-    /// A client for `url`, keeping up to `pool_size` connections open. Call it inside
-    /// the tokio runtime: the pool starts a task that closes idle connections.
-    pub fn from_url(url: &str, pool_size: u32) -> Result<SmtpTransport, SmtpUrlError> {
+    /// A client for `url`, keeping up to `pool_size` connections open, whose TLS
+    /// trusts the webpki roots and `roots`. Call it inside the tokio runtime: the pool
+    /// starts a task that closes idle connections.
+    pub fn from_url(url: &str, pool_size: u32, roots: &ExtraRoots) -> Result<SmtpTransport, SmtpUrlError> {
         let shown = crate::store::redact(url);
-        let server = Server::from_url(url).map_err(|reason| SmtpUrlError { url: shown.clone(), reason })?;
+        let server = Server::from_url(url, roots).map_err(|reason| SmtpUrlError { url: shown.clone(), reason })?;
         Ok(SmtpTransport { server, pool: Pool::new(pool_size), url: shown })
     }
 }
@@ -112,9 +117,12 @@ mod tests {
 
     #[tokio::test]
     async fn urls_are_read_with_lettre_conventions() {
-        assert!(SmtpTransport::from_url("smtp://user:secret@127.0.0.1:2525?tls=required", 2).is_ok());
-        assert!(SmtpTransport::from_url("smtps://user:secret@mail.example.org", 2).is_ok());
-        let err = SmtpTransport::from_url("http://user:secret@x", 2).err().expect("refused");
+        assert!(
+            SmtpTransport::from_url("smtp://user:secret@127.0.0.1:2525?tls=required", 2, &ExtraRoots::default())
+                .is_ok()
+        );
+        assert!(SmtpTransport::from_url("smtps://user:secret@mail.example.org", 2, &ExtraRoots::default()).is_ok());
+        let err = SmtpTransport::from_url("http://user:secret@x", 2, &ExtraRoots::default()).err().expect("refused");
         assert!(!err.to_string().contains("secret"), "{err}");
     }
 
@@ -125,7 +133,8 @@ mod tests {
     #[tokio::test]
     async fn messages_go_out_without_waiting_for_delayed_acks() {
         let (port, counts) = sink().await;
-        let transport = SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}"), 1).expect("a client");
+        let transport =
+            SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}"), 1, &ExtraRoots::default()).expect("a client");
         let started = std::time::Instant::now();
         for n in 0..50 {
             let message = lettre::Message::builder()

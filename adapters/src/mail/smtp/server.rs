@@ -15,9 +15,13 @@
 //! with `AsyncSmtpConnection::connect_with_transport`. For implicit TLS the handshake
 //! is done here with tokio-rustls (lettre's crypto provider, the webpki roots lettre
 //! trusts by default) before lettre reads the greeting.
+//!
+//! Both kinds of TLS trust the webpki roots and, beside them, the certificates of the
+//! CA file when one is configured ([`ExtraRoots`]).
 
+use super::roots::ExtraRoots;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use std::io;
 use std::net::SocketAddr;
@@ -76,8 +80,9 @@ pub enum ConnectError {
 }
 
 impl Server {
-    /// Read `url`. The error says why, without repeating the URL.
-    pub fn from_url(url: &str) -> Result<Server, String> {
+    /// Read `url`; TLS trusts the webpki roots and `roots`. The error says why, without
+    /// repeating the URL.
+    pub fn from_url(url: &str, roots: &ExtraRoots) -> Result<Server, String> {
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or("it names no host")?;
         // `Url` keeps the brackets of an IPv6 address; TCP and TLS want it bare.
@@ -86,12 +91,11 @@ impl Server {
         let (security, default_port) = match (parsed.scheme(), tls.as_deref()) {
             ("smtp", None) => (Security::Plain, 25),
             ("smtp", Some(mode @ ("required" | "opportunistic"))) => {
-                let parameters = TlsParameters::new(host.clone()).map_err(|e| e.to_string())?;
-                (Security::StartTls { required: mode == "required", parameters }, 587)
+                (Security::StartTls { required: mode == "required", parameters: starttls(&host, roots)? }, 587)
             }
             ("smtps", _) => {
                 let name = ServerName::try_from(host.clone()).map_err(|e| format!("`{host}`: {e}"))?;
-                (Security::Implicit { connector: connector()?, name }, 465)
+                (Security::Implicit { connector: connector(roots)?, name }, 465)
             }
             (scheme, tls) => {
                 return Err(format!(
@@ -151,13 +155,24 @@ fn decode(s: &str) -> Result<String, String> {
         .map_err(|e| format!("the login is not UTF-8 once decoded: {e}"))
 }
 
+/// lettre's TLS settings for STARTTLS to `host`: its defaults with rustls (the webpki
+/// roots, TLS 1.2 or 1.3), and `roots` trusted too.
+fn starttls(host: &str, roots: &ExtraRoots) -> Result<TlsParameters, String> {
+    let mut builder = TlsParameters::builder(host.to_string());
+    for cert in roots.certs() {
+        builder = builder.add_root_certificate(Certificate::from_der(cert.to_vec()).map_err(|e| e.to_string())?);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
 /// The TLS settings of `smtps://`: those lettre uses by default with rustls (its
-/// crypto provider unless the process installed one, the webpki roots, TLS 1.2 or 1.3).
-fn connector() -> Result<tokio_rustls::TlsConnector, String> {
+/// crypto provider unless the process installed one, the webpki roots, TLS 1.2 or 1.3),
+/// and `roots` trusted too.
+fn connector(roots: &ExtraRoots) -> Result<tokio_rustls::TlsConnector, String> {
     let provider = rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let roots = roots.with_webpki();
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -201,36 +216,40 @@ impl AsyncWrite for ImplicitTls {
 mod tests {
     use super::*;
 
+    fn read(url: &str) -> Result<Server, String> {
+        Server::from_url(url, &ExtraRoots::default())
+    }
+
     #[test]
     fn urls_follow_lettre() {
-        let s = Server::from_url("smtp://user%40x:p%3Ass@127.0.0.1:2525?tls=required").expect("read");
+        let s = read("smtp://user%40x:p%3Ass@127.0.0.1:2525?tls=required").expect("read");
         assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 2525));
         assert!(matches!(s.security, Security::StartTls { required: true, .. }));
         assert_eq!(s.credentials, Some(Credentials::new("user@x".into(), "p:ss".into())));
 
-        let s = Server::from_url("smtp://mail.example.org?tls=opportunistic").expect("read");
+        let s = read("smtp://mail.example.org?tls=opportunistic").expect("read");
         assert!(matches!(s.security, Security::StartTls { required: false, .. }));
         assert_eq!(s.port, 587);
 
-        let s = Server::from_url("smtps://mail.example.org/gatehouse.example.org").expect("read");
+        let s = read("smtps://mail.example.org/gatehouse.example.org").expect("read");
         assert!(matches!(s.security, Security::Implicit { .. }));
         assert_eq!(s.port, 465);
         assert_eq!(s.hello, ClientId::Domain("gatehouse.example.org".into()));
 
-        let s = Server::from_url("smtp://[::1]").expect("read");
+        let s = read("smtp://[::1]").expect("read");
         assert_eq!((s.host.as_str(), s.port, s.credentials), ("::1", 25, None));
         assert!(matches!(s.security, Security::Plain));
 
-        assert!(Server::from_url("smtp://x?tls=sometimes").is_err());
-        assert!(Server::from_url("http://x").is_err());
-        assert!(Server::from_url("smtp://").is_err());
+        assert!(read("smtp://x?tls=sometimes").is_err());
+        assert!(read("http://x").is_err());
+        assert!(read("smtp://").is_err());
     }
 
     #[tokio::test]
     async fn connections_are_opened_without_nagle() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
-        let server = Server::from_url(&format!("smtp://127.0.0.1:{port}")).expect("read");
+        let server = read(&format!("smtp://127.0.0.1:{port}")).expect("read");
         let tcp = server.dial().await.expect("connected");
         assert!(tcp.nodelay().expect("read the option"), "TCP_NODELAY is set");
     }
