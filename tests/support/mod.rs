@@ -4,6 +4,7 @@
 
 pub mod server;
 pub mod smtp;
+pub mod tls;
 pub mod workers;
 
 use gatehouse::app::{App, AppConfig};

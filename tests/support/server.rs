@@ -54,6 +54,7 @@ impl Server {
             .env("GATEHOUSE_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env_remove("GATEHOUSE_SMTP_URL")
+            .env_remove("GATEHOUSE_SMTP_CA_FILE")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if let Some(url) = &options.smtp_url {

@@ -1,21 +1,52 @@
 //! A real SMTP server over TCP on loopback: Debian's python3-aiosmtpd running
-//! `smtp_server.py`, which writes every accepted message to a folder. `cargo xtask
-//! test` installs python3-aiosmtpd when it is missing.
+//! `smtp_server.py`, which writes every accepted message to a folder, with how its
+//! session was encrypted and who logged in. It speaks plain SMTP, STARTTLS or TLS from
+//! the first byte, and may require a login. `cargo xtask test` installs
+//! python3-aiosmtpd when it is missing.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::tls::LoopbackCert;
+
 /// Debian's python, where python3-aiosmtpd installs (not a pyenv shim's).
 const PYTHON: &str = "/usr/bin/python3";
 
-/// How the server treats recipients.
+/// How the server treats recipients, and how it talks.
 #[derive(Debug, Clone, Default)]
 pub struct SmtpOptions {
     /// Recipients containing any of these get 550.
     pub reject: Vec<String>,
     /// Recipients containing any of these get 451.
     pub tempfail: Vec<String>,
+    /// TLS, with the certificate it presents. None: plain SMTP.
+    pub tls: Option<ServerTls>,
+    /// The login (user, password) required before mail; other credentials get 535.
+    /// Over STARTTLS, AUTH is offered only once the session is encrypted.
+    pub login: Option<(String, String)>,
+}
+
+/// The TLS a server speaks.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub mode: TlsMode,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// STARTTLS offered, and mail refused (530) until it was used.
+    StartTls,
+    /// TLS from the first byte (smtps).
+    Implicit,
+}
+
+impl ServerTls {
+    pub fn new(mode: TlsMode, cert: &LoopbackCert) -> ServerTls {
+        ServerTls { mode, cert: cert.cert.clone(), key: cert.key.clone() }
+    }
 }
 
 /// A running server; killed when dropped.
@@ -43,6 +74,15 @@ impl Received {
     }
     pub fn message_id(&self) -> &str {
         self.header("Message-ID").unwrap_or_default()
+    }
+    /// How the session that carried it was encrypted: `starttls TLSv1.3`,
+    /// `implicit TLSv1.3` or `none`.
+    pub fn tls(&self) -> &str {
+        self.header("X-Tls").unwrap_or_default()
+    }
+    /// The user the session logged in as, or `none`.
+    pub fn login(&self) -> &str {
+        self.header("X-Login").unwrap_or_default()
     }
     /// The first `/p/<token>` link in the body.
     pub fn link_token(&self) -> Option<String> {
@@ -78,6 +118,16 @@ impl SmtpServer {
         for t in &options.tempfail {
             cmd.args(["--tempfail", t]);
         }
+        if let Some(tls) = &options.tls {
+            let mode = match tls.mode {
+                TlsMode::StartTls => "starttls",
+                TlsMode::Implicit => "implicit",
+            };
+            cmd.args(["--tls", mode]).arg("--cert").arg(&tls.cert).arg("--key").arg(&tls.key);
+        }
+        if let Some((user, password)) = &options.login {
+            cmd.args(["--login", &format!("{user}:{password}")]);
+        }
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -85,7 +135,7 @@ impl SmtpServer {
         SmtpServer { port, dir, child }
     }
 
-    /// `smtp://127.0.0.1:<port>`.
+    /// `smtp://127.0.0.1:<port>` (plain SMTP; a test of TLS or a login writes its own).
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
