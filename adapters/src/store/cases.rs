@@ -218,8 +218,12 @@ impl<'a> Plan<'a> {
         let n = self.set.len();
         let assignments: Vec<String> =
             self.set.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + 1)).collect();
-        let update =
-            format!("UPDATE cases SET {} WHERE id = ${} AND version = ${} RETURNING id", assignments.join(", "), n + 1, n + 2);
+        let update = format!(
+            "UPDATE cases SET {} WHERE id = ${} AND version = ${} RETURNING id",
+            assignments.join(", "),
+            n + 1,
+            n + 2
+        );
         let mut values: Vec<Value> = self.set.iter().map(|(_, v)| v.clone()).collect();
         values.extend([self.before.id.into(), self.before.version.into()]);
         self.writes.one_statement(&update, values)

@@ -2,7 +2,8 @@
 //! then written one of two ways:
 //!
 //! - [`Writes::write_each`]: a statement per kind of row (a multi-row insert each),
-//!   inside the caller's transaction. Both databases; SQLite always.
+//!   inside the caller's transaction, sent to SQLite as one batch. Both databases;
+//!   SQLite always.
 //! - [`Writes::one_statement`]: PostgreSQL only. The compare-and-set update of the case
 //!   and every insert, update and delete as one statement of data-modifying `WITH`
 //!   clauses, each of which writes only when the update matched (`… SELECT … FROM c`).
@@ -18,10 +19,10 @@ use super::{StoreError, codec};
 use gatehouse_engine::decide::{Decision, Event};
 use gatehouse_engine::ids::EvidenceId;
 use gatehouse_engine::snapshot::{CaseSnapshot, EvidenceContent};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait,
-    IdenStatic, Iterable, QueryFilter, Statement, Value,
+    IdenStatic, Iterable, QueryFilter, QueryTrait, Statement, Value,
 };
 use std::collections::HashSet;
 
@@ -166,50 +167,71 @@ impl Writes {
     }
 
     /// Write every row, a statement per kind, inside the caller's transaction (after the
-    /// case row's compare-and-set).
-    pub(super) async fn write_each<C: ConnectionTrait>(self, txn: &C) -> Result<(), StoreError> {
+    /// case row's compare-and-set). On SQLite the statements go to the connection as one
+    /// batch: sqlx runs each SQLite connection on a thread of its own, and every call is
+    /// two thread switches, which cost more than the statements themselves.
+    pub(super) async fn write_each<C: ConnectionTrait>(self, c: &C) -> Result<(), StoreError> {
+        let backend = c.get_database_backend();
+        let statements = self.statements(backend);
+        if backend == DbBackend::Sqlite {
+            if let Some(batch) = batch(statements) {
+                c.execute_raw(batch).await?;
+            }
+        } else {
+            for statement in statements {
+                c.execute_raw(statement).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The statements of [`Writes::write_each`], in order.
+    fn statements(self, backend: DbBackend) -> Vec<Statement> {
+        // The id of the evidence row inserted just before: an attachment supersedes the
+        // current row of its type, which stays, in history, pointing at what replaced it.
+        let inserted = match backend {
+            DbBackend::Postgres => "lastval()",
+            _ => "last_insert_rowid()",
+        };
+        let mut statements = Vec::new();
         for a in self.evidence {
-            let new_id = evidence::Entity::insert(a.row).exec(txn).await?.last_insert_id;
+            statements.push(evidence::Entity::insert(a.row).build(backend));
             if a.supersedes {
-                // The earlier one stays, in history, pointing at what replaced it.
-                evidence::Entity::update_many()
-                    .col_expr(evidence::Column::SupersededBy, Expr::value(new_id))
+                let update = evidence::Entity::update_many()
+                    .col_expr(evidence::Column::SupersededBy, Expr::cust(inserted))
                     .filter(evidence::Column::CaseId.eq(self.case_id))
                     .filter(evidence::Column::EvidenceType.eq(a.evidence_type))
                     .filter(evidence::Column::SupersededBy.is_null())
-                    .filter(evidence::Column::Id.ne(new_id))
-                    .exec(txn)
-                    .await?;
+                    .filter(ExprTrait::ne(Expr::col(evidence::Column::Id), Expr::cust(inserted)));
+                statements.push(update.build(backend));
             }
         }
         if !self.approvals.is_empty() {
-            approval::Entity::insert_many(self.approvals).exec_without_returning(txn).await?;
+            statements.push(approval::Entity::insert_many(self.approvals).build(backend));
         }
         if !self.conflicts.is_empty() {
-            conflict::Entity::insert_many(self.conflicts).exec_without_returning(txn).await?;
+            statements.push(conflict::Entity::insert_many(self.conflicts).build(backend));
         }
         if !self.events.is_empty() {
             // One statement for the decision's events, however many.
-            event::Entity::insert_many(self.events).exec_without_returning(txn).await?;
+            statements.push(event::Entity::insert_many(self.events).build(backend));
         }
         if !self.cancel.is_empty() {
-            timer::Entity::delete_many()
+            let delete = timer::Entity::delete_many()
                 .filter(timer::Column::CaseId.eq(self.case_id))
-                .filter(timer::Column::TimerId.is_in(self.cancel))
-                .exec(txn)
-                .await?;
+                .filter(timer::Column::TimerId.is_in(self.cancel));
+            statements.push(delete.build(backend));
         }
         if !self.arm.is_empty() {
-            timer::Entity::insert_many(self.arm).on_conflict(rearm()).exec_without_returning(txn).await?;
+            statements.push(timer::Entity::insert_many(self.arm).on_conflict(rearm()).build(backend));
         }
         if !self.messages.is_empty() {
             // The key makes enqueueing idempotent: a message is never queued twice.
-            outbox::Entity::insert_many(self.messages)
-                .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned())
-                .exec_without_returning(txn)
-                .await?;
+            let insert = outbox::Entity::insert_many(self.messages)
+                .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned());
+            statements.push(insert.build(backend));
         }
-        Ok(())
+        statements
     }
 
     /// PostgreSQL: `case`, the statement that writes the case row (the compare-and-set
@@ -265,6 +287,20 @@ impl Writes {
         let sql = format!("WITH {} SELECT COUNT(*) AS n FROM c", ctes.join(", "));
         Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, q.values))
     }
+}
+
+/// SQLite: `statements` as one, run in one call (sqlx binds each statement's `?`s from
+/// the values in turn). None when there are none.
+fn batch(statements: Vec<Statement>) -> Option<Statement> {
+    let backend = statements.first()?.db_backend;
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    Some(Statement::from_sql_and_values(backend, sql, values))
 }
 
 /// A timer armed again takes over its earlier row: new due time and occurrence, no lease.
