@@ -4,7 +4,7 @@
 
 use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
-use gatehouse_adapters::store::files::{Incoming, IncomingWriter};
+use gatehouse_adapters::store::files::{Content, Incoming, StoredFile};
 use gatehouse_adapters::store::{
     AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError,
 };
@@ -364,15 +364,11 @@ impl App {
         if bytes.len() as u64 > self.max_upload_bytes {
             return Err(too_large(bytes.len() as u64, self.max_upload_bytes));
         }
-        let mut writer = IncomingWriter::create(&self.files, self.max_upload_bytes).await.map_err(StoreError::Io)?;
-        writer.write(bytes).await.map_err(StoreError::Io)?;
-        let incoming = writer.finish().await.map_err(StoreError::Io)?;
-        self.attach_incoming(actor, case_id, evidence, file_name, media_type, incoming).await
+        let document = Document::InMemory(Content::new(bytes.to_vec()));
+        self.attach(actor, case_id, evidence, file_name, media_type, document).await
     }
 
-    /// Attach a document already received to disk (streamed, hashed and fsynced). The
-    /// engine decides first, so a refused upload leaves nothing in the store; an accepted
-    /// one is moved into the store before the row that points to it commits.
+    /// Attach a document already received to disk (streamed, hashed and fsynced).
     pub async fn attach_incoming(
         &self,
         actor: &Actor,
@@ -382,23 +378,39 @@ impl App {
         media_type: &str,
         incoming: Incoming,
     ) -> Result<CaseView, AppError> {
-        if incoming.size > self.max_upload_bytes {
-            return Err(too_large(incoming.size, self.max_upload_bytes));
+        self.attach(actor, case_id, evidence, file_name, media_type, Document::Received(incoming)).await
+    }
+
+    /// Attach `document`. The engine decides first, so a refused document leaves nothing
+    /// in the store; an accepted one is stored (fsynced) before the row that points to it
+    /// commits.
+    async fn attach(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        evidence: &str,
+        file_name: &str,
+        media_type: &str,
+        document: Document,
+    ) -> Result<CaseView, AppError> {
+        let size = document.size();
+        if size > self.max_upload_bytes {
+            return Err(too_large(size, self.max_upload_bytes));
         }
-        if incoming.size == 0 {
+        if size == 0 {
             return Err(AppError::Invalid(vec![Problem { field: Some("file".into()), message: "is empty".into() }]));
         }
         let content = EvidenceContent::Document {
-            sha256: incoming.sha256.clone(),
+            sha256: document.sha256().to_string(),
             name: safe_file_name(file_name),
-            size: incoming.size,
+            size,
             media_type: media_type.to_string(),
         };
         let command = Command::Attach { evidence: evidence.to_string(), content };
         let (def, before, head) = self.load_for_change(case_id).await?;
         decide(&def, &before, &command, actor, self.clock.now())?;
         let files = self.files.clone();
-        tokio::task::spawn_blocking(move || files.adopt(incoming))
+        tokio::task::spawn_blocking(move || document.store(&files))
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             .map_err(StoreError::Io)?;
@@ -580,4 +592,36 @@ pub async fn publish_folder(
         files.push((path.display().to_string(), def.id.clone(), def.version, outcome));
     }
     Ok((library, PublishReport { files }))
+}
+
+/// A document on its way into the file store.
+enum Document {
+    /// Streamed to disk (an upload), fsynced, waiting to be moved into the store.
+    Received(Incoming),
+    /// Held in memory (a caller of the app services): written straight to its place.
+    InMemory(Content),
+}
+
+impl Document {
+    fn sha256(&self) -> &str {
+        match self {
+            Document::Received(incoming) => &incoming.sha256,
+            Document::InMemory(content) => content.sha256(),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            Document::Received(incoming) => incoming.size,
+            Document::InMemory(content) => content.size(),
+        }
+    }
+
+    /// Into the store, durably: one blocking call. Content already stored stays as it is.
+    fn store(self, files: &FileStore) -> std::io::Result<StoredFile> {
+        match self {
+            Document::Received(incoming) => files.adopt(incoming),
+            Document::InMemory(content) => files.put(&content),
+        }
+    }
 }

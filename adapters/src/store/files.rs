@@ -2,7 +2,9 @@
 //! `files/ab/abcdef…` named by the sha256 of their bytes. A file is written to a
 //! temporary name, fsynced, renamed into place and its directory fsynced *before* the
 //! database row that points to it commits, so a committed row never points at nothing.
-//! A file whose row never committed is harmless garbage, found by `orphans`.
+//! A file whose row never committed (a crash between the two) is harmless garbage that
+//! no row points at; so are temporary files a crash left behind (`.…tmp-…` and
+//! `files/.incoming/`). Nothing removes them yet.
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -40,23 +42,28 @@ impl FileStore {
         self.root.join(prefix).join(sha256)
     }
 
-    /// Store `bytes` durably. Storing the same content twice is a no-op.
-    pub fn put(&self, bytes: &[u8]) -> std::io::Result<StoredFile> {
-        let sha256 = sha256_hex(bytes);
-        let path = self.path(&sha256);
-        let stored = StoredFile { sha256, size: bytes.len() as u64 };
+    /// Store `content` durably: written to a temporary name beside its place, fsynced,
+    /// renamed into place and the directory fsynced. Storing the same content twice is a
+    /// no-op. Blocking: call it from `spawn_blocking`.
+    pub fn put(&self, content: &Content) -> std::io::Result<StoredFile> {
+        let path = self.path(&content.sha256);
+        let stored = StoredFile { sha256: content.sha256.clone(), size: content.size() };
         if path.exists() {
             return Ok(stored);
         }
         let dir = path.parent().expect("a file path has a parent");
         std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{}.tmp-{}", stored.sha256, std::process::id()));
-        {
+        let tmp = dir.join(format!(".{}.tmp-{}-{}", stored.sha256, std::process::id(), uuid_like()));
+        let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
+            f.write_all(&content.bytes)?;
             f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        std::fs::rename(&tmp, &path)?;
+        written?;
         std::fs::File::open(dir)?.sync_all()?;
         Ok(stored)
     }
@@ -81,6 +88,31 @@ impl FileStore {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a sha256"));
         }
         std::fs::read(self.path(sha256))
+    }
+}
+
+/// A document held in memory, and its content address, worked out once.
+#[derive(Debug)]
+pub struct Content {
+    bytes: Vec<u8>,
+    sha256: String,
+}
+
+impl Content {
+    /// Hash `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Content {
+        let sha256 = sha256_hex(&bytes);
+        Content { bytes, sha256 }
+    }
+
+    /// sha256 of the content, hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.bytes.len() as u64
     }
 }
 
