@@ -108,7 +108,7 @@ impl Store {
                 return Ok(after);
             }
         }
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let id = case::Entity::insert(row).exec(&txn).await?.last_insert_id;
         after.id = id;
         Writes::of(id, &AuditHead::genesis(), None, &after, decision).write_each(&txn).await?;
@@ -130,7 +130,7 @@ impl Store {
             // One statement is atomic by itself.
             Some(statement) => plan.run_one(&self.db, statement).await?,
             None => {
-                let txn = self.begin_write().await?;
+                let (txn, _turn) = self.begin_write().await?;
                 let applied = plan.run_each(&txn).await?;
                 if applied.is_some() {
                     txn.commit().await?;
@@ -154,7 +154,7 @@ impl Store {
         &self,
         decisions: &[(&CaseSnapshot, &AuditHead, &Decision)],
     ) -> Result<Vec<Option<CaseSnapshot>>, StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let mut applied = Vec::with_capacity(decisions.len());
         for (before, head, decision) in decisions {
             let plan = Plan::new(before, head, decision);

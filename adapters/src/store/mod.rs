@@ -29,6 +29,7 @@ pub use users::{User, UserError};
 use gatehouse_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What can go wrong in the store, grouped by what the caller must do.
@@ -88,7 +89,13 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// On SQLite, this process's writers take turns here, first come first served,
+    /// before they ask SQLite for its write lock (see [`Store::begin_write`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A writer's turn: held until its transaction has committed or rolled back.
+pub(crate) type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 /// How to open the database.
 #[derive(Debug, Clone)]
@@ -149,7 +156,7 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(|source| StoreError::Unreachable { url: redact(&config.url), source })?;
-        Ok(Store { db })
+        Ok(Store { db, writers: Arc::default() })
     }
 
     /// Apply pending migrations. Returns how many were applied.
@@ -171,18 +178,29 @@ impl Store {
         Ok(())
     }
 
-    /// Begin a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes
-    /// the write lock at once (waiting up to the busy timeout for it), so a transaction
-    /// that reads before it writes cannot fail with `database is locked` when another
-    /// connection commits in between, which a deferred `BEGIN` does without waiting.
-    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    /// Begin a transaction that will write, and the turn to hold until it ends. On SQLite
+    /// it is `BEGIN IMMEDIATE`: it takes the write lock at once (waiting up to the busy
+    /// timeout for it), so a transaction that reads before it writes cannot fail with
+    /// `database is locked` when another connection commits in between, which a deferred
+    /// `BEGIN` does without waiting. Before that, the writers of this process queue for
+    /// their turn, in order: SQLite's own wait for a busy lock sleeps and polls, backing
+    /// off up to 100 ms between tries, so under load a waiting writer could lose the lock
+    /// to newcomers again and again (requests of over a second in the mixed HTTP bench).
+    /// Another process (`gatehouse users add` beside `serve`) still waits SQLite's way.
+    pub(crate) async fn begin_write(&self) -> Result<(sea_orm::DatabaseTransaction, WriteTurn), sea_orm::DbErr> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-        self.db
+        let turn = match self.backend() {
+            DbBackend::Sqlite => Some(self.writers.clone().lock_owned().await),
+            _ => None,
+        };
+        let txn = self
+            .db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
-            .await
+            .await?;
+        Ok((txn, turn))
     }
 
     /// The underlying connection (for tests and benchmarks).

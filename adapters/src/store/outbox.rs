@@ -187,7 +187,7 @@ impl Store {
         }
         let set = "SET sent_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL";
         let plain: Vec<i64> = sent.iter().filter(|(_, note)| note.is_none()).map(|(id, _)| *id).collect();
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         for chunk in plain.chunks(500) {
             let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
             let sql = format!("UPDATE outbox {set} WHERE id IN ({list})");
@@ -224,7 +224,7 @@ impl Store {
         now: jiff::Timestamp,
         escalation: Option<&NewMessage>,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let sql = "UPDATE outbox SET failed_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL \
                    WHERE id = $3 AND sent_at IS NULL";
         let values: [Value; 3] = [codec::to_chrono(now).into(), error.into(), id.into()];

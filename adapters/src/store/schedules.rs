@@ -51,7 +51,7 @@ impl Store {
         message: &NewMessage,
         now: jiff::Timestamp,
     ) -> Result<bool, StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let sql = "UPDATE schedule_runs SET last_occurrence = $1, updated_at = $2 WHERE workflow_id = $3 AND schedule_id = $4 AND last_occurrence = $5";
         let values: [Value; 5] = [
             codec::to_chrono(next).into(),

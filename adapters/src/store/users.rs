@@ -75,7 +75,7 @@ impl Store {
             return Err(UserError::InvalidRole(bad.clone()));
         }
         let token = new_token();
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         if user::Entity::find().filter(user::Column::Email.eq(&email)).one(&txn).await?.is_some() {
             return Err(UserError::EmailTaken(email));
         }
