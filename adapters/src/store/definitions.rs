@@ -60,6 +60,7 @@ impl Store {
         def: &Definition,
         now: jiff::Timestamp,
     ) -> Result<Published, StoreError> {
+        let _turn = self.write_turn().await;
         let existing = definition::Entity::find_by_id((def.id.clone(), def.version as i32)).one(&self.db).await?;
         if let Some(row) = existing {
             if row.sha256 == def.sha256 {

@@ -189,10 +189,7 @@ impl Store {
     /// Another process (`gatehouse users add` beside `serve`) still waits SQLite's way.
     pub(crate) async fn begin_write(&self) -> Result<(sea_orm::DatabaseTransaction, WriteTurn), sea_orm::DbErr> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-        let turn = match self.backend() {
-            DbBackend::Sqlite => Some(self.writers.clone().lock_owned().await),
-            _ => None,
-        };
+        let turn = self.write_turn().await;
         let txn = self
             .db
             .begin_with_options(TransactionOptions {
@@ -201,6 +198,15 @@ impl Store {
             })
             .await?;
         Ok((txn, turn))
+    }
+
+    /// On SQLite, wait for this process's turn to write (see [`Store::begin_write`]);
+    /// every write takes one, a transaction or a single statement. None on PostgreSQL.
+    pub(crate) async fn write_turn(&self) -> WriteTurn {
+        match self.backend() {
+            DbBackend::Sqlite => Some(self.writers.clone().lock_owned().await),
+            _ => None,
+        }
     }
 
     /// The underlying connection (for tests and benchmarks).

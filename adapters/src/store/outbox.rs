@@ -141,6 +141,7 @@ impl Store {
     /// Queue a message unless one with its key is already queued. Returns whether it
     /// was queued now.
     pub async fn enqueue(&self, message: &NewMessage, now: jiff::Timestamp) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         insert_message(&self.db, self.backend(), message, now).await
     }
 
@@ -153,6 +154,7 @@ impl Store {
         lease_until: jiff::Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let _turn = self.write_turn().await;
         let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE outbox SET lease_owner = $1, lease_until = $2, next_attempt_at = $2 \
@@ -173,6 +175,7 @@ impl Store {
 
     /// Remember that an attempt reached these roles, so a retry skips them.
     pub async fn record_delivered(&self, id: i64, roles: &[String]) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let sql = "UPDATE outbox SET delivered = $1 WHERE id = $2";
         let values: [Value; 2] = [json(roles).into(), id.into()];
         self.db.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?;
@@ -207,6 +210,7 @@ impl Store {
     /// An attempt failed in a way that may pass (the server is down, said 4xx): keep
     /// the error and try again at `next_attempt_at`.
     pub async fn retry_later(&self, id: i64, error: &str, next_attempt_at: jiff::Timestamp) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let sql = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL \
                    WHERE id = $3 AND sent_at IS NULL";
         let values: [Value; 3] = [codec::to_chrono(next_attempt_at).into(), error.into(), id.into()];
@@ -238,6 +242,7 @@ impl Store {
 
     /// Give back every outbox lease `owner` holds (a clean shutdown): due at once.
     pub async fn release_message_leases(&self, owner: &str, now: jiff::Timestamp) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let sql = "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1 WHERE lease_owner = $2 AND sent_at IS NULL AND failed_at IS NULL";
         let values: [Value; 2] = [codec::to_chrono(now).into(), owner.into()];
         Ok(self.db.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?.rows_affected())

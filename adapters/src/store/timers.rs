@@ -69,6 +69,7 @@ impl Store {
         lease_until: jiff::Timestamp,
         limit: usize,
     ) -> Result<Vec<DueTimer>, StoreError> {
+        let _turn = self.write_turn().await;
         let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE timers SET lease_owner = $1, lease_until = $2 \
@@ -100,6 +101,7 @@ impl Store {
     /// Give a claimed timer back, if its row is still there and still ours: it may be
     /// claimed again from `not_before` (now, or later after a failure).
     pub async fn release_timer(&self, id: i64, owner: &str, not_before: jiff::Timestamp) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let sql = "UPDATE timers SET lease_owner = NULL, lease_until = $1 WHERE id = $2 AND lease_owner = $3";
         let values: [Value; 3] = [codec::to_chrono(not_before).into(), id.into(), owner.into()];
         self.db.execute_raw(Statement::from_sql_and_values(self.backend(), sql, values)).await?;
@@ -108,6 +110,7 @@ impl Store {
 
     /// Give back every timer lease `owner` holds (a process shutting down cleanly).
     pub async fn release_timer_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let sql = "UPDATE timers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1";
         let r = self.db.execute_raw(Statement::from_sql_and_values(self.backend(), sql, [owner.into()])).await?;
         Ok(r.rows_affected())

@@ -129,6 +129,7 @@ impl Store {
     /// Revoke a user's token: from now on they can do nothing and are sent nothing.
     /// Revoking twice keeps the first date.
     pub async fn revoke_user(&self, email: &str, now: jiff::Timestamp) -> Result<User, UserError> {
+        let _turn = self.write_turn().await;
         let email = email.trim().to_lowercase();
         user::Entity::update_many()
             .col_expr(user::Column::RevokedAt, Expr::value(codec::to_chrono(now)))
