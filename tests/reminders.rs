@@ -15,7 +15,7 @@ use gatehouse_engine::snapshot::{Actor, Answer, Verdict};
 use jiff::ToSpan;
 use std::sync::Arc;
 use support::smtp::{SmtpOptions, SmtpServer, closed_port};
-use support::workers::{Rig, rig, settings};
+use support::workers::{Rig, rig, sent_keys, settings};
 use support::{Backend, alice, fresh_db, lcc_fields};
 
 const PROVIDER: &str = "director@kirkstall.example.org";
@@ -51,16 +51,6 @@ async fn case_in_notice(rig: &Rig) -> i64 {
     let v = app.request_transition(&a, id, "serve_notice", None).await.unwrap();
     assert_eq!(v.case.state.as_str(), "notice");
     id
-}
-
-fn sent_keys(outcomes: &[MailOutcome]) -> Vec<String> {
-    outcomes
-        .iter()
-        .map(|o| match o {
-            MailOutcome::Sent { key, .. } => key.clone(),
-            other => panic!("expected every message sent, got {other:?}"),
-        })
-        .collect()
 }
 
 async fn chaser(backend: Backend) {

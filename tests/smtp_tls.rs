@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use support::smtp::{ServerTls, SmtpOptions, SmtpServer, TlsMode};
 use support::tls::LoopbackCert;
-use support::workers::{Rig, rig, settings};
+use support::workers::{Rig, rig, sent_keys, settings};
 use support::{Backend, TestDb, alice, fresh_db, lcc_fields};
 
 const PROVIDER: &str = "director@kirkstall.example.org";
@@ -41,16 +41,6 @@ fn smtp_settings(db: &TestDb, url: String, ca_file: Option<&Path>) -> WorkerSett
 
 async fn worker(db: &TestDb, settings: &WorkerSettings) -> Rig {
     rig(db, settings, Arc::new(FixedClock::new(support::start())), "worker-1").await
-}
-
-fn sent(outcomes: &[MailOutcome]) -> Vec<String> {
-    outcomes
-        .iter()
-        .map(|o| match o {
-            MailOutcome::Sent { key, .. } => key.clone(),
-            other => panic!("expected every message sent, got {other:?}"),
-        })
-        .collect()
 }
 
 /// The one outcome of a step that did not send: its error.
@@ -81,7 +71,7 @@ async fn starttls(backend: Backend) {
     let rig = worker(&db, &smtp_settings(&db, url, Some(&cert.cert))).await;
     let key = letter_queued(&rig.app).await;
 
-    assert_eq!(sent(&rig.send_due_mail().await), [key]);
+    assert_eq!(sent_keys(&rig.send_due_mail().await), [key]);
     let mail = smtp.messages();
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].rcpt_to, [PROVIDER]);
@@ -103,7 +93,7 @@ async fn implicit(backend: Backend) {
     let rig = worker(&db, &smtp_settings(&db, url, Some(&cert.cert))).await;
     let key = letter_queued(&rig.app).await;
 
-    assert_eq!(sent(&rig.send_due_mail().await), [key]);
+    assert_eq!(sent_keys(&rig.send_due_mail().await), [key]);
     let mail = smtp.messages();
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].rcpt_to, [PROVIDER]);
@@ -136,7 +126,7 @@ async fn login(backend: Backend) {
 
     let right = worker(&db, &smtp_settings(&db, url(PASSWORD), Some(&cert.cert))).await;
     right.advance(31.seconds());
-    assert_eq!(sent(&right.send_due_mail().await), [key]);
+    assert_eq!(sent_keys(&right.send_due_mail().await), [key]);
     let mail = smtp.messages();
     assert_eq!(mail.len(), 1);
     assert_eq!((mail[0].login(), mail[0].rcpt_to.as_slice()), (USER, [PROVIDER.to_string()].as_slice()));
@@ -166,7 +156,7 @@ async fn untrusted(backend: Backend, mode: TlsMode) {
 
     let with = worker(&db, &smtp_settings(&db, url, Some(&cert.cert))).await;
     with.advance(31.seconds());
-    assert_eq!(sent(&with.send_due_mail().await), [key]);
+    assert_eq!(sent_keys(&with.send_due_mail().await), [key]);
     let mail = smtp.messages();
     assert_eq!(mail.len(), 1);
     assert_ne!(mail[0].tls(), "none");

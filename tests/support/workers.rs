@@ -116,3 +116,14 @@ impl Rig {
         self.app.store().add_user(email, email, &roles, self.clock.now()).await.unwrap();
     }
 }
+
+/// The idempotency keys of `outcomes`, each of which must be a sent message.
+pub fn sent_keys(outcomes: &[MailOutcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            MailOutcome::Sent { key, .. } => key.clone(),
+            other => panic!("expected every message sent, got {other:?}"),
+        })
+        .collect()
+}
