@@ -99,7 +99,7 @@ impl Notice {
         let mut case = blank_case(def, &Actor::system(), now);
         case.fields = fields.clone();
         let evaluator = Evaluator::new(def, &case, now);
-        expr::evaluate_bool(when, evaluator.bindings(), def.calendar.clone()).unwrap_or(true)
+        expr::evaluate_bool(when, evaluator.bindings()).unwrap_or(true)
     }
 }
 

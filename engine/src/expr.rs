@@ -9,6 +9,8 @@
 use crate::calendar::Calendar;
 use crate::definition::{FieldType, ParamValue};
 use cel::common::ast::{EntryExpr, Expr as Node};
+use cel::common::types::{CelBool, CelDouble, CelInt, CelMap, CelMapKey as Key, CelNull, CelString, CelTimestamp};
+use cel::common::value::Val;
 use cel::objects::Value;
 use cel::{Context, ExecutionError, IdedExpr, Program};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
@@ -95,7 +97,7 @@ pub(crate) fn compile(text: &str, scope: &Scope) -> Result<Expr, String> {
     }
     let expr = Expr { text: text.to_string(), program: Arc::new(program) };
     let bindings = Bindings::sample(scope);
-    match evaluate(&expr, &bindings, scope.calendar.clone()) {
+    match evaluate(&expr, &bindings) {
         Ok(Value::Bool(_)) => Ok(expr),
         Ok(other) => Err(format!("must be true or false, but gives {}", type_name(&other))),
         Err(ExecutionError::NoSuchOverload(o)) => Err(format!("type error: {o}")),
@@ -109,13 +111,11 @@ pub(crate) fn compile(text: &str, scope: &Scope) -> Result<Expr, String> {
     }
 }
 
-/// The values an expression sees: `case`, `params`, `today`, `now`, as CEL values
-/// built once (CEL maps are reference-counted, so handing them to a context is cheap).
-pub struct Bindings {
-    case: Value,
-    params: Value,
-    today: Value,
-    now: Value,
+/// What an expression sees (`case`, `params`, `today`, `now`, and the workflow's
+/// calendar for `add_working_days`), as a CEL context built once: the values are CEL's
+/// own, borrowing the case's text, so evaluating an expression builds nothing.
+pub struct Bindings<'v> {
+    context: Context<'v, 'v>,
 }
 
 /// A field value as CEL sees it.
@@ -132,27 +132,49 @@ pub enum CelField<'a> {
     Date(Date),
 }
 
-impl Bindings {
-    /// Bindings for a case in `state` with `fields`, at `now` in zone `tz`.
-    pub fn new<'a>(
-        state: &str,
-        fields: impl Iterator<Item = (&'a str, CelField<'a>)>,
-        params: &[(&str, &ParamValue)],
+impl<'v> Bindings<'v> {
+    /// Bindings for a case in `state` with `fields`, at `now` in zone `tz`, with the
+    /// workflow's `calendar` if it has one.
+    pub fn new(
+        state: &'v str,
+        fields: impl Iterator<Item = (&'v str, CelField<'v>)>,
+        params: &[(&'v str, &'v ParamValue)],
         now: &jiff::Zoned,
-    ) -> Bindings {
-        let fields: HashMap<String, Value> = fields.map(|(k, v)| (k.to_string(), cel_field(v))).collect();
-        let mut case = HashMap::new();
-        case.insert("state".to_string(), Value::from(state));
-        case.insert("fields".to_string(), Value::from(fields));
-        let now_cel = DateTime::from_timestamp(now.timestamp().as_second(), 0)
-            .map(|t| t.fixed_offset())
-            .map(Value::Timestamp)
-            .unwrap_or(Value::Null);
-        let params: HashMap<String, Value> = params.iter().map(|(k, v)| (k.to_string(), param_value(v))).collect();
-        Bindings { case: Value::from(case), params: Value::from(params), today: date_value(now.date()), now: now_cel }
+        calendar: Option<Arc<Calendar>>,
+    ) -> Bindings<'v> {
+        let fields: HashMap<Key<'v>, Box<dyn Val + 'v>> = fields.map(|(k, v)| (key(k), cel_field(v))).collect();
+        let case: HashMap<Key<'v>, Box<dyn Val + 'v>> = [
+            (key("state"), Box::new(CelString::from(state)) as Box<dyn Val + 'v>),
+            (key("fields"), Box::new(CelMap::from(fields))),
+        ]
+        .into_iter()
+        .collect();
+        let params: HashMap<Key<'v>, Box<dyn Val + 'v>> =
+            params.iter().map(|(k, v)| (key(k), param_value(v))).collect();
+        let today = date_val(now.date());
+        let now: Box<dyn Val + 'v> = match DateTime::from_timestamp(now.timestamp().as_second(), 0) {
+            Some(t) => Box::new(CelTimestamp::from(t.fixed_offset())),
+            None => Box::new(CelNull),
+        };
+        let mut context = Context::with_env(ENV.clone());
+        context.add_variable_as_val("case", Box::new(CelMap::from(case)));
+        context.add_variable_as_val("params", Box::new(CelMap::from(params)));
+        context.add_variable_as_val("today", today);
+        context.add_variable_as_val("now", now);
+        // Working days need the workflow's calendar, so this one function is added per
+        // case, and only for workflows that have a calendar.
+        if let Some(cal) = calendar {
+            let _ = context.add_function("add_working_days", move |t: Ts, n: Value| -> CelResult<Ts> {
+                let d = cal
+                    .add_working_days(to_date(t)?, whole(&n)?)
+                    .map_err(|e| ExecutionError::function_error("add_working_days", e))?;
+                Ok(to_ts(d))
+            });
+        }
+        Bindings { context }
     }
 
-    fn sample(scope: &Scope) -> Bindings {
+    fn sample(scope: &'v Scope<'v>) -> Bindings<'v> {
         let fields = scope.fields.iter().map(|(k, t)| {
             let v = match t {
                 FieldType::Text | FieldType::Email => CelField::Text("sample"),
@@ -165,14 +187,14 @@ impl Bindings {
             (*k, v)
         });
         let now = jiff::civil::date(2026, 1, 5).at(9, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).expect("fixed date");
-        Bindings::new("sample", fields, &scope.params, &now)
+        Bindings::new("sample", fields, &scope.params, &now, scope.calendar.clone())
     }
 }
 
 /// Evaluate to a boolean. An error says, in words, why the expression could not be
 /// decided (usually a field that is not set yet).
-pub fn evaluate_bool(expr: &Expr, bindings: &Bindings, calendar: Option<Arc<Calendar>>) -> Result<bool, String> {
-    match evaluate(expr, bindings, calendar) {
+pub fn evaluate_bool(expr: &Expr, bindings: &Bindings) -> Result<bool, String> {
+    match evaluate(expr, bindings) {
         Ok(Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("gives {} instead of true or false", type_name(&other))),
         Err(ExecutionError::NoSuchKey(k)) => Err(format!("`{k}` is not set")),
@@ -234,23 +256,8 @@ fn date_env() -> cel::Env {
     env
 }
 
-fn evaluate(expr: &Expr, b: &Bindings, calendar: Option<Arc<Calendar>>) -> Result<Value, ExecutionError> {
-    let mut ctx = Context::with_env(ENV.clone());
-    ctx.add_variable_from_value("case", b.case.clone());
-    ctx.add_variable_from_value("params", b.params.clone());
-    ctx.add_variable_from_value("today", b.today.clone());
-    ctx.add_variable_from_value("now", b.now.clone());
-    // Working days need the workflow's calendar, so this one function is added per
-    // evaluation, and only for workflows that have a calendar.
-    if let Some(cal) = calendar {
-        let _ = ctx.add_function("add_working_days", move |t: Ts, n: Value| -> CelResult<Ts> {
-            let d = cal
-                .add_working_days(to_date(t)?, whole(&n)?)
-                .map_err(|e| ExecutionError::function_error("add_working_days", e))?;
-            Ok(to_ts(d))
-        });
-    }
-    expr.program.execute(&ctx)
+fn evaluate(expr: &Expr, b: &Bindings) -> Result<Value, ExecutionError> {
+    expr.program.execute(&b.context)
 }
 
 type Ts = DateTime<FixedOffset>;
@@ -298,25 +305,30 @@ fn to_ts(d: Date) -> Ts {
 }
 
 /// A date as a CEL value (a timestamp at 00:00 UTC of that day).
-pub fn date_value(d: Date) -> Value {
-    Value::Timestamp(to_ts(d))
+fn date_val<'v>(d: Date) -> Box<dyn Val + 'v> {
+    Box::new(CelTimestamp::from(to_ts(d)))
 }
 
-fn cel_field(v: CelField) -> Value {
+/// A map key naming a variable, field or param.
+fn key(name: &str) -> Key<'_> {
+    Key::String(CelString::from(name))
+}
+
+fn cel_field(v: CelField<'_>) -> Box<dyn Val + '_> {
     match v {
-        CelField::Text(s) => Value::from(s),
-        CelField::Number(n) => Value::Float(n),
-        CelField::Integer(n) => Value::Int(n),
-        CelField::Bool(b) => Value::Bool(b),
-        CelField::Date(d) => date_value(d),
+        CelField::Text(s) => Box::new(CelString::from(s)),
+        CelField::Number(n) => Box::new(CelDouble::from(n)),
+        CelField::Integer(n) => Box::new(CelInt::from(n)),
+        CelField::Bool(b) => Box::new(CelBool::from(b)),
+        CelField::Date(d) => date_val(d),
     }
 }
 
-fn param_value(v: &ParamValue) -> Value {
+fn param_value(v: &ParamValue) -> Box<dyn Val + '_> {
     match v {
-        ParamValue::Number(n) => Value::Float(*n),
-        ParamValue::Text(s) => Value::from(s.as_str()),
-        ParamValue::Bool(b) => Value::Bool(*b),
+        ParamValue::Number(n) => Box::new(CelDouble::from(*n)),
+        ParamValue::Text(s) => Box::new(CelString::from(s.as_str())),
+        ParamValue::Bool(b) => Box::new(CelBool::from(*b)),
     }
 }
 

@@ -52,7 +52,7 @@ pub struct Evaluator<'a> {
     def: &'a Definition,
     case: &'a CaseSnapshot,
     now: Zoned,
-    bindings: OnceCell<Bindings>,
+    bindings: OnceCell<Bindings<'a>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -65,7 +65,7 @@ impl<'a> Evaluator<'a> {
     pub fn transition<'d>(&self, t: &'d Transition) -> TransitionStatus<'d> {
         let applies = match &t.when {
             None => Ok(()),
-            Some(expr) => match evaluate_bool(expr, self.bindings(), self.def.calendar.clone()) {
+            Some(expr) => match evaluate_bool(expr, self.bindings()) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(format!("does not apply to this case (`{}` is false)", expr.text())),
                 Err(e) => Err(format!("cannot tell whether it applies: {e}")),
@@ -110,7 +110,7 @@ impl<'a> Evaluator<'a> {
                     out.push(unmet(m));
                 }
             }
-            GateKind::Rule(expr) => match evaluate_bool(expr, self.bindings(), self.def.calendar.clone()) {
+            GateKind::Rule(expr) => match evaluate_bool(expr, self.bindings()) {
                 Ok(true) => {}
                 Ok(false) => out.push(unmet(format!("rule `{}` does not hold", expr.text()))),
                 Err(e) => {
@@ -224,7 +224,7 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    pub(crate) fn bindings(&self) -> &Bindings {
+    pub(crate) fn bindings(&self) -> &Bindings<'a> {
         self.bindings.get_or_init(|| {
             let fields = self.case.fields.iter().map(|(k, v)| {
                 let f = match v {
@@ -239,7 +239,7 @@ impl<'a> Evaluator<'a> {
             });
             let params: Vec<(&str, &crate::definition::ParamValue)> =
                 self.def.params.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            Bindings::new(self.case.state.as_str(), fields, &params, &self.now)
+            Bindings::new(self.case.state.as_str(), fields, &params, &self.now, self.def.calendar.clone())
         })
     }
 }

@@ -523,3 +523,37 @@ transitions:
           hint: remove it, or give it something to do
     "#]].assert_eq(&diagnostics(&bad, &[]));
 }
+
+#[test]
+fn a_rule_counts_working_days_on_the_workflows_calendar() {
+    let yaml = wf(r#"
+calendar: test-calendar
+transitions:
+  - id: submit
+    from: draft
+    to: decision
+    by: commissioner
+    gates:
+      - rule: "add_working_days(today, 2) <= case.fields.contract_end"
+        id: two_working_days
+        explain: the contract runs two more working days
+  - { id: decide, from: decision, to: notice, gates: [ { approval: { role: board } } ] }
+  - { id: close, from: notice, to: closed }
+tests:
+  - name: from Christmas Eve two working days skip Christmas, the weekend and the Boxing Day substitute
+    start: 2026-12-24T10:00
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2026-12-30 } }
+      - expect_allowed: submit
+  - name: a day less is not enough
+    start: 2026-12-24T10:00
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2026-12-29 } }
+      - expect_blocked: { transition: submit, missing: [two_working_days] }
+"#);
+    expect![[r#"
+        PASS from Christmas Eve two working days skip Christmas, the weekend and the Boxing Day substitute
+        PASS a day less is not enough
+    "#]]
+    .assert_eq(&run(&yaml, &[]));
+}
