@@ -85,6 +85,9 @@ impl StoreError {
     }
 }
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// A connection to the database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -139,7 +142,19 @@ impl Store {
         if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
             url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
         }
+        let sqlite = url.starts_with("sqlite:");
         let mut opts = ConnectOptions::new(url);
+        if sqlite {
+            // A connection to a file cannot be dropped by a server, a proxy or a
+            // firewall: nothing to test, and sqlx's ping before every checkout is a round
+            // trip to the connection's thread.
+            opts.test_before_acquire(false);
+        } else {
+            // A connection in use a moment ago is alive; one idle for longer is pinged
+            // before it is handed out (the server may have restarted, a firewall may
+            // have dropped it). A ping on every checkout is a round trip per statement.
+            opts.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
+        }
         opts.max_connections(config.max_connections)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(30))
