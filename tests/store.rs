@@ -171,6 +171,69 @@ async fn concurrent_evidence(backend: Backend) {
 }
 on_both!(concurrent_answers_are_all_kept, concurrent_evidence);
 
+/// On SQLite, decisions that arrive while another writer holds the lock are committed
+/// together, in one transaction. One of them failing in the database must fail alone:
+/// the others are applied, and nothing of the failed one is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_decision_failing_in_a_group_commit_fails_alone() {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let db = fresh_db(Backend::Sqlite).await;
+    let (app, _) = db.app().await;
+    let app = std::sync::Arc::new(app);
+    let mut cases = Vec::new();
+    for _ in 0..6 {
+        cases.push(
+            app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id,
+        );
+    }
+    // The database refuses one answer, as a full disk or a corrupt page would.
+    let conn = app.store().connection();
+    conn.execute_unprepared(
+        "CREATE TRIGGER refuse BEFORE INSERT ON evidence WHEN NEW.content LIKE '%poison%' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .await
+    .unwrap();
+    // Another connection holds SQLite's write lock, so that the answers queue up behind
+    // the first and the rest go in one group.
+    let other = sea_orm::Database::connect(&db.url).await.unwrap();
+    let immediate = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let blocker = other.begin_with_options(immediate).await.unwrap();
+    let answer = |id: i64, comment: &str| {
+        let app = app.clone();
+        let answers = [("financial_requirements".to_string(), (Answer::Yes, Some(comment.to_string())))];
+        tokio::spawn(async move {
+            app.answer_checklist(&alice(), id, "decommissioning_checklist", answers.into_iter().collect()).await
+        })
+    };
+    let mut clean = Vec::new();
+    for &id in &cases[..5] {
+        clean.push(answer(id, "costed"));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let poisoned = answer(cases[5], "poison");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    blocker.rollback().await.unwrap();
+
+    for task in clean {
+        let view = task.await.unwrap().expect("a clean answer is applied");
+        assert_eq!(view.case.version, 2);
+    }
+    let err = poisoned.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("refused by the test"), "{err}");
+    let v = app.case(cases[5]).await.unwrap();
+    assert_eq!(v.case.version, 1, "nothing of the refused answer is stored");
+    assert!(!v.case.evidence.contains_key("decommissioning_checklist"));
+    for &id in &cases {
+        let (events, broken) = app.audit_trail(id).await.unwrap();
+        assert_eq!(broken, None);
+        assert_eq!(events.len(), if id == cases[5] { 1 } else { 2 }, "case {id}: {events:?}");
+    }
+}
+
 async fn bad_input(backend: Backend) {
     let db = fresh_db(backend).await;
     let (app, _) = db.app().await;

@@ -119,6 +119,10 @@ impl Store {
     /// Apply `decision`, made against `before`, atomically; `head` is the end of its
     /// audit trail as loaded with it ([`super::LoadedCase::head`]). If the case moved on
     /// since `before` was loaded, nothing is written and `Conflict` is returned.
+    ///
+    /// On SQLite the decision may be committed together with other callers' decisions,
+    /// in one transaction (see `group.rs`); it is still all or nothing, and the call
+    /// returns once it is durable.
     pub async fn apply(
         &self,
         before: &CaseSnapshot,
@@ -129,6 +133,7 @@ impl Store {
         let applied = match plan.one_statement(self.backend()) {
             // One statement is atomic by itself.
             Some(statement) => plan.run_one(&self.db, statement).await?,
+            None if self.backend() == DbBackend::Sqlite => self.apply_in_group(plan).await?,
             None => {
                 let (txn, _turn) = self.begin_write().await?;
                 let applied = plan.run_each(&txn).await?;
@@ -186,15 +191,17 @@ struct Updated {
 
 /// One decision about to be written: the case after it, its compare-and-set update and
 /// its other rows.
-struct Plan<'a> {
-    before: &'a CaseSnapshot,
+pub(super) struct Plan {
+    /// The case, and the version the decision was made against.
+    case_id: i64,
+    version: i64,
     after: CaseSnapshot,
     set: [(&'static str, Value); 7],
     writes: Writes,
 }
 
-impl<'a> Plan<'a> {
-    fn new(before: &'a CaseSnapshot, head: &AuditHead, decision: &Decision) -> Plan<'a> {
+impl Plan {
+    pub(super) fn new(before: &CaseSnapshot, head: &AuditHead, decision: &Decision) -> Plan {
         let mut after = before.clone();
         after.apply(decision);
         let writes = Writes::of(before.id, head, Some(before), &after, decision);
@@ -207,7 +214,7 @@ impl<'a> Plan<'a> {
             ("entered_at", codec::to_chrono(after.entered_at).into()),
             ("updated_at", codec::to_chrono(decision.at).into()),
         ];
-        Plan { before, after, set, writes }
+        Plan { case_id: before.id, version: before.version, after, set, writes }
     }
 
     /// On PostgreSQL, the whole decision as one statement (see `writes.rs`).
@@ -225,7 +232,7 @@ impl<'a> Plan<'a> {
             n + 2
         );
         let mut values: Vec<Value> = self.set.iter().map(|(_, v)| v.clone()).collect();
-        values.extend([self.before.id.into(), self.before.version.into()]);
+        values.extend([self.case_id.into(), self.version.into()]);
         self.writes.one_statement(&update, values)
     }
 
@@ -241,20 +248,20 @@ impl<'a> Plan<'a> {
 
     /// The compare-and-set, then the rows a statement per kind, in the caller's
     /// transaction. `None` when the case moved on; then nothing was written.
-    async fn run_each<C: ConnectionTrait>(self, c: &C) -> Result<Option<CaseSnapshot>, StoreError> {
+    pub(super) async fn run_each<C: ConnectionTrait>(&self, c: &C) -> Result<Option<CaseSnapshot>, StoreError> {
         let mut update = case::Entity::update_many();
-        for (column, value) in self.set {
-            update = update.col_expr(Alias::new(column), Expr::value(value));
+        for (column, value) in &self.set {
+            update = update.col_expr(Alias::new(*column), Expr::value(value.clone()));
         }
         let updated = update
-            .filter(case::Column::Id.eq(self.before.id))
-            .filter(case::Column::Version.eq(self.before.version))
+            .filter(case::Column::Id.eq(self.case_id))
+            .filter(case::Column::Version.eq(self.version))
             .exec(c)
             .await?;
         if updated.rows_affected != 1 {
             return Ok(None);
         }
         self.writes.write_each(c).await?;
-        Ok(Some(self.after))
+        Ok(Some(self.after.clone()))
     }
 }

@@ -8,6 +8,7 @@ pub mod codec;
 mod definitions;
 pub mod entities;
 pub mod files;
+mod group;
 mod load;
 mod outbox;
 mod reports;
@@ -95,6 +96,8 @@ pub struct Store {
     /// On SQLite, this process's writers take turns here, first come first served,
     /// before they ask SQLite for its write lock (see [`Store::begin_write`]).
     writers: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, decisions waiting to be committed together by the next writer.
+    queue: Arc<group::Queue>,
 }
 
 /// A writer's turn: held until its transaction has committed or rolled back.
@@ -171,7 +174,7 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(|source| StoreError::Unreachable { url: redact(&config.url), source })?;
-        Ok(Store { db, writers: Arc::default() })
+        Ok(Store { db, writers: Arc::default(), queue: Arc::default() })
     }
 
     /// Apply pending migrations. Returns how many were applied.

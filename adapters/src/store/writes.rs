@@ -170,7 +170,7 @@ impl Writes {
     /// case row's compare-and-set). On SQLite the statements go to the connection as one
     /// batch: sqlx runs each SQLite connection on a thread of its own, and every call is
     /// two thread switches, which cost more than the statements themselves.
-    pub(super) async fn write_each<C: ConnectionTrait>(self, c: &C) -> Result<(), StoreError> {
+    pub(super) async fn write_each<C: ConnectionTrait>(&self, c: &C) -> Result<(), StoreError> {
         let backend = c.get_database_backend();
         let statements = self.statements(backend);
         if backend == DbBackend::Sqlite {
@@ -186,7 +186,7 @@ impl Writes {
     }
 
     /// The statements of [`Writes::write_each`], in order.
-    fn statements(self, backend: DbBackend) -> Vec<Statement> {
+    fn statements(&self, backend: DbBackend) -> Vec<Statement> {
         // The id of the evidence row inserted just before: an attachment supersedes the
         // current row of its type, which stays, in history, pointing at what replaced it.
         let inserted = match backend {
@@ -194,40 +194,40 @@ impl Writes {
             _ => "last_insert_rowid()",
         };
         let mut statements = Vec::new();
-        for a in self.evidence {
-            statements.push(evidence::Entity::insert(a.row).build(backend));
+        for a in &self.evidence {
+            statements.push(evidence::Entity::insert(a.row.clone()).build(backend));
             if a.supersedes {
                 let update = evidence::Entity::update_many()
                     .col_expr(evidence::Column::SupersededBy, Expr::cust(inserted))
                     .filter(evidence::Column::CaseId.eq(self.case_id))
-                    .filter(evidence::Column::EvidenceType.eq(a.evidence_type))
+                    .filter(evidence::Column::EvidenceType.eq(a.evidence_type.as_str()))
                     .filter(evidence::Column::SupersededBy.is_null())
                     .filter(ExprTrait::ne(Expr::col(evidence::Column::Id), Expr::cust(inserted)));
                 statements.push(update.build(backend));
             }
         }
         if !self.approvals.is_empty() {
-            statements.push(approval::Entity::insert_many(self.approvals).build(backend));
+            statements.push(approval::Entity::insert_many(self.approvals.iter().cloned()).build(backend));
         }
         if !self.conflicts.is_empty() {
-            statements.push(conflict::Entity::insert_many(self.conflicts).build(backend));
+            statements.push(conflict::Entity::insert_many(self.conflicts.iter().cloned()).build(backend));
         }
         if !self.events.is_empty() {
             // One statement for the decision's events, however many.
-            statements.push(event::Entity::insert_many(self.events).build(backend));
+            statements.push(event::Entity::insert_many(self.events.iter().cloned()).build(backend));
         }
         if !self.cancel.is_empty() {
             let delete = timer::Entity::delete_many()
                 .filter(timer::Column::CaseId.eq(self.case_id))
-                .filter(timer::Column::TimerId.is_in(self.cancel));
+                .filter(timer::Column::TimerId.is_in(self.cancel.iter().map(String::as_str)));
             statements.push(delete.build(backend));
         }
         if !self.arm.is_empty() {
-            statements.push(timer::Entity::insert_many(self.arm).on_conflict(rearm()).build(backend));
+            statements.push(timer::Entity::insert_many(self.arm.iter().cloned()).on_conflict(rearm()).build(backend));
         }
         if !self.messages.is_empty() {
             // The key makes enqueueing idempotent: a message is never queued twice.
-            let insert = outbox::Entity::insert_many(self.messages)
+            let insert = outbox::Entity::insert_many(self.messages.iter().cloned())
                 .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned());
             statements.push(insert.build(backend));
         }

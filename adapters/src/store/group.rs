@@ -1,0 +1,127 @@
+//! Group commit on SQLite: decisions that arrive while another writer holds the turn
+//! are committed together, in one transaction, by the next writer to get it.
+//!
+//! SQLite has one writer at a time, and this process's writers take turns for it
+//! ([`Store::begin_write`]). A decision's turn is a handful of calls to the connection's
+//! thread and a commit, which waits for `fsync`; with several requests at once, each
+//! waited for every other's turn in full. Now a decision joins a queue and waits for the
+//! turn; whoever gets it takes every decision queued by then and applies them one after
+//! another in ONE transaction, each with its own compare-and-set, then commits once:
+//! one `fsync` for all of them. The others find their answer ready and do not write.
+//!
+//! Each decision is still all or nothing: a decision whose case moved on writes nothing
+//! and gets its conflict while the others are applied. An error (a full disk, say)
+//! rolls the whole group back; the decisions are then applied again each in a
+//! transaction of its own, so that the error reaches only the decision that caused it.
+//!
+//! The group is written by a task of its own, which the caller waits for: a caller that
+//! goes away (a client that hung up) must not stop a transaction carrying the decisions
+//! of others.
+
+use super::cases::Plan;
+use super::{Store, StoreError};
+use gatehouse_engine::snapshot::CaseSnapshot;
+use sea_orm::{DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use std::sync::Mutex;
+use tokio::sync::oneshot;
+
+/// Decisions waiting for the next writer's turn.
+#[derive(Default)]
+pub(super) struct Queue {
+    waiting: Mutex<Vec<Queued>>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").finish_non_exhaustive()
+    }
+}
+
+/// A decision, and where to send what became of it: the case after it, or `None` when
+/// the case had moved on and nothing was written.
+struct Queued {
+    plan: Plan,
+    answer: oneshot::Sender<Result<Option<CaseSnapshot>, StoreError>>,
+}
+
+impl Queue {
+    fn push(&self, queued: Queued) {
+        self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(queued);
+    }
+
+    fn take(&self) -> Vec<Queued> {
+        std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+impl Store {
+    /// SQLite: apply `plan` in the next group to be committed (see the module's doc).
+    pub(super) async fn apply_in_group(&self, plan: Plan) -> Result<Option<CaseSnapshot>, StoreError> {
+        let (answer, mut answered) = oneshot::channel();
+        self.queue.push(Queued { plan, answer });
+        tokio::select! {
+            biased;
+            // Another writer took it with its group.
+            done = &mut answered => return done.unwrap_or_else(|_| Err(stopped())),
+            turn = self.writers.clone().lock_owned() => {
+                // Empty when a writer before took this decision: its answer is sent.
+                let group = self.queue.take();
+                if !group.is_empty() {
+                    let db = self.db.clone();
+                    tokio::spawn(async move {
+                        write(&db, group).await;
+                        drop(turn);
+                    });
+                }
+            }
+        }
+        answered.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+/// Write `group` and send each decision its answer.
+async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
+    if group.len() > 1 {
+        match in_one_transaction(db, group.iter().map(|q| &q.plan)).await {
+            Ok(applied) => {
+                for (queued, applied) in group.into_iter().zip(applied) {
+                    let _ = queued.answer.send(Ok(applied));
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, decisions = group.len(), "a group commit failed; applying its decisions one at a time")
+            }
+        }
+    }
+    for queued in group {
+        let applied = in_one_transaction(db, std::iter::once(&queued.plan)).await.map(|mut a| a.pop().flatten());
+        let _ = queued.answer.send(applied);
+    }
+}
+
+/// Apply `plans` in order in one `BEGIN IMMEDIATE` transaction and commit it. An error
+/// rolls back all of them (the transaction is dropped uncommitted).
+async fn in_one_transaction<'p>(
+    db: &DatabaseConnection,
+    plans: impl Iterator<Item = &'p Plan>,
+) -> Result<Vec<Option<CaseSnapshot>>, StoreError> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    let mut applied = Vec::new();
+    for plan in plans {
+        applied.push(plan.run_each(&txn).await?);
+    }
+    txn.commit().await?;
+    Ok(applied)
+}
+
+/// The writing task ended without an answer (it panicked, or the runtime is shutting
+/// down). Whether the decision was applied is unknown to this caller; the case, when
+/// read again, tells.
+fn stopped() -> StoreError {
+    StoreError::Db(DbErr::Custom("the database writer stopped before answering; read the case again".into()))
+}
