@@ -12,7 +12,8 @@
 //! BENCHMARKS.md. PostgreSQL is the server `GATEHOUSE_TEST_DATABASE_URL` names (`cargo
 //! xtask bench` sets it), else the one on 127.0.0.1:5432.
 //!
-//! Run with `cargo bench --bench store [-- --quick]`.
+//! Run with `cargo bench --bench store [-- --quick] [--backend sqlite|postgres]
+//! [--part throughput|latency]`; the last two narrow the run while profiling.
 
 #[path = "store/commits.rs"]
 mod commits;
@@ -60,13 +61,28 @@ const CLIENTS: [usize; 2] = [1, 8];
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let scale = Scale::from_args();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        throughput(backend, &scale).await?;
+    let backends: Vec<Backend> = [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .filter(|b| arg_value("--backend").is_none_or(|name| name == backend_name(*b)))
+        .collect();
+    let part = arg_value("--part");
+    if part.as_deref().is_none_or(|p| p == "throughput") {
+        for &backend in &backends {
+            throughput(backend, &scale).await?;
+        }
     }
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        transition_latency(backend, &scale).await?;
+    if part.as_deref().is_none_or(|p| p == "latency") {
+        for &backend in &backends {
+            transition_latency(backend, &scale).await?;
+        }
     }
     Ok(())
+}
+
+/// The value after `flag` on the command line, if any.
+fn arg_value(flag: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
 }
 
 /// For each number of clients: the raw commit rate and durable operations per second,
@@ -79,12 +95,16 @@ async fn throughput(backend: Backend, scale: &Scale) -> anyhow::Result<()> {
     let (app, _) = db.app().await;
     let app = Arc::new(app);
     for clients in CLIENTS {
-        let (committers, lifecycles) = (raw_table.committers(clients), lifecycle::clients(&app, clients));
-        let (raw, durable) = rate::take_turns(committers, lifecycles, scale.window, scale.rounds).await?;
+        let (lifecycles, times) = lifecycle::clients(&app, clients);
+        let (raw, durable) =
+            rate::take_turns(raw_table.committers(clients), lifecycles, scale.window, scale.rounds).await?;
         let label = clients_label(clients);
         print_figure(&raw_commit_rate_name(backend, clients), raw.per_second(), "commits_per_second");
         print_figure(&format!("{name}_durable_ops_{label}"), durable.per_second(), "ops_per_second");
         print_figure(&format!("{name}_durable_vs_raw_{label}"), durable.per_second() / raw.per_second(), "ratio");
+        let (documents, others) = times.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).means();
+        print_figure(&format!("{name}_op_latency_mean_document_{label}"), millis(documents), "ms");
+        print_figure(&format!("{name}_op_latency_mean_other_{label}"), millis(others), "ms");
     }
     raw_table.remove().await?;
     drop(app);

@@ -169,7 +169,7 @@ impl App {
         }
         let app = App {
             store,
-            files: FileStore::new(&config.data_dir),
+            files: open_files(&config.data_dir).await?,
             definitions: RwLock::new(definitions),
             library,
             clock,
@@ -546,6 +546,16 @@ impl App {
         let broken = gatehouse_adapters::store::check_chain(case_id, &events);
         Ok((events, broken))
     }
+}
+
+/// The evidence file store under `data_dir`, its folders made where missing.
+async fn open_files(data_dir: &Path) -> anyhow::Result<FileStore> {
+    use anyhow::Context as _;
+    let dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || FileStore::open(&dir))
+        .await
+        .context("the task preparing the evidence folders stopped")?
+        .with_context(|| format!("cannot prepare the evidence folders under {}", data_dir.display()))
 }
 
 fn too_large(size: u64, limit: u64) -> AppError {

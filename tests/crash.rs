@@ -47,7 +47,7 @@ async fn killed_writers(backend: Backend) {
     let (checked, broken) = store.verify_audit().await.unwrap();
     assert_eq!(checked as usize, cases.len());
     assert_eq!(broken, vec![], "every audit chain is intact");
-    let files = FileStore::new(&data);
+    let files = FileStore::open(&data).unwrap();
     for c in &cases {
         let events = event::Entity::find().filter(event::Column::CaseId.eq(c.id)).all(db_conn).await.unwrap();
         let transitions = events.iter().filter(|e| e.kind == "transitioned").count() as i32;

@@ -8,7 +8,8 @@ use crate::rate::Worker;
 use crate::support::{alice, lcc_fields};
 use gatehouse::app::App;
 use gatehouse_engine::snapshot::{Actor, Answer, Verdict};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// One operation on an open case.
 pub enum Op {
@@ -52,22 +53,52 @@ pub struct Client {
     app: Arc<App>,
     /// The case being worked on, and the index in `LIFECYCLE` of its next operation.
     case: Option<(i64, usize)>,
+    /// Shared by the clients of one measurement.
+    times: Arc<Mutex<OpTimes>>,
 }
 
-/// `clients` clients, none of them working on a case yet.
-pub fn clients(app: &Arc<App>, clients: usize) -> Vec<Client> {
-    (0..clients).map(|_| Client { app: app.clone(), case: None }).collect()
+/// How long the operations took, those that attach a document (and so also write and
+/// fsync a file) apart from the others, added up over every client: what the evidence
+/// files cost, beside what the database costs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OpTimes {
+    pub documents: (u64, Duration),
+    pub others: (u64, Duration),
+}
+
+impl OpTimes {
+    /// The mean time of an operation that attaches a document, and of any other.
+    pub fn means(&self) -> (Duration, Duration) {
+        let mean = |(n, total): (u64, Duration)| if n == 0 { Duration::ZERO } else { total / n as u32 };
+        (mean(self.documents), mean(self.others))
+    }
+}
+
+/// `clients` clients, none of them working on a case yet, and where they add up their
+/// operations' times.
+pub fn clients(app: &Arc<App>, clients: usize) -> (Vec<Client>, Arc<Mutex<OpTimes>>) {
+    let times = Arc::new(Mutex::new(OpTimes::default()));
+    let clients = (0..clients).map(|_| Client { app: app.clone(), case: None, times: times.clone() }).collect();
+    (clients, times)
 }
 
 impl Worker for Client {
     async fn step(&mut self) -> anyhow::Result<()> {
-        self.case = match self.case {
-            None => Some((open(&self.app).await?, 0)),
+        let start = Instant::now();
+        let (case, document) = match self.case {
+            None => (Some((open(&self.app).await?, 0)), false),
             Some((id, next)) => {
-                apply(&self.app, id, &LIFECYCLE[next]).await?;
-                (next + 1 < LIFECYCLE.len()).then_some((id, next + 1))
+                let op = &LIFECYCLE[next];
+                apply(&self.app, id, op).await?;
+                ((next + 1 < LIFECYCLE.len()).then_some((id, next + 1)), matches!(op, Op::Attach(_)))
             }
         };
+        self.case = case;
+        let took = start.elapsed();
+        let mut times = self.times.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let kind = if document { &mut times.documents } else { &mut times.others };
+        kind.0 += 1;
+        kind.1 += took;
         Ok(())
     }
 }

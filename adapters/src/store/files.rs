@@ -2,6 +2,9 @@
 //! `files/ab/abcdef…` named by the sha256 of their bytes. A file is written to a
 //! temporary name, fsynced, renamed into place and its directory fsynced *before* the
 //! database row that points to it commits, so a committed row never points at nothing.
+//! The 256 prefix folders are made (and their own entries made durable) once, when the
+//! store is opened, so that storing a file never creates a folder whose name a crash
+//! could lose.
 //! A file whose row never committed (a crash between the two) is harmless garbage that
 //! no row points at; so are temporary files a crash left behind (`.…tmp-…` and
 //! `files/.incoming/`). Nothing removes them yet.
@@ -31,9 +34,22 @@ pub struct StoredFile {
 }
 
 impl FileStore {
-    /// A store rooted at `data_dir/files`.
-    pub fn new(data_dir: &Path) -> FileStore {
-        FileStore { root: data_dir.join("files") }
+    /// The store rooted at `data_dir/files`, its folders made first where missing, each
+    /// new one's name fsynced into its parent. Blocking (it runs once, at start).
+    pub fn open(data_dir: &Path) -> std::io::Result<FileStore> {
+        let root = data_dir.join("files");
+        // The folders whose entries changed: each is fsynced once, however many of its
+        // entries were made (all 257 of `files/` on the first start).
+        let mut changed = std::collections::BTreeSet::new();
+        make_dir(&root, &mut changed)?;
+        for prefix in 0..=255u8 {
+            make_dir(&root.join(format!("{prefix:02x}")), &mut changed)?;
+        }
+        make_dir(&root.join(INCOMING), &mut changed)?;
+        for dir in changed {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        Ok(FileStore { root })
     }
 
     /// Where a file with this hash lives.
@@ -52,7 +68,6 @@ impl FileStore {
             return Ok(stored);
         }
         let dir = path.parent().expect("a file path has a parent");
-        std::fs::create_dir_all(dir)?;
         let tmp = dir.join(format!(".{}.tmp-{}-{}", stored.sha256, std::process::id(), uuid_like()));
         let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
@@ -75,7 +90,6 @@ impl FileStore {
         let stored = StoredFile { sha256: incoming.sha256.clone(), size: incoming.size };
         if !path.exists() {
             let dir = path.parent().expect("a file path has a parent");
-            std::fs::create_dir_all(dir)?;
             std::fs::rename(&incoming.path, &path)?;
             std::fs::File::open(dir)?.sync_all()?;
         }
@@ -145,8 +159,7 @@ impl Drop for Incoming {
 impl IncomingWriter {
     /// Start receiving a file of at most `limit` bytes.
     pub async fn create(store: &FileStore, limit: u64) -> std::io::Result<IncomingWriter> {
-        let dir = store.root.join(".incoming");
-        tokio::fs::create_dir_all(&dir).await?;
+        let dir = store.root.join(INCOMING);
         let path = dir.join(format!("{}-{}", std::process::id(), uuid_like()));
         let file = tokio::fs::File::create(&path).await?;
         Ok(IncomingWriter { file, path, hasher: Sha256::new(), size: 0, limit })
@@ -179,9 +192,62 @@ impl IncomingWriter {
     }
 }
 
+/// Where uploads are received before they are adopted.
+const INCOMING: &str = ".incoming";
+
+/// Make `dir` (and any missing parent) if missing, adding to `changed` the folder each
+/// new one was made in, whose entry must be fsynced for the new folder to survive a
+/// crash.
+fn make_dir(dir: &Path, changed: &mut std::collections::BTreeSet<PathBuf>) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    make_dir(parent, changed)?;
+    match std::fs::create_dir(dir) {
+        Ok(()) => {
+            changed.insert(parent.to_path_buf());
+            Ok(())
+        }
+        // Made meanwhile by another process sharing the data directory.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn uuid_like() -> String {
     use rand::RngCore as _;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_makes_every_folder_a_file_goes_in_and_keeps_what_is_there() {
+        let data = tempfile::tempdir().unwrap();
+        let store = FileStore::open(&data.path().join("data")).unwrap();
+        let folders = std::fs::read_dir(data.path().join("data/files")).unwrap().count();
+        assert_eq!(folders, 256 + 1, "the 256 prefixes and the incoming folder");
+
+        let content = Content::new(b"equality impact assessment".to_vec());
+        let stored = store.put(&content).unwrap();
+        assert_eq!(store.get(&stored.sha256).unwrap(), b"equality impact assessment");
+
+        // Opened again (the next start): the file is still there, nothing is remade.
+        let again = FileStore::open(&data.path().join("data")).unwrap();
+        assert_eq!(again.get(&stored.sha256).unwrap(), b"equality impact assessment");
+    }
+
+    #[test]
+    fn a_data_directory_that_cannot_be_made_is_an_error_not_a_panic() {
+        let data = tempfile::tempdir().unwrap();
+        let blocker = data.path().join("not-a-folder");
+        std::fs::write(&blocker, b"a file where the data directory should be").unwrap();
+        let err = FileStore::open(&blocker).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+    }
 }
