@@ -234,6 +234,57 @@ async fn sqlite_a_decision_failing_in_a_group_commit_fails_alone() {
     }
 }
 
+/// On SQLite, a decision waits in a queue for the next group commit. A caller that goes
+/// away meanwhile (a client that hung up) takes its decision with it: it is not applied
+/// with the next group, nor by any later write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_decision_whose_caller_went_away_while_it_waited_is_not_applied() {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let db = fresh_db(Backend::Sqlite).await;
+    let (app, _) = db.app().await;
+    let app = std::sync::Arc::new(app);
+    let mut cases = Vec::new();
+    for _ in 0..4 {
+        cases.push(
+            app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id,
+        );
+    }
+    // Another connection holds SQLite's write lock: the first answer takes the turn and
+    // waits for the lock, the next two queue behind it.
+    let other = sea_orm::Database::connect(&db.url).await.unwrap();
+    let immediate = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let blocker = other.begin_with_options(immediate).await.unwrap();
+    let answer = |id: i64| {
+        let app = app.clone();
+        let answers = [("financial_requirements".to_string(), (Answer::Yes, None))];
+        tokio::spawn(async move {
+            app.answer_checklist(&alice(), id, "decommissioning_checklist", answers.into_iter().collect()).await
+        })
+    };
+    let first = answer(cases[0]);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let kept = answer(cases[1]);
+    let abandoned = answer(cases[2]);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
+    blocker.rollback().await.unwrap();
+
+    assert_eq!(first.await.unwrap().unwrap().case.version, 2);
+    assert_eq!(kept.await.unwrap().unwrap().case.version, 2, "the caller still waiting is answered");
+    // A later write does not bring the abandoned decision back either.
+    let later = [("financial_requirements".to_string(), (Answer::Yes, None))].into_iter().collect();
+    app.answer_checklist(&alice(), cases[3], "decommissioning_checklist", later).await.unwrap();
+    let v = app.case(cases[2]).await.unwrap();
+    assert_eq!(v.case.version, 1, "the abandoned answer is not stored");
+    assert!(!v.case.evidence.contains_key("decommissioning_checklist"));
+    let (events, broken) = app.audit_trail(cases[2]).await.unwrap();
+    assert_eq!((events.len(), broken), (1, None));
+}
+
 async fn bad_input(backend: Backend) {
     let db = fresh_db(backend).await;
     let (app, _) = db.app().await;

@@ -16,7 +16,8 @@
 //!
 //! The group is written by a task of its own, which the caller waits for: a caller that
 //! goes away (a client that hung up) must not stop a transaction carrying the decisions
-//! of others.
+//! of others. A caller that goes away while its decision still waits in the queue takes
+//! it with it: the next writer leaves it out.
 
 use super::cases::Plan;
 use super::{Store, StoreError};
@@ -49,8 +50,14 @@ impl Queue {
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(queued);
     }
 
+    /// Every decision queued, but those whose caller has gone away while it waited (a
+    /// client that hung up): nobody will hear of it, and applying it later, when some
+    /// other write came, would record as done what its author saw fail. Dropped here,
+    /// it is as if the caller had gone before it was queued.
     fn take(&self) -> Vec<Queued> {
-        std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        let mut waiting = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        waiting.retain(|queued| !queued.answer.is_closed());
+        waiting
     }
 }
 
