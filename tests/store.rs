@@ -171,21 +171,36 @@ async fn concurrent_evidence(backend: Backend) {
 }
 on_both!(concurrent_answers_are_all_kept, concurrent_evidence);
 
+/// A fresh SQLite database, an app over it and `n` Leeds cases.
+async fn sqlite_cases(n: usize) -> (support::TestDb, std::sync::Arc<gatehouse::app::App>, Vec<i64>) {
+    let db = fresh_db(Backend::Sqlite).await;
+    let (app, _) = db.app().await;
+    let mut cases = Vec::new();
+    for _ in 0..n {
+        let view = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap();
+        cases.push(view.case.id);
+    }
+    (db, std::sync::Arc::new(app), cases)
+}
+
+/// SQLite's write lock, held by a transaction on a connection of its own until it ends.
+async fn hold_write_lock(db: &support::TestDb) -> (sea_orm::DatabaseConnection, sea_orm::DatabaseTransaction) {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let other = sea_orm::Database::connect(&db.url).await.unwrap();
+    let immediate = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let blocker = other.begin_with_options(immediate).await.unwrap();
+    (other, blocker)
+}
+
 /// On SQLite, decisions that arrive while another writer holds the lock are committed
 /// together, in one transaction. One of them failing in the database must fail alone:
 /// the others are applied, and nothing of the failed one is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_a_decision_failing_in_a_group_commit_fails_alone() {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    let db = fresh_db(Backend::Sqlite).await;
-    let (app, _) = db.app().await;
-    let app = std::sync::Arc::new(app);
-    let mut cases = Vec::new();
-    for _ in 0..6 {
-        cases.push(
-            app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id,
-        );
-    }
+    let (db, app, cases) = sqlite_cases(6).await;
     // The database refuses one answer, as a full disk or a corrupt page would.
     let conn = app.store().connection();
     conn.execute_unprepared(
@@ -196,12 +211,7 @@ async fn sqlite_a_decision_failing_in_a_group_commit_fails_alone() {
     .unwrap();
     // Another connection holds SQLite's write lock, so that the answers queue up behind
     // the first and the rest go in one group.
-    let other = sea_orm::Database::connect(&db.url).await.unwrap();
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let blocker = other.begin_with_options(immediate).await.unwrap();
+    let (_other, blocker) = hold_write_lock(&db).await;
     let answer = |id: i64, comment: &str| {
         let app = app.clone();
         let answers = [("financial_requirements".to_string(), (Answer::Yes, Some(comment.to_string())))];
@@ -239,24 +249,10 @@ async fn sqlite_a_decision_failing_in_a_group_commit_fails_alone() {
 /// with the next group, nor by any later write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_a_decision_whose_caller_went_away_while_it_waited_is_not_applied() {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    let db = fresh_db(Backend::Sqlite).await;
-    let (app, _) = db.app().await;
-    let app = std::sync::Arc::new(app);
-    let mut cases = Vec::new();
-    for _ in 0..4 {
-        cases.push(
-            app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id,
-        );
-    }
+    let (db, app, cases) = sqlite_cases(4).await;
     // Another connection holds SQLite's write lock: the first answer takes the turn and
     // waits for the lock, the next two queue behind it.
-    let other = sea_orm::Database::connect(&db.url).await.unwrap();
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let blocker = other.begin_with_options(immediate).await.unwrap();
+    let (_other, blocker) = hold_write_lock(&db).await;
     let answer = |id: i64| {
         let app = app.clone();
         let answers = [("financial_requirements".to_string(), (Answer::Yes, None))];
