@@ -1,6 +1,8 @@
 //! Writes Leeds decommissioning cases through the app services, as fast as it can,
 //! until it is killed. `tests/crash.rs` kills it with SIGKILL at random moments and
-//! checks that nothing was half-written.
+//! checks that nothing was half-written. Several writers work at once, each on cases of
+//! its own, so that on SQLite their decisions queue behind each other's commits and go
+//! in groups (one transaction for several decisions): a kill lands in those too.
 //!
 //! Usage: crash_writer DATABASE_URL WORKFLOWS_DIR DATA_DIR
 
@@ -26,9 +28,27 @@ async fn main() -> anyhow::Result<()> {
         max_upload_bytes: 1 << 20,
     };
     let (app, _) = App::new(store, &config, Arc::new(SystemClock)).await?;
-    let a = Actor::user("writer@example.org", ["commissioner"]);
+    let app = Arc::new(app);
     println!("ready");
-    for n in 0u64.. {
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        writers.spawn(write_cases(app.clone(), writer));
+    }
+    while let Some(done) = writers.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+/// How many writers work at once.
+const WRITERS: u64 = 4;
+
+/// Take case after case to the key decision, until killed.
+async fn write_cases(app: Arc<App>, writer: u64) -> anyhow::Result<()> {
+    let a = Actor::user("writer@example.org", ["commissioner"]);
+    for k in 0u64.. {
+        // Every document has content of its own, so each is a new file.
+        let n = writer * 1_000_000_000 + k;
         let fields = vec![
             ("service_name".to_string(), Input::Text(format!("Service {n}"))),
             ("provider_name".into(), Input::Text("Provider".into())),
