@@ -1,13 +1,16 @@
 //! Evidence files, stored content-addressed under the data directory:
 //! `files/ab/abcdef…` named by the sha256 of their bytes. A file is written to a
-//! temporary name, fsynced, renamed into place and its directory fsynced *before* the
-//! database row that points to it commits, so a committed row never points at nothing.
-//! The 256 prefix folders are made (and their own entries made durable) once, when the
-//! store is opened, so that storing a file never creates a folder whose name a crash
-//! could lose.
-//! A file whose row never committed (a crash between the two) is harmless garbage that
-//! no row points at; so are temporary files a crash left behind (`.…tmp-…` and
-//! `files/.incoming/`). Nothing removes them yet.
+//! temporary name in `files/.incoming/`, fsynced, renamed into place and its folder
+//! fsynced *before* the database row that points to it commits, so a committed row never
+//! points at nothing. The 256 prefix folders are made (and their own entries made
+//! durable) once, when the store is opened, so that storing a file never creates a
+//! folder whose name a crash could lose.
+//!
+//! What a crash can leave behind: temporary files in `files/.incoming/`, which opening
+//! the store removes once they are an hour old (younger ones may be uploads another
+//! process sharing the folder is still receiving); and a stored file whose row never
+//! committed, which no row points at. Such a file is harmless, and is used again if the
+//! same content is attached later; nothing removes it.
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -49,7 +52,38 @@ impl FileStore {
         for dir in changed {
             std::fs::File::open(&dir)?.sync_all()?;
         }
-        Ok(FileStore { root })
+        let store = FileStore { root };
+        let removed = store.remove_stale_incoming(STALE)?;
+        if removed > 0 {
+            tracing::info!(removed, folder = %store.root.join(INCOMING).display(), "removed temporary files a crash left behind");
+        }
+        Ok(store)
+    }
+
+    /// Remove the files in `files/.incoming/` last modified more than `age` ago. Returns
+    /// how many.
+    fn remove_stale_incoming(&self, age: std::time::Duration) -> std::io::Result<usize> {
+        let now = std::time::SystemTime::now();
+        let mut removed = 0;
+        // A file gone meanwhile was adopted, or removed by another process opening the
+        // same folder: not an error.
+        let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        for entry in std::fs::read_dir(self.root.join(INCOMING))? {
+            let entry = entry?;
+            let metadata = match entry.metadata() {
+                Ok(metadata) => metadata,
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            if metadata.is_file() && now.duration_since(metadata.modified()?).is_ok_and(|old| old > age) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if gone(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Where a file with this hash lives.
@@ -58,9 +92,9 @@ impl FileStore {
         self.root.join(prefix).join(sha256)
     }
 
-    /// Store `content` durably: written to a temporary name beside its place, fsynced,
-    /// renamed into place and the directory fsynced. Storing the same content twice is a
-    /// no-op. Blocking: call it from `spawn_blocking`.
+    /// Store `content` durably: written to a temporary name in `files/.incoming/`,
+    /// fsynced, renamed into place and its folder fsynced. Storing the same content twice
+    /// is a no-op. Blocking: call it from `spawn_blocking`.
     pub fn put(&self, content: &Content) -> std::io::Result<StoredFile> {
         let path = self.path(&content.sha256);
         let stored = StoredFile { sha256: content.sha256.clone(), size: content.size() };
@@ -68,7 +102,7 @@ impl FileStore {
             return Ok(stored);
         }
         let dir = path.parent().expect("a file path has a parent");
-        let tmp = dir.join(format!(".{}.tmp-{}-{}", stored.sha256, std::process::id(), uuid_like()));
+        let tmp = self.incoming_path();
         let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&content.bytes)?;
@@ -94,6 +128,11 @@ impl FileStore {
             std::fs::File::open(dir)?.sync_all()?;
         }
         Ok(stored)
+    }
+
+    /// A new temporary name in `files/.incoming/`.
+    fn incoming_path(&self) -> PathBuf {
+        self.root.join(INCOMING).join(format!("{}-{}", std::process::id(), uuid_like()))
     }
 
     /// Read a stored file.
@@ -159,8 +198,7 @@ impl Drop for Incoming {
 impl IncomingWriter {
     /// Start receiving a file of at most `limit` bytes.
     pub async fn create(store: &FileStore, limit: u64) -> std::io::Result<IncomingWriter> {
-        let dir = store.root.join(INCOMING);
-        let path = dir.join(format!("{}-{}", std::process::id(), uuid_like()));
+        let path = store.incoming_path();
         let file = tokio::fs::File::create(&path).await?;
         Ok(IncomingWriter { file, path, hasher: Sha256::new(), size: 0, limit })
     }
@@ -192,8 +230,12 @@ impl IncomingWriter {
     }
 }
 
-/// Where uploads are received before they are adopted.
+/// Where files are written before they are renamed into place.
 const INCOMING: &str = ".incoming";
+
+/// How old a temporary file must be for opening the store to remove it: older than any
+/// upload still being received.
+const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Make `dir` (and any missing parent) if missing, adding to `changed` the folder each
 /// new one was made in, whose entry must be fsynced for the new folder to survive a
@@ -240,6 +282,25 @@ mod tests {
         // Opened again (the next start): the file is still there, nothing is remade.
         let again = FileStore::open(&data.path().join("data")).unwrap();
         assert_eq!(again.get(&stored.sha256).unwrap(), b"equality impact assessment");
+    }
+
+    #[test]
+    fn opening_removes_temporary_files_a_crash_left_but_not_uploads_under_way() {
+        let data = tempfile::tempdir().unwrap();
+        let store = FileStore::open(data.path()).unwrap();
+        let stored = store.put(&Content::new(b"consultation report".to_vec())).unwrap();
+        let (left, receiving) = (store.incoming_path(), store.incoming_path());
+        std::fs::write(&left, b"half a document").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(&left).unwrap().set_modified(two_hours_ago).unwrap();
+        std::fs::write(&receiving, b"an upload another process is receiving").unwrap();
+
+        let store = FileStore::open(data.path()).unwrap();
+        assert!(!left.exists(), "a temporary file two hours old is removed");
+        assert!(receiving.exists(), "one written just now is kept");
+        assert_eq!(store.get(&stored.sha256).unwrap(), b"consultation report", "stored files are kept");
+        let incoming: Vec<_> = std::fs::read_dir(data.path().join("files/.incoming")).unwrap().collect();
+        assert_eq!(incoming.len(), 1, "storing a file leaves no temporary file behind");
     }
 
     #[test]
