@@ -253,6 +253,10 @@ fn make_dir(dir: &Path, changed: &mut std::collections::BTreeSet<PathBuf>) -> st
         }
         // Made meanwhile by another process sharing the data directory.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is there but is not a folder", dir.display()),
+        )),
         Err(e) => Err(e),
     }
 }
@@ -309,6 +313,7 @@ mod tests {
         let blocker = data.path().join("not-a-folder");
         std::fs::write(&blocker, b"a file where the data directory should be").unwrap();
         let err = FileStore::open(&blocker).unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotADirectory, "{err}");
+        assert_eq!(err.to_string(), format!("{} is there but is not a folder", blocker.display()));
     }
 }
