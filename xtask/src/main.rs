@@ -6,8 +6,10 @@
 //! Tasks:
 //! - `cargo xtask test [--throwaway-pg] [-- CARGO_TEST_ARGS…]`: installs the SMTP
 //!   server the mail tests use if missing (see [`smtp`]), finds or starts a
-//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and runs
-//!   `cargo test --workspace`, exiting with its exit code.
+//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL`, runs
+//!   `cargo test --workspace` and then (without extra arguments) the shipped workflows'
+//!   scenarios with `gatehouse test workflows`, and ends with one line of its own,
+//!   `N passed, N failed`, the totals over both (see [`tally`]).
 //! - `cargo xtask bench [--quick] [--only STEP,…] [--throwaway-pg]`: finds or starts a
 //!   PostgreSQL server the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the
 //!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets; `http`, a
@@ -15,7 +17,8 @@
 //!   writes `BENCHMARKS.md` at the repository
 //!   root; with `--only`, runs the named steps and prints their report instead.
 //!
-//! Exit codes: the exit code of `cargo test` for `test`; otherwise 0 when the task
+//! Exit codes: for `test`, the exit code of `cargo test`, or 1 when only the scenarios
+//! failed; otherwise 0 when the task
 //! succeeded and 2 when xtask could not do its job (usage errors are clap's 2 as well).
 
 mod apt;
@@ -25,12 +28,13 @@ mod cmd;
 mod machine;
 mod postgres;
 mod smtp;
+mod tally;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 /// The variable through which tests and benchmarks find their PostgreSQL server. They
@@ -119,8 +123,20 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
         .env("GATEHOUSE_AXE_JS", axe)
         .current_dir(project_root());
     eprintln!("xtask: running {}", cmd::display(&command));
-    let status = command.status().context("could not start cargo test")?;
-    Ok(cmd::exit_code(status))
+    let mut tally = tally::Tally::default();
+    let tests = tally::run(&mut command, tally::Runner::Libtest, &mut tally)?;
+    // The shipped workflows' scenarios, unless the arguments picked particular tests.
+    let scenarios = if cargo_args.is_empty() {
+        let mut scenarios = cargo();
+        scenarios.args(["run", "--quiet", "--bin", "gatehouse", "--", "test", "workflows"]).current_dir(project_root());
+        eprintln!("xtask: running {}", cmd::display(&scenarios));
+        Some(tally::run(&mut scenarios, tally::Runner::Scenarios, &mut tally)?)
+    } else {
+        None
+    };
+    println!("{}", tally.line());
+    let failed = !tests.success() || scenarios.is_some_and(|s| !s.success()) || tally.failed > 0;
+    Ok(if failed && tests.success() { ExitCode::FAILURE } else { cmd::exit_code(tests) })
 }
 
 /// Resolves a PostgreSQL server as `test` does, runs the benchmarks with it, and stops
