@@ -146,7 +146,7 @@ async fn filled(backend: Backend, cases: u64) -> anyhow::Result<(TestDb, App)> {
     let template = fill::Template::capture(&app).await?;
     let last = fill::grow_to(app.store().connection(), &template, cases).await?;
     // A copy is a case like any other: its audit trail verifies.
-    let (events, broken) = app.audit_trail(last).await?;
+    let (events, broken) = app.audit_trail(&gatehouse_engine::snapshot::Actor::system(), last).await?;
     anyhow::ensure!(events.len() == 1 && broken.is_none(), "case {last}, a copy, does not verify: {broken:?}");
     Ok((db, app))
 }

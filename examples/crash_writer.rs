@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
         workflows: workflows.into(),
         data_dir: data.into(),
         max_upload_bytes: 1 << 20,
+        oversight_roles: Vec::new(),
     };
     let (app, _) = App::new(store, &config, Arc::new(SystemClock)).await?;
     let app = Arc::new(app);

@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         workflows: workflows.into(),
         data_dir: data.into(),
         max_upload_bytes: 1 << 20,
+        oversight_roles: Vec::new(),
     };
     let clock = Arc::new(SystemClock);
     let (app, _) = App::new(store.clone(), &config, clock.clone()).await?;

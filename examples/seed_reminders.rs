@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         workflows: workflows.into(),
         data_dir: data.into(),
         max_upload_bytes: 1 << 20,
+        oversight_roles: Vec::new(),
     };
     let opened = jiff::Timestamp::now().checked_sub(BACK)?;
     let clock = Arc::new(FixedClock::new(opened));

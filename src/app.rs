@@ -6,14 +6,15 @@ use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
 use gatehouse_adapters::store::files::{Content, Incoming, StoredFile};
 use gatehouse_adapters::store::{
-    AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, Store, StoreError,
+    AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, StateCount, Store, StoreError,
 };
+use gatehouse_engine::access::{Oversight, may_read};
 use gatehouse_engine::decide::{Command, Decision, Problem, Refusal, decide, open};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::gates::{TransitionStatus, Unmet};
 use gatehouse_engine::ids::TransitionId;
-use gatehouse_engine::snapshot::{Actor, Answer, CaseSnapshot, EvidenceContent, Meeting, Verdict};
+use gatehouse_engine::snapshot::{Actor, ActorKind, Answer, CaseSnapshot, EvidenceContent, Meeting, Verdict};
 use gatehouse_engine::{Library, gates};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,6 +97,9 @@ pub struct AppConfig {
     pub data_dir: std::path::PathBuf,
     /// Largest evidence file accepted, in bytes.
     pub max_upload_bytes: u64,
+    /// Roles whose holders read every case (a governance group, internal audit), beside
+    /// the holders of each workflow's own roles.
+    pub oversight_roles: Vec<String>,
 }
 
 /// A case with its definition and where each next step stands.
@@ -145,6 +149,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     max_upload_bytes: u64,
     wake: Wake,
+    oversight: Oversight,
 }
 
 /// What publishing a workflows folder did, per file.
@@ -175,6 +180,7 @@ impl App {
             clock,
             max_upload_bytes: config.max_upload_bytes,
             wake: Wake::new(),
+            oversight: Oversight::new(config.oversight_roles.iter().cloned()),
         };
         Ok((app, report))
     }
@@ -265,22 +271,78 @@ impl App {
         CaseView { definition, case, transitions }
     }
 
-    /// A case and where its next steps stand.
+    /// A case and where its next steps stand, for Gatehouse itself and for views that
+    /// decide themselves what to show (a provider's link). People read a case through
+    /// [`App::case_for`].
     pub async fn case(&self, case_id: i64) -> Result<CaseView, AppError> {
         let (def, snapshot) = self.load(case_id).await?;
         Ok(self.view(def, snapshot))
     }
 
-    /// Cases matching `filter`.
-    pub async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
-        Ok(self.store.list_cases(filter).await?)
+    /// Whether `actor` may read the cases pinned to `definition` (the engine's rule:
+    /// a role of the workflow, or an oversight role of the installation).
+    pub fn may_read(&self, actor: &Actor, definition: &Definition) -> bool {
+        may_read(definition, actor, &self.oversight)
     }
 
-    /// Every case, oldest first, read a page at a time.
-    pub async fn all_cases(&self) -> Result<Vec<CaseRow>, AppError> {
+    /// A case, read by `actor`. A case they may not read is answered as not found, as
+    /// one that does not exist, so that its existence is not revealed.
+    pub async fn case_for(&self, actor: &Actor, case_id: i64) -> Result<CaseView, AppError> {
+        let view = self.case(case_id).await?;
+        if !self.may_read(actor, &view.definition) {
+            return Err(hidden(case_id));
+        }
+        Ok(view)
+    }
+
+    /// Refuse a person who may not read case `case_id` anything on it, as if it did not
+    /// exist: a change they may not make must not tell them the case is there. Links
+    /// are scoped to their own case by the HTTP layer, and Gatehouse reaches every case.
+    fn reaches(&self, actor: &Actor, definition: &Definition, case_id: i64) -> Result<(), AppError> {
+        if actor.kind == ActorKind::User && !self.may_read(actor, definition) {
+            return Err(hidden(case_id));
+        }
+        Ok(())
+    }
+
+    /// The (workflow, version) pairs whose cases `actor` may read, or `None` when they
+    /// read every case.
+    fn readable(&self, actor: &Actor) -> Option<Vec<(String, i32)>> {
+        if self.oversight.covers(actor) {
+            return None;
+        }
+        let definitions = self.definitions.read().expect("definitions lock");
+        Some(definitions.all().filter(|d| self.may_read(actor, d)).map(|d| (d.id.clone(), d.version as i32)).collect())
+    }
+
+    /// Whether `actor` holds one of the installation's oversight roles, and so reads
+    /// every case (and what belongs to no case, such as a schedule's messages).
+    pub fn oversees(&self, actor: &Actor) -> bool {
+        self.oversight.covers(actor)
+    }
+
+    /// How many cases `reader` may read in each workflow and state.
+    pub async fn state_counts(&self, reader: &Actor) -> Result<Vec<StateCount>, AppError> {
+        Ok(self.store.state_counts(self.readable(reader).as_deref()).await?)
+    }
+
+    /// The cases matching `filter` that `actor` may read.
+    pub async fn list_cases(&self, actor: &Actor, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
+        let filter = CaseFilter { readable: self.readable(actor), ..filter.clone() };
+        Ok(self.store.list_cases(&filter).await?)
+    }
+
+    /// Every case `actor` may read, oldest first, read a page at a time.
+    pub async fn all_cases(&self, actor: &Actor) -> Result<Vec<CaseRow>, AppError> {
+        let readable = self.readable(actor);
         let mut out: Vec<CaseRow> = Vec::new();
         loop {
-            let filter = CaseFilter { after_id: out.last().map(|c| c.id), limit: Some(1000), ..CaseFilter::default() };
+            let filter = CaseFilter {
+                after_id: out.last().map(|c| c.id),
+                limit: Some(1000),
+                readable: readable.clone(),
+                ..CaseFilter::default()
+            };
             let page = self.store.list_cases(&filter).await?;
             let done = page.len() < 1000;
             out.extend(page);
@@ -325,6 +387,7 @@ impl App {
                 Some(case) => case,
                 None => self.load_for_change(case_id).await?,
             };
+            self.reaches(actor, &def, case_id)?;
             let decision: Decision = decide(&def, &before, &command, actor, self.clock.now())?;
             match self.store.apply(&before, &head, &decision).await {
                 Ok(after) => {
@@ -408,6 +471,7 @@ impl App {
         };
         let command = Command::Attach { evidence: evidence.to_string(), content };
         let (def, before, head) = self.load_for_change(case_id).await?;
+        self.reaches(actor, &def, case_id)?;
         decide(&def, &before, &command, actor, self.clock.now())?;
         let files = self.files.clone();
         tokio::task::spawn_blocking(move || document.store(&files))
@@ -539,9 +603,13 @@ impl App {
     /// A case's audit trail and the first broken link of its chain, if any.
     pub async fn audit_trail(
         &self,
+        actor: &Actor,
         case_id: i64,
     ) -> Result<(Vec<gatehouse_adapters::store::entities::event::Model>, Option<BrokenLink>), AppError> {
-        self.store.case_row(case_id).await.map_err(not_found)?;
+        let row = self.store.case_row(case_id).await.map_err(not_found)?;
+        if !self.may_read(actor, &*self.definition(&row)?) {
+            return Err(hidden(case_id));
+        }
         let events = self.store.events(case_id).await?;
         let broken = gatehouse_adapters::store::check_chain(case_id, &events);
         Ok((events, broken))
@@ -563,6 +631,12 @@ fn too_large(size: u64, limit: u64) -> AppError {
         field: Some("file".into()),
         message: format!("is {size} bytes; the largest accepted is {limit} bytes"),
     }])
+}
+
+/// What a person who may not read case `id` is told: what they would be told if it
+/// did not exist.
+fn hidden(case_id: i64) -> AppError {
+    not_found(StoreError::NotFound(format!("case {case_id}")))
 }
 
 fn not_found(e: StoreError) -> AppError {

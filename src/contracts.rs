@@ -8,7 +8,7 @@ use gatehouse_adapters::store::{StateEntry, codec};
 use gatehouse_engine::contract::Contract;
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::ids::FieldId;
-use gatehouse_engine::snapshot::FieldValue;
+use gatehouse_engine::snapshot::{Actor, FieldValue};
 use jiff::civil::Date;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -87,9 +87,9 @@ pub fn entered_on(def: &Definition, entries: Option<&Vec<StateEntry>>, state: &s
     entries?.iter().rev().find(|e| e.state == state).map(|e| e.at.to_zoned(def.timezone.clone()).date())
 }
 
-/// Every contract, in case order, that `filter` keeps.
-pub async fn register(app: &App, filter: &ContractFilter) -> Result<Vec<ContractRow>, AppError> {
-    let rows = app.all_cases().await?;
+/// Every contract of the cases `reader` may read, in case order, that `filter` keeps.
+pub async fn register(app: &App, reader: &Actor, filter: &ContractFilter) -> Result<Vec<ContractRow>, AppError> {
+    let rows = app.all_cases(reader).await?;
     let entries = entries_by_case(app.store().state_entries().await?);
     let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
     let mut out = Vec::new();

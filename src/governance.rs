@@ -9,7 +9,7 @@ use crate::contracts::{entered_on, entries_by_case};
 use gatehouse_adapters::store::codec;
 use gatehouse_engine::definition::{Definition, GateKind};
 use gatehouse_engine::gates::Evaluator;
-use gatehouse_engine::snapshot::FieldValue;
+use gatehouse_engine::snapshot::{Actor, FieldValue};
 use gatehouse_engine::{contract, dwell};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -149,10 +149,11 @@ pub struct NoticeRow {
     pub source: Option<String>,
 }
 
-/// Gather the dashboard.
-pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
+/// Gather the dashboard from the cases `reader` may read: every figure, list and count
+/// on it is of those cases only.
+pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError> {
     let now = app.now();
-    let rows = app.all_cases().await?;
+    let rows = app.all_cases(reader).await?;
     let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
     let mut pinned: HashMap<i64, Arc<Definition>> = HashMap::new();
     let mut fields = HashMap::new();
@@ -177,7 +178,7 @@ pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
 
     // Cases per workflow and state, in each workflow's state order.
     let mut counts: Vec<WorkflowCounts> = Vec::new();
-    for c in app.store().state_counts().await? {
+    for c in app.state_counts(reader).await? {
         if counts.last().is_none_or(|w| w.id != c.workflow_id) {
             let title = latest.get(&c.workflow_id).map(|d| d.title.clone()).unwrap_or(c.workflow_id.clone());
             counts.push(WorkflowCounts { id: c.workflow_id.clone(), title, states: Vec::new(), total: 0 });
@@ -237,6 +238,7 @@ pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
         .timers_due_before(now)
         .await?
         .into_iter()
+        .filter(|t| pinned.contains_key(&t.timer.case_id))
         .map(|t| {
             let def = pinned.get(&t.timer.case_id);
             let what = def
@@ -256,6 +258,12 @@ pub async fn dashboard(app: &App) -> Result<Dashboard, AppError> {
         .messages_in_trouble()
         .await?
         .into_iter()
+        // A message of a case the reader may not read is not theirs to see; one of no
+        // case (a workflow's schedule) is the oversight roles'.
+        .filter(|m| match m.case_id {
+            Some(id) => pinned.contains_key(&id),
+            None => app.oversees(reader),
+        })
         .map(|m| {
             let def = m.case_id.and_then(|id| pinned.get(&id));
             let (status, at) = match m.failed_at {

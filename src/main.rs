@@ -46,6 +46,11 @@ enum Command {
         /// Largest evidence file accepted, in bytes.
         #[arg(long, env = "GATEHOUSE_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
         max_upload_bytes: u64,
+        /// A role whose holders read every case (a governance group, internal audit);
+        /// repeat, or separate with commas. Others read the cases of workflows they
+        /// hold a role in.
+        #[arg(long = "oversight-role", env = "GATEHOUSE_OVERSIGHT_ROLES", value_delimiter = ',')]
+        oversight_roles: Vec<String>,
         #[command(flatten)]
         workers: gatehouse::app_timers::WorkerSettings,
         #[command(flatten)]
@@ -182,8 +187,8 @@ fn main() -> ExitCode {
     init_tracing();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, workers, http } => {
-            let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes };
+        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, oversight_roles, workers, http } => {
+            let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
             block_on(operations::serve(ServeConfig { app, listen, workers, http }))
         }
         Command::Timers { db, workflows, due_before } => {

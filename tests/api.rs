@@ -234,8 +234,19 @@ async fn wait_for(smtp: &SmtpServer, to: &str, subject: &str) -> support::smtp::
 // ---------------------------------------------------------------------------------------
 // Who may do what
 
-const CALLERS: [&str; 8] =
-    ["no token", "bad token", "revoked", "commissioner", "exec_board", "director", "link", "other link"];
+const CALLERS: [&str; 11] = [
+    "no token",
+    "bad token",
+    "revoked",
+    "commissioner",
+    "exec_board",
+    "director",
+    "link",
+    "other link",
+    "no role",
+    "another workflow's role",
+    "oversight",
+];
 
 /// Fields of a Leeds case whose contract ends in nine months.
 fn lcc_case() -> serde_json::Value {
@@ -256,12 +267,21 @@ fn link(case: i64, evidence: &[&str]) -> String {
 }
 
 /// Every route against every kind of caller: no token, a made-up token, a revoked
-/// user's token, members of three roles, a provider link to the case, and a provider
-/// link to another case. Each route that changes a case gets a fresh case per caller,
-/// so one caller's success cannot change what the next is told.
+/// user's token, members of three roles, a provider link to the case, a provider link
+/// to another case, a person holding no role, one holding only another workflow's role
+/// and one holding the installation's oversight role. Each route that changes a case
+/// gets a fresh case per caller, so one caller's success cannot change what the next
+/// is told. A case a person may not read is "not found" to them, whatever they ask.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_route_answers_each_caller_as_the_workflow_allows() {
-    let server = Server::start(Backend::Sqlite).await;
+    let options = support::server::Options {
+        env: vec![("GATEHOUSE_OVERSIGHT_ROLES".into(), "audit".into())],
+        ..Default::default()
+    };
+    let server = Server::start_with(Backend::Sqlite, options).await;
+    let nobody = server.user("nobody@leeds.example", &[]);
+    let pig = server.user("pig@leeds.example", &["pig"]);
+    let auditor = server.user("auditor@leeds.example", &["audit"]);
     let alice = server.user("alice@leeds.example", &["commissioner"]);
     let eb = server.user("eb@leeds.example", &["exec_board"]);
     let dan = server.user("dan@leeds.example", &["director"]);
@@ -291,23 +311,40 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             Some(dan.clone()),
             Some(link(case, &["notice_acknowledged"])),
             Some(link(other, &["notice_acknowledged"])),
+            Some(nobody.clone()),
+            Some(pig.clone()),
+            Some(auditor.clone()),
         ]
     };
 
     // (what, method, path with {id}, body, mutates, expected status per caller)
-    type Row = (&'static str, &'static str, &'static str, serde_json::Value, bool, [u16; 8]);
+    type Row = (&'static str, &'static str, &'static str, serde_json::Value, bool, [u16; 11]);
     let rows: Vec<Row> = vec![
-        ("health", "GET", "/health", json!(null), false, [200, 200, 200, 200, 200, 200, 200, 200]),
-        ("openapi", "GET", "/api/openapi.json", json!(null), false, [200, 200, 200, 200, 200, 200, 200, 200]),
-        ("me", "GET", "/api/me", json!(null), false, [401, 401, 401, 200, 200, 200, 200, 200]),
-        ("catalogue", "GET", "/api/workflows", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
+        ("health", "GET", "/health", json!(null), false, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        (
+            "openapi",
+            "GET",
+            "/api/openapi.json",
+            json!(null),
+            false,
+            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        ("me", "GET", "/api/me", json!(null), false, [401, 401, 401, 200, 200, 200, 200, 200, 200, 200, 200]),
+        (
+            "catalogue",
+            "GET",
+            "/api/workflows",
+            json!(null),
+            false,
+            [401, 401, 401, 200, 200, 200, 403, 403, 200, 200, 200],
+        ),
         (
             "workflow",
             "GET",
             "/api/workflows/lcc-decommissioning",
             json!(null),
             false,
-            [401, 401, 401, 200, 200, 200, 403, 403],
+            [401, 401, 401, 200, 200, 200, 403, 403, 200, 200, 200],
         ),
         (
             "diagram",
@@ -315,29 +352,36 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/workflows/lcc-decommissioning/diagram",
             json!(null),
             false,
-            [401, 401, 401, 200, 200, 200, 403, 403],
+            [401, 401, 401, 200, 200, 200, 403, 403, 200, 200, 200],
         ),
         // Only an internal role of the workflow opens a case.
-        ("open", "POST", "/api/cases", lcc_case(), false, [401, 401, 401, 201, 201, 201, 403, 403]),
-        ("list", "GET", "/api/cases", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
-        ("read", "GET", "/api/cases/{id}", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
-        ("events", "GET", "/api/cases/{id}/events", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403]),
+        ("open", "POST", "/api/cases", lcc_case(), false, [401, 401, 401, 201, 201, 201, 403, 403, 403, 403, 403]),
+        ("list", "GET", "/api/cases", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403, 200, 200, 200]),
+        ("read", "GET", "/api/cases/{id}", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403, 404, 404, 200]),
+        (
+            "events",
+            "GET",
+            "/api/cases/{id}/events",
+            json!(null),
+            false,
+            [401, 401, 401, 200, 200, 200, 403, 403, 404, 404, 200],
+        ),
         (
             "download",
             "GET",
             "/api/cases/{id}/evidence/needs_assessment/file",
             json!(null),
             false,
-            [401, 401, 401, 200, 200, 200, 403, 403],
+            [401, 401, 401, 200, 200, 200, 403, 403, 404, 404, 200],
         ),
-        ("link", "GET", "/api/link", json!(null), false, [401, 401, 401, 403, 403, 403, 200, 200]),
+        ("link", "GET", "/api/link", json!(null), false, [401, 401, 401, 403, 403, 403, 200, 200, 403, 403, 403]),
         (
             "fields",
             "PATCH",
             "/api/cases/{id}/fields",
             json!({"fields": {"contract_reference": "X-1"}}),
             true,
-            [401, 401, 401, 200, 200, 200, 403, 403],
+            [401, 401, 401, 200, 200, 200, 403, 403, 404, 404, 403],
         ),
         // Evidence without `from` comes from any internal role; a link provides only what it asks for.
         (
@@ -346,7 +390,7 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/cases/{id}/evidence",
             json!({"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes"}}),
             true,
-            [401, 401, 401, 201, 201, 201, 403, 404],
+            [401, 401, 401, 201, 201, 201, 403, 404, 404, 404, 403],
         ),
         // Only the provider acknowledges notice, and only on its own case.
         (
@@ -355,7 +399,7 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/cases/{id}/evidence",
             json!({"type": "notice_acknowledged"}),
             true,
-            [401, 401, 401, 403, 403, 403, 201, 404],
+            [401, 401, 401, 403, 403, 403, 201, 404, 404, 404, 403],
         ),
         // Only the commissioner moves the case out of `proposal`.
         (
@@ -364,7 +408,7 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/cases/{id}/transitions",
             json!({"transition": "start_engagement"}),
             true,
-            [401, 401, 401, 200, 403, 403, 403, 403],
+            [401, 401, 401, 200, 403, 403, 403, 403, 404, 404, 403],
         ),
         // Only Executive Board members approve for it, and only when a gate asks for it.
         (
@@ -373,7 +417,7 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/cases/{id}/approvals",
             json!({"role": "exec_board", "decision": "approve"}),
             true,
-            [401, 401, 401, 403, 409, 403, 403, 403],
+            [401, 401, 401, 403, 409, 403, 403, 403, 404, 404, 403],
         ),
         (
             "conflict",
@@ -381,7 +425,7 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/cases/{id}/conflicts",
             json!({"role": "director", "reason": "My sister runs the provider"}),
             true,
-            [401, 401, 401, 403, 403, 201, 403, 403],
+            [401, 401, 401, 403, 403, 201, 403, 403, 404, 404, 403],
         ),
         // A link holder is refused before its body is read: it learns that it may not,
         // not what is wrong with a body it may not send.
@@ -391,7 +435,7 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             "/api/cases/{id}/transitions",
             json!({"transition": 5}),
             true,
-            [401, 401, 401, 422, 422, 422, 403, 403],
+            [401, 401, 401, 422, 422, 422, 403, 403, 422, 422, 422],
         ),
     ];
     // Every answer a route gives is one its OpenAPI operation documents.
@@ -449,6 +493,56 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
         }
     }
     assert!(wrong.is_empty(), "{} cell(s) wrong:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+/// Lists hold only the cases a person may read: none for a person without a role, those
+/// of their workflows for a commissioner, every case for the oversight role. A provider
+/// who sends what their link asks for is answered with that request alone: none of the
+/// case's fields, approvers, comments or timers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn people_read_only_their_workflows_cases_and_a_link_only_its_request() {
+    let options = support::server::Options {
+        env: vec![("GATEHOUSE_OVERSIGHT_ROLES".into(), "audit".into())],
+        ..Default::default()
+    };
+    let server = Server::start_with(Backend::Sqlite, options).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let nobody = server.user("nobody@leeds.example", &[]);
+    let pig = server.user("pig@leeds.example", &["pig"]);
+    let auditor = server.user("auditor@leeds.example", &["audit"]);
+    let opened = server.post(Some(&alice), "/api/cases", lcc_case()).await;
+    opened.expect(201);
+    let id = opened.json["id"].as_i64().unwrap();
+
+    let listed = |token: String| {
+        let server = &server;
+        async move {
+            let r = server.get(Some(&token), "/api/cases").await;
+            r.expect(200);
+            r.json["cases"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(alice.clone()).await, [id]);
+    assert_eq!(listed(auditor.clone()).await, [id]);
+    assert!(listed(nobody.clone()).await.is_empty(), "a person without a role lists nothing");
+    assert!(listed(pig.clone()).await.is_empty(), "another workflow's role lists nothing of this one");
+    let hidden = server.get(Some(&nobody), &format!("/api/cases/{id}")).await;
+    hidden.expect(404);
+    let missing = server.get(Some(&nobody), "/api/cases/999999").await;
+    assert_eq!(hidden.json["detail"], missing.json["detail"].as_str().unwrap().replace("999999", &id.to_string()));
+
+    // The provider acknowledges through their link; the answer is their request alone.
+    let token = link(id, &["notice_acknowledged"]);
+    let sent =
+        server.post(Some(&token), &format!("/api/cases/{id}/evidence"), json!({"type": "notice_acknowledged"})).await;
+    sent.expect(201);
+    let text = sent.text.to_lowercase();
+    for secret in ["annual_value", "650000", "fields", "approvals", "timers", "alice@leeds.example", "directorate"] {
+        assert!(!text.contains(secret), "a provider's answer shows `{secret}`: {}", sent.text);
+    }
+    assert_eq!(sent.json["case_id"], id);
+    assert_eq!(sent.json["asked"][0]["type"], "notice_acknowledged");
+    assert!(sent.json["asked"][0]["provided_at"].is_string(), "it says what they sent is in: {}", sent.text);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -81,7 +81,13 @@ async fn chaser(backend: Backend) {
     // has chased, the case is overdue.
     let overdue = || async {
         let filter = CaseFilter { overdue_at: Some(rig.clock.now()), ..CaseFilter::default() };
-        rig.app.list_cases(&filter).await.unwrap().iter().map(|c| c.id).collect::<Vec<_>>()
+        rig.app
+            .list_cases(&gatehouse_engine::snapshot::Actor::system(), &filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
     };
     assert_eq!(rig.fire_due_timers().await, []);
     assert_eq!(overdue().await, Vec::<i64>::new(), "nothing has chased yet");

@@ -79,7 +79,7 @@ async fn lifecycle(backend: Backend) {
     assert!(!reread.evidence.is_empty() && !reread.timers.is_empty());
 
     // The trail has every step, chained.
-    let (events, broken) = app.audit_trail(id).await.unwrap();
+    let (events, broken) = app.audit_trail(&gatehouse_engine::snapshot::Actor::system(), id).await.unwrap();
     assert_eq!(broken, None);
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"opened"));
@@ -131,7 +131,7 @@ async fn concurrent_transitions(backend: Backend) {
         }
         assert_eq!(ok, 1, "exactly one request wins");
         winners += ok;
-        let (events, broken) = app.audit_trail(id).await.unwrap();
+        let (events, broken) = app.audit_trail(&gatehouse_engine::snapshot::Actor::system(), id).await.unwrap();
         assert_eq!(broken, None);
         assert_eq!(events.iter().filter(|e| e.kind == "transitioned").count(), 1);
     }
@@ -238,7 +238,7 @@ async fn sqlite_a_decision_failing_in_a_group_commit_fails_alone() {
     assert_eq!(v.case.version, 1, "nothing of the refused answer is stored");
     assert!(!v.case.evidence.contains_key("decommissioning_checklist"));
     for &id in &cases {
-        let (events, broken) = app.audit_trail(id).await.unwrap();
+        let (events, broken) = app.audit_trail(&gatehouse_engine::snapshot::Actor::system(), id).await.unwrap();
         assert_eq!(broken, None);
         assert_eq!(events.len(), if id == cases[5] { 1 } else { 2 }, "case {id}: {events:?}");
     }
@@ -277,7 +277,7 @@ async fn sqlite_a_decision_whose_caller_went_away_while_it_waited_is_not_applied
     let v = app.case(cases[2]).await.unwrap();
     assert_eq!(v.case.version, 1, "the abandoned answer is not stored");
     assert!(!v.case.evidence.contains_key("decommissioning_checklist"));
-    let (events, broken) = app.audit_trail(cases[2]).await.unwrap();
+    let (events, broken) = app.audit_trail(&gatehouse_engine::snapshot::Actor::system(), cases[2]).await.unwrap();
     assert_eq!((events.len(), broken), (1, None));
 }
 
@@ -312,7 +312,7 @@ async fn bad_input(backend: Backend) {
     assert!(
         matches!(&rec.content, gatehouse_engine::snapshot::EvidenceContent::Document { name, .. } if name == "passwd")
     );
-    let (events, _) = app.audit_trail(id).await.unwrap();
+    let (events, _) = app.audit_trail(&gatehouse_engine::snapshot::Actor::system(), id).await.unwrap();
     assert_eq!(events.len(), 2, "only the opening and the one good attachment are recorded");
 }
 on_both!(bad_input_is_refused_and_nothing_is_stored, bad_input);
@@ -399,17 +399,18 @@ async fn pinned(backend: Backend) {
         app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
     drop(app);
     let file = folder.join("lcc-decommissioning.yaml");
-    let text = std::fs::read_to_string(&file)
-        .unwrap()
-        .replacen("version: 2", "version: 3", 1)
+    let text = std::fs::read_to_string(&file).unwrap();
+    let shipped = support::workflow_version(&text);
+    let text = text
+        .replacen(&format!("version: {shipped}"), &format!("version: {}", shipped + 1), 1)
         .replace("key_decision_threshold: 500000", "key_decision_threshold: 900000");
     std::fs::write(&file, text).unwrap();
     let (app, _) = gatehouse::app::App::new(db.store().await, &config, clock).await.unwrap();
     let v = app.case(id).await.unwrap();
-    assert_eq!(v.definition.version, 2);
-    assert_eq!(app.workflow("lcc-decommissioning").unwrap().version, 3);
+    assert_eq!(v.definition.version, shipped);
+    assert_eq!(app.workflow("lcc-decommissioning").unwrap().version, shipped + 1);
     let new = app.create_case(&alice(), "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap();
-    assert_eq!(new.definition.version, 3);
+    assert_eq!(new.definition.version, shipped + 1);
 }
 on_both!(a_case_stays_on_the_version_it_was_opened_with, pinned);
 

@@ -304,21 +304,24 @@ async fn version_history(backend: Backend) {
     let people = People { alice: alice.clone(), chief: String::new(), director: String::new() };
     open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
 
-    let first = page(&client, &server, "/workflows/lcc-decommissioning").await;
-    let v2 = cells(row(&first, "New cases open on this version"));
-    assert!(v2.starts_with("2 New cases open on this version "), "{v2}");
-    assert!(v2.ends_with(" 1"), "one case on version 2: {v2}");
     let source = std::fs::read_to_string(support::workflows_dir().join("lcc-decommissioning.yaml")).unwrap();
+    let (shipped, next) = (support::workflow_version(&source), support::workflow_version(&source) + 1);
+    let version_row = |n: u32| format!("<th scope=\"row\" class=\"govuk-table__header\">{n}");
+
+    let first = page(&client, &server, "/workflows/lcc-decommissioning").await;
+    let current = cells(row(&first, "New cases open on this version"));
+    assert!(current.starts_with(&format!("{shipped} New cases open on this version ")), "{current}");
+    assert!(current.ends_with(" 1"), "one case on version {shipped}: {current}");
     let report = gatehouse_adapters::workflows::load_paths(&[support::workflows_dir()]).unwrap();
     let (_, loaded) = report.loaded.iter().find(|(p, _)| p.ends_with("lcc-decommissioning.yaml")).unwrap();
-    assert!(v2.contains(&loaded.definition.sha256[..12]), "{v2}");
+    assert!(current.contains(&loaded.definition.sha256[..12]), "{current}");
 
-    // A governance group publishes version 3.
+    // A governance group publishes the next version.
     let dir = tempfile::tempdir().unwrap();
     copy(&support::workflows_dir(), dir.path());
     let file = dir.path().join("lcc-decommissioning.yaml");
     let changed = source
-        .replacen("version: 2", "version: 3", 1)
+        .replacen(&format!("version: {shipped}"), &format!("version: {next}"), 1)
         .replace("key_decision_threshold: 500000", "key_decision_threshold: 600000");
     std::fs::write(&file, changed).unwrap();
     let out = support::server::gatehouse()
@@ -330,10 +333,10 @@ async fn version_history(backend: Backend) {
 
     let after = page(&client, &server, "/workflows/lcc-decommissioning").await;
     let table = &after[after.find("Published versions").unwrap()..];
-    let v3 = table.find("<th scope=\"row\" class=\"govuk-table__header\">3").expect("version 3 is listed");
-    let v2 = table.find("<th scope=\"row\" class=\"govuk-table__header\">2").expect("version 2 is still listed");
-    assert!(v3 < v2, "newest first");
-    assert!(cells(row(table, "<th scope=\"row\" class=\"govuk-table__header\">3")).ends_with(" 0"), "no case on 3 yet");
+    let newer = table.find(&version_row(next)).expect("the next version is listed");
+    let older = table.find(&version_row(shipped)).expect("the shipped version is still listed");
+    assert!(newer < older, "newest first");
+    assert!(cells(row(table, &version_row(next))).ends_with(" 0"), "no case on the next version yet");
 }
 on_both!(the_workflow_page_lists_every_published_version, version_history);
 
@@ -348,4 +351,73 @@ fn copy(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// The pages follow the same reading rule as the API: a person without a role of the
+/// workflow sees none of its cases in the list, the dashboard, the register or the CSV,
+/// and a case page or document of theirs is "not found"; the oversight role sees all.
+async fn pages_follow_the_readers_rule(backend: Backend) {
+    let options = support::server::Options {
+        env: vec![("GATEHOUSE_OVERSIGHT_ROLES".into(), "audit".into())],
+        ..Default::default()
+    };
+    let server = Server::start_with(backend, options).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: String::new(),
+        director: String::new(),
+    };
+    let id = open(&server, &people, "Riverside lunch club", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    server.upload(Some(&people.alice), id, "needs_assessment", "needs.pdf", b"%PDF".to_vec()).await.expect(201);
+    let pig = signed_in(&server, &server.user("pig@leeds.example", &["pig"])).await;
+    let auditor = signed_in(&server, &server.user("auditor@leeds.example", &["audit"])).await;
+
+    // The dashboard counts only the cases a person may read.
+    assert!(page(&pig, &server, "/governance").await.contains("No cases yet."));
+    assert!(!page(&auditor, &server, "/governance").await.contains("No cases yet."));
+    for path in ["/cases", "/contracts", "/contracts.csv"] {
+        let theirs = page(&pig, &server, path).await;
+        assert!(!theirs.contains("Riverside lunch club"), "{path} shows a case of another workflow:\n{theirs}");
+        assert!(!theirs.contains("Kirkstall Trust"), "{path}");
+        let all = page(&auditor, &server, path).await;
+        assert!(all.contains("Riverside lunch club"), "{path} hides the case from the oversight role:\n{all}");
+    }
+    for path in [format!("/cases/{id}"), format!("/cases/{id}/evidence/needs_assessment/file")] {
+        let r = pig.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(!r.text().await.unwrap().contains("Riverside"), "{path}");
+        let r = auditor.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+}
+on_both!(the_pages_show_a_person_only_the_cases_they_may_read, pages_follow_the_readers_rule);
+
+/// A provider's link to a case that has closed says so and offers no form to send
+/// anything with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_provider_page_of_a_closed_case_offers_no_forms() {
+    let server = Server::start(Backend::Sqlite).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: String::new(),
+        director: String::new(),
+    };
+    let id = open(&server, &people, "Riverside lunch club", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    let signer = gatehouse_adapters::links::LinkSigner::new(support::server::SECRET.as_bytes()).unwrap();
+    let token = signer.sign(&gatehouse_adapters::links::LinkClaims {
+        case_id: id,
+        role: "provider".into(),
+        evidence: vec!["provider_engagement".into()],
+        expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24),
+    });
+    let provider = reqwest::Client::new();
+    let open_page = provider.get(server.url(&format!("/p/{token}"))).send().await.unwrap().text().await.unwrap();
+    assert!(open_page.contains("<form"), "an open case asks with a form:\n{open_page}");
+
+    step(&server, &people.alice, id, "withdraw").await;
+    let r = provider.get(server.url(&format!("/p/{token}"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let closed = r.text().await.unwrap();
+    assert!(closed.contains("This case is closed"), "{closed}");
+    assert!(!closed.contains("<form"), "a closed case offers no form:\n{closed}");
 }

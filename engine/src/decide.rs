@@ -595,6 +595,15 @@ fn approval_role(def: &Definition, case: &CaseSnapshot, role: &str, actor: &Acto
             })
             .copied()
     };
+    // A member who declared a conflict of interest for the role on this case does not
+    // count toward its quorum: their approval is refused, saying why, for the same reason.
+    if let Some(declared) = case.conflicts.iter().find(|c| c.role == id && c.by == actor.id) {
+        return Err(Refusal::NotAllowed(format!(
+            "you declared a conflict of interest as {} on this case ({}), so your approval cannot count; \
+             another member must decide",
+            def.roles[&id].title, declared.reason
+        )));
+    }
     if let Some(why) = asks.iter().map(|a| barred(a)).collect::<Option<Vec<_>>>().and_then(|w| w.first().copied()) {
         let what = match why {
             Separation::Submitter => "submitted this case for decision",

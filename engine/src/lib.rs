@@ -8,6 +8,7 @@
 //! out.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod calendar;
 pub mod contract;
 pub mod decide;

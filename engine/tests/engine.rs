@@ -94,7 +94,7 @@ tests:
       - approve: { role: board, as: bob, meeting: { name: Board, date: 2026-01-10 } }
       - expect_blocked: { transition: decide, missing: [board] }
       - declare_conflict: { role: board, as: carol, reason: trustee of the provider }
-      - approve: { role: board, as: carol }
+      - approve: { role: board, as: carol, refused: true }
       - expect_blocked: { transition: decide, missing: [board] }
       - approve: { role: board, as: dan, conflict: former employee }
       - expect_blocked: { transition: decide, missing: [board] }

@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_adapters::store::CaseFilter;
-use gatehouse_engine::snapshot::{Meeting, Verdict};
+use gatehouse_engine::snapshot::{Actor, Meeting, Verdict};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,14 +49,19 @@ pub async fn create(State(http): State<Arc<Http>>, Staff(caller): Staff, Json(bo
 #[utoipa::path(get, path = "/api/cases", tag = "cases", params(CaseQuery),
     responses((status = 200, body = CaseList), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(State(http): State<Arc<Http>>, _: Staff, Query(q): Query<CaseQuery>) -> Answered {
+pub async fn list(State(http): State<Arc<Http>>, Staff(caller): Staff, Query(q): Query<CaseQuery>) -> Answered {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(Problem::field(Kind::InvalidInput, "limit", "must be between 1 and 500"));
     }
-    let filter =
-        CaseFilter { workflow: q.workflow, state: q.state, after_id: q.after, limit: Some(limit), overdue_at: None };
-    let rows = http.app.list_cases(&filter).await?;
+    let filter = CaseFilter {
+        workflow: q.workflow,
+        state: q.state,
+        after_id: q.after,
+        limit: Some(limit),
+        ..Default::default()
+    };
+    let rows = http.app.list_cases(&caller.actor, &filter).await?;
     let next_after = if rows.len() as u64 == limit { rows.last().map(|r| r.id) } else { None };
     Ok(axum::Json(CaseList { cases: rows.iter().map(CaseSummary::from).collect(), next_after }).into_response())
 }
@@ -66,8 +71,8 @@ pub async fn list(State(http): State<Arc<Http>>, _: Staff, Query(q): Query<CaseQ
 #[utoipa::path(get, path = "/api/cases/{id}", tag = "cases", params(("id" = i64, Path, description = "The case id")),
     responses((status = 200, body = CaseDto), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn get(State(http): State<Arc<Http>>, _: Staff, Path(id): Path<i64>) -> Answered {
-    let view = http.app.case(id).await?;
+pub async fn get(State(http): State<Arc<Http>>, Staff(caller): Staff, Path(id): Path<i64>) -> Answered {
+    let view = http.app.case_for(&caller.actor, id).await?;
     Ok(ok(CaseDto::from(&view)))
 }
 
@@ -96,7 +101,7 @@ pub async fn set_fields(
         (EvidenceJson = "application/json"),
         (UploadForm = "multipart/form-data"),
     )),
-    responses((status = 201, body = CaseDto),
+    responses((status = 201, body = EvidenceAnswer, description = "Stored: the case to a user; to a provider's link, only what it asks for"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown evidence type, bad answers, empty file"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "The file is over the limit"),
         (status = 415, body = Problem, content_type = "application/problem+json")),
@@ -139,7 +144,25 @@ pub async fn evidence(
             "send a document as multipart/form-data (parts `type` and `file`), or answers as application/json",
         ));
     };
-    Ok(created(CaseDto::from(&view)))
+    // A provider's link sees what it was asked for and what it sent, never the rest.
+    Ok(match &caller.link {
+        Some(claims) => {
+            let answer = EvidenceAnswer::Link(super::links::link_view(claims, &view));
+            (StatusCode::CREATED, [(header::LOCATION, "/api/link".to_string())], axum::Json(answer)).into_response()
+        }
+        None => created(CaseDto::from(&view)),
+    })
+}
+
+/// What attaching evidence answers: the case for staff; for a provider's link, only
+/// what the link asks for and whether each is in.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum EvidenceAnswer {
+    /// The case, to a user.
+    Case(Box<CaseDto>),
+    /// What the link asks for, to a provider.
+    Link(super::links::LinkView),
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -173,13 +196,18 @@ fn answer(
     responses((status = 200, description = "The file, with the media type it was stored with", content_type = "*/*"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn file(State(http): State<Arc<Http>>, _: Staff, Path((id, kind)): Path<(i64, String)>) -> Answered {
-    document(&http, id, &kind).await
+pub async fn file(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path((id, kind)): Path<(i64, String)>,
+) -> Answered {
+    document(&http, &caller.actor, id, &kind).await
 }
 
-/// The current document of evidence type `kind` on case `id`, streamed from the store.
-pub async fn document(http: &Http, id: i64, kind: &str) -> Answered {
-    let view = http.app.case(id).await?;
+/// The current document of evidence type `kind` on case `id`, streamed from the store,
+/// for a reader of the case.
+pub async fn document(http: &Http, reader: &Actor, id: i64, kind: &str) -> Answered {
+    let view = http.app.case_for(reader, id).await?;
     let found = view.case.evidence.iter().find(|(k, _)| k.as_str() == kind).and_then(|(_, e)| match &e.content {
         gatehouse_engine::snapshot::EvidenceContent::Document { sha256, name, media_type, .. } => {
             Some((sha256.clone(), name.clone(), media_type.clone()))
@@ -265,8 +293,8 @@ pub async fn transition(
 #[utoipa::path(get, path = "/api/cases/{id}/events", tag = "cases", params(("id" = i64, Path, description = "The case id")),
     responses((status = 200, body = AuditTrail), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn events(State(http): State<Arc<Http>>, _: Staff, Path(id): Path<i64>) -> Answered {
-    let (events, broken) = http.app.audit_trail(id).await?;
+pub async fn events(State(http): State<Arc<Http>>, Staff(caller): Staff, Path(id): Path<i64>) -> Answered {
+    let (events, broken) = http.app.audit_trail(&caller.actor, id).await?;
     let events = events
         .into_iter()
         .map(|e| EventDto {

@@ -5,8 +5,10 @@
 use super::Http;
 use super::auth::Caller;
 use super::problem::{Kind, Problem};
+use crate::app::CaseView;
 use axum::Json;
 use axum::extract::State;
+use gatehouse_adapters::links::LinkClaims;
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -57,6 +59,12 @@ pub async fn asked(State(http): State<Arc<Http>>, caller: Caller) -> Result<Json
         return Err(Problem::new(Kind::Forbidden, "this route is for a provider's link token"));
     };
     let view = http.app.case(claims.case_id).await?;
+    Ok(Json(link_view(&claims, &view)))
+}
+
+/// What a link holder may see of a case: what the link asks for, and whether each is in.
+/// Every answer to a link holder is this, so that none carries the rest of the case.
+pub fn link_view(claims: &LinkClaims, view: &CaseView) -> LinkView {
     let def = &view.definition;
     let asked = claims
         .evidence
@@ -70,12 +78,12 @@ pub async fn asked(State(http): State<Arc<Http>>, caller: Caller) -> Result<Json
             provided_at: view.case.evidence.get(id).map(|r| r.at.to_string()),
         })
         .collect();
-    Ok(Json(LinkView {
+    LinkView {
         case_id: claims.case_id,
         workflow: def.title.clone(),
         state: def.states.get(&view.case.state).map(|s| s.title.clone()).unwrap_or_default(),
-        role: claims.role,
+        role: claims.role.clone(),
         expires_at: claims.expires_at.to_string(),
         asked,
-    }))
+    }
 }

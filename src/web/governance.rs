@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub async fn dashboard(State(http): State<Arc<Http>>, session: Session) -> Response {
-    let d = match crate::governance::dashboard(&http.app).await {
+    let d = match crate::governance::dashboard(&http.app, &session.actor).await {
         Ok(d) => d,
         Err(e) => return error_page(&Problem::from(e)),
     };
@@ -73,7 +73,7 @@ impl RegisterQuery {
 
 pub async fn register(State(http): State<Arc<Http>>, session: Session, Query(q): Query<RegisterQuery>) -> Response {
     let (filter, error) = q.filter();
-    let all = match contracts::register(&http.app, &ContractFilter::default()).await {
+    let all = match contracts::register(&http.app, &session.actor, &ContractFilter::default()).await {
         Ok(r) => r,
         Err(e) => return error_page(&Problem::from(e)),
     };
@@ -115,7 +115,7 @@ pub async fn register_csv(State(http): State<Arc<Http>>, session: Session, Query
     if let Some(message) = error {
         return (StatusCode::UNPROCESSABLE_ENTITY, message).into_response();
     }
-    let rows = match contracts::register(&http.app, &filter).await {
+    let rows = match contracts::register(&http.app, &session.actor, &filter).await {
         Ok(r) => r,
         Err(e) => return error_page(&Problem::from(e)),
     };

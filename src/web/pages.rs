@@ -136,8 +136,9 @@ pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Qu
         after_id: None,
         limit: Some(500),
         overdue_at: overdue.then(|| http.app.now()),
+        readable: None,
     };
-    let rows = match http.app.list_cases(&filter).await {
+    let rows = match http.app.list_cases(&session.actor, &filter).await {
         Ok(rows) => rows,
         Err(e) => return app_error_page(e),
     };
@@ -329,11 +330,11 @@ async fn case_response(
     errors: Vec<Value>,
     notice: Option<&str>,
 ) -> Response {
-    let view = match http.app.case(id).await {
+    let view = match http.app.case_for(&session.actor, id).await {
         Ok(v) => v,
         Err(e) => return app_error_page(e),
     };
-    let (events, broken) = match http.app.audit_trail(id).await {
+    let (events, broken) = match http.app.audit_trail(&session.actor, id).await {
         Ok(t) => t,
         Err(e) => return app_error_page(e),
     };
@@ -597,8 +598,7 @@ pub async fn download(
     session: Session,
     Path((id, kind)): Path<(i64, String)>,
 ) -> Response {
-    let _ = &session;
-    match crate::http::cases::document(&http, id, &kind).await {
+    match crate::http::cases::document(&http, &session.actor, id, &kind).await {
         Ok(r) => r,
         Err(p) => error_page(&p),
     }
@@ -775,11 +775,13 @@ async fn provider_response(
         })
         .collect();
     let service = view.case.fields.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display());
+    // A closed case takes nothing more: the page says so instead of offering forms.
+    let closed = def.states.get(&view.case.state).is_some_and(|s| s.terminal);
     render(
         status,
         "provider.html",
         json!({"workflow": def.title, "service": service, "expires": at(&claims.expires_at), "asked": asked,
-            "token": token, "errors": errors, "notice": notice}),
+            "token": token, "errors": errors, "notice": notice, "closed": closed}),
     )
 }
 

@@ -70,6 +70,7 @@ impl TestDb {
             workflows: workflows_dir(),
             data_dir: self.dir.path().join("data"),
             max_upload_bytes: 1024 * 1024,
+            oversight_roles: Vec::new(),
         }
     }
 
@@ -166,4 +167,13 @@ pub fn files_under(dir: &std::path::Path) -> usize {
             if p.is_dir() { files_under(&p) } else { 1 }
         })
         .sum()
+}
+
+/// The `version:` of a workflow file's text.
+#[allow(dead_code)]
+pub fn workflow_version(text: &str) -> u32 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("version:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the workflow has a top-level version")
 }

@@ -33,6 +33,27 @@ pub struct CaseFilter {
     /// case still waits for (a repeating timer has fired and is armed again; its row
     /// counts the occurrences sent), or a timer is past its due time.
     pub overdue_at: Option<jiff::Timestamp>,
+    /// Only cases pinned to one of these (workflow, version) pairs: the versions whose
+    /// cases the reader may read. `None` keeps every case; an empty list, none.
+    pub readable: Option<Vec<(String, i32)>>,
+}
+
+/// The condition keeping the cases pinned to one of the `readable` (workflow, version)
+/// pairs: always true for `None`; `None` for an empty list, which keeps no case.
+pub(crate) fn readable_condition(readable: Option<&[(String, i32)]>) -> Option<sea_orm::Condition> {
+    let Some(readable) = readable else { return Some(sea_orm::Condition::all()) };
+    if readable.is_empty() {
+        return None;
+    }
+    let mut any = sea_orm::Condition::any();
+    for (workflow, version) in readable {
+        any = any.add(
+            sea_orm::Condition::all()
+                .add(case::Column::WorkflowId.eq(workflow.as_str()))
+                .add(case::Column::WorkflowVersion.eq(*version)),
+        );
+    }
+    Some(any)
 }
 
 impl Store {
@@ -44,6 +65,8 @@ impl Store {
     /// Cases matching `filter`, oldest first.
     pub async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>, StoreError> {
         let mut q = case::Entity::find().order_by_asc(case::Column::Id);
+        let Some(only) = readable_condition(filter.readable.as_deref()) else { return Ok(Vec::new()) };
+        q = q.filter(only);
         if let Some(w) = &filter.workflow {
             q = q.filter(case::Column::WorkflowId.eq(w.as_str()));
         }

@@ -44,6 +44,11 @@ impl Definitions {
         out.into_values().collect()
     }
 
+    /// Every published version of every workflow.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Definition>> {
+        self.by_version.values()
+    }
+
     /// Add a definition (used when publishing).
     pub fn insert(&mut self, def: Arc<Definition>) {
         self.by_version.insert((def.id.clone(), def.version), def);

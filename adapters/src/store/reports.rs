@@ -64,9 +64,12 @@ pub struct PublishedVersion {
 }
 
 impl Store {
-    /// How many cases each workflow has in each state.
-    pub async fn state_counts(&self) -> Result<Vec<StateCount>, StoreError> {
+    /// How many cases each workflow has in each state, of the cases pinned to the
+    /// `readable` (workflow, version) pairs (`None`: every case).
+    pub async fn state_counts(&self, readable: Option<&[(String, i32)]>) -> Result<Vec<StateCount>, StoreError> {
+        let Some(only) = super::cases::readable_condition(readable) else { return Ok(Vec::new()) };
         let rows: Vec<(String, String, i64)> = case::Entity::find()
+            .filter(only)
             .select_only()
             .column(case::Column::WorkflowId)
             .column(case::Column::State)

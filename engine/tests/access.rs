@@ -1,0 +1,63 @@
+//! Who may read a case: the holders of the workflow's internal roles and the
+//! installation's oversight roles; not a person without either, and not a provider link.
+
+#[allow(dead_code)]
+mod support;
+use gatehouse_engine::access::{Oversight, may_read};
+use gatehouse_engine::load;
+use gatehouse_engine::snapshot::Actor;
+
+const WORKFLOW: &str = r#"
+id: demo
+version: 1
+title: Demo
+roles:
+  commissioner: { title: Lead commissioner }
+  board: { title: Board }
+  provider: { title: Provider, external: true, email_field: provider_email }
+fields:
+  provider_email: { type: email, required: true }
+states:
+  draft: { initial: true }
+  closed: { terminal: true }
+transitions:
+  - { id: close, from: draft, to: closed, by: commissioner }
+"#;
+
+fn reads(actor: &Actor, oversight: &Oversight) -> bool {
+    let loaded = load("wf.yaml", WORKFLOW, &support::library(&[])).expect("the workflow loads");
+    may_read(&loaded.definition, actor, oversight)
+}
+
+#[test]
+fn holders_of_the_workflows_internal_roles_read_its_cases() {
+    let none = Oversight::default();
+    assert!(reads(&Actor::user("alice", ["commissioner"]), &none));
+    assert!(reads(&Actor::user("bob", ["board", "pig"]), &none));
+    assert!(reads(&Actor::system(), &none));
+}
+
+#[test]
+fn a_person_without_a_role_of_the_workflow_reads_nothing() {
+    let none = Oversight::default();
+    assert!(!reads(&Actor::user("nobody", Vec::<String>::new()), &none));
+    assert!(!reads(&Actor::user("carol", ["pig"]), &none));
+    // The external role is the provider's: holding its name gives a user nothing.
+    assert!(!reads(&Actor::user("mallory", ["provider"]), &none));
+}
+
+#[test]
+fn a_provider_link_reads_no_case_through_the_readers_rule() {
+    let audit = Oversight::new(["audit"]);
+    assert!(!reads(&Actor::link("provider"), &Oversight::default()));
+    assert!(!reads(&Actor::link("provider"), &audit));
+}
+
+#[test]
+fn the_installations_oversight_roles_read_every_case() {
+    let oversight = Oversight::new(["governance", " audit ", ""]);
+    assert_eq!(oversight.roles(), ["audit", "governance"]);
+    assert!(reads(&Actor::user("dora", ["audit"]), &oversight));
+    assert!(reads(&Actor::user("gary", ["governance"]), &oversight));
+    assert!(!reads(&Actor::user("carol", ["pig"]), &oversight));
+}
