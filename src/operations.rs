@@ -97,7 +97,8 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     let workers =
         crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
     let public_https = config.workers.base_url.starts_with("https://");
-    let http = Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https });
+    let public_origin = crate::web::sign_in::origin(&config.workers.base_url);
+    let http = Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https, public_origin });
     let router = crate::http::router(http, &config.http);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -1,10 +1,13 @@
-//! Users and their roles in the store, on real SQLite and PostgreSQL: a token is shown
-//! once and only its hash is kept; revoked users can do nothing and are sent nothing.
+//! Users, their roles and their web sessions in the store, on real SQLite and
+//! PostgreSQL: a token is shown once and only its hash is kept; revoked users can do
+//! nothing and are sent nothing; a session lives until it expires, is ended or its user
+//! is revoked, and the database keeps only the hash of its id.
 
 mod support;
 
 use gatehouse_adapters::store::UserError;
-use gatehouse_adapters::store::entities::user;
+use gatehouse_adapters::store::entities::{session, user};
+use gatehouse_adapters::store::sessions::id_hash;
 use gatehouse_adapters::store::users::token_hash;
 use sea_orm::EntityTrait;
 use support::{Backend, fresh_db};
@@ -92,3 +95,44 @@ async fn cli(backend: Backend) {
     db.drop_database().await;
 }
 on_both!(users_are_added_listed_and_revoked_from_the_command_line, cli);
+
+async fn sessions(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let store = db.store().await;
+    let now = support::start();
+    let (alice, _) = store.add_user("alice@leeds.example", "Alice", &roles(&["commissioner"]), now).await.unwrap();
+    let (bob, _) = store.add_user("bob@leeds.example", "Bob", &roles(&["pig"]), now).await.unwrap();
+    let hours = |h: i64| jiff::SignedDuration::from_hours(h);
+    let second = jiff::SignedDuration::from_secs(1);
+    let kept = || async { session::Entity::find().all(store.connection()).await.unwrap() };
+
+    // Live until it expires, however busy it is; the database holds only the id's hash.
+    let id = store.start_session(alice.id, now, now + hours(12)).await.unwrap();
+    assert_eq!(store.session_user(&id, now).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.session_user(&id, now + hours(12) - second).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.session_user(&id, now + hours(12)).await.unwrap(), None, "expired");
+    assert_eq!(store.session_user("not-a-session", now).await.unwrap(), None);
+    let rows = kept().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].id_hash.as_str(), rows[0].user_id), (id_hash(&id).as_str(), alice.id));
+    assert_ne!(rows[0].id_hash, id);
+
+    // Starting a session clears out the expired ones.
+    let later = now + hours(13);
+    let bobs = store.start_session(bob.id, later, later + hours(12)).await.unwrap();
+    assert_eq!(kept().await.iter().map(|r| r.id_hash.clone()).collect::<Vec<_>>(), [id_hash(&bobs)]);
+
+    // Ending one ends it alone; ending it again is harmless.
+    let alices = store.start_session(alice.id, later, later + hours(12)).await.unwrap();
+    store.end_session(&bobs).await.unwrap();
+    store.end_session(&bobs).await.unwrap();
+    assert_eq!(store.session_user(&bobs, later).await.unwrap(), None, "ended");
+    assert_eq!(store.session_user(&alices, later).await.unwrap(), Some(alice.clone()));
+
+    // Revoking a user ends their sessions.
+    store.revoke_user("alice@leeds.example", later).await.unwrap();
+    assert_eq!(store.session_user(&alices, later).await.unwrap(), None, "revoked");
+    assert!(kept().await.is_empty(), "no row of a revoked user's session is kept");
+    db.drop_database().await;
+}
+on_both!(sessions_end_on_expiry_sign_out_and_revocation, sessions);

@@ -1,8 +1,11 @@
-//! The governance pages end to end over the real binary: the dashboard (cases per state,
-//! time in states, overdue reminders and failing emails, approvals waiting, the months
-//! of notice given), the contracts register and its CSV download (filters, formula
-//! injection, escaping), and a workflow's version history. Signed in over plain HTTP
-//! with the session cookie, on SQLite and PostgreSQL.
+//! The web pages end to end over the real binary, on SQLite and PostgreSQL. Sessions:
+//! signing out or revoking the user ends a session at once, the cookie holds an opaque
+//! id and the database only its hash, `next` leads only to a path on this site, and a
+//! sign-in form sent from another site signs nobody in. The governance pages: the
+//! dashboard (cases per state, time in states, overdue reminders and failing emails,
+//! approvals waiting, the months of notice given), the contracts register and its CSV
+//! download (filters, formula injection, escaping), and a workflow's version history.
+//! Signed in over plain HTTP through the sign-in form, as a browser does.
 
 mod support;
 
@@ -22,14 +25,221 @@ fn months_from_today(months: i64) -> String {
     today().checked_add(jiff::Span::new().months(months)).unwrap().to_string()
 }
 
-/// A client signed in to the pages with `token`.
+/// A client signed in to the pages with `token`, through the sign-in form.
 async fn signed_in(server: &Server, token: &str) -> reqwest::Client {
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let r = client.post(server.url("/sign-in")).form(&[("token", token), ("next", "/cases")]).send().await.unwrap();
+    let form = client.get(server.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    let r = client
+        .post(server.url("/sign-in"))
+        .form(&[("token", token), ("next", "/cases"), ("_csrf", &csrf_of(&form))])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "signed in and sent on to the cases");
     assert_eq!(r.url().path(), "/cases");
     client
 }
+
+/// A client that keeps cookies, as a browser does, and shows redirects instead of
+/// following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The value of a page's first hidden `_csrf` field ("" when it has none).
+fn csrf_of(html: &str) -> String {
+    html.split(r#"name="_csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string()
+}
+
+/// Open the sign-in page and send its form with `token` and `next`; the answer.
+async fn send_sign_in(client: &reqwest::Client, server: &Server, token: &str, next: &str) -> reqwest::Response {
+    let form = client.get(server.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    client
+        .post(server.url("/sign-in"))
+        .form(&[("token", token), ("next", next), ("_csrf", &csrf_of(&form))])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie an answer sets, if it sets one with a value.
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.trim().strip_prefix("gatehouse_session="))
+        .find(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+fn location(r: &reqwest::Response) -> &str {
+    r.headers().get("location").map(|v| v.to_str().unwrap()).unwrap_or("(no Location)")
+}
+
+/// `GET /cases` with only this session cookie: 200 while the session lives, else a
+/// redirect to sign in.
+async fn cases_with(server: &Server, cookie: &str) -> reqwest::Response {
+    let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    bare.get(server.url("/cases")).header("cookie", format!("gatehouse_session={cookie}")).send().await.unwrap()
+}
+
+fn assert_sent_to_sign_in(r: &reqwest::Response, why: &str) {
+    assert_eq!(r.status(), 303, "{why}");
+    assert!(location(r).starts_with("/sign-in"), "{why}: {}", location(r));
+}
+
+async fn sign_out_ends_the_session(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let (laptop, phone) = (browser(), browser());
+    let on_laptop = send_sign_in(&laptop, &server, &alice, "/cases").await;
+    assert_eq!((on_laptop.status().as_u16(), location(&on_laptop)), (303, "/cases"));
+    let kept = session_cookie(&on_laptop).expect("a session cookie");
+    let on_phone = session_cookie(&send_sign_in(&phone, &server, &alice, "/cases").await).unwrap();
+    assert_ne!(kept, on_phone, "each sign-in is a session of its own");
+    assert_eq!(cases_with(&server, &kept).await.status(), 200);
+
+    // The sign-out form needs the page's CSRF token.
+    let page = laptop.get(server.url("/cases")).send().await.unwrap().text().await.unwrap();
+    let refused = laptop.post(server.url("/sign-out")).form(&[("_csrf", "forged")]).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "a sign-out without the page's token is refused");
+    assert_eq!(cases_with(&server, &kept).await.status(), 200, "and the session goes on");
+    let out = laptop.post(server.url("/sign-out")).form(&[("_csrf", csrf_of(&page))]).send().await.unwrap();
+    assert_eq!((out.status().as_u16(), location(&out)), (303, "/sign-in"));
+
+    // A copy of the cookie kept from before (a stolen one, a shared computer's) is dead.
+    assert_sent_to_sign_in(&cases_with(&server, &kept).await, "the old cookie after sign-out");
+    assert_sent_to_sign_in(&laptop.get(server.url("/cases")).send().await.unwrap(), "the laptop after sign-out");
+    assert_eq!(cases_with(&server, &on_phone).await.status(), 200, "signing out one session leaves the others");
+}
+on_both!(signing_out_ends_the_session_at_once, sign_out_ends_the_session);
+
+async fn revocation_ends_sessions(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let bob = server.user("bob@leeds.example", &["commissioner"]);
+    let client = browser();
+    let cookie = session_cookie(&send_sign_in(&client, &server, &alice, "/cases").await).unwrap();
+    let bobs = session_cookie(&send_sign_in(&browser(), &server, &bob, "/cases").await).unwrap();
+    assert_eq!(cases_with(&server, &cookie).await.status(), 200);
+
+    server.revoke("alice@leeds.example");
+    assert_sent_to_sign_in(&cases_with(&server, &cookie).await, "the first request after revocation");
+    let again = send_sign_in(&browser(), &server, &alice, "/cases").await;
+    assert_eq!(again.status(), 422, "a revoked token does not sign in");
+    assert_eq!(session_cookie(&again), None);
+    assert_eq!(cases_with(&server, &bobs).await.status(), 200, "other users stay signed in");
+}
+on_both!(revoking_a_user_ends_their_sessions_at_once, revocation_ends_sessions);
+
+async fn opaque_cookie(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let r = send_sign_in(&browser(), &server, &alice, "/cases").await;
+    let header = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("gatehouse_session="))
+        .unwrap();
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=43200"] {
+        assert!(header.split("; ").any(|a| a == attribute), "{attribute} in {header}");
+    }
+    let cookie = session_cookie(&r).unwrap();
+    let hash = gatehouse_adapters::store::users::token_hash(&alice);
+    assert!(!cookie.contains(&hash) && !cookie.contains(&alice), "the cookie holds neither token nor hash: {cookie}");
+    assert!(cookie.len() >= 43, "256 bits or more: {cookie}");
+
+    // The database keeps the id's hash, never the id: a stolen copy opens no session.
+    let store = server.db.store().await;
+    let rows = gatehouse_adapters::store::entities::session::Entity::find().all(store.connection()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id_hash, gatehouse_adapters::store::sessions::id_hash(&cookie));
+}
+on_both!(the_session_cookie_is_an_opaque_id, opaque_cookie);
+
+async fn next_stays_on_this_site(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    for (next, to) in [
+        ("/\t/evil.com", "/cases"),
+        ("/%09/evil.com", "/cases"),
+        ("//evil.com", "/cases"),
+        ("/%2F/evil.com", "/cases"),
+        ("/\\evil.com", "/cases"),
+        ("/%5Cevil.com", "/cases"),
+        ("/cases\r\nSet-Cookie: a=b", "/cases"),
+        ("/cases%0d%0aSet-Cookie: a=b", "/cases"),
+        ("/cases\n", "/cases"),
+        ("/cases\r", "/cases"),
+        ("/cases /x", "/cases"),
+        ("https://evil.com", "/cases"),
+        ("evil.com", "/cases"),
+        ("", "/cases"),
+        ("/cases/3?x=1", "/cases/3?x=1"),
+        ("/cases?workflow=lcc-decommissioning&state=evidence", "/cases?workflow=lcc-decommissioning&state=evidence"),
+    ] {
+        let r = send_sign_in(&browser(), &server, &alice, next).await;
+        assert_eq!((r.status().as_u16(), location(&r)), (303, to), "next={next:?}");
+        // The page the redirect to sign in shows puts only a safe `next` in its form.
+        let page =
+            browser().get(server.url("/sign-in")).query(&[("next", next)]).send().await.unwrap().text().await.unwrap();
+        if to == "/cases" {
+            assert!(page.contains(r#"name="next" value="&#x2f;cases""#), "next={next:?}: {page}");
+        }
+    }
+}
+on_both!(sign_in_sends_people_only_to_a_path_on_this_site, next_stays_on_this_site);
+
+async fn cross_site_sign_in(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+
+    // Another site's page posts a form to ours, with the attacker's own token, so that the
+    // victim works in the attacker's account: with an Origin header naming it, or
+    // without one (a privacy setting), or with the browser's Sec-Fetch-Site saying so.
+    let victim = browser();
+    let form = victim.get(server.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    let token = csrf_of(&form);
+    let fields = [("token", alice.as_str()), ("next", "/cases")];
+    let with_token = [("token", alice.as_str()), ("next", "/cases"), ("_csrf", token.as_str())];
+    for (what, request) in [
+        (
+            "an Origin of another site",
+            victim.post(server.url("/sign-in")).header("origin", "https://evil.example").form(&with_token),
+        ),
+        (
+            "Sec-Fetch-Site: cross-site",
+            victim.post(server.url("/sign-in")).header("sec-fetch-site", "cross-site").form(&with_token),
+        ),
+        ("no form token", victim.post(server.url("/sign-in")).form(&fields)),
+        ("Origin: null and no form token", victim.post(server.url("/sign-in")).header("origin", "null").form(&fields)),
+        ("the form token without its cookie", browser().post(server.url("/sign-in")).form(&with_token)),
+    ] {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 403, "{what}");
+        assert_eq!(session_cookie(&r), None, "{what}: nobody is signed in");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("did not come from this site"), "{what}: the page says why: {body}");
+        assert!(body.contains("Nobody has been signed in"), "{what}: {body}");
+    }
+    assert_sent_to_sign_in(&victim.get(server.url("/cases")).send().await.unwrap(), "the victim is not signed in");
+
+    // The same form sent from this site's own page signs in.
+    let form = victim.get(server.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    let own = victim
+        .post(server.url("/sign-in"))
+        .header("origin", &server.base)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("token", alice.as_str()), ("next", "/cases"), ("_csrf", &csrf_of(&form))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((own.status().as_u16(), location(&own)), (303, "/cases"));
+}
+on_both!(a_sign_in_form_sent_from_another_site_signs_nobody_in, cross_site_sign_in);
 
 async fn page(client: &reqwest::Client, server: &Server, path: &str) -> String {
     let r = client.get(server.url(path)).send().await.unwrap();

@@ -125,11 +125,7 @@ impl UserCache {
 
     /// The live user holding `token`, if any.
     pub async fn get(&self, token: &str, store: &Store) -> Result<Option<User>, StoreError> {
-        self.by_hash(token_hash(token), store).await
-    }
-
-    /// The live user whose token has this hash (a web session holds the hash), if any.
-    pub async fn by_hash(&self, hash: String, store: &Store) -> Result<Option<User>, StoreError> {
+        let hash = token_hash(token);
         if let Some((at, user)) = self.entries.lock().expect("user cache lock").get(&hash)
             && at.elapsed() < Self::TTL
         {

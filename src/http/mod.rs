@@ -44,6 +44,9 @@ pub struct Http {
     pub users: UserCache,
     /// The public address is https: session cookies are marked Secure.
     pub public_https: bool,
+    /// The public address's origin (`https://host[:port]`, lower case): a sign-in form
+    /// posted from it came from this site.
+    pub public_origin: String,
 }
 
 /// Limits and timeouts.

@@ -9,6 +9,7 @@
 pub mod governance;
 pub mod pages;
 pub mod session;
+pub mod sign_in;
 
 use crate::http::Http;
 use axum::Router;

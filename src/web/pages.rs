@@ -3,14 +3,15 @@
 //! re-renders the page with a GOV.UK error summary saying what is wrong.
 
 use super::render;
-use super::session::{Session, clear_cookie, cookie_value, set_cookie};
+use super::session::{self, Session, clear_cookie};
+use super::sign_in::{self as guard, safe_next};
 use crate::app::{AppError, CaseView};
 use crate::http::Http;
 use crate::http::problem::{Kind, Problem};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use gatehouse_adapters::store::{CaseFilter, Delivery};
 use gatehouse_engine::definition::{Definition, EvidenceKind, GateKind};
 use gatehouse_engine::fields::Input;
@@ -58,45 +59,47 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a path on this site is a place to go back to.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/cases".into(),
-    }
-}
-
-pub async fn sign_in_page(Query(q): Query<NextQuery>) -> Response {
-    render(StatusCode::OK, "sign_in.html", json!({"next": safe_next(q.next.as_deref())}))
+pub async fn sign_in_page(State(http): State<Arc<Http>>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+    guard::page(&http, &headers, StatusCode::OK, &safe_next(q.next.as_deref()), &[])
 }
 
 #[derive(Deserialize)]
 pub struct SignInForm {
+    #[serde(default)]
     token: String,
     next: Option<String>,
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
 }
 
-pub async fn sign_in(State(http): State<Arc<Http>>, Form(form): Form<SignInForm>) -> Response {
+pub async fn sign_in(State(http): State<Arc<Http>>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
     let next = safe_next(form.next.as_deref());
+    if let Err(why) = guard::check(&http, &headers, form.csrf.as_deref()) {
+        tracing::warn!(why, "sign-in form refused");
+        return guard::page(&http, &headers, StatusCode::FORBIDDEN, &next, &[(guard::REFUSED, false)]);
+    }
+    let again =
+        |message: &str| guard::page(&http, &headers, StatusCode::UNPROCESSABLE_ENTITY, &next, &[(message, true)]);
     let token = form.token.trim();
-    let again = |message: &str| {
-        render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "sign_in.html",
-            json!({"next": next, "errors": [error_item(message, Some("#token".into()))]}),
-        )
-    };
     if token.is_empty() {
         return again("Enter your token");
     }
-    match http.users.get(token, http.app.store()).await {
-        Ok(Some(_)) => {
-            let hash = gatehouse_adapters::store::users::token_hash(token);
-            let secure = http.public_https;
-            let cookie = set_cookie(&cookie_value(&http, &hash), secure);
-            (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, next)]).into_response()
-        }
-        Ok(None) => again("The token is not known, or has been revoked"),
+    // Not through the API's token cache: a token revoked a moment ago does not sign in.
+    let user = match http.app.store().user_by_token(token).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return again("The token is not known, or has been revoked"),
+        Err(e) => return app_error_page(e.into()),
+    };
+    match session::start(&http, &user).await {
+        Ok(cookie) => (
+            StatusCode::SEE_OTHER,
+            AppendHeaders([
+                (header::SET_COOKIE, cookie),
+                (header::SET_COOKIE, guard::clear_cookie()),
+                (header::LOCATION, next),
+            ]),
+        )
+            .into_response(),
         Err(e) => app_error_page(e.into()),
     }
 }
@@ -107,9 +110,12 @@ pub struct CsrfForm {
     csrf: Option<String>,
 }
 
-pub async fn sign_out(session: Session, Form(form): Form<CsrfForm>) -> Response {
+pub async fn sign_out(State(http): State<Arc<Http>>, session: Session, Form(form): Form<CsrfForm>) -> Response {
     if !session.csrf_ok(form.csrf.as_deref()) {
         return forbidden_csrf();
+    }
+    if let Err(e) = session.end(&http).await {
+        return app_error_page(e.into());
     }
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, clear_cookie()), (header::LOCATION, "/sign-in".into())])
         .into_response()

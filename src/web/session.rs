@@ -1,21 +1,23 @@
-//! Web sessions. Signing in with a token sets a cookie holding the token's hash and an
-//! expiry, sealed with the server secret (HttpOnly, SameSite=Lax, Secure when the public
-//! address is https). Every request looks the user up again (through the short cache),
-//! so a revoked user is signed out within seconds. Every form carries a CSRF token
-//! derived from the session and checked on submit.
+//! Web sessions, kept in the database. Signing in starts one: a random 256-bit id in a
+//! cookie (HttpOnly, SameSite=Lax, Secure when the public address is https), and in
+//! the `sessions` table only the id's sha256, the user and an absolute expiry 12 hours
+//! on (see `gatehouse_adapters::store::sessions`). Every request looks its session up
+//! in the database, uncached, so signing out, revoking the user and the expiry end it
+//! at once, on every server that shares the database. Every form carries a CSRF token,
+//! an HMAC of the session id under the server secret, checked on submit.
 
 use crate::http::Http;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use gatehouse_adapters::store::User;
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use gatehouse_adapters::store::{StoreError, User};
 use gatehouse_engine::snapshot::Actor;
 use std::sync::Arc;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "gatehouse_session";
-/// How long a session lasts.
+/// How long a session lasts, from signing in (however busy it is meanwhile).
 pub const HOURS: i64 = 12;
 
 /// A signed-in person.
@@ -27,29 +29,42 @@ pub struct Session {
     pub actor: Actor,
     /// The token forms must send back.
     pub csrf: String,
+    /// The session's id (the cookie's value); private, so a `Session` is only ever one
+    /// read from the database.
+    id: String,
 }
 
-/// The cookie value for a session of the user with this token hash.
-pub fn cookie_value(http: &Http, token_hash: &str) -> String {
-    let expires = http.app.now().as_second() + HOURS * 3600;
-    http.signer.seal("session", &format!("{token_hash}~{expires}"))
-}
-
-/// The `Set-Cookie` header that starts a session.
-pub fn set_cookie(value: &str, secure: bool) -> String {
-    format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+/// Start a session for `user`; the `Set-Cookie` header that gives it to the browser.
+pub async fn start(http: &Http, user: &User) -> Result<String, StoreError> {
+    let now = http.app.now();
+    let expires = now + jiff::SignedDuration::from_hours(HOURS);
+    let id = http.app.store().start_session(user.id, now, expires).await?;
+    Ok(format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         HOURS * 3600,
-        if secure { "; Secure" } else { "" }
-    )
+        if http.public_https { "; Secure" } else { "" }
+    ))
 }
 
-/// The `Set-Cookie` header that ends it.
+/// The `Set-Cookie` header that makes the browser forget its session cookie.
 pub fn clear_cookie() -> String {
     format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+impl Session {
+    /// Whether `sent` is this session's CSRF token.
+    pub fn csrf_ok(&self, sent: Option<&str>) -> bool {
+        sent.is_some_and(|s| same(s, &self.csrf))
+    }
+
+    /// End this session (signing out): its cookie stops working at once, everywhere.
+    pub async fn end(&self, http: &Http) -> Result<(), StoreError> {
+        http.app.store().end_session(&self.id).await
+    }
+}
+
+/// The value of the request's cookie `name`.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -60,23 +75,32 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-impl Session {
-    /// Whether `sent` is this session's CSRF token.
-    pub fn csrf_ok(&self, sent: Option<&str>) -> bool {
-        sent.is_some_and(|s| {
-            // Compared in constant time.
-            s.len() == self.csrf.len() && s.bytes().zip(self.csrf.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-        })
-    }
+/// Whether two tokens are equal, compared in constant time.
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Not signed in (or the session ended): go to the sign-in page, then come back.
-pub struct SignIn(String);
+/// The HMAC of `value` for `purpose` under the server secret, URL-safe base64.
+pub(crate) fn mac(http: &Http, purpose: &str, value: &str) -> String {
+    http.signer.seal(purpose, value).rsplit_once('.').map(|(_, mac)| mac.to_string()).unwrap_or_default()
+}
+
+/// Not signed in (or the session ended): go to the sign-in page, then come back. A
+/// cookie that named no live session is cleared.
+pub struct SignIn {
+    here: String,
+    clear: bool,
+}
 
 impl IntoResponse for SignIn {
     fn into_response(self) -> Response {
-        let next = url_escape(&self.0);
-        Redirect::to(&format!("/sign-in?next={next}")).into_response()
+        let next = url_escape(&self.here);
+        let to = Redirect::to(&format!("/sign-in?next={next}"));
+        if self.clear {
+            (AppendHeaders([(header::SET_COOKIE, clear_cookie())]), to).into_response()
+        } else {
+            to.into_response()
+        }
     }
 }
 
@@ -95,26 +119,20 @@ impl FromRequestParts<Arc<Http>> for Session {
 
     async fn from_request_parts(parts: &mut Parts, http: &Arc<Http>) -> Result<Session, Response> {
         let here = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-        let sign_in = || SignIn(here.clone()).into_response();
-        let sealed = cookie(&parts.headers, COOKIE).ok_or_else(sign_in)?;
-        let value = http.signer.open("session", sealed).ok_or_else(sign_in)?;
-        let (hash, expires) = value.split_once('~').ok_or_else(sign_in)?;
-        let expires: i64 = expires.parse().map_err(|_| sign_in())?;
-        if expires <= http.app.now().as_second() {
-            return Err(sign_in());
-        }
-        let user = match http.users.by_hash(hash.to_string(), http.app.store()).await {
+        let Some(id) = cookie(&parts.headers, COOKIE).filter(|id| !id.is_empty()) else {
+            return Err(SignIn { here, clear: false }.into_response());
+        };
+        let user = match http.app.store().session_user(id, http.app.now()).await {
             Ok(Some(user)) => user,
-            Ok(None) => return Err(sign_in()),
+            Ok(None) => return Err(SignIn { here, clear: true }.into_response()),
             Err(e) => {
                 return Err(super::pages::error_page(&crate::http::problem::Problem::from(
                     crate::app::AppError::from(e),
                 )));
             }
         };
-        // The MAC alone: the page never shows the session's contents.
-        let csrf = http.signer.seal("csrf", value).rsplit_once('.').map(|(_, mac)| mac.to_string()).unwrap_or_default();
+        let csrf = mac(http, "csrf", id);
         let actor = Actor::user(user.email.clone(), user.roles.clone());
-        Ok(Session { user, actor, csrf })
+        Ok(Session { user, actor, csrf, id: id.to_string() })
     }
 }

@@ -221,6 +221,24 @@ pub mod membership {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `sessions`: web sessions. Only the sha256 of each session's id is kept; a row exists
+/// while its session may be used.
+pub mod session {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id_hash: String,
+        pub user_id: i64,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `schedule_runs`: the last occurrence of each workflow schedule that was fired.
 pub mod schedule_run {
     use sea_orm::entity::prelude::*;

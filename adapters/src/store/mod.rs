@@ -13,6 +13,7 @@ mod load;
 mod outbox;
 mod reports;
 mod schedules;
+pub mod sessions;
 mod timers;
 pub mod users;
 mod writes;

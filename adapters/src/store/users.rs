@@ -3,7 +3,7 @@
 //! hold working tokens. Roles are workflow role ids (`commissioner`, `pig`), shared by
 //! every workflow that declares them.
 
-use super::entities::{membership, user};
+use super::entities::{membership, session, user};
 use super::{Store, StoreError, codec};
 use base64::Engine as _;
 use rand::RngCore as _;
@@ -126,8 +126,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Revoke a user's token: from now on they can do nothing and are sent nothing.
-    /// Revoking twice keeps the first date.
+    /// Revoke a user's token: from now on they can do nothing and are sent nothing, and
+    /// their web sessions end. Revoking twice keeps the first date.
     pub async fn revoke_user(&self, email: &str, now: jiff::Timestamp) -> Result<User, UserError> {
         let _turn = self.write_turn().await;
         let email = email.trim().to_lowercase();
@@ -142,6 +142,9 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or(UserError::NotFound(email))?;
+        // A session of a revoked user is refused anyway (`session_user` checks the
+        // user); deleting the rows keeps nothing that looks live.
+        session::Entity::delete_many().filter(session::Column::UserId.eq(row.id)).exec(&self.db).await?;
         let roles = self.roles_of(row.id).await?;
         Ok(from_row(row, roles))
     }
@@ -186,7 +189,7 @@ impl Store {
         Ok(rows.into_iter().map(|u| u.email).collect())
     }
 
-    async fn roles_of(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn roles_of(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         let rows = membership::Entity::find()
             .filter(membership::Column::UserId.eq(user_id))
             .order_by_asc(membership::Column::Role)
@@ -196,7 +199,7 @@ impl Store {
     }
 }
 
-fn from_row(row: user::Model, roles: Vec<String>) -> User {
+pub(super) fn from_row(row: user::Model, roles: Vec<String>) -> User {
     User {
         id: row.id,
         email: row.email,
