@@ -164,3 +164,140 @@ async fn uploads_that_fail_leave_nothing_behind() {
     assert_eq!(support::files_under(&server.data_dir().join("files")), 1);
     assert_eq!(count(&incoming(&server)), 0);
 }
+
+/// Sockets open in process `pid` (Linux).
+fn open_sockets(pid: u32) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    fds.flatten()
+        .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to.to_string_lossy().starts_with("socket:")))
+        .count()
+}
+
+/// A connection that sends part of a request head and stops.
+async fn stalled(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: gatehouse\r\nX-Slow: ").await.unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` (end of file, or reset) within `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // An answer (408, say) before the close.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// `GET /health` on a connection of its own, answered in how long.
+async fn health(server: &Server) -> Duration {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let start = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(30), client.get(server.url("/health")).send())
+        .await
+        .expect("/health answers within 30 s")
+        .expect("/health answers");
+    assert_eq!(r.status(), 200);
+    start.elapsed()
+}
+
+/// 300 connections that send part of their headers and stop, and one that sends a byte
+/// every 200 ms, against a server capped at 20 connections with a 2-second header
+/// timeout: the server never holds more than the cap, `/health` answers at once
+/// throughout (a new connection takes the place of one that has not sent a whole
+/// request), every slow connection is closed by the header timeout, and SIGTERM with
+/// slow connections open still stops the server promptly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_clients_are_closed_and_health_keeps_answering() {
+    let env = [("GATEHOUSE_MAX_CONNECTIONS", "20"), ("GATEHOUSE_HEADER_TIMEOUT_SECS", "2")];
+    let options = Options { env: env.map(|(k, v)| (k.into(), v.into())).to_vec(), ..Default::default() };
+    let mut server = Server::start_with(Backend::Sqlite, options).await;
+    let address = server.base.trim_start_matches("http://").to_string();
+    health(&server).await;
+    let baseline = open_sockets(server.pid());
+
+    let trickler = {
+        let address = address.clone();
+        tokio::spawn(async move {
+            let mut stream = TcpStream::connect(&address).await.unwrap();
+            let start = Instant::now();
+            for byte in b"GET /health HTTP/1.1\r\nHost: gatehouse\r\nX-Slow: ".iter().cycle() {
+                if stream.write_all(&[*byte]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if start.elapsed() > Duration::from_secs(20) {
+                    break;
+                }
+            }
+            start.elapsed()
+        })
+    };
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        slow.push(stalled(&address).await);
+    }
+    let opened = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut most_open = 0;
+    while opened.elapsed() < Duration::from_millis(1500) {
+        slowest = slowest.max(health(&server).await);
+        most_open = most_open.max(open_sockets(server.pid()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "300 slow connections: slowest /health {slowest:?}, at most {most_open} sockets open (baseline {baseline})"
+    );
+    assert!(slowest < Duration::from_millis(1000), "/health took {slowest:?} with 300 slow connections open");
+    // The cap, and one accepted connection waiting for a place.
+    assert!(most_open <= baseline + 21, "{most_open} sockets open with a cap of 20 connections (baseline {baseline})");
+
+    let mut still_open = 0;
+    for stream in &mut slow {
+        if !closed_within(stream, Duration::from_secs(4).saturating_sub(opened.elapsed())).await {
+            still_open += 1;
+        }
+    }
+    assert_eq!(still_open, 0, "slow connections open 4 s after the last one stalled, with a 2-second header timeout");
+    let trickled = trickler.await.unwrap();
+    assert!(trickled < Duration::from_secs(4), "a connection sending its head a byte at a time lasted {trickled:?}");
+
+    // SIGTERM with slow connections open: the server does not wait for them.
+    let mut slow = Vec::new();
+    for _ in 0..5 {
+        slow.push(stalled(&address).await);
+    }
+    let start = Instant::now();
+    let exit = tokio::task::block_in_place(|| server.terminate());
+    assert!(exit.success(), "gatehouse serve exited with {exit}");
+    eprintln!("SIGTERM with 5 slow connections open: stopped in {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(4), "shutting down took {:?}", start.elapsed());
+}
+
+/// An idle keep-alive connection is kept past the header timeout (it is not in the
+/// middle of a request) and closed after the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let env = [("GATEHOUSE_HEADER_TIMEOUT_SECS", "1"), ("GATEHOUSE_IDLE_TIMEOUT_SECS", "3")];
+    let options = Options { env: env.map(|(k, v)| (k.into(), v.into())).to_vec(), ..Default::default() };
+    let server = Server::start_with(Backend::Sqlite, options).await;
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let request = b"GET /health HTTP/1.1\r\nHost: gatehouse\r\n\r\n";
+
+    stream.write_all(request).await.unwrap();
+    assert!(status_line(&mut stream).await.contains(" 200 "));
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    stream.write_all(request).await.unwrap();
+    assert!(status_line(&mut stream).await.contains(" 200 "), "an idle connection was closed by the header timeout");
+
+    let idle = Instant::now();
+    assert!(closed_within(&mut stream, Duration::from_secs(6)).await, "an idle connection was kept 6 s");
+    let kept = idle.elapsed();
+    eprintln!("an idle keep-alive connection was closed after {kept:?} (idle timeout 3 s)");
+    assert!(kept > Duration::from_millis(2500) && kept < Duration::from_millis(4500), "closed after {kept:?} idle");
+}

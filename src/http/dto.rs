@@ -830,7 +830,8 @@ mod unique_keys {
                 if out.contains_key(&key) {
                     // Refused while reading the repeated key's value, so that the error
                     // carries the key in its path.
-                    return map.next_value_seed(Repeated).and_then(|never| match never {});
+                    let Err(e) = map.next_value_seed(Repeated);
+                    return Err(e);
                 }
                 let value = map.next_value()?;
                 out.insert(key, value);
