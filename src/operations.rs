@@ -106,9 +106,9 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     tracing::info!(address = %listener.local_addr()?, "gatehouse is serving");
     // In-flight requests finish; then the workers stop claiming, finish what they hold,
     // and any lease they could not release expires on its own.
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.context("serving HTTP");
+    let (timeouts, max_connections) = (config.http.timeouts(), config.http.max_connections as usize);
+    crate::http::serve::serve(listener, router, timeouts, max_connections, shutdown()).await;
     workers.shutdown().await;
-    served?;
     Ok(Status::Ok)
 }
 

@@ -619,6 +619,53 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
             "a list",
         ),
         (
+            "a field given twice",
+            raw(
+                "/api/cases",
+                r#"{"workflow": "lcc-decommissioning", "fields": {"service_name": "X", "annual_value": 1, "service_name": "Y"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("fields.service_name"),
+            "service_name",
+        ),
+        (
+            "a field given twice in a change",
+            server
+                .client
+                .patch(server.url(&format!("{case}/fields")))
+                .bearer_auth(&alice)
+                .header("content-type", "application/json")
+                .body(r#"{"fields": {"annual_value": 5, "annual_value": 700000}}"#),
+            422,
+            "invalid-input",
+            Some("fields.annual_value"),
+            "annual_value",
+        ),
+        (
+            "money with a comma that is not a thousands separator",
+            server
+                .client
+                .patch(server.url(&format!("{case}/fields")))
+                .bearer_auth(&alice)
+                .json(&json!({"fields": {"annual_value": "1,2,3"}})),
+            422,
+            "invalid-input",
+            Some("annual_value"),
+            "money",
+        ),
+        (
+            "a checklist item answered twice",
+            raw(
+                &format!("{case}/evidence"),
+                r#"{"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes", "financial_requirements": "no"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("answers.financial_requirements"),
+            "financial_requirements",
+        ),
+        (
             "a missing required field",
             raw("/api/cases", r#"{"workflow": "lcc-decommissioning", "fields": {}}"#),
             422,
@@ -833,6 +880,15 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
         .send(server.client.post(server.url(&format!("{case}/evidence"))).bearer_auth(&alice).multipart(no_file))
         .await
         .problem(422, "invalid-input");
+    let two_types = reqwest::multipart::Form::new()
+        .text("type", "needs_assessment")
+        .text("type", "equality_impact_assessment")
+        .part("file", reqwest::multipart::Part::bytes(b"%PDF".to_vec()).file_name("a.pdf"));
+    let twice = server
+        .send(server.client.post(server.url(&format!("{case}/evidence"))).bearer_auth(&alice).multipart(two_types))
+        .await;
+    twice.problem(422, "invalid-input");
+    assert_eq!(twice.json["errors"][0]["field"], "type", "{}", twice.text);
     assert_eq!((events().await, cases().await, files()), (1, 1, 0), "a refused request stored something");
 
     let sneaky = server.upload(t, id, "needs_assessment", "../../etc/passwd", b"%PDF real".to_vec()).await;

@@ -106,7 +106,7 @@ fn pence(input: &Input) -> Result<i64, String> {
     let text = match input {
         Input::Int(n) => return n.checked_mul(100).filter(|p| *p >= 0).ok_or_else(|| BAD.to_string()),
         Input::Float(f) => format!("{f}"),
-        Input::Text(s) => s.trim().trim_start_matches('£').replace(',', ""),
+        Input::Text(s) => without_thousands_separators(s.trim().trim_start_matches('£')).ok_or(BAD)?,
         _ => return Err(BAD.into()),
     };
     let (whole, frac) = match text.split_once('.') {
@@ -123,6 +123,24 @@ fn pence(input: &Input) -> Result<i64, String> {
     let whole: i64 = whole.parse().map_err(|_| BAD.to_string())?;
     let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| BAD.to_string())? };
     whole.checked_mul(100).and_then(|p| p.checked_add(frac)).ok_or_else(|| BAD.to_string())
+}
+
+/// `s` with its thousands separators taken out, when every comma in it is one: in the
+/// whole pounds, each followed by exactly three digits, the first after one to three
+/// ("1,250.50", "12,345,678"). `None` for a comma anywhere else ("1,2,3" is not £123).
+fn without_thousands_separators(s: &str) -> Option<String> {
+    let (whole, rest) = s.find('.').map_or((s, ""), |dot| s.split_at(dot));
+    if !whole.contains(',') {
+        return (!rest.contains(',')).then(|| s.to_string());
+    }
+    let mut groups = whole.split(',');
+    let first = groups.next().unwrap_or_default();
+    let digits = |g: &str| g.bytes().all(|b| b.is_ascii_digit());
+    let ok = (1..=3).contains(&first.len())
+        && digits(first)
+        && groups.all(|g| g.len() == 3 && digits(g))
+        && !rest.contains(',');
+    ok.then(|| format!("{}{rest}", whole.replace(',', "")))
 }
 
 #[cfg(test)]
@@ -142,6 +160,21 @@ mod tests {
         assert!(check(&f, &Input::Float(1.005)).is_err());
         assert!(check(&f, &Input::Int(-1)).is_err());
         assert!(check(&f, &Input::Text("lots".into())).is_err());
+    }
+
+    #[test]
+    fn commas_in_money_are_thousands_separators_only() {
+        let f = field(FieldType::Money);
+        let pence = |s: &str| check(&f, &Input::Text(s.into()));
+        assert_eq!(pence("1,250.50"), Ok(Some(FieldValue::Pence(125050))));
+        assert_eq!(pence("£12,345,678"), Ok(Some(FieldValue::Pence(1234567800))));
+        assert_eq!(pence("999,999.99"), Ok(Some(FieldValue::Pence(99999999))));
+        assert_eq!(pence("1250"), Ok(Some(FieldValue::Pence(125000))));
+        // A comma anywhere else is not a way of writing pounds: refused, not read as 123.
+        for wrong in ["1,2,3", "1,25", "12,3456", "1234,567", ",250", "250,", "1,,250", "1,250,5", "1.250,50", "0.1,5"]
+        {
+            assert!(pence(wrong).is_err(), "{wrong} was read as {:?}", pence(wrong));
+        }
     }
 
     #[test]

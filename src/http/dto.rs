@@ -264,7 +264,7 @@ pub struct NewCase {
     /// The workflow (its latest version).
     pub workflow: String,
     /// Field values by id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys::deserialize")]
     #[schema(schema_with = field_values)]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
@@ -274,6 +274,7 @@ pub struct NewCase {
 #[serde(deny_unknown_fields)]
 pub struct FieldsChange {
     /// Field values by id; `null` clears an optional field.
+    #[serde(deserialize_with = "unique_keys::deserialize")]
     #[schema(schema_with = field_values)]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
@@ -655,7 +656,7 @@ pub struct EvidenceJson {
     pub kind: String,
     /// For a checklist: answers by item id, each `"yes"`, `"no"`, `"n/a"` or
     /// `{"answer": …, "note": …}`. They add to earlier answers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys::optional")]
     #[schema(value_type = Option<Object>)]
     pub answers: Option<BTreeMap<String, serde_json::Value>>,
     /// For an acknowledgement: an optional note.
@@ -782,6 +783,70 @@ mod whole_number {
                 .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
                 .map(Some)
                 .ok_or_else(|| D::Error::custom(format!("`{n}` is not a whole number"))),
+        }
+    }
+}
+
+/// A JSON object whose keys each appear once. serde_json keeps the last of a repeated
+/// key, so `{"annual_value": 5, "annual_value": 700000}` would quietly mean the second:
+/// a repeated key is refused instead, with its path (`fields.annual_value`) as the field
+/// at fault.
+mod unique_keys {
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, Visitor};
+    use serde::{Deserialize, de::DeserializeOwned};
+    use std::collections::BTreeMap;
+    use std::marker::PhantomData;
+
+    pub fn deserialize<'de, D: Deserializer<'de>, V: DeserializeOwned>(d: D) -> Result<BTreeMap<String, V>, D::Error> {
+        d.deserialize_map(Unique(PhantomData))
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>, V: DeserializeOwned>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, V>>, D::Error> {
+        Ok(Option::<Map<V>>::deserialize(d)?.map(|m| m.0))
+    }
+
+    struct Map<V>(BTreeMap<String, V>);
+
+    impl<'de, V: DeserializeOwned> Deserialize<'de> for Map<V> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            deserialize(d).map(Map)
+        }
+    }
+
+    struct Unique<V>(PhantomData<V>);
+
+    impl<'de, V: DeserializeOwned> Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    // Refused while reading the repeated key's value, so that the error
+                    // carries the key in its path.
+                    let Err(e) = map.next_value_seed(Repeated);
+                    return Err(e);
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+
+    struct Repeated;
+
+    impl<'de> DeserializeSeed<'de> for Repeated {
+        type Value = std::convert::Infallible;
+
+        fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+            Err(D::Error::custom("is given more than once; send each key once"))
         }
     }
 }

@@ -10,10 +10,12 @@
 
 pub mod auth;
 pub mod cases;
+pub mod connection;
 pub mod dto;
 pub mod extract;
 pub mod links;
 pub mod problem;
+pub mod serve;
 pub mod upload;
 pub mod workflows;
 
@@ -58,11 +60,42 @@ pub struct HttpSettings {
     /// Seconds a request may take before it is answered with 408 (uploads included).
     #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout_secs: u64,
+    /// Seconds a request's headers may take to arrive whole, from their first byte (or
+    /// the connection opening); then the connection is closed.
+    #[arg(long, env = "GATEHOUSE_HEADER_TIMEOUT_SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit idle between requests (or an answer go
+    /// unread) before it is closed.
+    #[arg(long, env = "GATEHOUSE_IDLE_TIMEOUT_SECS", default_value_t = 75,
+        value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once. Keep it well under the open-file limit
+    /// (`ulimit -n`): the database, evidence files and mail need some too.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { max_json_bytes: 256 * 1024, request_timeout_secs: 120 }
+        HttpSettings {
+            max_json_bytes: 256 * 1024,
+            request_timeout_secs: 120,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 75,
+            max_connections: 512,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The timeouts every connection is held to.
+    pub fn timeouts(&self) -> connection::Timeouts {
+        connection::Timeouts {
+            header: Duration::from_secs(self.header_timeout_secs),
+            idle: Duration::from_secs(self.idle_timeout_secs),
+        }
     }
 }
 

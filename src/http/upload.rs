@@ -69,6 +69,9 @@ pub async fn receive_form(
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_problem)? {
         match field.name() {
             Some("type") => {
+                if evidence.is_some() {
+                    return Err(Problem::field(Kind::InvalidInput, "type", "is sent more than once; send one `type`"));
+                }
                 let value = field.text().await.map_err(multipart_problem)?.trim().to_string();
                 check_type(&value)?;
                 evidence = Some(value);

@@ -6,6 +6,8 @@
 //! durable) once, when the store is opened, so that storing a file never creates a
 //! folder whose name a crash could lose.
 //!
+//! A temporary file is removed as soon as whatever was receiving it is dropped without
+//! storing it: an upload cut off, refused, or whose client went away leaves nothing.
 //! What a crash can leave behind: temporary files in `files/.incoming/`, which opening
 //! the store removes once they are an hour old (younger ones may be uploads another
 //! process sharing the folder is still receiving); and a stored file whose row never
@@ -102,17 +104,11 @@ impl FileStore {
             return Ok(stored);
         }
         let dir = path.parent().expect("a file path has a parent");
-        let tmp = self.incoming_path();
-        let written = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&content.bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written?;
+        let tmp = Temporary(Some(self.incoming_path()));
+        let mut f = std::fs::File::create(tmp.path())?;
+        f.write_all(&content.bytes)?;
+        f.sync_all()?;
+        tmp.rename(&path)?;
         std::fs::File::open(dir)?.sync_all()?;
         Ok(stored)
     }
@@ -124,9 +120,10 @@ impl FileStore {
         let stored = StoredFile { sha256: incoming.sha256.clone(), size: incoming.size };
         if !path.exists() {
             let dir = path.parent().expect("a file path has a parent");
-            std::fs::rename(&incoming.path, &path)?;
+            incoming.file.rename(&path)?;
             std::fs::File::open(dir)?.sync_all()?;
         }
+        // Content already stored: `incoming` is dropped here, and its file with it.
         Ok(stored)
     }
 
@@ -171,62 +168,85 @@ impl Content {
 
 /// A file being received: written to `files/.incoming/` chunk by chunk while it is
 /// hashed and counted. Nothing is in the store until [`FileStore::adopt`] moves it in.
+/// Dropped before [`IncomingWriter::finish`] (an error, a body cut off, a client gone,
+/// a request timed out), its partial file is removed at once.
 pub struct IncomingWriter {
     file: tokio::fs::File,
-    path: PathBuf,
+    temporary: Temporary,
     hasher: Sha256,
     size: u64,
     limit: u64,
 }
 
-/// A received file, fsynced, waiting to be adopted. Dropped unadopted, it is deleted.
+/// A received file, fsynced, waiting to be adopted. Dropped unadopted (the engine
+/// refused it, a later part of the request was wrong), its file is removed.
 #[derive(Debug)]
 pub struct Incoming {
-    path: PathBuf,
+    file: Temporary,
     /// sha256 of the content, hex.
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
 }
 
-impl Drop for Incoming {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 impl IncomingWriter {
     /// Start receiving a file of at most `limit` bytes.
     pub async fn create(store: &FileStore, limit: u64) -> std::io::Result<IncomingWriter> {
-        let path = store.incoming_path();
-        let file = tokio::fs::File::create(&path).await?;
-        Ok(IncomingWriter { file, path, hasher: Sha256::new(), size: 0, limit })
+        let temporary = Temporary(Some(store.incoming_path()));
+        let file = tokio::fs::File::create(temporary.path()).await?;
+        Ok(IncomingWriter { file, temporary, hasher: Sha256::new(), size: 0, limit })
     }
 
-    /// Add a chunk. `Ok(false)` when the file passes the limit: the partial file is
-    /// deleted and nothing more should be sent.
+    /// Add a chunk. `Ok(false)` when the file passes the limit: nothing more should be
+    /// sent, and dropping the writer removes the partial file.
     pub async fn write(&mut self, chunk: &[u8]) -> std::io::Result<bool> {
         use tokio::io::AsyncWriteExt as _;
         self.size += chunk.len() as u64;
         if self.size > self.limit {
-            let _ = tokio::fs::remove_file(&self.path).await;
             return Ok(false);
         }
         self.hasher.update(chunk);
-        self.file.write_all(chunk).await.inspect_err(|_| {
-            let _ = std::fs::remove_file(&self.path);
-        })?;
+        self.file.write_all(chunk).await?;
         Ok(true)
     }
 
     /// Flush and fsync the whole file.
     pub async fn finish(mut self) -> std::io::Result<Incoming> {
         use tokio::io::AsyncWriteExt as _;
-        let incoming =
-            Incoming { path: self.path.clone(), sha256: hex::encode(self.hasher.finalize_reset()), size: self.size };
         self.file.flush().await?;
         self.file.sync_all().await?;
-        Ok(incoming)
+        Ok(Incoming { file: self.temporary, sha256: hex::encode(self.hasher.finalize()), size: self.size })
+    }
+}
+
+/// A temporary file in `files/.incoming/`, removed when this is dropped unless it was
+/// renamed into the store first. Every way out of receiving a file goes through a drop,
+/// including a future dropped half way (a client gone, a timeout), so no path can
+/// forget to clean up.
+#[derive(Debug)]
+struct Temporary(Option<PathBuf>);
+
+impl Temporary {
+    fn path(&self) -> &Path {
+        self.0.as_deref().expect("a temporary file has a path until it is renamed")
+    }
+
+    /// Rename the file to `to`; from then on it is not temporary.
+    fn rename(mut self, to: &Path) -> std::io::Result<()> {
+        std::fs::rename(self.path(), to)?;
+        self.0 = None;
+        Ok(())
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take()
+            && let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, path = %path.display(), "could not remove a temporary file");
+        }
     }
 }
 
@@ -305,6 +325,41 @@ mod tests {
         assert_eq!(store.get(&stored.sha256).unwrap(), b"consultation report", "stored files are kept");
         let incoming: Vec<_> = std::fs::read_dir(data.path().join("files/.incoming")).unwrap().collect();
         assert_eq!(incoming.len(), 1, "storing a file leaves no temporary file behind");
+    }
+
+    #[tokio::test]
+    async fn a_file_dropped_before_it_is_stored_is_removed_at_once() {
+        let data = tempfile::tempdir().unwrap();
+        let store = FileStore::open(data.path()).unwrap();
+        let incoming = || std::fs::read_dir(data.path().join("files/.incoming")).unwrap().count();
+
+        // Half received, then dropped (an error, a client gone, a timeout).
+        let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
+        assert!(writer.write(b"half a needs assessment").await.unwrap());
+        assert_eq!(incoming(), 1);
+        drop(writer);
+        assert_eq!(incoming(), 0, "a writer dropped half way left its file");
+
+        // Over the limit.
+        let mut writer = IncomingWriter::create(&store, 4).await.unwrap();
+        assert!(!writer.write(b"too long").await.unwrap());
+        drop(writer);
+        assert_eq!(incoming(), 0, "a file over the limit was left");
+
+        // Received whole but never adopted (the engine refused it).
+        let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
+        writer.write(b"an assessment nobody accepted").await.unwrap();
+        drop(writer.finish().await.unwrap());
+        assert_eq!(incoming(), 0, "a file never adopted was left");
+
+        // Adopted: in the store, nothing left behind; the same content again is kept once.
+        for _ in 0..2 {
+            let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
+            writer.write(b"an accepted assessment").await.unwrap();
+            let stored = store.adopt(writer.finish().await.unwrap()).unwrap();
+            assert_eq!(store.get(&stored.sha256).unwrap(), b"an accepted assessment");
+            assert_eq!(incoming(), 0);
+        }
     }
 
     #[test]
