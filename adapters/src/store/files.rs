@@ -170,7 +170,9 @@ impl Content {
 }
 
 /// A file being received: written to `files/.incoming/` chunk by chunk while it is
-/// hashed and counted. Nothing is in the store until [`FileStore::adopt`] moves it in.
+/// hashed and counted. Nothing is in the store until [`FileStore::adopt`] moves it in;
+/// dropped before [`IncomingWriter::finish`] (the upload failed or was refused), the
+/// partial file is deleted.
 pub struct IncomingWriter {
     file: tokio::fs::File,
     path: PathBuf,
@@ -222,11 +224,20 @@ impl IncomingWriter {
     /// Flush and fsync the whole file.
     pub async fn finish(mut self) -> std::io::Result<Incoming> {
         use tokio::io::AsyncWriteExt as _;
-        let incoming =
-            Incoming { path: self.path.clone(), sha256: hex::encode(self.hasher.finalize_reset()), size: self.size };
+        // From here the file is the `Incoming`'s to delete.
+        let path = std::mem::take(&mut self.path);
+        let incoming = Incoming { path, sha256: hex::encode(self.hasher.finalize_reset()), size: self.size };
         self.file.flush().await?;
         self.file.sync_all().await?;
         Ok(incoming)
+    }
+}
+
+impl Drop for IncomingWriter {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -305,6 +316,26 @@ mod tests {
         assert_eq!(store.get(&stored.sha256).unwrap(), b"consultation report", "stored files are kept");
         let incoming: Vec<_> = std::fs::read_dir(data.path().join("files/.incoming")).unwrap().collect();
         assert_eq!(incoming.len(), 1, "storing a file leaves no temporary file behind");
+    }
+
+    #[tokio::test]
+    async fn an_upload_given_up_before_it_is_finished_leaves_no_file() {
+        let data = tempfile::tempdir().unwrap();
+        let store = FileStore::open(data.path()).unwrap();
+        let incoming = || std::fs::read_dir(data.path().join("files/.incoming")).unwrap().count();
+        let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
+        assert!(writer.write(b"the first half of a needs assess").await.unwrap());
+        // The client hung up, or the next chunk could not be written: the upload ends here.
+        drop(writer);
+        assert_eq!(incoming(), 0, "the partial file is deleted");
+
+        let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
+        assert!(writer.write(b"a whole needs assessment").await.unwrap());
+        let received = writer.finish().await.unwrap();
+        assert_eq!(incoming(), 1, "a finished file waits to be adopted");
+        let stored = store.adopt(received).unwrap();
+        assert_eq!(store.get(&stored.sha256).unwrap(), b"a whole needs assessment");
+        assert_eq!(incoming(), 0);
     }
 
     #[test]
