@@ -63,12 +63,13 @@ pub enum StoreError {
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     /// The database could not be reached at start.
-    #[error("cannot open the database at {url}: {source}")]
+    #[error("cannot open the database at {url}: {reason}")]
     Unreachable {
         /// The URL, without its password.
         url: String,
-        /// Why.
-        source: DbErr,
+        /// Why: the error of the connection that was tried. (Not `source`: the message
+        /// already says it, and a chain of causes would say it again.)
+        reason: String,
     },
     /// Any other database error.
     #[error("database error: {0}")]
@@ -88,6 +89,9 @@ impl StoreError {
 
 /// How long a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// How long opening the database waits for PostgreSQL to answer, at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection to the database.
 #[derive(Debug, Clone)]
@@ -137,6 +141,23 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Connect to PostgreSQL once, waiting [`CONNECT_TIMEOUT`] at most, to report why it
+/// cannot be reached. The pool would keep trying until its acquire timeout (30 s) and
+/// then say only "pool timed out".
+async fn probe_postgres(url: &str) -> Result<(), StoreError> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _, postgres::PgConnectOptions};
+    let unreachable = |reason: String| StoreError::Unreachable { url: redact(url), reason };
+    let options: PgConnectOptions = url.parse().map_err(|e: sea_orm::sqlx::Error| unreachable(e.to_string()))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+    }
+}
+
 impl Store {
     /// Open the database. SQLite is opened in WAL mode with `synchronous=FULL`, a busy
     /// timeout and foreign keys on, and the file is created when missing.
@@ -158,8 +179,10 @@ impl Store {
             // have dropped it). A ping on every checkout is a round trip per statement.
             opts.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
         }
+        if !sqlite {
+            probe_postgres(&config.url).await?;
+        }
         opts.max_connections(config.max_connections)
-            .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
@@ -173,7 +196,7 @@ impl Store {
             });
         let db = Database::connect(opts)
             .await
-            .map_err(|source| StoreError::Unreachable { url: redact(&config.url), source })?;
+            .map_err(|e| StoreError::Unreachable { url: redact(&config.url), reason: e.to_string() })?;
         Ok(Store { db, writers: Arc::default(), queue: Arc::default() })
     }
 
