@@ -5,9 +5,10 @@
 //!
 //! Tasks:
 //! - `cargo xtask test [--throwaway-pg] [-- CARGO_TEST_ARGS…]`: installs the SMTP
-//!   server the mail tests use if missing (see [`smtp`]), finds or starts a
-//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and runs
-//!   `cargo test --workspace`, exiting with its exit code.
+//!   server the mail tests use if missing (see [`smtp`]) and PostgreSQL's server
+//!   programs (a durability test runs a cluster of its own), finds or starts a
+//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and
+//!   `GATEHOUSE_PG_BIN_DIR` and runs `cargo test --workspace`, exiting with its exit code.
 //! - `cargo xtask bench [--quick] [--only STEP,…] [--throwaway-pg]`: finds or starts a
 //!   PostgreSQL server the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the
 //!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets; `http`, a
@@ -106,6 +107,7 @@ fn run(task: Task) -> Result<ExitCode> {
 fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     smtp::ensure_aiosmtpd()?;
     let axe = browser::ensure()?;
+    let pg_bin = postgres::server_programs()?;
     let server = postgres_server(postgres, "tests")?;
 
     let mut command = cargo();
@@ -117,6 +119,7 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
         .args(cargo_args)
         .env(TEST_DATABASE_URL_VAR, server.url())
         .env("GATEHOUSE_AXE_JS", axe)
+        .env("GATEHOUSE_PG_BIN_DIR", pg_bin)
         .current_dir(project_root());
     eprintln!("xtask: running {}", cmd::display(&command));
     let status = command.status().context("could not start cargo test")?;
