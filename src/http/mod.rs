@@ -168,7 +168,7 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
 
 /// Adds to every operation the problem answers any route can give but its handler does
 /// not name: a malformed request, a missing or refused token, an unknown id, a body
-/// that is too large or of the wrong type, a timeout, the database gone. Each is a
+/// that is too large or of the wrong type, a timeout, the database gone, a full disk. Each is a
 /// problem+json; what a handler documents itself is kept.
 fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -216,7 +216,10 @@ fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
             }
             wanted.push(("408", "The request took longer than the server allows"));
             wanted.push(("500", "Something failed on the server; the problem's `request_id` finds it in the log"));
-            wanted.push(("503", "The database cannot be reached"));
+            wanted.push(("503", "The database cannot be reached, or could not commit: nothing was saved"));
+            if operation.request_body.is_some() {
+                wanted.push(("507", "The server's disk is full: nothing was saved"));
+            }
             for (status, description) in wanted {
                 operation.responses.responses.entry(status.to_string()).or_insert_with(|| problem(description));
             }

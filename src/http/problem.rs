@@ -117,8 +117,10 @@ pub enum Kind {
     UnsupportedMediaType,
     /// The request took longer than the server allows.
     Timeout,
-    /// The database cannot be reached.
+    /// The database cannot be reached, or could not commit: nothing was saved.
     Unavailable,
+    /// The disk is full: nothing was saved.
+    InsufficientStorage,
     /// A fault on our side.
     Internal,
 }
@@ -140,6 +142,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "unsupported-media-type",
             Kind::Timeout => "timeout",
             Kind::Unavailable => "unavailable",
+            Kind::InsufficientStorage => "insufficient-storage",
             Kind::Internal => "internal",
         }
     }
@@ -158,6 +161,7 @@ impl Kind {
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::Timeout => StatusCode::REQUEST_TIMEOUT,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -178,6 +182,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "Unsupported media type",
             Kind::Timeout => "The request took too long",
             Kind::Unavailable => "The service is unavailable",
+            Kind::InsufficientStorage => "The server is out of storage",
             Kind::Internal => "Something went wrong on our side",
         }
     }
@@ -211,6 +216,16 @@ impl Problem {
     pub fn internal(error: &dyn std::fmt::Display) -> Problem {
         tracing::error!(error = %error, "request failed");
         Problem::new(Kind::Internal, "the request could not be completed; quote the request id when reporting it")
+    }
+
+    /// A file could not be written: the disk is full (507), or a fault on our side.
+    pub fn storage(error: &std::io::Error) -> Problem {
+        if gatehouse_adapters::store::files::is_out_of_space(error) {
+            tracing::error!(error = %error, "the disk is full");
+            Problem::new(Kind::InsufficientStorage, OUT_OF_SPACE)
+        } else {
+            Problem::internal(error)
+        }
     }
 
     fn status_code(&self) -> StatusCode {
@@ -263,14 +278,21 @@ impl From<AppError> for Problem {
                 p.actual_version = Some(actual);
                 p
             }
+            AppError::Internal(e) if e.is_out_of_space() => {
+                tracing::error!(error = %e, "the disk is full");
+                Problem::new(Kind::InsufficientStorage, OUT_OF_SPACE)
+            }
             AppError::Internal(e) if e.is_unavailable() => {
                 tracing::error!(error = %e, "database unavailable");
-                Problem::new(Kind::Unavailable, "the database cannot be reached; try again shortly")
+                Problem::new(Kind::Unavailable, "the database is unavailable and nothing was saved; try again shortly")
             }
             AppError::Internal(e) => Problem::internal(&e),
         }
     }
 }
+
+/// The detail of an `insufficient-storage` problem.
+const OUT_OF_SPACE: &str = "the server's disk is full and nothing was saved; try again once space is freed";
 
 fn e_text(problems: &[FieldProblem]) -> String {
     problems

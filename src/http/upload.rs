@@ -86,7 +86,7 @@ pub async fn receive_form(
                     .filter(|m| m.parse::<mime_guess::mime::Mime>().is_ok())
                     .map(str::to_string)
                     .unwrap_or_else(|| mime_guess::from_path(&name).first_or_octet_stream().to_string());
-                let mut writer = IncomingWriter::create(files, limit).await.map_err(|e| Problem::internal(&e))?;
+                let mut writer = IncomingWriter::create(files, limit).await.map_err(|e| Problem::storage(&e))?;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_problem)? {
                     match writer.write(&chunk).await {
                         Ok(true) => {}
@@ -97,10 +97,10 @@ pub async fn receive_form(
                                 format!("is larger than {limit} bytes, the largest accepted"),
                             ));
                         }
-                        Err(e) => return Err(Problem::internal(&e)),
+                        Err(e) => return Err(Problem::storage(&e)),
                     }
                 }
-                let incoming = writer.finish().await.map_err(|e| Problem::internal(&e))?;
+                let incoming = writer.finish().await.map_err(|e| Problem::storage(&e))?;
                 file = Some((name, media_type, incoming));
             }
             Some(name) if extra.contains(&name) => {

@@ -2,9 +2,11 @@
 //! PostgreSQL, and an app over the shipped workflows with a fixed clock.
 #![allow(dead_code)]
 
+pub mod pg_cluster;
 pub mod server;
 pub mod smtp;
 pub mod tls;
+pub mod tmpfs;
 pub mod workers;
 
 use gatehouse::app::{App, AppConfig};

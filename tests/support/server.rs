@@ -38,7 +38,11 @@ impl Server {
     }
 
     pub async fn start_with(backend: Backend, options: Options) -> Server {
-        let db = fresh_db(backend).await;
+        Server::start_on(fresh_db(backend).await, options).await
+    }
+
+    /// A server over `db` as it is: a fresh one, or one a server before used.
+    pub async fn start_on(db: TestDb, options: Options) -> Server {
         let data = db.dir.path().join("data");
         let mut cmd = gatehouse();
         cmd.arg("serve")
@@ -132,6 +136,16 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// SIGTERM, wait for the process to exit, and hand back its database (to start
+    /// another server on it).
+    pub fn stop(mut self) -> TestDb {
+        let status = self.terminate();
+        assert!(status.success(), "gatehouse serve exited with {status}:\n{}", self.log().join("\n"));
+        // `Drop` kills a child already reaped: harmless. The database outlives it.
+        let placeholder = TestDb { url: String::new(), dir: tempfile::tempdir().unwrap(), backend: self.db.backend };
+        std::mem::replace(&mut self.db, placeholder)
     }
 
     /// SIGTERM, then wait for the process to exit; its exit status.

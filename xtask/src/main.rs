@@ -5,11 +5,13 @@
 //!
 //! Tasks:
 //! - `cargo xtask test [--throwaway-pg] [-- CARGO_TEST_ARGS…]`: installs the SMTP
-//!   server the mail tests use if missing (see [`smtp`]), finds or starts a
-//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL`, runs
-//!   `cargo test --workspace` and then (without extra arguments) the shipped workflows'
-//!   scenarios with `gatehouse test workflows`, and ends with one line of its own,
-//!   `N passed, N failed`, the totals over both (see [`tally`]).
+//!   server the mail tests use if missing (see [`smtp`]) and PostgreSQL's server
+//!   programs (a durability test runs a cluster of its own), finds or starts a
+//!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and
+//!   `GATEHOUSE_PG_BIN_DIR`, runs `cargo test --workspace` and then (without extra
+//!   arguments) the shipped workflows' scenarios with `gatehouse test workflows`, and
+//!   ends with one line of its own, `N passed, N failed`, the totals over both (see
+//!   [`tally`]).
 //! - `cargo xtask bench [--quick] [--only STEP,…] [--throwaway-pg]`: finds or starts a
 //!   PostgreSQL server the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the
 //!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets; `http`, a
@@ -110,6 +112,7 @@ fn run(task: Task) -> Result<ExitCode> {
 fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     smtp::ensure_aiosmtpd()?;
     let axe = browser::ensure()?;
+    let pg_bin = postgres::server_programs()?;
     let server = postgres_server(postgres, "tests")?;
 
     let mut command = cargo();
@@ -121,6 +124,7 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
         .args(cargo_args)
         .env(TEST_DATABASE_URL_VAR, server.url())
         .env("GATEHOUSE_AXE_JS", axe)
+        .env("GATEHOUSE_PG_BIN_DIR", pg_bin)
         .current_dir(project_root());
     eprintln!("xtask: running {}", cmd::display(&command));
     let mut tally = tally::Tally::default();

@@ -86,6 +86,13 @@ fn url_from_environment() -> Option<String> {
     std::env::var(TEST_DATABASE_URL_VAR).ok().filter(|url| !url.trim().is_empty())
 }
 
+/// The folder of PostgreSQL's server programs (`initdb`, `pg_ctl`), installed when
+/// missing: besides a throwaway cluster, `tests/durability.rs` runs a cluster of its
+/// own, which it restarts under load.
+pub fn server_programs() -> Result<std::path::PathBuf> {
+    binaries::find_or_install()
+}
+
 fn throwaway() -> Result<TestServer> {
     let bin_dir = binaries::find_or_install()?;
     let cluster = cluster::Cluster::start(&bin_dir)?;

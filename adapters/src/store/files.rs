@@ -23,6 +23,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Whether `e` says the disk is full, or the quota is used up.
+pub fn is_out_of_space(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+}
+
 /// The file store.
 #[derive(Debug, Clone)]
 pub struct FileStore {

@@ -10,9 +10,11 @@
 //! one `fsync` for all of them. The others find their answer ready and do not write.
 //!
 //! Each decision is still all or nothing: a decision whose case moved on writes nothing
-//! and gets its conflict while the others are applied. An error (a full disk, say)
-//! rolls the whole group back; the decisions are then applied again each in a
-//! transaction of its own, so that the error reaches only the decision that caused it.
+//! and gets its conflict while the others are applied. An error in a statement rolls
+//! the whole group back; the decisions are then applied again each in a transaction of
+//! its own, so that the error reaches only the decision that caused it. A commit that
+//! fails (a full disk, an I/O error) is no decision's doing: every decision of the group
+//! gets the error, and none is answered as done, since none is.
 //!
 //! The group is written by a task of its own, which the caller waits for: a caller that
 //! goes away (a client that hung up) must not stop a transaction carrying the decisions
@@ -96,14 +98,38 @@ async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
                 }
                 return;
             }
-            Err(e) => {
+            Err(Failed::Commit(e)) => {
+                tracing::error!(error = %e, decisions = group.len(), "a group commit failed; none of its decisions was applied");
+                for queued in group {
+                    let _ = queued.answer.send(Err(StoreError::Db(e.clone())));
+                }
+                return;
+            }
+            Err(Failed::Statement(e)) => {
                 tracing::warn!(error = %e, decisions = group.len(), "a group commit failed; applying its decisions one at a time")
             }
         }
     }
     for queued in group {
-        let applied = in_one_transaction(db, std::iter::once(&queued.plan)).await.map(|mut a| a.pop().flatten());
-        let _ = queued.answer.send(applied);
+        let applied = in_one_transaction(db, std::iter::once(&queued.plan)).await;
+        let _ = queued.answer.send(applied.map(|mut a| a.pop().flatten()).map_err(StoreError::from));
+    }
+}
+
+/// Why a transaction wrote nothing.
+enum Failed {
+    /// A statement failed (or `BEGIN` did): it may be one decision's doing.
+    Statement(StoreError),
+    /// Every statement ran, and `COMMIT` failed.
+    Commit(DbErr),
+}
+
+impl From<Failed> for StoreError {
+    fn from(failed: Failed) -> StoreError {
+        match failed {
+            Failed::Statement(e) => e,
+            Failed::Commit(e) => StoreError::Db(e),
+        }
     }
 }
 
@@ -112,17 +138,17 @@ async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
 async fn in_one_transaction<'p>(
     db: &DatabaseConnection,
     plans: impl Iterator<Item = &'p Plan>,
-) -> Result<Vec<Option<CaseSnapshot>>, StoreError> {
+) -> Result<Vec<Option<CaseSnapshot>>, Failed> {
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    let txn = db.begin_with_options(options).await?;
+    let txn = db.begin_with_options(options).await.map_err(|e| Failed::Statement(e.into()))?;
     let mut applied = Vec::new();
     for plan in plans {
-        applied.push(plan.run_each(&txn).await?);
+        applied.push(plan.run_each(&txn).await.map_err(Failed::Statement)?);
     }
-    txn.commit().await?;
+    txn.commit().await.map_err(Failed::Commit)?;
     Ok(applied)
 }
 

@@ -64,12 +64,13 @@ pub enum StoreError {
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     /// The database could not be reached at start.
-    #[error("cannot open the database at {url}: {source}")]
+    #[error("cannot open the database at {url}: {reason}")]
     Unreachable {
         /// The URL, without its password.
         url: String,
-        /// Why.
-        source: DbErr,
+        /// Why: the error of the connection that was tried. (Not `source`: the message
+        /// already says it, and a chain of causes would say it again.)
+        reason: String,
     },
     /// Any other database error.
     #[error("database error: {0}")]
@@ -80,15 +81,88 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the database could not be reached (a pool timeout, a lost connection):
-    /// worth trying again later, and no fault in the request.
+    /// Whether the database cannot do this now, through no fault of the request: it
+    /// cannot be reached, the connection was lost (a restarted server), it failed to
+    /// read or write its files, or another process held SQLite's lock past the busy
+    /// timeout. Nothing was written; worth trying again later.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unreachable { .. } | StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)))
+        match self {
+            StoreError::Unreachable { .. } => true,
+            StoreError::Db(e) => matches!(trouble(e), Some(Trouble::Unavailable)),
+            _ => false,
+        }
+    }
+
+    /// Whether the disk under the database or the evidence files is full (or the quota
+    /// is used up). Nothing was written.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            StoreError::Db(e) => matches!(trouble(e), Some(Trouble::OutOfSpace)),
+            StoreError::Io(e) => files::is_out_of_space(e),
+            _ => false,
+        }
+    }
+}
+
+/// What a database error says about the database rather than the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trouble {
+    Unavailable,
+    OutOfSpace,
+}
+
+fn trouble(e: &DbErr) -> Option<Trouble> {
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::ConnectionAcquire(_) => Some(Trouble::Unavailable),
+        // Whatever stopped a connection from being made or kept.
+        DbErr::Conn(RuntimeErr::SqlxError(e)) => Some(sqlx_trouble(e).unwrap_or(Trouble::Unavailable)),
+        DbErr::Conn(_) => Some(Trouble::Unavailable),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_trouble(e),
+        _ => None,
+    }
+}
+
+fn sqlx_trouble(e: &sea_orm::sqlx::Error) -> Option<Trouble> {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => Some(Trouble::Unavailable),
+        Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                // The primary result code is the low byte of the extended one.
+                match code.parse::<i32>().map(|c| c & 0xff) {
+                    Ok(13) => Some(Trouble::OutOfSpace), // SQLITE_FULL
+                    // BUSY, LOCKED, READONLY (the file system went read-only), IOERR, CANTOPEN
+                    Ok(5 | 6 | 8 | 10 | 14) => Some(Trouble::Unavailable),
+                    _ => None,
+                }
+            } else {
+                // PostgreSQL's SQLSTATE: disk_full; connection exceptions, the server
+                // shutting down or starting, insufficient resources.
+                match &*code {
+                    "53100" => Some(Trouble::OutOfSpace),
+                    c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => {
+                        Some(Trouble::Unavailable)
+                    }
+                    _ => None,
+                }
+            }
+        }
+        _ => None,
     }
 }
 
 /// How long a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// How long opening the database waits for PostgreSQL to answer, at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection to the database.
 #[derive(Debug, Clone)]
@@ -138,6 +212,56 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Connect to PostgreSQL once, waiting [`CONNECT_TIMEOUT`] at most, to report why it
+/// cannot be reached. The pool would keep trying until its acquire timeout (30 s) and
+/// then say only "pool timed out".
+async fn probe_postgres(url: &str) -> Result<(), StoreError> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _, postgres::PgConnectOptions};
+    let unreachable = |reason: String| StoreError::Unreachable { url: redact(url), reason };
+    let options: PgConnectOptions = url.parse().map_err(|e: sea_orm::sqlx::Error| unreachable(e.to_string()))?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+    }
+}
+
+/// The pool's check on a connection given back: keep it only if it is out of any
+/// transaction.
+///
+/// A transaction dropped unfinished (its commit failed, or a statement in it did) is
+/// rolled back on the connection as it is given back. When that rollback fails, the
+/// connection still counts itself in a transaction, and must not be used again. That
+/// is what a full disk does to SQLite: a `COMMIT` that fails with `SQLITE_FULL` has
+/// rolled the transaction back itself, so the `ROLLBACK` after it fails ("no
+/// transaction is active") and sqlx's count of open transactions stays at 1. The next
+/// user of the connection then began with `SAVEPOINT` instead of `BEGIN IMMEDIATE`
+/// and "committed" with `RELEASE`; once one such transaction had failed and been
+/// undone with `ROLLBACK TO`, which leaves it open, every later "commit" only released
+/// a nested savepoint: writes answered 201 were never committed, the connection held
+/// SQLite's write lock (others waited out the busy timeout), and the next failure
+/// rolled them all back, their case ids to be handed out again. Closed here, such a
+/// connection is replaced by a fresh one.
+fn only_if_out_of_transaction<C: sea_orm::sqlx::Connection>(
+    connection: &mut C,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if !connection.is_in_transaction() {
+            return Ok(true);
+        }
+        // The rollback is queued on the connection: the ping comes back after it.
+        connection.ping().await?;
+        if connection.is_in_transaction() {
+            tracing::warn!("closing a database connection whose transaction could not be rolled back");
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
 impl Store {
     /// Open the database. SQLite is opened in WAL mode with `synchronous=FULL`, a busy
     /// timeout and foreign keys on, and the file is created when missing.
@@ -159,8 +283,14 @@ impl Store {
             // have dropped it). A ping on every checkout is a round trip per statement.
             opts.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
         }
+        if !sqlite {
+            probe_postgres(&config.url).await?;
+        }
+        // A connection goes back to the pool only if it is out of its transaction; see
+        // `only_if_out_of_transaction`.
+        opts.map_sqlx_sqlite_pool_opts(|pool| pool.after_release(|c, _| only_if_out_of_transaction(c)));
+        opts.map_sqlx_postgres_pool_opts(|pool| pool.after_release(|c, _| only_if_out_of_transaction(c)));
         opts.max_connections(config.max_connections)
-            .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
@@ -174,7 +304,7 @@ impl Store {
             });
         let db = Database::connect(opts)
             .await
-            .map_err(|source| StoreError::Unreachable { url: redact(&config.url), source })?;
+            .map_err(|e| StoreError::Unreachable { url: redact(&config.url), reason: e.to_string() })?;
         Ok(Store { db, writers: Arc::default(), queue: Arc::default() })
     }
 
