@@ -8,6 +8,7 @@ pub mod clock;
 pub mod contracts;
 pub mod governance;
 pub mod http;
+pub mod mutation;
 pub mod operations;
 pub mod timers_cli;
 pub mod users_cli;

@@ -106,6 +106,10 @@ enum Command {
         /// Workflow files or folders.
         #[arg(required = true, env = "GATEHOUSE_WORKFLOWS", value_delimiter = ':')]
         paths: Vec<PathBuf>,
+        /// Instead, make every mutant of each workflow's rules (a gate removed, a number
+        /// moved by one, …) and report those no scenario notices.
+        #[arg(long)]
+        mutants: bool,
     },
     /// Print a workflow as a policy document for a governance group to sign off.
     Explain {
@@ -211,7 +215,8 @@ fn main() -> ExitCode {
             block_on(operations::audit_verify(&db.url, &mut out))
         }
         Command::Validate { paths } => authoring::validate(&paths, &mut out),
-        Command::Test { paths } => authoring::test(&paths, &mut out),
+        Command::Test { paths, mutants: false } => authoring::test(&paths, &mut out),
+        Command::Test { paths, mutants: true } => gatehouse::mutation::run(&paths, &mut out),
         Command::Graph { file, format } => {
             let format = match format {
                 GraphArg::Mermaid => GraphFormat::Mermaid,

@@ -137,3 +137,54 @@ fn a_path_that_does_not_exist_is_wrong_input() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "error: nowhere.yaml: no such file or directory\n");
 }
+
+/// A workflow with an approval gate (quorum 2, not by the submitter) behind an evidence
+/// gate, and a scenario that only walks the happy path: `--mutants` reports, at its
+/// line and column, every weakening the scenario would not notice; a scenario that
+/// shows each gate blocking kills those mutants.
+#[test]
+fn mutants_show_the_rules_no_scenario_pins() {
+    let workflow = |steps: &str| {
+        format!(
+            "id: wf\nversion: 1\ntitle: W\n\
+             roles: {{ c: {{ title: C }}, b: {{ title: Board }} }}\n\
+             evidence: {{ eia: {{ title: EIA, kind: document }} }}\n\
+             states: {{ draft: {{ initial: true }}, decision: {{}}, done: {{ terminal: true }} }}\n\
+             transitions:\n\
+             \x20 - {{ id: submit, from: draft, to: decision, by: c, gates: [ {{ evidence: eia }} ] }}\n\
+             \x20 - id: decide\n    from: decision\n    to: done\n    gates:\n\
+             \x20     - approval: {{ role: b, quorum: 2, not_by: [submitter] }}\n\
+             tests:\n  - name: walk\n    users: {{ sub: [c, b], x: [b], y: [b] }}\n    steps:\n{steps}"
+        )
+    };
+    let happy = "      - create: {}\n      - attach: eia\n      - transition: { transition: submit, as: sub }\n\
+                 \x20     - approve: { role: b, as: x }\n      - approve: { role: b, as: y }\n\
+                 \x20     - transition: decide\n      - expect_state: done\n";
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("wf.yaml"), workflow(happy)).unwrap();
+    let out = gatehouse(tmp.path(), &["test", "--mutants", "wf.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "survivors fail the run: {text}");
+    for survivor in [
+        "wf.yaml:8:62: mutant survived: gate `eia` of `submit` removed",
+        "wf.yaml:10:11: mutant survived: `decide` also allowed from `draft`",
+        "wf.yaml:13:38: mutant survived: quorum of `b` in `decide` 2 → 1",
+        "wf.yaml:13:49: mutant survived: `not_by` of `b` in `decide` dropped",
+    ] {
+        assert!(text.contains(survivor), "missing `{survivor}` in:\n{text}");
+    }
+    assert!(text.ends_with(" survived\n"), "{text}");
+
+    let thorough = "      - create: {}\n      - expect_blocked: { transition: submit, missing: [eia] }\n\
+                    \x20     - expect_refused: decide\n      - attach: eia\n\
+                    \x20     - transition: { transition: submit, as: sub }\n\
+                    \x20     - approve: { role: b, as: sub, refused: true }\n      - approve: { role: b, as: x }\n\
+                    \x20     - expect_blocked: { transition: decide, missing: [b] }\n\
+                    \x20     - approve: { role: b, as: y }\n      - transition: decide\n      - expect_state: done\n";
+    std::fs::write(tmp.path().join("wf.yaml"), workflow(thorough)).unwrap();
+    let out = gatehouse(tmp.path(), &["test", "--mutants", "wf.yaml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("survived:"), "{text}");
+    assert!(text.ends_with(" killed, 0 survived\n"), "{text}");
+}

@@ -23,6 +23,7 @@ pub mod gates;
 pub mod graph;
 pub mod ids;
 pub mod load;
+pub mod mutants;
 mod plan;
 mod raw;
 pub mod scenario;

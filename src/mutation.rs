@@ -1,0 +1,112 @@
+//! `gatehouse test --mutants PATH…`: every mutant of each workflow's rules, judged by the
+//! workflow's own scenarios (see `gatehouse_engine::mutants`). Each survivor is printed
+//! as `file:line:col: mutant survived: …`, then one line `N killed, N survived`.
+//!
+//! Mutants are independent, so they are judged on every core at once; each is loaded
+//! and run as a file would be, which is what makes a survivor trustworthy.
+
+use crate::authoring::Status;
+use anyhow::Result;
+use gatehouse_adapters::workflows;
+use gatehouse_engine::Library;
+use gatehouse_engine::mutants::{Mutant, Verdict, judge, mutants};
+use gatehouse_engine::scenario;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What judging one workflow's mutants found.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Mutants a scenario noticed.
+    pub killed: usize,
+    /// Mutants every scenario passed.
+    pub survived: Vec<Mutant>,
+    /// Mutants that did not load (not counted as killed).
+    pub did_not_load: usize,
+}
+
+/// Judge every mutant of `text` (the workflow in `file`) with its scenarios.
+pub fn judge_all(file: &str, text: &str, library: &Library) -> Result<Tally, String> {
+    let all = mutants(text)?;
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all.len().max(1));
+    let verdicts: Vec<(usize, Verdict)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(mutant) = all.get(i) else { return mine };
+                        mine.push((i, judge(file, mutant, library)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut tally = Tally::default();
+    let mut survived: Vec<usize> = Vec::new();
+    for (i, verdict) in verdicts {
+        match verdict {
+            Verdict::Killed { .. } => tally.killed += 1,
+            Verdict::Survived => survived.push(i),
+            Verdict::DidNotLoad => tally.did_not_load += 1,
+        }
+    }
+    survived.sort_by_key(|&i| (all[i].line, all[i].column, i));
+    tally.survived = survived.into_iter().map(|i| all[i].clone()).collect();
+    Ok(tally)
+}
+
+/// `gatehouse test --mutants PATH…`
+pub fn run(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
+    let report = match workflows::load_paths(paths) {
+        Ok(r) => r,
+        Err(e @ (workflows::ReadError::NotFound(_) | workflows::ReadError::Empty(_))) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(Status::InputWrong);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if report.has_errors() {
+        for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+            writeln!(out, "{d}")?;
+        }
+        writeln!(out, "not run: fix the errors above first")?;
+        return Ok(Status::InputWrong);
+    }
+    let (mut killed, mut survived, mut status) = (0, 0, Status::Ok);
+    for (file, loaded) in &report.loaded {
+        let def = &loaded.definition;
+        let shown = file.display().to_string();
+        if let Some(failed) = scenario::run_all(def).into_iter().find(|o| o.failure.is_some()) {
+            writeln!(out, "{shown}: not run: scenario `{}` fails on the workflow itself", failed.name)?;
+            status = Status::InputWrong;
+            continue;
+        }
+        let text = std::fs::read_to_string(file)?;
+        let library = library_of(file)?;
+        let tally = judge_all(&shown, &text, &library).map_err(anyhow::Error::msg)?;
+        for m in &tally.survived {
+            writeln!(out, "{shown}:{}:{}: mutant survived: {}", m.line, m.column, m.description)?;
+        }
+        if tally.did_not_load > 0 {
+            writeln!(out, "note: {}: {} mutant(s) did not load and were not counted", def.id, tally.did_not_load)?;
+        }
+        killed += tally.killed;
+        survived += tally.survived.len();
+    }
+    writeln!(out, "{killed} killed, {survived} survived")?;
+    if survived > 0 {
+        status = Status::InputWrong;
+    }
+    Ok(status)
+}
+
+/// The templates and calendars beside a workflow file.
+fn library_of(file: &Path) -> Result<Library> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok(workflows::read_library(dir)?.0)
+}
