@@ -386,9 +386,11 @@ async fn case_response(
             let items: Vec<Value> = match &e.kind {
                 EvidenceKind::Checklist(items) => items
                     .iter()
-                    .map(|(iid, label)| {
-                        let answer = answers.and_then(|a| a.get(iid)).map(|(a, _)| crate::http::dto::answer_name(*a));
-                        json!({"id": iid, "label": label, "answer": answer})
+                    .map(|i| {
+                        let given = answers.and_then(|a| a.get(&i.id));
+                        let answer = given.map(|(a, _)| crate::http::dto::answer_name(*a));
+                        json!({"id": i.id, "label": i.label, "allow_na": i.allow_na, "answer": answer,
+                            "note": given.and_then(|(_, n)| n.clone())})
                     })
                     .collect(),
                 _ => Vec::new(),
