@@ -631,3 +631,40 @@ async fn the_provider_page_of_a_closed_case_offers_no_forms() {
     assert!(closed.contains("This case is closed"), "{closed}");
     assert!(!closed.contains("<form"), "a closed case offers no form:\n{closed}");
 }
+
+/// The approval form records only the two decisions it offers: any other `decision`
+/// (a crafted post, a stale form) is the form's error, and nothing is recorded.
+async fn approval_form_decisions(backend: Backend) {
+    let server = Server::start(backend).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: server.user("chief@leeds.example", &["chief_officer"]),
+        director: String::new(),
+    };
+    let id = open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    to_decision(&server, &people, id).await;
+    let chief = signed_in(&server, &people.chief).await;
+    let html = page(&chief, &server, &format!("/cases/{id}")).await;
+    assert!(html.contains("Record decision"), "the chief officer is asked to decide:\n{html}");
+    let csrf = csrf_of(&html);
+    let approvals = server.url(&format!("/cases/{id}/approvals"));
+    for decision in [Some("maybe"), Some(""), Some("Approve"), None] {
+        let mut form = vec![("_csrf", csrf.as_str()), ("role", "chief_officer")];
+        form.extend(decision.map(|d| ("decision", d)));
+        let r = chief.post(approvals.clone()).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 422, "decision {decision:?}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Choose approve or reject"), "decision {decision:?}:\n{html}");
+    }
+    let case = server.get(Some(&people.chief), &format!("/api/cases/{id}")).await;
+    assert_eq!(case.json["approvals"], json!([]), "nothing was recorded");
+    assert!(case.blocked_by("approve_administrative_decision").unwrap().contains(&"chief_officer".to_string()));
+
+    let form = [("_csrf", csrf.as_str()), ("role", "chief_officer"), ("decision", "approve")];
+    let r = chief.post(approvals).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Your decision is recorded."));
+    let case = server.get(Some(&people.chief), &format!("/api/cases/{id}")).await;
+    assert_eq!(case.json["approvals"][0]["decision"], "approve");
+}
+on_both!(the_approval_form_records_only_approve_or_reject, approval_form_decisions);

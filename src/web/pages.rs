@@ -642,7 +642,7 @@ pub struct ApprovalForm {
     #[serde(rename = "_csrf")]
     csrf: Option<String>,
     role: String,
-    decision: String,
+    decision: Option<String>,
     comment: Option<String>,
 }
 
@@ -655,7 +655,17 @@ pub async fn approve(
     if !session.csrf_ok(form.csrf.as_deref()) {
         return forbidden_csrf();
     }
-    let verdict = if form.decision == "reject" { Verdict::Reject } else { Verdict::Approve };
+    // Only the two choices the form offers: anything else is a mistake to show, never
+    // an approval.
+    let verdict = match form.decision.as_deref() {
+        Some("approve") => Verdict::Approve,
+        Some("reject") => Verdict::Reject,
+        _ => {
+            let anchor = format!("#decision-{}-approve", form.role);
+            let errors = vec![error_item("Choose approve or reject", Some(anchor))];
+            return case_response(&http, &session, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
+        }
+    };
     let comment = form.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     let result = http.app.record_approval(&session.actor, id, &form.role, verdict, comment, None, None).await;
     after(&http, &session, id, result, "decided").await
