@@ -338,6 +338,27 @@ async fn superseded(backend: Backend) {
 }
 on_both!(a_superseded_document_stays_in_history, superseded);
 
+/// An approval row whose verdict is neither `approve` nor `reject` (a hand edit, a
+/// fault elsewhere) makes the case unreadable as corrupt; it is never read as an approval.
+async fn unknown_verdict(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let (app, _) = db.app().await;
+    let a = alice();
+    let id = app.create_case(&a, "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
+    ready_for_decision(&app, id).await;
+    app.request_transition(&a, id, "submit_key_decision", None).await.unwrap();
+    let eb = Actor::user("eb@leeds.example", ["exec_board"]);
+    app.record_approval(&eb, id, "exec_board", Verdict::Reject, None, None, None).await.unwrap();
+    app.store()
+        .connection()
+        .execute_unprepared(&format!("UPDATE approvals SET verdict = 'maybe' WHERE case_id = {id}"))
+        .await
+        .unwrap();
+    let err = app.case(id).await.unwrap_err();
+    assert!(matches!(&err, AppError::Internal(StoreError::Corrupt(m)) if m.contains("verdict `maybe`")), "{err:?}");
+}
+on_both!(an_approval_row_with_an_unknown_verdict_is_corrupt, unknown_verdict);
+
 async fn versions(backend: Backend) {
     let db = fresh_db(backend).await;
     let store = db.store().await;
@@ -443,27 +464,6 @@ async fn tamper(backend: Backend) {
     assert!(count >= 3);
 }
 on_both!(a_tampered_audit_trail_is_reported_at_its_first_broken_link, tamper);
-
-/// An approval row whose verdict is neither `approve` nor `reject` (a hand edit, a
-/// fault elsewhere) makes the case unreadable as corrupt; it is never read as an approval.
-async fn unknown_verdict(backend: Backend) {
-    let db = fresh_db(backend).await;
-    let (app, _) = db.app().await;
-    let a = alice();
-    let id = app.create_case(&a, "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
-    ready_for_decision(&app, id).await;
-    app.request_transition(&a, id, "submit_key_decision", None).await.unwrap();
-    let eb = Actor::user("eb@leeds.example", ["exec_board"]);
-    app.record_approval(&eb, id, "exec_board", Verdict::Reject, None, None, None).await.unwrap();
-    app.store()
-        .connection()
-        .execute_unprepared(&format!("UPDATE approvals SET verdict = 'maybe' WHERE case_id = {id}"))
-        .await
-        .unwrap();
-    let err = app.case(id).await.unwrap_err();
-    assert!(matches!(&err, AppError::Internal(StoreError::Corrupt(m)) if m.contains("verdict `maybe`")), "{err:?}");
-}
-on_both!(an_approval_row_with_an_unknown_verdict_is_corrupt, unknown_verdict);
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_clear_error() {
