@@ -741,6 +741,17 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
             "yes",
         ),
         (
+            "n/a for an item the workflow does not allow it on",
+            raw(
+                &format!("{case}/evidence"),
+                r#"{"type": "decommissioning_checklist", "answers": {"financial_requirements": "n/a"}}"#,
+            ),
+            422,
+            "invalid-input",
+            Some("financial_requirements"),
+            "cannot be answered n/a",
+        ),
+        (
             "an approval with a bad date",
             raw(
                 &format!("{case}/approvals"),

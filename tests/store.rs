@@ -338,6 +338,27 @@ async fn superseded(backend: Backend) {
 }
 on_both!(a_superseded_document_stays_in_history, superseded);
 
+/// An approval row whose verdict is neither `approve` nor `reject` (a hand edit, a
+/// fault elsewhere) makes the case unreadable as corrupt; it is never read as an approval.
+async fn unknown_verdict(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let (app, _) = db.app().await;
+    let a = alice();
+    let id = app.create_case(&a, "lcc-decommissioning", &lcc_fields(650_000, "2027-03-31")).await.unwrap().case.id;
+    ready_for_decision(&app, id).await;
+    app.request_transition(&a, id, "submit_key_decision", None).await.unwrap();
+    let eb = Actor::user("eb@leeds.example", ["exec_board"]);
+    app.record_approval(&eb, id, "exec_board", Verdict::Reject, None, None, None).await.unwrap();
+    app.store()
+        .connection()
+        .execute_unprepared(&format!("UPDATE approvals SET verdict = 'maybe' WHERE case_id = {id}"))
+        .await
+        .unwrap();
+    let err = app.case(id).await.unwrap_err();
+    assert!(matches!(&err, AppError::Internal(StoreError::Corrupt(m)) if m.contains("verdict `maybe`")), "{err:?}");
+}
+on_both!(an_approval_row_with_an_unknown_verdict_is_corrupt, unknown_verdict);
+
 async fn versions(backend: Backend) {
     let db = fresh_db(backend).await;
     let store = db.store().await;
@@ -351,20 +372,23 @@ async fn versions(backend: Backend) {
     assert!(report.files.iter().all(|f| f.3 == Published::Unchanged), "an unchanged file is a no-op");
 
     let original = std::fs::read_to_string(&file).unwrap();
+    let shipped = support::workflow_version(&original);
     std::fs::write(&file, original.replace("title: Annual review", "title: The annual review")).unwrap();
     let err = gatehouse::app::publish_folder(&store, &folder, now).await.unwrap_err();
     let err = err.downcast::<StoreError>().unwrap();
     assert!(
-        matches!(&err, StoreError::VersionNotBumped { workflow, version: 1, .. } if workflow == "annual-code-review"),
+        matches!(&err, StoreError::VersionNotBumped { workflow, version, .. }
+            if workflow == "annual-code-review" && *version == shipped),
         "{err}"
     );
 
     // Bumped, it publishes; the old version stays for the cases pinned to it.
-    std::fs::write(
-        &file,
-        original.replace("title: Annual review", "title: The annual review").replacen("version: 1", "version: 2", 1),
-    )
-    .unwrap();
+    let bumped = original.replace("title: Annual review", "title: The annual review").replacen(
+        &format!("version: {shipped}"),
+        &format!("version: {}", shipped + 1),
+        1,
+    );
+    std::fs::write(&file, bumped).unwrap();
     gatehouse::app::publish_folder(&store, &folder, now).await.unwrap();
     let (defs, problems) = store.definitions(&gatehouse_engine::Library::default()).await.unwrap();
     assert!(problems.len() >= 2, "without templates the definitions do not load: {problems:?}");
@@ -373,7 +397,7 @@ async fn versions(backend: Backend) {
     let _ = defs;
     let clock = std::sync::Arc::new(gatehouse::clock::FixedClock::new(now));
     let (app, _) = gatehouse::app::App::new(db.store().await, &config, clock).await.unwrap();
-    assert_eq!(app.workflow("annual-code-review").unwrap().version, 2);
+    assert_eq!(app.workflow("annual-code-review").unwrap().version, shipped + 1);
 }
 on_both!(a_changed_workflow_must_bump_its_version, versions);
 

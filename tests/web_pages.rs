@@ -631,3 +631,123 @@ async fn the_provider_page_of_a_closed_case_offers_no_forms() {
     assert!(closed.contains("This case is closed"), "{closed}");
     assert!(!closed.contains("<form"), "a closed case offers no form:\n{closed}");
 }
+
+/// The approval form records only the two decisions it offers: any other `decision`
+/// (a crafted post, a stale form) is the form's error, and nothing is recorded.
+async fn approval_form_decisions(backend: Backend) {
+    let server = Server::start(backend).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: server.user("chief@leeds.example", &["chief_officer"]),
+        director: String::new(),
+    };
+    let id = open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    to_decision(&server, &people, id).await;
+    let chief = signed_in(&server, &people.chief).await;
+    let html = page(&chief, &server, &format!("/cases/{id}")).await;
+    assert!(html.contains("Record decision"), "the chief officer is asked to decide:\n{html}");
+    let csrf = csrf_of(&html);
+    let approvals = server.url(&format!("/cases/{id}/approvals"));
+    for decision in [Some("maybe"), Some(""), Some("Approve"), None] {
+        let mut form = vec![("_csrf", csrf.as_str()), ("role", "chief_officer")];
+        form.extend(decision.map(|d| ("decision", d)));
+        let r = chief.post(approvals.clone()).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 422, "decision {decision:?}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Choose approve or reject"), "decision {decision:?}:\n{html}");
+    }
+    let case = server.get(Some(&people.chief), &format!("/api/cases/{id}")).await;
+    assert_eq!(case.json["approvals"], json!([]), "nothing was recorded");
+    assert!(case.blocked_by("approve_administrative_decision").unwrap().contains(&"chief_officer".to_string()));
+
+    let form = [("_csrf", csrf.as_str()), ("role", "chief_officer"), ("decision", "approve")];
+    let r = chief.post(approvals).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Your decision is recorded."));
+    let case = server.get(Some(&people.chief), &format!("/api/cases/{id}")).await;
+    assert_eq!(case.json["approvals"][0]["decision"], "approve");
+}
+on_both!(the_approval_form_records_only_approve_or_reject, approval_form_decisions);
+
+/// `html` with the escapes the templates use for `/` and `"` undone, to look for text.
+fn unescaped(html: &str) -> String {
+    html.replace("&#x2f;", "/").replace("&quot;", "\"")
+}
+
+/// The checklist form offers "not applicable" only for the items the workflow allows it
+/// on, takes a note with each answer, refuses answers it did not offer naming the item,
+/// and a "no" keeps the step blocked, naming the item.
+async fn checklist_form(backend: Backend) {
+    let server = Server::start(backend).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: String::new(),
+        director: String::new(),
+    };
+    let id = open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    server.upload(Some(&people.alice), id, "needs_assessment", "needs.pdf", b"%PDF".to_vec()).await.expect(201);
+    step(&server, &people.alice, id, "start_engagement").await;
+    let client = signed_in(&server, &people.alice).await;
+    let html = unescaped(&page(&client, &server, &format!("/cases/{id}")).await);
+    let radio = |item: &str, value: &str| format!(r#"name="{item}" type="radio" value="{value}""#);
+    assert!(html.contains(&radio("parents_and_carers", "n/a")), "n/a offered where allowed:\n{html}");
+    assert!(html.contains(&radio("financial_requirements", "no")));
+    assert!(!html.contains(&radio("financial_requirements", "n/a")), "and only there");
+    assert!(html.contains(r#"name="note-financial_requirements""#), "a note with each answer");
+    let csrf = csrf_of(&html);
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![("_csrf", csrf.clone()), ("type", "decommissioning_checklist".to_string())];
+        form.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        client.post(server.url(&format!("/cases/{id}/checklist"))).form(&form).send()
+    };
+    let answers = |case: &serde_json::Value| case["evidence"].as_array().map(|e| e.len()).unwrap_or_default();
+    let before = answers(&server.get(Some(&people.alice), &format!("/api/cases/{id}")).await.json);
+
+    for (fields, says) in [
+        (vec![("financial_requirements", "maybe")], "Financial requirements must be answered yes or no"),
+        (
+            vec![("parents_and_carers", "perhaps")],
+            "Perspective of parents and carers must be answered yes, no or not applicable",
+        ),
+        (vec![("financial_requirements", "n/a")], "\"Financial requirements\" cannot be answered n/a"),
+        (
+            vec![("political_perspective", "yes"), ("note-service_user_needs", "See section 3")],
+            "Needs of service users has a note but no answer",
+        ),
+    ] {
+        let r = post(fields.clone()).await.unwrap();
+        assert_eq!(r.status(), 422, "{fields:?}");
+        let html = unescaped(&r.text().await.unwrap());
+        assert!(html.contains(says), "{fields:?} should say {says}:\n{html}");
+        let now = answers(&server.get(Some(&people.alice), &format!("/api/cases/{id}")).await.json);
+        assert_eq!(now, before, "{fields:?}: nothing saved");
+    }
+
+    let r = post(vec![
+        ("financial_requirements", "no"),
+        ("note-financial_requirements", "Savings not yet agreed"),
+        ("political_perspective", "yes"),
+        ("service_user_needs", "yes"),
+        ("parents_and_carers", "n/a"),
+        ("note-parents_and_carers", "An adult day service"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = unescaped(&r.text().await.unwrap());
+    assert!(html.contains("The answers are saved."), "{html}");
+    assert!(html.contains("Financial requirements: <strong>no</strong> (Savings not yet agreed)"), "{html}");
+    assert!(html.contains("Perspective of parents and carers: <strong>n/a</strong> (An adult day service)"));
+    assert!(html.contains(r#"value="Savings not yet agreed""#), "the note is kept in the form");
+    assert!(
+        html.contains("Decommissioning evidence (LCC toolkit): answered no: Financial requirements"),
+        "the no blocks, named:\n{html}"
+    );
+    let case = server.get(Some(&people.alice), &format!("/api/cases/{id}")).await;
+    let checklist = case.json["evidence"].as_array().unwrap().iter().find(|e| e["type"] == "decommissioning_checklist");
+    let answers = &checklist.expect("the checklist is held")["answers"];
+    assert_eq!(answers["financial_requirements"], json!({"answer": "no", "note": "Savings not yet agreed"}));
+    assert_eq!(answers["parents_and_carers"], json!({"answer": "n/a", "note": "An adult day service"}));
+    assert_eq!(answers["political_perspective"], json!({"answer": "yes"}));
+}
+on_both!(the_checklist_form_offers_n_a_only_where_allowed_and_a_no_blocks, checklist_form);

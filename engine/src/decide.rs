@@ -514,18 +514,24 @@ fn attach(
         (EvidenceKind::Document, EvidenceContent::Document { .. }) => {}
         (EvidenceKind::Acknowledgement, EvidenceContent::Acknowledgement { .. }) => {}
         (EvidenceKind::Checklist(items), EvidenceContent::Checklist(answers)) => {
-            let mut problems: Vec<Problem> = answers
-                .keys()
-                .filter(|k| !items.iter().any(|(item, _)| item == *k))
-                .map(|k| Problem {
-                    field: Some(k.clone()),
-                    message: format!(
-                        "is not an item of {} ({})",
-                        ev.title,
-                        crate::diagnostics::hint_for(k, "items", items.iter().map(|(i, _)| i.as_str()))
-                    ),
-                })
-                .collect();
+            let mut problems = Vec::new();
+            for (k, (answer, _)) in answers {
+                match items.iter().find(|item| item.id == *k) {
+                    None => problems.push(Problem {
+                        field: Some(k.clone()),
+                        message: format!(
+                            "is not an item of {} ({})",
+                            ev.title,
+                            crate::diagnostics::hint_for(k, "items", items.iter().map(|i| i.id.as_str()))
+                        ),
+                    }),
+                    Some(item) if *answer == Answer::NotApplicable && !item.allow_na => problems.push(Problem {
+                        field: Some(k.clone()),
+                        message: format!("\"{}\" cannot be answered n/a: answer yes or no", item.label),
+                    }),
+                    Some(_) => {}
+                }
+            }
             if answers.is_empty() {
                 problems.push(Problem { field: None, message: "answer at least one item".into() });
             }

@@ -143,8 +143,9 @@ pub struct Field {
 pub enum EvidenceKind {
     /// An uploaded file.
     Document,
-    /// Items that must each be answered, in file order: (item id, label).
-    Checklist(Vec<(String, String)>),
+    /// Items that must each be answered yes (or not applicable, where allowed), in
+    /// file order.
+    Checklist(Vec<ChecklistItem>),
     /// A confirmation, usually from a provider.
     Acknowledgement,
 }
@@ -158,6 +159,18 @@ impl EvidenceKind {
             EvidenceKind::Acknowledgement => "acknowledgement",
         }
     }
+}
+
+/// One item of a checklist.
+#[derive(Debug, Clone)]
+pub struct ChecklistItem {
+    /// Its id (`snake_case`), the key answers are given by.
+    pub id: String,
+    /// What it asks, for people.
+    pub label: String,
+    /// Whether "not applicable" satisfies it (`allow_na: true`); otherwise only "yes"
+    /// does.
+    pub allow_na: bool,
 }
 
 /// A kind of evidence a case can hold.
@@ -231,7 +244,8 @@ pub struct Gate {
 pub enum GateKind {
     /// The evidence is held and has not expired.
     Evidence(EvidenceId),
-    /// Every item of the checklist is answered.
+    /// Every item of the checklist is answered yes, or not applicable where the item
+    /// allows it.
     Checklist(EvidenceId),
     /// Enough members of a role approved, and none rejected.
     Approval(ApprovalGate),

@@ -10,8 +10,8 @@
 
 use crate::AT_HOUR;
 use crate::definition::{
-    ApprovalGate, Definition, EvidenceKind, FieldType, Gate, GateKind, ParamValue, Schedule, Send, Separation, Timer,
-    Transition, Trigger,
+    ApprovalGate, ChecklistItem, Definition, EvidenceKind, FieldType, Gate, GateKind, ParamValue, Schedule, Send,
+    Separation, Timer, Transition, Trigger,
 };
 use crate::ids::{FieldId, RoleId, TransitionId};
 use crate::load::humanize;
@@ -238,7 +238,7 @@ impl Doc {
                     kind: e.kind.name(),
                     description: paragraphs(e.description.as_deref()),
                     items: match &e.kind {
-                        EvidenceKind::Checklist(items) => items.iter().map(|(_, label)| label.clone()).collect(),
+                        EvidenceKind::Checklist(items) => items.iter().map(item_text).collect(),
                         _ => Vec::new(),
                     },
                     valid_for: e.valid_for.as_ref().map(|d| d.human()),
@@ -332,15 +332,17 @@ fn gate_item(def: &Definition, gate: &Gate) -> Item {
             let e = &def.evidence[id];
             let default = || {
                 let by = e.from.as_ref().map(|r| format!(" by the {}", role(def, r))).unwrap_or_default();
+                let na = matches!(&e.kind, EvidenceKind::Checklist(list) if list.iter().any(|i| i.allow_na));
                 format!(
-                    "Every item of the {} must be answered{by}{}:",
+                    "Every item of the {} must be answered yes{by}{}{}:",
                     checklist_name(&e.title),
-                    validity(e.valid_for.as_ref())
+                    validity(e.valid_for.as_ref()),
+                    if na { ", or not applicable where the item says so" } else { "" }
                 )
             };
             text.text(explain.map_or_else(default, sentence));
             if let EvidenceKind::Checklist(list) = &e.kind {
-                items = list.iter().map(|(_, label)| label.clone()).collect();
+                items = list.iter().map(item_text).collect();
             }
         }
         GateKind::Approval(a) => {
@@ -616,6 +618,11 @@ fn ordinal(n: u32) -> String {
 }
 
 /// "a", "a or b", "a, b or c".
+/// A checklist item as the policy document lists it.
+fn item_text(item: &ChecklistItem) -> String {
+    if item.allow_na { format!("{} (may be answered not applicable)", item.label) } else { item.label.clone() }
+}
+
 fn or_list(items: impl Iterator<Item = String>) -> String {
     join_last(items.collect(), " or ")
 }
@@ -1146,7 +1153,7 @@ evidence:
   dimensions:
     title: Stakeholder dimensions
     kind: checklist
-    items: { financial: Financial requirements, users: Needs of service users }
+    items: { financial: Financial requirements, users: { label: Needs of service users, allow_na: true } }
   ack: { title: Provider acknowledges notice, kind: acknowledgement, from: provider }
 states:
   evidence: { initial: true, title: Gathering evidence, stage: Analysis, description: The commissioner gathers evidence. }
@@ -1264,7 +1271,7 @@ schedules:
             - Provided by: anyone with an internal role
             - Items to answer:
               - Financial requirements
-              - Needs of service users
+              - Needs of service users (may be answered not applicable)
 
             ### Provider acknowledges notice
 
@@ -1286,9 +1293,9 @@ schedules:
               - When it applies: every case.
               - What it requires:
                 - The Equality impact assessment must be attached (valid for 12 months). *Source: Toolkit, para 4.2*
-                - Every item of the Stakeholder dimensions checklist must be answered:
+                - Every item of the Stakeholder dimensions checklist must be answered yes, or not applicable where the item says so:
                   - Financial requirements
-                  - Needs of service users
+                  - Needs of service users (may be answered not applicable)
                 - Approval by 2 members of Planning Implementation Group; not the person who submitted it; members who declared a conflict of interest do not count; any rejection blocks.
               - *Source: Toolkit, para 5*
 
@@ -1351,7 +1358,7 @@ schedules:
             "<h3>Analysis</h3>",
             "<h4>Gathering evidence <code>evidence</code></h4>",
             "The Equality impact assessment must be attached (valid for 12 months). <span class=\"source\">Source: Toolkit, para 4.2</span>",
-            "<li>Needs of service users</li>",
+            "<li>Needs of service users (may be answered not applicable)</li>",
             "<p><strong>Approve key decision</strong> <code>approve_key_decision</code> moves the case to <strong>Notice served</strong>.</p>",
             "only when <code>case.fields.annual_value &gt;= params.key_decision_threshold</code>, where <code>params.key_decision_threshold = 500000</code>.",
             "the Provider is sent <code>notice-of-decommissioning</code>.",

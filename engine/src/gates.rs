@@ -4,7 +4,7 @@
 use crate::definition::{ApprovalGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
 use crate::expr::{Bindings, CelField, evaluate_bool};
 use crate::ids::{EvidenceId, GateId};
-use crate::snapshot::{CaseSnapshot, EvidenceContent, FieldValue, Verdict};
+use crate::snapshot::{Answer, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
 use jiff::{Timestamp, Zoned};
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -166,9 +166,30 @@ impl<'a> Evaluator<'a> {
             Some(EvidenceContent::Checklist(a)) => a,
             _ => return Err(format!("{} has not been completed", ev.title)),
         };
-        let missing: Vec<&str> =
-            items.iter().filter(|(item, _)| !answers.contains_key(item)).map(|(_, label)| label.as_str()).collect();
-        if missing.is_empty() { Ok(()) } else { Err(format!("{}: not yet answered: {}", ev.title, missing.join(", "))) }
+        // Only a yes passes, or an n/a where the item allows it. The workflow's rule is
+        // applied here as well as when answers are given, so that answers recorded
+        // under another rule (a hand-edited row, say) cannot pass a gate this one would
+        // not.
+        let (mut no, mut na, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+        for item in items {
+            match answers.get(&item.id).map(|(a, _)| a) {
+                Some(Answer::Yes) => {}
+                Some(Answer::NotApplicable) if item.allow_na => {}
+                Some(Answer::NotApplicable) => na.push(item.label.as_str()),
+                Some(Answer::No) => no.push(item.label.as_str()),
+                None => missing.push(item.label.as_str()),
+            }
+        }
+        let parts: Vec<String> = [
+            ("answered no", no),
+            ("answered n/a, which the workflow does not allow", na),
+            ("not yet answered", missing),
+        ]
+        .into_iter()
+        .filter(|(_, labels)| !labels.is_empty())
+        .map(|(what, labels)| format!("{what}: {}", labels.join(", ")))
+        .collect();
+        if parts.is_empty() { Ok(()) } else { Err(format!("{}: {}", ev.title, parts.join("; "))) }
     }
 
     fn approved(&self, gate: &ApprovalGate) -> Result<(), String> {

@@ -89,7 +89,9 @@ fn yaml_error(file: &str, e: &serde_yaml::Error) -> Diagnostic {
 
 /// From "unknown field `statse`, expected one of `id`, `states`": "did you mean `states`?"
 fn unknown_key_hint(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))?;
+    // serde_yaml puts the path first: "transitions[0]: unknown field `gate`, …".
+    let start = ["unknown field `", "unknown variant `"].iter().find_map(|p| message.find(p).map(|i| i + p.len()))?;
+    let rest = &message[start..];
     let (word, rest) = rest.split_once('`')?;
     let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
     match did_you_mean(word, expected.iter().copied()) {
@@ -489,7 +491,16 @@ impl Checker {
                     for item in e.items.keys() {
                         self.snake(&format!("{path}.items.{item}"), item, "checklist item");
                     }
-                    EvidenceKind::Checklist(e.items.iter().map(|(a, b)| (a.clone(), b.clone())).collect())
+                    EvidenceKind::Checklist(
+                        e.items
+                            .iter()
+                            .map(|(id, item)| ChecklistItem {
+                                id: id.clone(),
+                                label: item.label.clone(),
+                                allow_na: item.allow_na,
+                            })
+                            .collect(),
+                    )
                 }
             };
             if e.kind != RawEvidenceKind::Checklist && !e.items.is_empty() {

@@ -1,8 +1,11 @@
 //! The serde mirror of a workflow file. Everything here is as written; `load` turns it
 //! into a checked `Definition` or a list of diagnostics.
 
+use crate::snapshot::Answer;
 use indexmap::IndexMap;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use std::fmt;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +135,42 @@ pub(crate) struct RawEvidence {
     #[serde(default)]
     pub from: Option<String>,
     #[serde(default)]
-    pub items: IndexMap<String, String>,
+    pub items: IndexMap<String, RawItem>,
+}
+
+/// A checklist item: `id: Label`, or `id: { label: Label, allow_na: true }`.
+pub(crate) struct RawItem {
+    pub label: String,
+    pub allow_na: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItemFull {
+    label: String,
+    #[serde(default)]
+    allow_na: bool,
+}
+
+impl<'de> Deserialize<'de> for RawItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a label, or a map with `label` and `allow_na`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawItem, E> {
+                Ok(RawItem { label: s.to_string(), allow_na: false })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawItem, A::Error> {
+                // Through the derived struct, so an unknown key is named as serde names it.
+                let full = RawItemFull::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawItem { label: full.label, allow_na: full.allow_na })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -325,11 +363,31 @@ pub(crate) struct RawAttachFull {
     pub actor: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `answer: dims` (every item yes) or `answer: { checklist: dims, items: {…} }`.
 pub(crate) enum RawAnswer {
     Id(String),
     Full(RawAnswerFull),
+}
+
+impl<'de> Deserialize<'de> for RawAnswer {
+    // Not `untagged`: that would report any mistake inside the map as "did not match
+    // any variant", without saying which key or answer is wrong.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAnswer;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a checklist id, or a map with `checklist` and `items`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawAnswer, E> {
+                Ok(RawAnswer::Id(s.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawAnswer, A::Error> {
+                RawAnswerFull::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawAnswer::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -337,9 +395,40 @@ pub(crate) enum RawAnswer {
 pub(crate) struct RawAnswerFull {
     pub checklist: String,
     #[serde(default)]
-    pub items: IndexMap<String, bool>,
+    pub items: IndexMap<String, RawItemAnswer>,
     #[serde(default, rename = "as")]
     pub actor: Option<String>,
+    /// The answers are expected to be refused (an n/a the workflow does not allow).
+    #[serde(default)]
+    pub refused: bool,
+}
+
+/// One item's answer in a scenario: `yes`, `no`, `n/a`, or `true`/`false` for yes/no.
+#[derive(Clone, Copy)]
+pub(crate) struct RawItemAnswer(pub Answer);
+
+impl<'de> Deserialize<'de> for RawItemAnswer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawItemAnswer;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("yes, no or n/a")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawItemAnswer, E> {
+                Ok(RawItemAnswer(if b { Answer::Yes } else { Answer::No }))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawItemAnswer, E> {
+                match s {
+                    "yes" => Ok(RawItemAnswer(Answer::Yes)),
+                    "no" => Ok(RawItemAnswer(Answer::No)),
+                    "n/a" => Ok(RawItemAnswer(Answer::NotApplicable)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(s), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]

@@ -46,8 +46,9 @@ enum Action {
     },
     Answer {
         checklist: String,
-        items: Option<Vec<(String, bool)>>,
+        items: Option<Vec<(String, Answer)>>,
         actor: Option<String>,
+        refused: bool,
     },
     Approve {
         role: String,
@@ -138,12 +139,13 @@ impl Scenario {
                         Action::Attach { evidence: f.evidence.clone(), actor: f.actor.clone() }
                     }
                     RawStep::Answer(RawAnswer::Id(c)) => {
-                        Action::Answer { checklist: c.clone(), items: None, actor: None }
+                        Action::Answer { checklist: c.clone(), items: None, actor: None, refused: false }
                     }
                     RawStep::Answer(RawAnswer::Full(f)) => Action::Answer {
                         checklist: f.checklist.clone(),
-                        items: (!f.items.is_empty()).then(|| f.items.iter().map(|(k, v)| (k.clone(), *v)).collect()),
+                        items: (!f.items.is_empty()).then(|| f.items.iter().map(|(k, v)| (k.clone(), v.0)).collect()),
                         actor: f.actor.clone(),
+                        refused: f.refused,
                     },
                     RawStep::Approve(a) | RawStep::Reject(a) => Action::Approve {
                         role: a.role.clone(),
@@ -242,7 +244,7 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                     if let (Some((_, ev)), Some(items)) = (def.evidence_kind(checklist), items)
                         && let EvidenceKind::Checklist(declared) = &ev.kind
                     {
-                        let names: Vec<&str> = declared.iter().map(|(i, _)| i.as_str()).collect();
+                        let names: Vec<&str> = declared.iter().map(|i| i.id.as_str()).collect();
                         for (item, _) in items {
                             check(&path, "items", item, &names);
                         }
@@ -428,9 +430,9 @@ impl Runner<'_> {
                         media_type: "application/pdf".into(),
                     },
                     EvidenceKind::Acknowledgement => EvidenceContent::Acknowledgement { note: None },
-                    EvidenceKind::Checklist(items) => EvidenceContent::Checklist(
-                        items.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect(),
-                    ),
+                    EvidenceKind::Checklist(items) => {
+                        EvidenceContent::Checklist(items.iter().map(|i| (i.id.clone(), (Answer::Yes, None))).collect())
+                    }
                 };
                 let default = match &ev.from {
                     Some(role) if self.def.roles[role].is_external() => Actor::link(role.as_str()),
@@ -439,23 +441,31 @@ impl Runner<'_> {
                 let actor = self.actor(actor, default);
                 self.command(Command::Attach { evidence: evidence.clone(), content }, actor)
             }
-            Action::Answer { checklist, items, actor } => {
+            Action::Answer { checklist, items, actor, refused } => {
                 let (_, ev) = self.def.evidence_kind(checklist).ok_or(format!("unknown checklist `{checklist}`"))?;
                 let EvidenceKind::Checklist(declared) = &ev.kind else {
                     return Err(format!("`{checklist}` is not a checklist"));
                 };
                 let answers: BTreeMap<String, (Answer, Option<String>)> = match items {
-                    None => declared.iter().map(|(i, _)| (i.clone(), (Answer::Yes, None))).collect(),
-                    Some(items) => items
-                        .iter()
-                        .map(|(i, yes)| (i.clone(), (if *yes { Answer::Yes } else { Answer::No }, None)))
-                        .collect(),
+                    None => declared.iter().map(|i| (i.id.clone(), (Answer::Yes, None))).collect(),
+                    Some(items) => items.iter().map(|(i, a)| (i.clone(), (*a, None))).collect(),
                 };
                 let actor = self.actor(actor, self.author());
-                self.command(
-                    Command::Attach { evidence: checklist.clone(), content: EvidenceContent::Checklist(answers) },
-                    actor,
-                )
+                let command =
+                    Command::Attach { evidence: checklist.clone(), content: EvidenceContent::Checklist(answers) };
+                if !refused {
+                    return self.command(command, actor);
+                }
+                match decide(self.def, self.case()?, &command, &actor, self.clock) {
+                    Err(Refusal::Invalid(_)) => Ok(()),
+                    Err(other) => Err(format!(
+                        "expected the answers to `{checklist}` to be refused, but it was {}",
+                        refusal(&other)
+                    )),
+                    Ok(_) => {
+                        Err(format!("expected the answers to `{checklist}` to be refused, but they were recorded"))
+                    }
+                }
             }
             Action::Approve { role, verdict, actor, comment, meeting, conflict, refused } => {
                 let actor = self.actor(actor, Actor::user(format!("{role}-1"), [role.as_str()]));

@@ -54,3 +54,29 @@ pub fn diagnostics(yaml: &str, templates: &[&str]) -> String {
         Err(diags) => diags.iter().map(|d| format!("{d}\n")).collect(),
     }
 }
+
+/// Load `yaml`, give a fresh case the checklist `answers` (`yes`, `no`, `n/a`) without
+/// asking `decide`, as a case stored under another rule would hold them, and list what
+/// blocks `transition`: one `gate: message` line each.
+pub fn unmet_after_answers(yaml: &str, transition: &str, checklist: &str, answers: &[(&str, &str)]) -> String {
+    use gatehouse_engine::ids::EvidenceId;
+    use gatehouse_engine::snapshot::{Actor, Answer, EvidenceContent, EvidenceRecord};
+    let def = match load("wf.yaml", yaml, &library(&[])) {
+        Ok(l) => l.definition,
+        Err(diags) => return diags.iter().map(|d| format!("{d}\n")).collect(),
+    };
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    let mut case = gatehouse_engine::decide::blank_case(&def, &Actor::user("author", ["commissioner"]), now);
+    let answer = |a: &str| match a {
+        "yes" => Answer::Yes,
+        "no" => Answer::No,
+        "n/a" => Answer::NotApplicable,
+        other => panic!("not an answer: {other}"),
+    };
+    let (id, _): (&EvidenceId, _) = def.evidence_kind(checklist).expect("the checklist is declared");
+    let content = EvidenceContent::Checklist(answers.iter().map(|(i, a)| (i.to_string(), (answer(a), None))).collect());
+    case.evidence.insert(id.clone(), EvidenceRecord { evidence: id.clone(), content, by: "author".into(), at: now });
+    let status = gatehouse_engine::gates::evaluate(&def, &case, now);
+    let t = status.iter().find(|s| s.transition.id.as_str() == transition).expect("the transition leaves the state");
+    t.unmet.iter().map(|u| format!("{}: {}\n", u.gate, u.message)).collect()
+}

@@ -121,6 +121,9 @@ pub struct ChecklistItemDto {
     pub id: String,
     /// Its label.
     pub label: String,
+    /// Whether `"n/a"` is an answer that satisfies it; otherwise only `"yes"` does, and
+    /// an `"n/a"` is refused.
+    pub allow_na: bool,
 }
 
 /// A state.
@@ -200,7 +203,11 @@ impl From<&Definition> for WorkflowDetail {
                     items: match &e.kind {
                         EvidenceKind::Checklist(items) => items
                             .iter()
-                            .map(|(id, label)| ChecklistItemDto { id: id.clone(), label: label.clone() })
+                            .map(|i| ChecklistItemDto {
+                                id: i.id.clone(),
+                                label: i.label.clone(),
+                                allow_na: i.allow_na,
+                            })
                             .collect(),
                         _ => Vec::new(),
                     },

@@ -386,9 +386,11 @@ async fn case_response(
             let items: Vec<Value> = match &e.kind {
                 EvidenceKind::Checklist(items) => items
                     .iter()
-                    .map(|(iid, label)| {
-                        let answer = answers.and_then(|a| a.get(iid)).map(|(a, _)| crate::http::dto::answer_name(*a));
-                        json!({"id": iid, "label": label, "answer": answer})
+                    .map(|i| {
+                        let given = answers.and_then(|a| a.get(&i.id));
+                        let answer = given.map(|(a, _)| crate::http::dto::answer_name(*a));
+                        json!({"id": i.id, "label": i.label, "allow_na": i.allow_na, "answer": answer,
+                            "note": given.and_then(|(_, n)| n.clone())})
                     })
                     .collect(),
                 _ => Vec::new(),
@@ -621,18 +623,66 @@ pub async fn checklist(
         return forbidden_csrf();
     }
     let kind = values.remove("type").unwrap_or_default();
+    // Each item is a radio group named by its id, with an optional `note-<id>` beside
+    // it (`-` is not allowed in an id, so the two cannot meet).
+    let mut notes: BTreeMap<String, String> = BTreeMap::new();
+    values.retain(|key, value| match key.strip_prefix("note-") {
+        Some(item) => {
+            if !value.trim().is_empty() {
+                notes.insert(item.to_string(), value.trim().to_string());
+            }
+            false
+        }
+        None => true,
+    });
     let mut answers = BTreeMap::new();
+    let mut wrong = Vec::new();
     for (item, value) in values {
-        if let Some(a) = crate::http::dto::parse_answer(&value) {
-            answers.insert(item, (a, None));
+        match crate::http::dto::parse_answer(&value) {
+            Some(a) => {
+                let note = notes.remove(&item);
+                answers.insert(item, (a, note));
+            }
+            None => wrong.push((item, false)),
         }
     }
-    if answers.is_empty() {
+    wrong.extend(notes.into_keys().map(|item| (item, true)));
+    if answers.is_empty() && wrong.is_empty() {
         let errors = vec![error_item("Answer at least one item", None)];
+        return case_response(&http, &session, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
+    }
+    if !wrong.is_empty() {
+        // A form the page did not offer (a value or a note it has no place for) is
+        // refused whole, naming each item, rather than saved in part.
+        let items = checklist_items(&http, &session, id, &kind).await;
+        let errors = wrong
+            .into_iter()
+            .map(|(item, note_only)| {
+                let (label, allow_na) = items.get(&item).cloned().unwrap_or_else(|| (item.clone(), false));
+                let message = match (note_only, allow_na) {
+                    (true, _) => format!("{label} has a note but no answer: answer it too"),
+                    (false, true) => format!("{label} must be answered yes, no or not applicable"),
+                    (false, false) => format!("{label} must be answered yes or no"),
+                };
+                error_item(message, Some(format!("#{kind}-{item}-1")))
+            })
+            .collect();
         return case_response(&http, &session, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
     }
     let result = http.app.answer_checklist(&session.actor, id, &kind, answers).await;
     after(&http, &session, id, result, "answered").await
+}
+
+/// A checklist's items by id: their label and whether they may be n/a (none when the
+/// case or checklist cannot be read: the page shown then says why).
+async fn checklist_items(http: &Http, session: &Session, id: i64, kind: &str) -> BTreeMap<String, (String, bool)> {
+    let Ok(view) = http.app.case_for(&session.actor, id).await else { return BTreeMap::new() };
+    match view.definition.evidence_kind(kind).map(|(_, e)| &e.kind) {
+        Some(EvidenceKind::Checklist(items)) => {
+            items.iter().map(|i| (i.id.clone(), (i.label.clone(), i.allow_na))).collect()
+        }
+        _ => BTreeMap::new(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -640,7 +690,7 @@ pub struct ApprovalForm {
     #[serde(rename = "_csrf")]
     csrf: Option<String>,
     role: String,
-    decision: String,
+    decision: Option<String>,
     comment: Option<String>,
 }
 
@@ -653,7 +703,17 @@ pub async fn approve(
     if !session.csrf_ok(form.csrf.as_deref()) {
         return forbidden_csrf();
     }
-    let verdict = if form.decision == "reject" { Verdict::Reject } else { Verdict::Approve };
+    // Only the two choices the form offers: anything else is a mistake to show, never
+    // an approval.
+    let verdict = match form.decision.as_deref() {
+        Some("approve") => Verdict::Approve,
+        Some("reject") => Verdict::Reject,
+        _ => {
+            let anchor = format!("#decision-{}-approve", form.role);
+            let errors = vec![error_item("Choose approve or reject", Some(anchor))];
+            return case_response(&http, &session, id, StatusCode::UNPROCESSABLE_ENTITY, errors, None).await;
+        }
+    };
     let comment = form.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     let result = http.app.record_approval(&session.actor, id, &form.role, verdict, comment, None, None).await;
     after(&http, &session, id, result, "decided").await

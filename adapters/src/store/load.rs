@@ -181,13 +181,21 @@ impl LoadedCase {
                         (Some(name), Some(date)) => Some(Meeting { name, date }),
                         _ => None,
                     };
+                    // Only what `codec::verdict_name` writes: anything else is not
+                    // guessed to be an approval.
+                    let verdict = match text(p.b.clone(), "verdict")?.as_str() {
+                        "approve" => Verdict::Approve,
+                        "reject" => Verdict::Reject,
+                        other => {
+                            return Err(corrupt(format!(
+                                "an approval row (id {}) has verdict `{other}`, neither approve nor reject",
+                                p.id
+                            )));
+                        }
+                    };
                     snapshot.approvals.push(ApprovalRecord {
                         role,
-                        verdict: if text(p.b.clone(), "verdict")? == "reject" {
-                            Verdict::Reject
-                        } else {
-                            Verdict::Approve
-                        },
+                        verdict,
                         by: text(p.c.clone(), "approved_by")?,
                         at,
                         visit: p.n2.unwrap_or_default().max(0) as u32,
