@@ -194,19 +194,6 @@ fn remove_key(path: Path, key: &'static str, description: String) -> Change {
     }
 }
 
-fn remove_item(list: Path, index: usize, description: String) -> Change {
-    let target = list.clone();
-    Change {
-        path: child(&list, Step::Index(index)),
-        description,
-        apply: Box::new(move |root| {
-            let seq = at_mut(root, &target)?.as_sequence_mut()?;
-            (index < seq.len()).then(|| seq.remove(index))?;
-            Some(())
-        }),
-    }
-}
-
 /// Gates, quorums, separations of duties, rules, routing and where each transition
 /// may leave from.
 fn transitions(root: &Value, changes: &mut Vec<Change>) {
@@ -282,8 +269,56 @@ fn gate_list(path: &[Step], gates: &[Value], transition: &str, changes: &mut Vec
     for (j, gate) in gates.iter().enumerate() {
         let here = child(path, Step::Index(j));
         let name = gate_name(gate);
-        changes.push(remove_item(path.to_vec(), j, format!("gate `{name}` of `{transition}` removed")));
+        changes.push(remove_gate(path.to_vec(), j, transition, gate, &name));
         gate_changes(&here, gate, &name, transition, changes);
+    }
+}
+
+/// Remove gate `index` of the list at `list`, and forget it (and the gates inside it)
+/// in the scenarios' `expect_blocked: { missing: […] }` of that transition: the rule is
+/// gone, and a scenario that named it should be judged by what else it expects, not
+/// stop the mutant loading. A scenario that expected the transition blocked by that
+/// gate alone then finds it allowed, and kills the mutant.
+fn remove_gate(list: Path, index: usize, transition: &str, gate: &Value, name: &str) -> Change {
+    let mut names = Vec::new();
+    gate_names(gate, &mut names);
+    let transition = transition.to_string();
+    let target = list.clone();
+    Change {
+        path: child(&list, Step::Index(index)),
+        description: format!("gate `{name}` of `{transition}` removed"),
+        apply: Box::new(move |root| {
+            let seq = at_mut(root, &target)?.as_sequence_mut()?;
+            (index < seq.len()).then(|| seq.remove(index))?;
+            forget_gates(root, &transition, &names);
+            Some(())
+        }),
+    }
+}
+
+/// The ids of `gate` and of every gate inside it.
+fn gate_names(gate: &Value, out: &mut Vec<String>) {
+    out.push(gate_name(gate));
+    for kind in ["all", "any"] {
+        for g in gate.get(kind).and_then(Value::as_sequence).into_iter().flatten() {
+            gate_names(g, out);
+        }
+    }
+}
+
+fn forget_gates(root: &mut Value, transition: &str, names: &[String]) {
+    let Some(tests) = root.get_mut("tests").and_then(Value::as_sequence_mut) else { return };
+    for scenario in tests {
+        let Some(steps) = scenario.get_mut("steps").and_then(Value::as_sequence_mut) else { continue };
+        for step in steps {
+            let Some(blocked) = step.get_mut("expect_blocked").and_then(Value::as_mapping_mut) else { continue };
+            if blocked.get("transition").and_then(Value::as_str) != Some(transition) {
+                continue;
+            }
+            if let Some(missing) = blocked.get_mut("missing").and_then(Value::as_sequence_mut) {
+                missing.retain(|m| !m.as_str().is_some_and(|m| names.iter().any(|n| n == m)));
+            }
+        }
     }
 }
 
