@@ -751,3 +751,49 @@ async fn checklist_form(backend: Backend) {
     assert_eq!(answers["political_perspective"], json!({"answer": "yes"}));
 }
 on_both!(the_checklist_form_offers_n_a_only_where_allowed_and_a_no_blocks, checklist_form);
+
+/// The case page offers a transition exactly to whom the engine lets request it: one
+/// whose workflow names no `by:` is for members of the workflow's roles, so a person
+/// who reads the case through an oversight role sees who may move it, not a button the
+/// engine would refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_case_page_offers_a_transition_only_to_whom_the_engine_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tiny.yaml"),
+        "id: tiny\nversion: 1\ntitle: Tiny\nroles: { commissioner: { title: Commissioner } }\n\
+         fields: { service_name: { type: text } }\n\
+         states: { draft: { initial: true }, done: { terminal: true } }\n\
+         transitions: [ { id: finish, title: Finish the case, from: draft, to: done } ]\n",
+    )
+    .unwrap();
+    // The one template `serve` needs whatever the workflows (a failed email's escalation).
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    let escalation = "outbox-delivery-failed.txt";
+    std::fs::copy(
+        support::workflows_dir().join("templates").join(escalation),
+        dir.path().join("templates").join(escalation),
+    )
+    .unwrap();
+    let options = support::server::Options {
+        env: vec![("GATEHOUSE_OVERSIGHT_ROLES".into(), "audit".into())],
+        workflows: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let server = Server::start_with(Backend::Sqlite, options).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let auditor = server.user("auditor@leeds.example", &["audit"]);
+    let opened = server.post(Some(&alice), "/api/cases", json!({"workflow": "tiny", "fields": {}})).await;
+    opened.expect(201);
+    let id = opened.json["id"].as_i64().unwrap();
+    let button = r#"name="transition" value="finish""#;
+
+    let theirs = page(&signed_in(&server, &auditor).await, &server, &format!("/cases/{id}")).await;
+    assert!(!theirs.contains(button), "the page offers a move the engine refuses:\n{theirs}");
+    assert!(theirs.contains("Requested by: members of this workflow&#x27;s roles"), "{theirs}");
+    let path = format!("/api/cases/{id}/transitions");
+    server.post(Some(&auditor), &path, json!({"transition": "finish"})).await.expect(403);
+
+    let hers = page(&signed_in(&server, &alice).await, &server, &format!("/cases/{id}")).await;
+    assert!(hers.contains(button), "{hers}");
+}

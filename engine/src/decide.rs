@@ -1,6 +1,7 @@
 //! `decide`: a command from an actor, against a case, at an instant, becomes a decision
 //! (plain data for the shell to carry out) or a refusal. Nothing here does I/O.
 
+use crate::access::holds_internal_role;
 use crate::definition::{ApprovalGate, Definition, EvidenceKind, GateKind, Separation};
 use crate::fields::{self, Input};
 use crate::gates::{Evaluator, Unmet};
@@ -400,23 +401,7 @@ pub(crate) fn transition_to(
             from.join(", ")
         )));
     }
-    match actor.kind {
-        ActorKind::System => {}
-        ActorKind::Link => return Err(Refusal::NotAllowed("a provider link cannot move a case".into())),
-        ActorKind::User => {
-            let allowed = if t.by.is_empty() {
-                holds_internal_role(def, actor)
-            } else {
-                t.by.iter().any(|r| actor.has_role(r.as_str()))
-            };
-            if !allowed {
-                let who: Vec<&str> = t.by.iter().map(|r| def.roles[r].title.as_str()).collect();
-                let who =
-                    if who.is_empty() { "members of this workflow's roles".to_string() } else { who.join(" or ") };
-                return Err(Refusal::NotAllowed(format!("only {who} can request `{}`", t.id)));
-            }
-        }
-    }
+    crate::access::may_request(def, t, actor).map_err(Refusal::NotAllowed)?;
     let status = Evaluator::new(def, case, now).transition(t);
     if let Err(reason) = status.applies {
         return Err(Refusal::NotAvailable(format!("`{}` {reason}", t.id)));
@@ -633,10 +618,6 @@ fn member_role(def: &Definition, role: &str, actor: &Actor) -> Result<RoleId, Re
         return Err(Refusal::NotAllowed(format!("only members of {} can do this", r.title)));
     }
     Ok(id.clone())
-}
-
-fn holds_internal_role(def: &Definition, actor: &Actor) -> bool {
-    def.roles.iter().any(|(id, r)| !r.is_external() && actor.has_role(id.as_str()))
 }
 
 fn unknown_field(def: &Definition, name: &str) -> Problem {

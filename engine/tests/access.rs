@@ -3,7 +3,7 @@
 
 #[allow(dead_code)]
 mod support;
-use gatehouse_engine::access::{Oversight, may_read};
+use gatehouse_engine::access::{Oversight, may_read, may_request};
 use gatehouse_engine::load;
 use gatehouse_engine::snapshot::Actor;
 
@@ -22,11 +22,33 @@ states:
   closed: { terminal: true }
 transitions:
   - { id: close, from: draft, to: closed, by: commissioner }
+  - { id: drop, from: draft, to: closed }
 "#;
 
 fn reads(actor: &Actor, oversight: &Oversight) -> bool {
     let loaded = load("wf.yaml", WORKFLOW, &support::library(&[])).expect("the workflow loads");
     may_read(&loaded.definition, actor, oversight)
+}
+
+fn requests(transition: &str, actor: &Actor) -> Result<(), String> {
+    let loaded = load("wf.yaml", WORKFLOW, &support::library(&[])).expect("the workflow loads");
+    let def = &loaded.definition;
+    may_request(def, def.transition(transition).expect("a transition of the workflow"), actor)
+}
+
+#[test]
+fn a_transition_is_requested_by_its_roles_or_else_by_any_member_of_the_workflow() {
+    let alice = Actor::user("alice", ["commissioner"]);
+    let bob = Actor::user("bob", ["board"]);
+    let auditor = Actor::user("dora", ["audit"]);
+    assert_eq!(requests("close", &alice), Ok(()));
+    assert_eq!(requests("close", &bob), Err("only Lead commissioner can request `close`".into()));
+    // No `by:`: any internal role of the workflow, and not an outsider, even one who
+    // reads every case.
+    assert_eq!(requests("drop", &bob), Ok(()));
+    assert_eq!(requests("drop", &auditor), Err("only members of this workflow's roles can request `drop`".into()));
+    assert!(requests("drop", &Actor::link("provider")).is_err());
+    assert_eq!(requests("drop", &Actor::system()), Ok(()));
 }
 
 #[test]

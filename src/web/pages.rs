@@ -309,6 +309,15 @@ pub async fn case_page(
     case_response(&http, &session, id, StatusCode::OK, Vec::new(), notice(q.done.as_deref())).await
 }
 
+/// Who may request a transition, in words: the roles its `by:` names, or, when it names
+/// none, any member of the workflow's roles (as `access::may_request` decides).
+fn requested_by(def: &gatehouse_engine::Definition, t: &gatehouse_engine::definition::Transition) -> Vec<String> {
+    if t.by.is_empty() {
+        return vec!["members of this workflow's roles".into()];
+    }
+    t.by.iter().map(|r| def.roles.get(r).map(|x| x.title.clone()).unwrap_or_default()).collect()
+}
+
 /// The roles the user holds that a gate of the current state asks to approve.
 fn approval_roles(view: &CaseView, session: &Session) -> Vec<String> {
     let mut gates = Vec::new();
@@ -366,10 +375,10 @@ async fn case_response(
                         "message": unmet.map(|u| u.message.clone()), "source": g.source})
                 })
                 .collect();
-            let may = d.by.is_empty() || d.by.iter().any(|r| session.actor.has_role(r.as_str()));
+            let may = gatehouse_engine::access::may_request(def, d, &session.actor).is_ok();
             json!({"id": t.id.as_str(), "title": d.title, "to": def.states.get(&d.to).map(|s| s.title.clone()),
                 "allowed": t.allowed, "not_applicable": t.not_applicable, "gates": gates, "may_request": may,
-                "by": d.by.iter().map(|r| def.roles.get(r).map(|x| x.title.clone()).unwrap_or_default()).collect::<Vec<_>>()})
+                "by": requested_by(def, d)})
         })
         .collect();
     let evidence: Vec<Value> = def

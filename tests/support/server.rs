@@ -26,6 +26,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     pub max_upload_bytes: Option<u64>,
     pub env: Vec<(String, String)>,
+    /// A workflows folder instead of the shipped one.
+    pub workflows: Option<PathBuf>,
 }
 
 pub fn gatehouse() -> Command {
@@ -48,7 +50,7 @@ impl Server {
         cmd.arg("serve")
             .args(["--database-url", &db.url])
             .arg("--workflows")
-            .arg(workflows_dir())
+            .arg(options.workflows.clone().unwrap_or_else(workflows_dir))
             .arg("--data-dir")
             .arg(&data)
             .arg("--outbox-dir")
