@@ -9,9 +9,10 @@
 //!   programs (a durability test runs a cluster of its own), finds or starts a
 //!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and
 //!   `GATEHOUSE_PG_BIN_DIR`, runs `cargo test --workspace` and then (without extra
-//!   arguments) the shipped workflows' scenarios with `gatehouse test workflows`, and
-//!   ends with one line of its own, `N passed, N failed`, the totals over both (see
-//!   [`tally`]).
+//!   arguments) the shipped workflows' scenarios (`gatehouse test workflows`) and their
+//!   mutants (`gatehouse test --mutants workflows`, which fails on any survivor), and
+//!   ends with one line of its own, `N passed, N failed`, the totals over all of them
+//!   (see [`tally`]).
 //! - `cargo xtask bench [--quick] [--only STEP,…] [--throwaway-pg]`: finds or starts a
 //!   PostgreSQL server the same way, exports `GATEHOUSE_TEST_DATABASE_URL`, runs the
 //!   benchmark steps (see [`bench`](mod@bench): `cargo`, the bench targets; `http`, a
@@ -129,17 +130,34 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     eprintln!("xtask: running {}", cmd::display(&command));
     let mut tally = tally::Tally::default();
     let tests = tally::run(&mut command, tally::Runner::Libtest, &mut tally)?;
-    // The shipped workflows' scenarios, unless the arguments picked particular tests.
-    let scenarios = if cargo_args.is_empty() {
-        let mut scenarios = cargo();
-        scenarios.args(["run", "--quiet", "--bin", "gatehouse", "--", "test", "workflows"]).current_dir(project_root());
-        eprintln!("xtask: running {}", cmd::display(&scenarios));
-        Some(tally::run(&mut scenarios, tally::Runner::Scenarios, &mut tally)?)
-    } else {
-        None
-    };
+    // The shipped workflows' scenarios, then their mutants, unless the arguments picked
+    // particular tests. They run on the `gatehouse` that `cargo test --workspace` just
+    // built: `cargo run` would build it again with other features.
+    let mut authoring_ok = true;
+    if cargo_args.is_empty() {
+        let gatehouse = target_dir().join("debug").join("gatehouse");
+        for (args, runner) in [
+            (&["test", "workflows"][..], tally::Runner::Scenarios),
+            (&["test", "--mutants", "workflows"][..], tally::Runner::Mutants),
+        ] {
+            if !gatehouse.exists() {
+                eprintln!(
+                    "xtask: {} was not built, so `gatehouse {}` did not run",
+                    gatehouse.display(),
+                    args.join(" ")
+                );
+                tally.failed += 1;
+                authoring_ok = false;
+                continue;
+            }
+            let mut command = std::process::Command::new(&gatehouse);
+            command.args(args).current_dir(project_root());
+            eprintln!("xtask: running {}", cmd::display(&command));
+            authoring_ok &= tally::run(&mut command, runner, &mut tally)?.success();
+        }
+    }
     println!("{}", tally.line());
-    let failed = !tests.success() || scenarios.is_some_and(|s| !s.success()) || tally.failed > 0;
+    let failed = !tests.success() || !authoring_ok || tally.failed > 0;
     Ok(if failed && tests.success() { ExitCode::FAILURE } else { cmd::exit_code(tests) })
 }
 
@@ -171,6 +189,11 @@ fn selects_packages(args: &[OsString]) -> bool {
 pub fn cargo() -> std::process::Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     std::process::Command::new(cargo)
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR`, or `target/` at the root.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
 }
 
 /// The workspace root: xtask lives one level below it.

@@ -31,6 +31,9 @@ pub enum Runner {
     Libtest,
     /// `gatehouse test`: its closing `N passed, N failed`.
     Scenarios,
+    /// `gatehouse test --mutants`: its closing `N killed, N survived`. The whole run is
+    /// one check: it passes when nothing survived, and each survivor is a failure.
+    Mutants,
 }
 
 impl Tally {
@@ -39,6 +42,7 @@ impl Tally {
         let counts = match runner {
             Runner::Libtest => libtest_result(line),
             Runner::Scenarios => scenario_result(line),
+            Runner::Mutants => mutants_result(line),
         };
         if let Some((passed, failed)) = counts {
             self.passed += passed;
@@ -68,6 +72,14 @@ fn scenario_result(line: &str) -> Option<(u64, u64)> {
     let passed = passed.strip_suffix(" passed")?.parse().ok()?;
     let failed = failed.strip_suffix(" failed")?.parse().ok()?;
     Some((passed, failed))
+}
+
+/// `gatehouse test --mutants`'s last line, `223 killed, 0 survived`, as one check.
+fn mutants_result(line: &str) -> Option<(u64, u64)> {
+    let (killed, survived) = line.trim().split_once(", ")?;
+    killed.strip_suffix(" killed")?.parse::<u64>().ok()?;
+    let survived: u64 = survived.strip_suffix(" survived")?.parse().ok()?;
+    Some(if survived == 0 { (1, 0) } else { (0, survived) })
 }
 
 /// Runs `command` with its stdout passed through line by line and tallied into `tally`;
@@ -115,6 +127,13 @@ mod tests {
         scenarios.iter().for_each(|l| tally.read_line(Runner::Scenarios, l));
         assert_eq!(tally, Tally { passed: 28, failed: 3 });
         assert_eq!(tally.line(), "28 passed, 3 failed");
+
+        // The mutants run is one check; each survivor is a failure.
+        tally.read_line(Runner::Mutants, "223 killed, 0 survived");
+        assert_eq!(tally, Tally { passed: 29, failed: 3 });
+        tally.read_line(Runner::Mutants, "a.yaml:3:4: mutant survived: gate `x` of `y` removed");
+        tally.read_line(Runner::Mutants, "221 killed, 2 survived");
+        assert_eq!(tally, Tally { passed: 29, failed: 5 });
     }
 
     #[test]

@@ -62,16 +62,7 @@ impl Store {
             .and_where(session::Column::IdHash.eq(id_hash(id)))
             .and_where(session::Column::ExpiresAt.gt(codec::to_chrono(now)))
             .to_owned();
-        let Some(row) = user::Entity::find()
-            .filter(user::Column::Id.in_subquery(live))
-            .filter(user::Column::RevokedAt.is_null())
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let roles = self.roles_of(row.id).await?;
-        Ok(Some(super::users::from_row(row, roles)))
+        self.live_user(sea_orm::Condition::all().add(user::Column::Id.in_subquery(live))).await
     }
 
     /// End the session with this id (signing out). Ending one that has ended is a no-op.

@@ -156,11 +156,13 @@ impl Store {
 
     /// The user whose token has this sha256 (hex), unless it was revoked.
     pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<User>, StoreError> {
-        let Some(row) = user::Entity::find()
-            .filter(user::Column::TokenHash.eq(hash))
-            .filter(user::Column::RevokedAt.is_null())
-            .one(&self.db)
-            .await?
+        self.live_user(sea_orm::Condition::all().add(user::Column::TokenHash.eq(hash))).await
+    }
+
+    /// The user that `which` picks, with their roles, unless they were revoked.
+    pub(super) async fn live_user(&self, which: sea_orm::Condition) -> Result<Option<User>, StoreError> {
+        let Some(row) =
+            user::Entity::find().filter(which).filter(user::Column::RevokedAt.is_null()).one(&self.db).await?
         else {
             return Ok(None);
         };
