@@ -66,8 +66,8 @@ fn print_diagnostics(report: &Report, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// `gatehouse validate PATH…`
-pub fn validate(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
+/// `gatehouse validate [--strict] PATH…`; with `strict`, a warning fails the check too.
+pub fn validate(paths: &[PathBuf], strict: bool, out: &mut dyn Write) -> Result<Status> {
     let Some(report) = load(paths, out)? else { return Ok(Status::InputWrong) };
     print_diagnostics(&report, out)?;
     for (file, loaded) in &report.loaded {
@@ -81,6 +81,11 @@ pub fn validate(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
             report.failed.len(),
             report.loaded.len()
         )?;
+        return Ok(Status::InputWrong);
+    }
+    let warnings = report.diagnostics.len();
+    if strict && warnings > 0 {
+        writeln!(out, "{warnings} warning(s), refused by --strict")?;
         return Ok(Status::InputWrong);
     }
     Ok(Status::Ok)

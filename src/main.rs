@@ -92,6 +92,10 @@ enum Command {
         /// Workflow files or folders.
         #[arg(required = true, env = "GATEHOUSE_WORKFLOWS", value_delimiter = ':')]
         paths: Vec<PathBuf>,
+        /// Treat warnings as errors: a transition, timer or param that does not say where
+        /// it comes from fails the check.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print a workflow's state diagram.
     Graph {
@@ -214,7 +218,7 @@ fn main() -> ExitCode {
         Command::Audit { command: AuditCommand::Verify { db } } => {
             block_on(operations::audit_verify(&db.url, &mut out))
         }
-        Command::Validate { paths } => authoring::validate(&paths, &mut out),
+        Command::Validate { paths, strict } => authoring::validate(&paths, strict, &mut out),
         Command::Test { paths, mutants: false } => authoring::test(&paths, &mut out),
         Command::Test { paths, mutants: true } => gatehouse::mutation::run(&paths, &mut out),
         Command::Graph { file, format } => {

@@ -31,6 +31,8 @@ pub struct Definition {
     pub calendar: Option<Arc<Calendar>>,
     /// Values the workflow sets (thresholds), readable from CEL as `params.<id>`.
     pub params: IndexMap<String, ParamValue>,
+    /// Where each param's value comes from: a cited paragraph, or a local choice.
+    pub param_origins: IndexMap<String, Origin>,
     /// Roles, in file order.
     pub roles: IndexMap<RoleId, Role>,
     /// Typed case fields, in file order.
@@ -67,6 +69,18 @@ pub enum ParamValue {
     Text(String),
     /// A flag.
     Bool(bool),
+}
+
+/// Where a value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The paragraph of the source document that sets it.
+    Cited(String),
+    /// Not in the source documents: the installation's own choice, with its reason, for
+    /// the governance group to confirm.
+    LocalPolicy(String),
+    /// Neither said (`gatehouse validate` warns; `--strict` refuses).
+    Unstated,
 }
 
 /// A role.

@@ -9,7 +9,7 @@
 //! reader can find them in the workflow file.
 
 use crate::AT_HOUR;
-use crate::definition::{
+use crate::definition::{Origin, 
     ApprovalGate, ChecklistItem, Definition, EvidenceKind, FieldType, Gate, GateKind, ParamValue, Schedule, Send,
     Separation, Timer, Transition, Trigger,
 };
@@ -66,6 +66,10 @@ struct Doc {
 struct Param {
     id: String,
     value: String,
+    /// The paragraph that sets it, or the reason it is a local choice.
+    origin: String,
+    /// A local choice, not in the source documents.
+    local: bool,
 }
 
 #[derive(Serialize)]
@@ -196,7 +200,18 @@ impl Doc {
             description: paragraphs(def.description.as_deref()),
             timezone: def.timezone_name.clone(),
             calendar: def.calendar.as_ref().map(|c| format!("{} ({})", c.title, c.name)),
-            params: def.params.iter().map(|(id, v)| Param { id: id.clone(), value: param_value(v) }).collect(),
+            params: def
+                .params
+                .iter()
+                .map(|(id, v)| {
+                    let (origin, local) = match def.param_origins.get(id) {
+                        Some(Origin::Cited(source)) => (source.clone(), false),
+                        Some(Origin::LocalPolicy(reason)) => (format!("Local policy: {reason}"), true),
+                        _ => ("Not stated".to_string(), false),
+                    };
+                    Param { id: id.clone(), value: param_value(v), origin, local }
+                })
+                .collect(),
             roles: def
                 .roles
                 .iter()
@@ -686,9 +701,20 @@ fn render_markdown(doc: &Doc) -> String {
     let _ = writeln!(o, "- File fingerprint (SHA-256): {}\n", code(&doc.sha256));
 
     if !doc.params.is_empty() {
-        o.push_str("## Values set by this workflow\n\n| Value | Set to |\n|---|---|\n");
+        o.push_str("## Values set by this workflow\n\n| Value | Set to | Where it comes from |\n|---|---|---|\n");
         for p in &doc.params {
-            let _ = writeln!(o, "| {} | {} |", code(&format!("params.{}", p.id)), md(&p.value));
+            let _ = writeln!(o, "| {} | {} | {} |", code(&format!("params.{}", p.id)), md(&p.value), md(&p.origin));
+        }
+        o.push('\n');
+    }
+    let local: Vec<&Param> = doc.params.iter().filter(|p| p.local).collect();
+    if !local.is_empty() {
+        o.push_str(
+            "## Local choices to confirm\n\nThese values are not set by the source documents: they are this \
+             installation's own choices, for the governance group to confirm or change.\n\n",
+        );
+        for p in local {
+            let _ = writeln!(o, "- {} = {}: {}", code(&format!("params.{}", p.id)), md(&p.value), md(&p.origin));
         }
         o.push('\n');
     }
@@ -942,13 +968,23 @@ code { font-family: Consolas, "Courier New", monospace; font-size: 0.85em; backg
 
 <h2>Values set by this workflow</h2>
 <table>
-<thead><tr><th>Value</th><th>Set to</th></tr></thead>
+<thead><tr><th>Value</th><th>Set to</th><th>Where it comes from</th></tr></thead>
 <tbody>
 {% for p in doc.params %}
-<tr><td><code>params.{{ p.id }}</code></td><td>{{ p.value }}</td></tr>
+<tr><td><code>params.{{ p.id }}</code></td><td>{{ p.value }}</td><td>{{ p.origin }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
+{% if doc.params | selectattr("local") | list %}
+
+<h2>Local choices to confirm</h2>
+<p>These values are not set by the source documents: they are this installation's own choices, for the governance group to confirm or change.</p>
+<ul>
+{% for p in doc.params | selectattr("local") %}
+<li><code>params.{{ p.id }}</code> = {{ p.value }}: {{ p.origin }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 {% endif %}
 
 <h2>Who is involved</h2>
@@ -1232,9 +1268,9 @@ schedules:
 
             ## Values set by this workflow
 
-            | Value | Set to |
-            |---|---|
-            | `params.key_decision_threshold` | 500000 |
+            | Value | Set to | Where it comes from |
+            |---|---|---|
+            | `params.key_decision_threshold` | 500000 | Not stated |
 
             ## Who is involved
 

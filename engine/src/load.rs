@@ -192,7 +192,8 @@ impl Checker {
         });
         let has_calendar = raw.calendar.is_some();
 
-        let params = self.params(&raw.params);
+        let (params, param_origins) = self.params(&raw.params);
+        self.unsourced(&raw);
         let fields = self.fields(&raw.fields);
         let roles = self.roles(&raw.roles, &fields);
         let evidence = self.evidence(&raw.evidence, &roles, has_calendar);
@@ -239,6 +240,7 @@ impl Checker {
             timezone,
             calendar,
             params,
+            param_origins,
             roles,
             fields,
             evidence,
@@ -366,11 +368,70 @@ impl Checker {
         }
     }
 
-    fn params(&mut self, raw: &IndexMap<String, serde_yaml::Value>) -> IndexMap<String, ParamValue> {
+    /// Warn of each transition and timer that cites no source: every rule of a shipped
+    /// workflow must say where it comes from.
+    fn unsourced(&mut self, raw: &RawDefinition) {
+        let hint = || Some("add `source:` with the document and paragraph it comes from".to_string());
+        for (i, t) in raw.transitions.iter().enumerate() {
+            if t.source.is_none() {
+                self.warn(&format!("transitions.{i}"), format!("transition `{}` cites no source", t.id), hint());
+            }
+        }
+        for (i, t) in raw.timers.iter().enumerate() {
+            if t.source.is_none() {
+                self.warn(&format!("timers.{i}"), format!("timer `{}` cites no source", t.id), hint());
+            }
+        }
+    }
+
+    /// Params, each a plain value or `{ value, source }` / `{ value, local_policy }`; and
+    /// where each comes from.
+    fn params(
+        &mut self,
+        raw: &IndexMap<String, serde_yaml::Value>,
+    ) -> (IndexMap<String, ParamValue>, IndexMap<String, Origin>) {
         let mut out = IndexMap::new();
+        let mut origins = IndexMap::new();
         for (k, v) in raw {
             let path = format!("params.{k}");
             self.snake(&path, k, "param");
+            let (v, origin) = match v {
+                serde_yaml::Value::Mapping(m) => {
+                    let text = |key: &str| m.get(key).and_then(serde_yaml::Value::as_str).map(str::to_string);
+                    for key in m.keys() {
+                        let known = key.as_str().is_some_and(|k| ["value", "source", "local_policy"].contains(&k));
+                        if !known {
+                            let name = key.as_str().unwrap_or("?");
+                            self.err(
+                                &format!("{path}.{name}"),
+                                format!("unknown key `{name}` in param `{k}`"),
+                                Some("a param is `value` with `source` (where the document sets it) or `local_policy` (why it is our own choice)".into()),
+                            );
+                        }
+                    }
+                    let origin = match (text("source"), text("local_policy")) {
+                        (Some(_), Some(_)) => {
+                            self.err(&path, format!("param `{k}` has both `source` and `local_policy`"), Some("a value either comes from the document or is a local choice: keep one".into()));
+                            Origin::Unstated
+                        }
+                        (Some(s), None) => Origin::Cited(s),
+                        (None, Some(reason)) if reason.trim().is_empty() => {
+                            self.err(&format!("{path}.local_policy"), format!("param `{k}`: say why it is a local choice"), None);
+                            Origin::Unstated
+                        }
+                        (None, Some(reason)) => Origin::LocalPolicy(reason),
+                        (None, None) => Origin::Unstated,
+                    };
+                    match m.get("value") {
+                        Some(v) => (v, origin),
+                        None => {
+                            self.err(&path, format!("param `{k}` needs a `value`"), None);
+                            continue;
+                        }
+                    }
+                }
+                v => (v, Origin::Unstated),
+            };
             let value = match v {
                 serde_yaml::Value::Number(n) => n.as_f64().map(ParamValue::Number),
                 serde_yaml::Value::String(s) => Some(ParamValue::Text(s.clone())),
@@ -378,13 +439,21 @@ impl Checker {
                 _ => None,
             };
             match value {
-                Some(v) => {
-                    out.insert(k.clone(), v);
+                Some(value) => {
+                    if origin == Origin::Unstated {
+                        self.warn(
+                            &path,
+                            format!("param `{k}` says neither where it comes from nor that it is a local choice"),
+                            Some(format!("write `{k}: {{ value: …, source: \"<document>, <paragraph>\" }}`, or `local_policy: <why>` when the documents do not set it")),
+                        );
+                    }
+                    out.insert(k.clone(), value);
+                    origins.insert(k.clone(), origin);
                 }
                 None => self.err(&path, format!("param `{k}` must be a number, text or true/false"), None),
             }
         }
-        out
+        (out, origins)
     }
 
     fn fields(&mut self, raw: &IndexMap<String, RawField>) -> IndexMap<FieldId, Field> {

@@ -144,8 +144,17 @@ fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 fn params(root: &Value, changes: &mut Vec<Change>) {
     let Some(params) = root.get("params").and_then(Value::as_mapping) else { return };
     for (k, v) in params {
-        let (Some(name), Some(n)) = (k.as_str(), v.as_f64()) else { continue };
-        let path = vec![Step::Key("params".into()), Step::Key(name.into())];
+        let Some(name) = k.as_str() else { continue };
+        let mut path = vec![Step::Key("params".into()), Step::Key(name.into())];
+        // `{ value, source }` or `{ value, local_policy }`: the number is its `value`.
+        let v = match v.get("value") {
+            Some(value) => {
+                path.push(Step::Key("value".into()));
+                value
+            }
+            None => v,
+        };
+        let Some(n) = v.as_f64() else { continue };
         for delta in [-1.0, 1.0] {
             let moved = n + delta;
             changes.push(set_number(path.clone(), format!("param `{name}` {} → {}", num(n), num(moved)), moved));

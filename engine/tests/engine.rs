@@ -688,3 +688,45 @@ fn checklist_items_and_answers_are_checked_when_the_workflow_loads() {
     "#]]
     .assert_eq(&diagnostics(&format!("{}{scenario}", wf(CHECKLIST_GATE)), &[]));
 }
+
+#[test]
+fn params_transitions_and_timers_say_where_they_come_from() {
+    let rest = r#"params:
+  notice_months: { value: 6, source: "Code of Practice, Contract Management" }
+  remedial_days: { value: 28, local_policy: the Code asks for a reasonable period; 28 days is ours }
+  quorum: 2
+transitions:
+  - { id: submit, from: draft, to: decision, source: "Toolkit, Decision" }
+  - { id: serve, from: decision, to: notice, by: board, source: "Toolkit, Notice" }
+  - { id: close, from: notice, to: closed }
+timers:
+  - { id: chase, in: decision, after: P7D, send: { to: commissioner, template: t } }
+"#;
+    expect![[r#"
+        ok
+        wf.yaml:28:3: warning: param `quorum` says neither where it comes from nor that it is a local choice
+          hint: write `quorum: { value: …, source: "<document>, <paragraph>" }`, or `local_policy: <why>` when the documents do not set it
+        wf.yaml:32:5: warning: transition `close` cites no source
+          hint: add `source:` with the document and paragraph it comes from
+        wf.yaml:34:5: warning: timer `chase` cites no source
+          hint: add `source:` with the document and paragraph it comes from
+    "#]]
+    .assert_eq(&diagnostics(&wf(rest), &["t"]));
+
+    let both = rest.replace("28, local_policy:", "28, source: Code, local_policy:");
+    let unknown = rest.replace("value: 6, source:", "value: 6, sauce:");
+    let none = rest.replace("{ value: 6, source: \"Code of Practice, Contract Management\" }", "{ source: Code }");
+    let mut out = String::new();
+    for yaml in [both, unknown, none] {
+        let errors: Vec<String> =
+            diagnostics(&wf(&yaml), &["t"]).lines().filter(|l| l.contains("error")).map(str::to_string).collect();
+        out.push_str(&errors.join("\n"));
+        out.push('\n');
+    }
+    expect![[r#"
+        wf.yaml:27:18: error: param `remedial_days` has both `source` and `local_policy`
+        wf.yaml:26:37: error: unknown key `sauce` in param `notice_months`
+        wf.yaml:26:18: error: param `notice_months` needs a `value`
+    "#]]
+    .assert_eq(&out);
+}
