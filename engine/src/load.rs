@@ -68,6 +68,15 @@ pub fn load(file: &str, text: &str, library: &Library) -> Result<Loaded, Vec<Dia
     }
 }
 
+/// What a rule shows as its source: the citation, or "Local policy: <why>".
+fn origin_text(source: &Option<String>, local_policy: &Option<String>) -> Option<String> {
+    match (source, local_policy) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(reason)) => Some(format!("Local policy: {}", reason.trim())),
+        (None, None) => None,
+    }
+}
+
 /// A serde_yaml error as a diagnostic, with a "did you mean" for unknown keys.
 fn yaml_error(file: &str, e: &serde_yaml::Error) -> Diagnostic {
     let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
@@ -371,15 +380,23 @@ impl Checker {
     /// Warn of each transition and timer that cites no source: every rule of a shipped
     /// workflow must say where it comes from.
     fn unsourced(&mut self, raw: &RawDefinition) {
-        let hint = || Some("add `source:` with the document and paragraph it comes from".to_string());
-        for (i, t) in raw.transitions.iter().enumerate() {
-            if t.source.is_none() {
-                self.warn(&format!("transitions.{i}"), format!("transition `{}` cites no source", t.id), hint());
-            }
-        }
-        for (i, t) in raw.timers.iter().enumerate() {
-            if t.source.is_none() {
-                self.warn(&format!("timers.{i}"), format!("timer `{}` cites no source", t.id), hint());
+        let hint = || {
+            Some("add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice".to_string())
+        };
+        let items = raw.transitions.iter().enumerate().map(|(i, t)| ("transition", format!("transitions.{i}"), &t.id, &t.source, &t.local_policy));
+        let timers = raw.timers.iter().enumerate().map(|(i, t)| ("timer", format!("timers.{i}"), &t.id, &t.source, &t.local_policy));
+        for (what, path, id, source, local) in items.chain(timers).collect::<Vec<_>>() {
+            match (source, local) {
+                (None, None) => self.warn(&path, format!("{what} `{id}` cites no source"), hint()),
+                (Some(_), Some(_)) => self.err(
+                    &path,
+                    format!("{what} `{id}` has both `source` and `local_policy`"),
+                    Some("a rule either comes from the document or is a local choice: keep one".into()),
+                ),
+                (None, Some(reason)) if reason.trim().is_empty() => {
+                    self.err(&format!("{path}.local_policy"), format!("{what} `{id}`: say why it is a local choice"), None)
+                }
+                _ => {}
             }
         }
     }
@@ -728,7 +745,7 @@ impl Checker {
                     to,
                     by,
                     when,
-                    source: t.source.clone(),
+                    source: origin_text(&t.source, &t.local_policy),
                     gates,
                 });
             }
@@ -1044,7 +1061,7 @@ impl Checker {
                 out.push(Timer {
                     id: TimerId::new(&t.id),
                     title: t.title.clone(),
-                    source: t.source.clone(),
+                    source: origin_text(&t.source, &t.local_policy),
                     trigger,
                     every,
                     limit: t.limit,

@@ -220,6 +220,9 @@ pub(crate) struct RawTransition {
     pub when: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+    /// Not in the source documents: why it is our own choice (instead of `source`).
+    #[serde(default)]
+    pub local_policy: Option<String>,
     #[serde(default)]
     pub gates: Vec<RawGate>,
 }
@@ -272,6 +275,9 @@ pub(crate) struct RawTimer {
     pub title: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+    /// Not in the source documents: why it is our own choice (instead of `source`).
+    #[serde(default)]
+    pub local_policy: Option<String>,
     #[serde(default)]
     pub on_enter: Option<String>,
     #[serde(default, rename = "in")]
