@@ -9,9 +9,9 @@
 //! reader can find them in the workflow file.
 
 use crate::AT_HOUR;
-use crate::definition::{Origin, 
-    ApprovalGate, ChecklistItem, Definition, EvidenceKind, FieldType, Gate, GateKind, ParamValue, Schedule, Send,
-    Separation, Timer, Transition, Trigger,
+use crate::definition::{
+    ApprovalGate, ChecklistItem, Definition, EvidenceKind, FieldType, Gate, GateKind, Origin, ParamValue, Schedule,
+    Send, Separation, Timer, Transition, Trigger,
 };
 use crate::ids::{FieldId, RoleId, TransitionId};
 use crate::load::humanize;

@@ -383,8 +383,16 @@ impl Checker {
         let hint = || {
             Some("add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice".to_string())
         };
-        let items = raw.transitions.iter().enumerate().map(|(i, t)| ("transition", format!("transitions.{i}"), &t.id, &t.source, &t.local_policy));
-        let timers = raw.timers.iter().enumerate().map(|(i, t)| ("timer", format!("timers.{i}"), &t.id, &t.source, &t.local_policy));
+        let items = raw
+            .transitions
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ("transition", format!("transitions.{i}"), &t.id, &t.source, &t.local_policy));
+        let timers = raw
+            .timers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ("timer", format!("timers.{i}"), &t.id, &t.source, &t.local_policy));
         for (what, path, id, source, local) in items.chain(timers).collect::<Vec<_>>() {
             match (source, local) {
                 (None, None) => self.warn(&path, format!("{what} `{id}` cites no source"), hint()),
@@ -393,9 +401,11 @@ impl Checker {
                     format!("{what} `{id}` has both `source` and `local_policy`"),
                     Some("a rule either comes from the document or is a local choice: keep one".into()),
                 ),
-                (None, Some(reason)) if reason.trim().is_empty() => {
-                    self.err(&format!("{path}.local_policy"), format!("{what} `{id}`: say why it is a local choice"), None)
-                }
+                (None, Some(reason)) if reason.trim().is_empty() => self.err(
+                    &format!("{path}.local_policy"),
+                    format!("{what} `{id}`: say why it is a local choice"),
+                    None,
+                ),
                 _ => {}
             }
         }
@@ -428,12 +438,20 @@ impl Checker {
                     }
                     let origin = match (text("source"), text("local_policy")) {
                         (Some(_), Some(_)) => {
-                            self.err(&path, format!("param `{k}` has both `source` and `local_policy`"), Some("a value either comes from the document or is a local choice: keep one".into()));
+                            self.err(
+                                &path,
+                                format!("param `{k}` has both `source` and `local_policy`"),
+                                Some("a value either comes from the document or is a local choice: keep one".into()),
+                            );
                             Origin::Unstated
                         }
                         (Some(s), None) => Origin::Cited(s),
                         (None, Some(reason)) if reason.trim().is_empty() => {
-                            self.err(&format!("{path}.local_policy"), format!("param `{k}`: say why it is a local choice"), None);
+                            self.err(
+                                &format!("{path}.local_policy"),
+                                format!("param `{k}`: say why it is a local choice"),
+                                None,
+                            );
                             Origin::Unstated
                         }
                         (None, Some(reason)) => Origin::LocalPolicy(reason),

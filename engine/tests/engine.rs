@@ -331,6 +331,14 @@ schedules:
           hint: six or seven fields: sec min hour day-of-month month day-of-week [year], like "0 0 9 1 4 *" for 09:00 on 1 April
         wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
+        wf.yaml:28:7: warning: transition `submit` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:45:5: warning: transition `submit` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:47:7: warning: timer `chase` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:51:7: warning: timer `chase2` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
     "#]].assert_eq(&diagnostics(&yaml, &["notice"]));
 }
 
@@ -343,7 +351,7 @@ fn unknown_keys_are_refused_with_a_suggestion() {
     "#]].assert_eq(&diagnostics(&yaml, &[]));
     let yaml = wf("transitions:\n  - { id: submit, from: draft, to: decision, gate: [] }\n");
     expect![[r#"
-        wf.yaml:26:46: error: transitions[0]: unknown field `gate`, expected one of `id`, `title`, `description`, `from`, `to`, `by`, `when`, `source`, `gates`
+        wf.yaml:26:46: error: transitions[0]: unknown field `gate`, expected one of `id`, `title`, `description`, `from`, `to`, `by`, `when`, `source`, `local_policy`, `gates`
           hint: did you mean `gates`?
     "#]].assert_eq(&diagnostics(&yaml, &[]));
 }
@@ -370,6 +378,10 @@ transitions:
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
+        wf.yaml:27:5: warning: transition `submit` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:28:5: warning: transition `close` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
     "#]]
     .assert_eq(&diagnostics(&yaml, &[]));
 }
@@ -424,6 +436,14 @@ timers:
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
+        wf.yaml:27:5: warning: transition `submit` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:28:5: warning: transition `decide` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:29:5: warning: transition `close` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:31:5: warning: timer `letter` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
     "#]].assert_eq(&out);
 }
 
@@ -499,6 +519,14 @@ transitions:
     ));
     expect![[r#"
         ok
+        wf.yaml:30:11: warning: param `notice_months` says neither where it comes from nor that it is a local choice
+          hint: write `notice_months: { value: …, source: "<document>, <paragraph>" }`, or `local_policy: <why>` when the documents do not set it
+        wf.yaml:27:5: warning: transition `submit` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:28:5: warning: transition `decide` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:29:5: warning: transition `close` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
         wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
@@ -524,6 +552,14 @@ transitions:
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
+        wf.yaml:27:5: warning: transition `submit` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:28:5: warning: transition `decide` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:29:5: warning: transition `close` cites no source
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:30:11: warning: param `notice_months` says neither where it comes from nor that it is a local choice
+          hint: write `notice_months: { value: …, source: "<document>, <paragraph>" }`, or `local_policy: <why>` when the documents do not set it
     "#]].assert_eq(&diagnostics(&bad, &[]));
 }
 
@@ -707,11 +743,20 @@ timers:
         wf.yaml:28:3: warning: param `quorum` says neither where it comes from nor that it is a local choice
           hint: write `quorum: { value: …, source: "<document>, <paragraph>" }`, or `local_policy: <why>` when the documents do not set it
         wf.yaml:32:5: warning: transition `close` cites no source
-          hint: add `source:` with the document and paragraph it comes from
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
         wf.yaml:34:5: warning: timer `chase` cites no source
-          hint: add `source:` with the document and paragraph it comes from
+          hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
     "#]]
     .assert_eq(&diagnostics(&wf(rest), &["t"]));
+
+    // A rule of our own says so instead of citing: no warning.
+    let ours = rest
+        .replace("to: closed }", "to: closed, local_policy: closing is a step of ours }")
+        .replace("template: t } }", "template: t }, local_policy: a weekly chase is our own cadence }");
+    assert!(!diagnostics(&wf(&ours), &["t"]).contains("cites no source"), "{}", diagnostics(&wf(&ours), &["t"]));
+    let loaded = gatehouse_engine::load("wf.yaml", &wf(&ours), &support::library(&["t"])).unwrap();
+    let close = loaded.definition.transition("close").unwrap();
+    assert_eq!(close.source.as_deref(), Some("Local policy: closing is a step of ours"));
 
     let both = rest.replace("28, local_policy:", "28, source: Code, local_policy:");
     let unknown = rest.replace("value: 6, source:", "value: 6, sauce:");
