@@ -9,7 +9,8 @@
 //!   programs (a durability test runs a cluster of its own), finds or starts a
 //!   PostgreSQL server (see [`postgres`]), exports `GATEHOUSE_TEST_DATABASE_URL` and
 //!   `GATEHOUSE_PG_BIN_DIR`, runs `cargo test --workspace` and then (without extra
-//!   arguments) the shipped workflows' scenarios (`gatehouse test workflows`) and their
+//!   arguments) `gatehouse validate --strict workflows` (every rule says where it comes
+//!   from), the shipped workflows' scenarios (`gatehouse test workflows`) and their
 //!   mutants (`gatehouse test --mutants workflows`, which fails on any survivor), and
 //!   ends with one line of its own, `N passed, N failed`, the totals over all of them
 //!   (see [`tally`]).
@@ -137,6 +138,7 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     if cargo_args.is_empty() {
         let gatehouse = target_dir().join("debug").join("gatehouse");
         for (args, runner) in [
+            (&["validate", "--strict", "workflows"][..], tally::Runner::Check),
             (&["test", "workflows"][..], tally::Runner::Scenarios),
             (&["test", "--mutants", "workflows"][..], tally::Runner::Mutants),
         ] {

@@ -31,6 +31,9 @@ pub enum Runner {
     Libtest,
     /// `gatehouse test`: its closing `N passed, N failed`.
     Scenarios,
+    /// A command whose exit status is its result (`gatehouse validate --strict`): it
+    /// counts as one check, passed or failed, and prints no count of its own.
+    Check,
     /// `gatehouse test --mutants`: its closing `N killed, N survived`. The whole run is
     /// one check: it passes when nothing survived, and each survivor is a failure.
     Mutants,
@@ -43,6 +46,7 @@ impl Tally {
             Runner::Libtest => libtest_result(line),
             Runner::Scenarios => scenario_result(line),
             Runner::Mutants => mutants_result(line),
+            Runner::Check => None,
         };
         if let Some((passed, failed)) = counts {
             self.passed += passed;
@@ -93,6 +97,8 @@ pub fn run(command: &mut Command, runner: Runner, tally: &mut Tally) -> Result<E
     let status = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
     if !status.success() && tally.failed == before.failed {
         tally.failed += 1;
+    } else if status.success() && runner == Runner::Check {
+        tally.passed += 1;
     }
     Ok(status)
 }
@@ -148,5 +154,11 @@ mod tests {
         let script = "echo 'test result: FAILED. 1 passed; 1 failed; 0 ignored'; exit 101";
         run(Command::new("sh").args(["-c", script]), Runner::Libtest, &mut tally).unwrap();
         assert_eq!(tally, Tally { passed: 1, failed: 1 }, "a reported failure is not counted twice");
+
+        // A check is one result, whatever it prints.
+        let mut tally = Tally::default();
+        run(Command::new("sh").args(["-c", "echo '3 passed, 0 failed'; exit 0"]), Runner::Check, &mut tally).unwrap();
+        run(Command::new("sh").args(["-c", "echo 'warning: x'; exit 1"]), Runner::Check, &mut tally).unwrap();
+        assert_eq!(tally, Tally { passed: 1, failed: 1 });
     }
 }
