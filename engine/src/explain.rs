@@ -60,6 +60,46 @@ struct Doc {
     stages: Vec<Stage>,
     reminders: Vec<Item>,
     schedules: Vec<Item>,
+    /// Transitions, timers and gates that are the installation's own choices.
+    local_rules: Vec<LocalRule>,
+}
+
+/// A rule that is not in the source documents, and why it is ours.
+#[derive(Serialize)]
+struct LocalRule {
+    what: String,
+    reason: String,
+}
+
+/// The rules of `def` marked `local_policy:` (their source reads "Local policy: …").
+fn local_rules(def: &Definition) -> Vec<LocalRule> {
+    fn local(source: &Option<String>) -> Option<&str> {
+        source.as_deref().and_then(|s| s.strip_prefix(crate::load::LOCAL_POLICY))
+    }
+    let mut out = Vec::new();
+    for t in &def.transitions {
+        if let Some(reason) = local(&t.source) {
+            out.push(LocalRule { what: format!("Step “{}” ({})", t.title, t.id), reason: reason.to_string() });
+        }
+        let mut gates = Vec::new();
+        t.gates.iter().for_each(|g| g.leaves(&mut gates));
+        for g in gates {
+            if let Some(reason) = local(&g.source) {
+                let what = format!("Condition {} of “{}”: {}", g.id, t.title, gate_text(def, g));
+                out.push(LocalRule { what, reason: reason.to_string() });
+            }
+        }
+    }
+    for t in &def.timers {
+        if let Some(reason) = local(&t.source) {
+            let what = match &t.title {
+                Some(title) => format!("Reminder “{title}” ({})", t.id),
+                None => format!("Reminder {}", t.id),
+            };
+            out.push(LocalRule { what, reason: reason.to_string() });
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -192,6 +232,7 @@ impl Doc {
             }
         }
         Doc {
+            local_rules: local_rules(def),
             title: def.title.clone(),
             id: def.id.clone(),
             version: def.version,
@@ -206,7 +247,7 @@ impl Doc {
                 .map(|(id, v)| {
                     let (origin, local) = match def.param_origins.get(id) {
                         Some(Origin::Cited(source)) => (source.clone(), false),
-                        Some(Origin::LocalPolicy(reason)) => (format!("Local policy: {reason}"), true),
+                        Some(Origin::LocalPolicy(reason)) => (format!("{}{reason}", crate::load::LOCAL_POLICY), true),
                         _ => ("Not stated".to_string(), false),
                     };
                     Param { id: id.clone(), value: param_value(v), origin, local }
@@ -708,13 +749,17 @@ fn render_markdown(doc: &Doc) -> String {
         o.push('\n');
     }
     let local: Vec<&Param> = doc.params.iter().filter(|p| p.local).collect();
-    if !local.is_empty() {
+    if !local.is_empty() || !doc.local_rules.is_empty() {
         o.push_str(
-            "## Local choices to confirm\n\nThese values are not set by the source documents: they are this \
-             installation's own choices, for the governance group to confirm or change.\n\n",
+            "## Local choices to confirm\n\nThese values and rules are not set by the source documents: they are \
+             this installation's own choices, for the governance group to confirm or change.\n\n",
         );
         for p in local {
-            let _ = writeln!(o, "- {} = {}: {}", code(&format!("params.{}", p.id)), md(&p.value), md(&p.origin));
+            let why = p.origin.strip_prefix(crate::load::LOCAL_POLICY).unwrap_or(&p.origin);
+            let _ = writeln!(o, "- {} = {}: {}", code(&format!("params.{}", p.id)), md(&p.value), md(why));
+        }
+        for r in &doc.local_rules {
+            let _ = writeln!(o, "- {}: {}", md(&r.what), md(&r.reason));
         }
         o.push('\n');
     }
@@ -975,16 +1020,19 @@ code { font-family: Consolas, "Courier New", monospace; font-size: 0.85em; backg
 {% endfor %}
 </tbody>
 </table>
-{% if doc.params | selectattr("local") | list %}
+{% endif %}
+{% if doc.params | selectattr("local") | list or doc.local_rules %}
 
 <h2>Local choices to confirm</h2>
-<p>These values are not set by the source documents: they are this installation's own choices, for the governance group to confirm or change.</p>
+<p>These values and rules are not set by the source documents: they are this installation's own choices, for the governance group to confirm or change.</p>
 <ul>
 {% for p in doc.params | selectattr("local") %}
 <li><code>params.{{ p.id }}</code> = {{ p.value }}: {{ p.origin }}</li>
 {% endfor %}
+{% for r in doc.local_rules %}
+<li>{{ r.what }}: {{ r.reason }}</li>
+{% endfor %}
 </ul>
-{% endif %}
 {% endif %}
 
 <h2>Who is involved</h2>

@@ -68,11 +68,14 @@ pub fn load(file: &str, text: &str, library: &Library) -> Result<Loaded, Vec<Dia
     }
 }
 
+/// How a rule of our own shows where its source would be: "Local policy: <why>".
+pub const LOCAL_POLICY: &str = "Local policy: ";
+
 /// What a rule shows as its source: the citation, or "Local policy: <why>".
 fn origin_text(source: &Option<String>, local_policy: &Option<String>) -> Option<String> {
     match (source, local_policy) {
         (Some(s), _) => Some(s.clone()),
-        (None, Some(reason)) => Some(format!("Local policy: {}", reason.trim())),
+        (None, Some(reason)) => Some(format!("{LOCAL_POLICY}{}", reason.trim())),
         (None, None) => None,
     }
 }
@@ -913,7 +916,14 @@ impl Checker {
             self.snake(&format!("{path}.id"), id, "gate");
         }
         let id = g.id.as_ref().map(GateId::new).or(default_id)?;
-        Some(Gate { id, kind, source: g.source.clone(), explain: g.explain.clone() })
+        if g.source.is_some() && g.local_policy.is_some() {
+            self.err(
+                path,
+                "a gate has both `source` and `local_policy`",
+                Some("a rule either comes from the document or is a local choice: keep one".into()),
+            );
+        }
+        Some(Gate { id, kind, source: origin_text(&g.source, &g.local_policy), explain: g.explain.clone() })
     }
 
     fn graph_checks(

@@ -234,6 +234,9 @@ pub(crate) struct RawGate {
     pub id: Option<String>,
     #[serde(default)]
     pub source: Option<String>,
+    /// Not in the source documents: why it is our own choice (instead of `source`).
+    #[serde(default)]
+    pub local_policy: Option<String>,
     #[serde(default)]
     pub explain: Option<String>,
     #[serde(default)]

@@ -757,6 +757,22 @@ timers:
     let loaded = gatehouse_engine::load("wf.yaml", &wf(&ours), &support::library(&["t"])).unwrap();
     let close = loaded.definition.transition("close").unwrap();
     assert_eq!(close.source.as_deref(), Some("Local policy: closing is a step of ours"));
+    // The policy document lists every local choice apart, for the governance group.
+    let policy = gatehouse_engine::explain::markdown(&loaded.definition);
+    let choices = &policy[policy.find("## Local choices to confirm").expect("a section of local choices")..];
+    let choices = &choices[..choices.find("\n## Who").unwrap()];
+    expect![[r#"
+        ## Local choices to confirm
+
+        These values and rules are not set by the source documents: they are this installation's own choices, for the governance group to confirm or change.
+
+        - `params.remedial_days` = 28: the Code asks for a reasonable period; 28 days is ours
+        - Step “Close” (close): closing is a step of ours
+        - Reminder chase: a weekly chase is our own cadence
+    "#]]
+    .assert_eq(choices);
+    let html = gatehouse_engine::explain::html(&loaded.definition);
+    assert!(html.contains("<li>Reminder chase: a weekly chase is our own cadence</li>"), "{html}");
 
     let both = rest.replace("28, local_policy:", "28, source: Code, local_policy:");
     let unknown = rest.replace("value: 6, source:", "value: 6, sauce:");
