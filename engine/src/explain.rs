@@ -85,7 +85,8 @@ fn local_rules(def: &Definition) -> Vec<LocalRule> {
         t.gates.iter().for_each(|g| g.leaves(&mut gates));
         for g in gates {
             if let Some(reason) = local(&g.source) {
-                let what = format!("Condition {} of “{}”: {}", g.id, t.title, gate_text(def, g));
+                let text = gate_text(def, g);
+                let what = format!("Condition {} of “{}”: {}", g.id, t.title, text.trim_end_matches('.'));
                 out.push(LocalRule { what, reason: reason.to_string() });
             }
         }
@@ -756,10 +757,10 @@ fn render_markdown(doc: &Doc) -> String {
         );
         for p in local {
             let why = p.origin.strip_prefix(crate::load::LOCAL_POLICY).unwrap_or(&p.origin);
-            let _ = writeln!(o, "- {} = {}: {}", code(&format!("params.{}", p.id)), md(&p.value), md(why));
+            let _ = writeln!(o, "- {} = {} — {}", code(&format!("params.{}", p.id)), md(&p.value), md(why));
         }
         for r in &doc.local_rules {
-            let _ = writeln!(o, "- {}: {}", md(&r.what), md(&r.reason));
+            let _ = writeln!(o, "- {} — {}", md(&r.what), md(&r.reason));
         }
         o.push('\n');
     }
@@ -1027,10 +1028,10 @@ code { font-family: Consolas, "Courier New", monospace; font-size: 0.85em; backg
 <p>These values and rules are not set by the source documents: they are this installation's own choices, for the governance group to confirm or change.</p>
 <ul>
 {% for p in doc.params | selectattr("local") %}
-<li><code>params.{{ p.id }}</code> = {{ p.value }}: {{ p.origin }}</li>
+<li><code>params.{{ p.id }}</code> = {{ p.value }} — {{ p.origin }}</li>
 {% endfor %}
 {% for r in doc.local_rules %}
-<li>{{ r.what }}: {{ r.reason }}</li>
+<li>{{ r.what }} — {{ r.reason }}</li>
 {% endfor %}
 </ul>
 {% endif %}

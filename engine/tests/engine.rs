@@ -766,13 +766,13 @@ timers:
 
         These values and rules are not set by the source documents: they are this installation's own choices, for the governance group to confirm or change.
 
-        - `params.remedial_days` = 28: the Code asks for a reasonable period; 28 days is ours
-        - Step “Close” (close): closing is a step of ours
-        - Reminder chase: a weekly chase is our own cadence
+        - `params.remedial_days` = 28 — the Code asks for a reasonable period; 28 days is ours
+        - Step “Close” (close) — closing is a step of ours
+        - Reminder chase — a weekly chase is our own cadence
     "#]]
     .assert_eq(choices);
     let html = gatehouse_engine::explain::html(&loaded.definition);
-    assert!(html.contains("<li>Reminder chase: a weekly chase is our own cadence</li>"), "{html}");
+    assert!(html.contains("<li>Reminder chase — a weekly chase is our own cadence</li>"), "{html}");
 
     let both = rest.replace("28, local_policy:", "28, source: Code, local_policy:");
     let unknown = rest.replace("value: 6, source:", "value: 6, sauce:");
