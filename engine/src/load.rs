@@ -380,6 +380,33 @@ impl Checker {
         }
     }
 
+    /// An approval's `quorum:`: a whole number of at least 1, or `params.<id>` naming one.
+    fn quorum(&mut self, path: &str, raw: &serde_yaml::Value, scope: &Scope) -> Option<u32> {
+        let hint = || Some("a whole number of approvers, like `quorum: 2`, or `quorum: params.pig_quorum`".to_string());
+        let whole = |n: f64| (n.fract() == 0.0 && (1.0..=100.0).contains(&n)).then_some(n as u32);
+        let (n, what) = match raw {
+            serde_yaml::Value::Number(n) => (n.as_f64(), format!("`{n}`")),
+            serde_yaml::Value::String(s) => {
+                let name = s.strip_prefix("params.").unwrap_or(s).trim();
+                match scope.params.iter().find(|(k, _)| *k == name) {
+                    Some((_, ParamValue::Number(n))) => (Some(*n), format!("param `{name}` ({n})")),
+                    Some(_) => (None, format!("param `{name}`, which is not a number,")),
+                    None => {
+                        let h = hint_for(name, "params", scope.params.iter().map(|(k, _)| *k));
+                        self.err(path, format!("unknown param `{name}`"), Some(h));
+                        return None;
+                    }
+                }
+            }
+            _ => (None, "it".to_string()),
+        };
+        let quorum = n.and_then(whole);
+        if quorum.is_none() {
+            self.err(path, format!("{what} is not a quorum: it must be a whole number from 1 to 100"), hint());
+        }
+        quorum
+    }
+
     /// Warn of each transition and timer that cites no source: every rule of a shipped
     /// workflow must say where it comes from.
     fn unsourced(&mut self, raw: &RawDefinition) {
@@ -864,10 +891,10 @@ impl Checker {
             if refs.roles[&role].is_external() {
                 self.err(&format!("{path}.approval.role"), format!("external role `{}` cannot approve", a.role), None);
             }
-            let quorum = a.quorum.unwrap_or(1);
-            if quorum == 0 {
-                self.err(&format!("{path}.approval.quorum"), "quorum must be 1 or more", None);
-            }
+            let quorum = match &a.quorum {
+                None => 1,
+                Some(q) => self.quorum(&format!("{path}.approval.quorum"), q, refs.scope).unwrap_or(1),
+            };
             let not_by = a
                 .not_by
                 .as_ref()

@@ -257,8 +257,10 @@ pub(crate) struct RawGate {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawApproval {
     pub role: String,
+    /// A whole number, or `params.<id>` naming one (so that a local choice of quorum is
+    /// a param that says so).
     #[serde(default)]
-    pub quorum: Option<u32>,
+    pub quorum: Option<serde_yaml::Value>,
     #[serde(default)]
     pub not_by: Option<OneOrMany>,
 }

@@ -791,3 +791,51 @@ timers:
     "#]]
     .assert_eq(&out);
 }
+
+#[test]
+fn a_quorum_may_be_a_param_that_says_it_is_a_local_choice() {
+    let rest = |quorum: &str| {
+        format!(
+            r#"params:
+  board_quorum: {{ value: 2, local_policy: the code names the board but not how many must agree }}
+  label: text
+transitions:
+  - {{ id: submit, from: draft, to: decision, by: commissioner, source: S }}
+  - id: decide
+    from: decision
+    to: notice
+    source: S
+    gates: [ {{ approval: {{ role: board, quorum: {quorum} }} }} ]
+  - {{ id: close, from: notice, to: closed, source: S }}
+tests:
+  - name: two of the board
+    users: {{ bob: [board], carol: [board] }}
+    steps:
+      - create: {{ fields: {{ provider_email: p@example.org, contract_end: 2027-12-31 }} }}
+      - transition: submit
+      - approve: {{ role: board, as: bob }}
+      - expect_blocked: {{ transition: decide, missing: [board] }}
+      - approve: {{ role: board, as: carol }}
+      - transition: decide
+"#
+        )
+    };
+    expect![[r#"
+        PASS two of the board
+    "#]]
+    .assert_eq(&run(&wf(&rest("params.board_quorum")), &[]));
+    let mut errors = String::new();
+    for quorum in ["params.board_qorum", "params.label", "0", "1.5"] {
+        for line in diagnostics(&wf(&rest(quorum)), &[]).lines().filter(|l| l.contains("error:")) {
+            errors.push_str(line);
+            errors.push('\n');
+        }
+    }
+    expect![[r#"
+        wf.yaml:34:49: error: unknown param `board_qorum`
+        wf.yaml:34:49: error: param `label`, which is not a number, is not a quorum: it must be a whole number from 1 to 100
+        wf.yaml:34:49: error: `0` is not a quorum: it must be a whole number from 1 to 100
+        wf.yaml:34:49: error: `1.5` is not a quorum: it must be a whole number from 1 to 100
+    "#]]
+    .assert_eq(&errors);
+}
