@@ -8,8 +8,10 @@
 
 pub mod governance;
 pub mod pages;
+pub mod provider;
 pub mod session;
 pub mod sign_in;
+pub mod workflows;
 
 use crate::http::Http;
 use axum::Router;
@@ -73,10 +75,10 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/governance", get(governance::dashboard))
         .route("/contracts", get(governance::register))
         .route("/contracts.csv", get(governance::register_csv))
-        .route("/workflows", get(pages::workflows))
-        .route("/workflows/{id}", get(pages::workflow))
-        .route("/workflows/{id}/policy", get(pages::policy))
-        .route("/p/{token}", get(pages::provider_page).post(pages::provider_post))
+        .route("/workflows", get(workflows::workflows))
+        .route("/workflows/{id}", get(workflows::workflow))
+        .route("/workflows/{id}/policy", get(workflows::policy))
+        .route("/p/{token}", get(provider::provider_page).post(provider::provider_post))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(

@@ -27,7 +27,7 @@ pub fn error_page(p: &Problem) -> Response {
     render(status, "error.html", json!({"title": p.title, "detail": p.detail, "request_id": p.request_id}))
 }
 
-fn app_error_page(e: AppError) -> Response {
+pub(super) fn app_error_page(e: AppError) -> Response {
     error_page(&Problem::from(e))
 }
 
@@ -47,7 +47,7 @@ pub fn base(session: &Session, nav: &str) -> serde_json::Map<String, Value> {
     m
 }
 
-fn error_item(message: impl Into<String>, href: Option<String>) -> Value {
+pub(super) fn error_item(message: impl Into<String>, href: Option<String>) -> Value {
     json!({"message": message.into(), "href": href})
 }
 
@@ -177,7 +177,7 @@ pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Qu
     render(StatusCode::OK, "cases.html", Value::Object(ctx))
 }
 
-fn workflows_json(http: &Http) -> Value {
+pub(super) fn workflows_json(http: &Http) -> Value {
     json!(
         http.app
             .workflows()
@@ -285,10 +285,10 @@ pub async fn new_case(
 
 #[derive(Deserialize)]
 pub struct DoneQuery {
-    done: Option<String>,
+    pub(super) done: Option<String>,
 }
 
-fn notice(done: Option<&str>) -> Option<&'static str> {
+pub(super) fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "opened" => "The case is open.",
         "uploaded" => "The document is attached.",
@@ -747,175 +747,4 @@ pub async fn transition(
     }
     let result = http.app.request_transition(&session.actor, id, &form.transition, form.expected_version).await;
     after(&http, &session, id, result, "moved").await
-}
-
-// ---------------------------------------------------------------------------------------
-// Workflows
-
-pub async fn workflows(State(http): State<Arc<Http>>, session: Session) -> Response {
-    let mut ctx = base(&session, "workflows");
-    ctx.insert("workflows".into(), workflows_json(&http));
-    render(StatusCode::OK, "workflows.html", Value::Object(ctx))
-}
-
-pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
-    let def = match http.app.workflow(&id) {
-        Ok(d) => d,
-        Err(e) => return app_error_page(e),
-    };
-    let detail = crate::http::dto::WorkflowDetail::from(def.as_ref());
-    let mut ctx = base(&session, "workflows");
-    ctx.insert(
-        "w".into(),
-        json!({"id": def.id, "title": def.title, "version": def.version, "description": def.description}),
-    );
-    ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
-    ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
-    let versions = match http.app.store().published_versions(&def.id).await {
-        Ok(v) => v,
-        Err(e) => return app_error_page(e.into()),
-    };
-    let at = |t: jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
-    ctx.insert(
-        "versions".into(),
-        json!(
-            versions
-                .iter()
-                .rev()
-                .map(|v| json!({"version": v.version, "sha256": v.sha256.get(..12).unwrap_or(&v.sha256),
-                    "published_at": at(v.published_at), "cases": v.cases, "latest": v.version as u32 == def.version}))
-                .collect::<Vec<_>>()
-        ),
-    );
-    render(StatusCode::OK, "workflow.html", Value::Object(ctx))
-}
-
-/// The workflow as a standalone policy document (the same as `gatehouse explain`).
-pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
-    let _ = &session;
-    match http.app.workflow(&id) {
-        Ok(def) => {
-            let html = gatehouse_engine::explain::html(&def);
-            // The policy page carries its own inline stylesheet.
-            (
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
-                ],
-                html,
-            )
-                .into_response()
-        }
-        Err(e) => app_error_page(e),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The provider's page
-
-pub async fn provider_page(
-    State(http): State<Arc<Http>>,
-    Path(token): Path<String>,
-    Query(q): Query<DoneQuery>,
-) -> Response {
-    provider_response(&http, &token, StatusCode::OK, Vec::new(), notice(q.done.as_deref())).await
-}
-
-async fn provider_response(
-    http: &Http,
-    token: &str,
-    status: StatusCode,
-    errors: Vec<Value>,
-    notice: Option<&str>,
-) -> Response {
-    let caller = match http.authenticate(token).await {
-        Ok(c) if c.link.is_some() => c,
-        Ok(_) => return error_page(&Problem::new(Kind::NotFound, "this page is for a link from an email")),
-        Err(p) => return error_page(&p),
-    };
-    let claims = caller.link.expect("checked above");
-    let view = match http.app.case(claims.case_id).await {
-        Ok(v) => v,
-        Err(e) => return app_error_page(e),
-    };
-    let def = &view.definition;
-    let at = |t: &jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y").to_string();
-    let asked: Vec<Value> = claims
-        .evidence
-        .iter()
-        .filter_map(|id| def.evidence_kind(id))
-        .map(|(id, e)| {
-            json!({"id": id.as_str(), "title": e.title, "kind": e.kind.name(), "description": e.description,
-                "provided_at": view.case.evidence.get(id).map(|r| at(&r.at))})
-        })
-        .collect();
-    let service = view.case.fields.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display());
-    // A closed case takes nothing more: the page says so instead of offering forms.
-    let closed = def.states.get(&view.case.state).is_some_and(|s| s.terminal);
-    render(
-        status,
-        "provider.html",
-        json!({"workflow": def.title, "service": service, "expires": at(&claims.expires_at), "asked": asked,
-            "token": token, "errors": errors, "notice": notice, "closed": closed}),
-    )
-}
-
-pub async fn provider_post(State(http): State<Arc<Http>>, Path(token): Path<String>, multipart: Multipart) -> Response {
-    let caller = match http.authenticate(&token).await {
-        Ok(c) if c.link.is_some() => c,
-        Ok(_) => return error_page(&Problem::new(Kind::NotFound, "this page is for a link from an email")),
-        Err(p) => return error_page(&p),
-    };
-    let case_id = caller.link.as_ref().map(|l| l.case_id).unwrap_or_default();
-    let form = crate::http::upload::receive_form(
-        multipart,
-        http.app.files(),
-        http.app.max_upload_bytes(),
-        |t| caller.may_provide(t),
-        &["note"],
-    )
-    .await;
-    let refused = |p: Problem| async move {
-        let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        let message = match p.errors.first() {
-            Some(e) if e.field.as_deref() == Some("file") => format!("The document {}", e.message),
-            _ => p.detail.clone(),
-        };
-        (status, vec![error_item(message, None)])
-    };
-    let form = match form {
-        Ok(f) => f,
-        Err(p) => {
-            let (status, errors) = refused(p).await;
-            return provider_response(&http, &token, status, errors, None).await;
-        }
-    };
-    let evidence = form.evidence.clone();
-    let result = match def_kind(&http, case_id, &evidence).await {
-        Some("document") => match form.upload() {
-            Ok(u) => {
-                http.app.attach_incoming(&caller.actor, case_id, &u.evidence, &u.name, &u.media_type, u.file).await
-            }
-            Err(p) => {
-                let (status, errors) = refused(p).await;
-                return provider_response(&http, &token, status, errors, None).await;
-            }
-        },
-        _ => {
-            let note = form.text.get("note").map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
-            http.app.acknowledge(&caller.actor, case_id, &evidence, note).await
-        }
-    };
-    match result {
-        Ok(_) => Redirect::to(&format!("/p/{token}?done=sent")).into_response(),
-        Err(e) => {
-            let (status, errors) = refused(Problem::from(e)).await;
-            provider_response(&http, &token, status, errors, None).await
-        }
-    }
-}
-
-async fn def_kind(http: &Http, case_id: i64, evidence: &str) -> Option<&'static str> {
-    let view = http.app.case(case_id).await.ok()?;
-    view.definition.evidence_kind(evidence).map(|(_, e)| e.kind.name())
 }

@@ -1,0 +1,230 @@
+//! Timers, what they send, workflow schedules, and the templates they use.
+
+use super::*;
+
+impl Checker {
+    pub(super) fn timers(
+        &mut self,
+        raw: &[RawTimer],
+        refs: &Refs,
+        fields: &IndexMap<FieldId, Field>,
+        transitions: &[Transition],
+    ) -> Vec<Timer> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, t) in raw.iter().enumerate() {
+            let path = format!("timers.{i}");
+            if !seen.insert(t.id.clone()) {
+                self.err(&format!("{path}.id"), format!("duplicate timer id `{}`", t.id), None);
+            }
+            self.snake(&format!("{path}.id"), &t.id, "timer");
+            let trigger = match (&t.on_enter, &t.in_state) {
+                (Some(s), None) => {
+                    if t.after.is_some() || t.at.is_some() {
+                        self.err(
+                            &path,
+                            "an `on_enter` timer fires on entry: it takes no `after` or `at`",
+                            Some("use `in:` with `after:` or `at:` instead".into()),
+                        );
+                    }
+                    self.state_ref(&format!("{path}.on_enter"), s, refs.states).map(Trigger::OnEnter)
+                }
+                (None, Some(s)) => {
+                    let state = self.state_ref(&format!("{path}.in"), s, refs.states);
+                    match (&t.after, &t.at) {
+                        (Some(a), None) => {
+                            let after = self.duration(&format!("{path}.after"), a, refs.has_calendar);
+                            if after.as_ref().is_some_and(Duration::is_negative) {
+                                self.err(&format!("{path}.after"), "`after` cannot be negative", None);
+                            }
+                            state.zip(after).map(|(state, after)| Trigger::After { state, after })
+                        }
+                        (None, Some(f)) => {
+                            let field = match fields.get_key_value(f.as_str()) {
+                                Some((id, field)) if field.kind == FieldType::Date => Some(id.clone()),
+                                Some(_) => {
+                                    self.err(&format!("{path}.at"), format!("field `{f}` is not a date field"), None);
+                                    None
+                                }
+                                None => {
+                                    let hint = hint_for(f, "fields", fields.keys().map(|k| k.as_str()));
+                                    self.err(&format!("{path}.at"), format!("unknown field `{f}`"), Some(hint));
+                                    None
+                                }
+                            };
+                            let offset = t
+                                .offset
+                                .as_ref()
+                                .and_then(|o| self.duration(&format!("{path}.offset"), o, refs.has_calendar));
+                            state.zip(field).map(|(state, field)| Trigger::At { state, field, offset })
+                        }
+                        _ => {
+                            self.err(&path, "a timer `in:` a state needs exactly one of `after:` or `at:`", Some("`after: P10D` counts from entering the state; `at: contract_end` uses a date field".into()));
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    self.err(&path, "a timer needs exactly one of `on_enter:` or `in:`", None);
+                    None
+                }
+            };
+            if t.offset.is_some() && t.at.is_none() {
+                self.err(&format!("{path}.offset"), "`offset` only applies with `at:`", None);
+            }
+            let every = t.every.as_ref().and_then(|e| self.duration(&format!("{path}.every"), e, refs.has_calendar));
+            if every.as_ref().is_some_and(Duration::is_negative) {
+                self.err(&format!("{path}.every"), "`every` cannot be negative", None);
+            }
+            if t.limit == Some(0) {
+                self.err(&format!("{path}.limit"), "limit must be 1 or more", None);
+            }
+            let until = t.until.as_ref().and_then(|u| self.gate(&format!("{path}.until"), u, refs));
+            let send = t.send.as_ref().and_then(|s| self.send(&format!("{path}.send"), s, refs.roles, false));
+            let fire = t.fire.as_ref().and_then(|f| match transitions.iter().find(|tr| tr.id.as_str() == f) {
+                Some(tr) => {
+                    if let Some(trigger) = &trigger {
+                        let state = match trigger {
+                            Trigger::OnEnter(s) | Trigger::After { state: s, .. } | Trigger::At { state: s, .. } => s,
+                        };
+                        if !tr.from.contains(state) {
+                            self.err(
+                                &format!("{path}.fire"),
+                                format!("transition `{f}` does not leave from `{state}`"),
+                                None,
+                            );
+                        }
+                    }
+                    Some(tr.id.clone())
+                }
+                None => {
+                    let hint = hint_for(f, "transitions", transitions.iter().map(|t| t.id.as_str()));
+                    self.err(&format!("{path}.fire"), format!("unknown transition `{f}`"), Some(hint));
+                    None
+                }
+            });
+            if t.send.is_none() && t.fire.is_none() {
+                self.err(
+                    &path,
+                    format!("timer `{}` neither sends a message nor fires a transition", t.id),
+                    Some("add `send: { to: <role>, template: <name> }` or `fire: <transition>`".into()),
+                );
+            }
+            if matches!(trigger, Some(Trigger::OnEnter(_))) && t.fire.is_some() {
+                self.err(
+                    &format!("{path}.fire"),
+                    "an `on_enter` timer cannot fire a transition",
+                    Some("give the transition to the case's next step, or use `in:` with `after:`".into()),
+                );
+            }
+            if let Some(trigger) = trigger {
+                out.push(Timer {
+                    id: TimerId::new(&t.id),
+                    title: t.title.clone(),
+                    source: origin_text(&t.source, &t.local_policy),
+                    trigger,
+                    every,
+                    limit: t.limit,
+                    until,
+                    send,
+                    fire,
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn send(
+        &mut self,
+        path: &str,
+        s: &RawSend,
+        roles: &IndexMap<RoleId, Role>,
+        internal_only: bool,
+    ) -> Option<Send> {
+        let to: Vec<RoleId> =
+            s.to.to_vec().iter().filter_map(|r| self.role_ref(&format!("{path}.to"), r, roles)).collect();
+        if internal_only {
+            for r in &to {
+                if roles[r].is_external() {
+                    self.err(
+                        &format!("{path}.to"),
+                        format!(
+                            "a schedule cannot write to external role `{r}`: it has no case to find their address in"
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        if !is_kebab_id(&s.template) {
+            self.err(&format!("{path}.template"), format!("template name `{}` is not kebab-case", s.template), None);
+        }
+        (!to.is_empty()).then(|| Send { to, template: TemplateName::new(&s.template) })
+    }
+
+    pub(super) fn schedules(&mut self, raw: &[RawSchedule], roles: &IndexMap<RoleId, Role>) -> Vec<Schedule> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, s) in raw.iter().enumerate() {
+            let path = format!("schedules.{i}");
+            if !seen.insert(s.id.clone()) {
+                self.err(&format!("{path}.id"), format!("duplicate schedule id `{}`", s.id), None);
+            }
+            self.snake(&format!("{path}.id"), &s.id, "schedule");
+            let cron = match cron::Schedule::from_str(&s.cron) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let reason = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+                    self.err(&format!("{path}.cron"), format!("`{}` is not a valid cron expression: {reason}", s.cron), Some("six or seven fields: sec min hour day-of-month month day-of-week [year], like \"0 0 9 1 4 *\" for 09:00 on 1 April".into()));
+                    None
+                }
+            };
+            let send = self.send(&format!("{path}.send"), &s.send, roles, true);
+            if let (Some(cron), Some(send)) = (cron, send) {
+                out.push(Schedule {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    cron_text: s.cron.clone(),
+                    cron,
+                    send,
+                    source: s.source.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn templates(
+        &mut self,
+        used: &[(String, TemplateName)],
+        library: &Library,
+        fields: &IndexMap<FieldId, Field>,
+    ) {
+        let field_ids: Vec<&str> = fields.keys().map(|k| k.as_str()).collect();
+        let mut checked = BTreeSet::new();
+        for (path, name) in used {
+            match library.templates.get(name.as_str()) {
+                None => {
+                    let hint = hint_for(name.as_str(), "templates", library.templates.keys().map(String::as_str));
+                    self.err(
+                        path,
+                        format!("template `{name}` not found in templates/ (expected templates/{name}.txt)"),
+                        Some(hint),
+                    );
+                }
+                Some(source) => {
+                    if !checked.insert(name.clone()) {
+                        continue;
+                    }
+                    for problem in templates::check(source, &field_ids) {
+                        self.err(
+                            path,
+                            format!("template `{name}`: {problem}"),
+                            Some(format!("templates can use {}", templates::VARIABLES)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

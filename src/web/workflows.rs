@@ -1,0 +1,70 @@
+//! The workflows pages: the catalogue, one workflow with its published versions, and
+//! its policy document.
+
+use super::pages::*;
+use super::render;
+use super::session::Session;
+use crate::http::Http;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub async fn workflows(State(http): State<Arc<Http>>, session: Session) -> Response {
+    let mut ctx = base(&session, "workflows");
+    ctx.insert("workflows".into(), workflows_json(&http));
+    render(StatusCode::OK, "workflows.html", Value::Object(ctx))
+}
+
+pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
+    let def = match http.app.workflow(&id) {
+        Ok(d) => d,
+        Err(e) => return app_error_page(e),
+    };
+    let detail = crate::http::dto::WorkflowDetail::from(def.as_ref());
+    let mut ctx = base(&session, "workflows");
+    ctx.insert(
+        "w".into(),
+        json!({"id": def.id, "title": def.title, "version": def.version, "description": def.description}),
+    );
+    ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
+    ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
+    let versions = match http.app.store().published_versions(&def.id).await {
+        Ok(v) => v,
+        Err(e) => return app_error_page(e.into()),
+    };
+    let at = |t: jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
+    ctx.insert(
+        "versions".into(),
+        json!(
+            versions
+                .iter()
+                .rev()
+                .map(|v| json!({"version": v.version, "sha256": v.sha256.get(..12).unwrap_or(&v.sha256),
+                    "published_at": at(v.published_at), "cases": v.cases, "latest": v.version as u32 == def.version}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    render(StatusCode::OK, "workflow.html", Value::Object(ctx))
+}
+
+/// The workflow as a standalone policy document (the same as `gatehouse explain`).
+pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
+    let _ = &session;
+    match http.app.workflow(&id) {
+        Ok(def) => {
+            let html = gatehouse_engine::explain::html(&def);
+            // The policy page carries its own inline stylesheet.
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+                ],
+                html,
+            )
+                .into_response()
+        }
+        Err(e) => app_error_page(e),
+    }
+}
