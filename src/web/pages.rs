@@ -139,10 +139,10 @@ pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Qu
     let filter = CaseFilter {
         workflow: nonempty(&q.workflow),
         state: nonempty(&q.state),
-        after_id: None,
         limit: Some(500),
         overdue_at: overdue.then(|| http.app.now()),
-        readable: None,
+        // Who may read what is the app's to add (`App::list_cases`).
+        ..CaseFilter::default()
     };
     let rows = match http.app.list_cases(&session.actor, &filter).await {
         Ok(rows) => rows,
