@@ -413,6 +413,17 @@ impl App {
         self.run(case_id, actor, Command::SetFields(fields)).await
     }
 
+    /// Amend fields, locked or not, as the workflow's `amend:` allows, giving `reason`.
+    pub async fn amend(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        fields: Vec<(String, Input)>,
+        reason: String,
+    ) -> Result<CaseView, AppError> {
+        self.run(case_id, actor, Command::Amend { fields, reason }).await
+    }
+
     /// Attach a document. The file is checked against the size limit before anything is
     /// stored, and written (fsynced) before the row that points to it commits.
     pub async fn attach_document(

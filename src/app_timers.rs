@@ -62,7 +62,7 @@ impl Host for AppHost {
     }
 
     fn template(&self, name: &str) -> Option<TemplateSource> {
-        self.app.library().templates.get(name).cloned()
+        self.app.library().templates.get(name).cloned().or_else(|| gatehouse_engine::templates::builtin(name))
     }
 }
 

@@ -89,14 +89,29 @@ pub fn run(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
         let text = std::fs::read_to_string(file)?;
         let library = library_of(file)?;
         let tally = judge_all(&shown, &text, &library).map_err(anyhow::Error::msg)?;
-        for m in &tally.survived {
+        // A survivor the workflow declares equivalent, with why, is not a gap in its
+        // scenarios; a declaration that matches no survivor is stale, and an error.
+        let declared = &def.equivalent_mutants;
+        let (equivalent, survivors): (Vec<&Mutant>, Vec<&Mutant>) =
+            tally.survived.iter().partition(|m| declared.iter().any(|(d, _)| *d == m.description));
+        for m in &survivors {
             writeln!(out, "{shown}:{}:{}: mutant survived: {}", m.line, m.column, m.description)?;
+        }
+        for (d, _) in declared.iter().filter(|(d, _)| !equivalent.iter().any(|m| &m.description == d)) {
+            writeln!(
+                out,
+                "{shown}: declared equivalent, but no surviving mutant is `{d}`: remove it from `mutants: equivalent:`"
+            )?;
+            status = Status::InputWrong;
+        }
+        if !equivalent.is_empty() {
+            writeln!(out, "note: {}: {} surviving mutant(s) declared equivalent, with why", def.id, equivalent.len())?;
         }
         if tally.did_not_load > 0 {
             writeln!(out, "note: {}: {} mutant(s) did not load and were not counted", def.id, tally.did_not_load)?;
         }
         killed += tally.killed;
-        survived += tally.survived.len();
+        survived += survivors.len();
     }
     writeln!(out, "{killed} killed, {survived} survived")?;
     if survived > 0 {

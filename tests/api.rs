@@ -938,6 +938,7 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /api/cases",
         "GET /api/cases/{id}",
         "PATCH /api/cases/{id}/fields",
+        "POST /api/cases/{id}/amendments",
         "POST /api/cases/{id}/evidence",
         "GET /api/cases/{id}/evidence/{type}/file",
         "POST /api/cases/{id}/approvals",

@@ -19,6 +19,13 @@ use std::collections::BTreeMap;
 pub enum Command {
     /// Set (or clear, with `Input::Null`) fields.
     SetFields(Vec<(String, Input)>),
+    /// Change fields that may be locked, as the workflow's `amend:` allows, saying why.
+    Amend {
+        /// The new values.
+        fields: Vec<(String, Input)>,
+        /// Why: required, kept in the audit trail.
+        reason: String,
+    },
     /// Attach evidence: a stored document, checklist answers, or an acknowledgement.
     Attach {
         /// The evidence id.
@@ -77,6 +84,21 @@ pub enum Event {
         /// Fields cleared.
         cleared: Vec<FieldId>,
     },
+    /// Fields amended: changed although a taken transition relied on them.
+    Amended {
+        /// New values.
+        set: BTreeMap<FieldId, FieldValue>,
+        /// Fields cleared.
+        cleared: Vec<FieldId>,
+        /// Each changed field's value before (`None`: it was not set).
+        previous: BTreeMap<FieldId, Option<FieldValue>>,
+        /// Why.
+        reason: String,
+        /// The rules the new values would have failed, which sent the case back.
+        broken: Vec<String>,
+        /// Where the case was sent back to, when it was.
+        back_to: Option<StateId>,
+    },
     /// Evidence attached (replacing any earlier one of the same kind).
     EvidenceAttached {
         /// Which.
@@ -96,6 +118,8 @@ pub enum Event {
         meeting: Option<Meeting>,
         /// Declared conflict of interest.
         conflict: Option<String>,
+        /// What it approved ([`crate::basis`]).
+        basis: Option<crate::snapshot::Basis>,
     },
     /// A conflict of interest declared.
     ConflictDeclared {
@@ -112,6 +136,8 @@ pub enum Event {
         from: StateId,
         /// To.
         to: StateId,
+        /// The fields its `when` and rules read, locked from now on.
+        relied_on: Vec<FieldId>,
     },
     /// A timer fired.
     TimerFired {
@@ -142,6 +168,7 @@ impl Event {
         match self {
             Event::Opened { .. } => "opened",
             Event::FieldsSet { .. } => "fields_set",
+            Event::Amended { .. } => "amended",
             Event::EvidenceAttached { .. } => "evidence_attached",
             Event::ApprovalRecorded { .. } => "approval_recorded",
             Event::ConflictDeclared { .. } => "conflict_declared",
@@ -160,8 +187,9 @@ pub struct Message {
     pub to: Vec<RoleId>,
     /// Template.
     pub template: TemplateName,
-    /// The timer that sent it.
-    pub timer: TimerId,
+    /// The timer that sent it; `None` for a message of Gatehouse's own (an approval gone
+    /// stale).
+    pub timer: Option<TimerId>,
     /// Unique within the case: `<visit>/<timer>/<occurrence>`. With the case id it is the
     /// outbox's idempotency key.
     pub key: String,
@@ -336,10 +364,15 @@ pub fn decide(
     let mut decision = Decision::new(actor, now);
     match command {
         Command::SetFields(values) => set_fields(def, case, values, actor, &mut decision)?,
+        Command::Amend { fields, reason } => {
+            crate::locks::amend(def, case, fields, reason, actor, now, &mut decision)?;
+            return Ok(crate::basis::tell_stale(def, case, decision));
+        }
         Command::Attach { evidence, content } => attach(def, case, evidence, content, actor, &mut decision)?,
         Command::Approve { role, verdict, comment, meeting, conflict } => {
             let role = approval_role(def, case, role, actor)?;
             decision.events.push(Event::ApprovalRecorded {
+                basis: Some(crate::basis::of(def, case, &role)),
                 role,
                 verdict: *verdict,
                 comment: comment.clone(),
@@ -375,7 +408,7 @@ pub fn decide(
     let mut after = case.clone();
     after.apply(&decision);
     plan::replan(def, case, &after, now, &mut decision);
-    Ok(decision)
+    Ok(crate::basis::tell_stale(def, case, decision))
 }
 
 /// Request `transition` as `actor`, adding its events and timer changes to `decision`.
@@ -409,7 +442,12 @@ pub(crate) fn transition_to(
     if !status.unmet.is_empty() {
         return Err(Refusal::Blocked { transition: t.id.clone(), unmet: status.unmet });
     }
-    decision.events.push(Event::Transitioned { transition: t.id.clone(), from: case.state.clone(), to: t.to.clone() });
+    decision.events.push(Event::Transitioned {
+        transition: t.id.clone(),
+        from: case.state.clone(),
+        to: t.to.clone(),
+        relied_on: t.fields_read(def),
+    });
     for armed in &case.timers {
         if !decision.cancel.contains(&armed.timer) {
             decision.cancel.push(armed.timer.clone());
@@ -432,6 +470,22 @@ fn set_fields(
     if actor.kind != ActorKind::User || !holds_internal_role(def, actor) {
         return Err(Refusal::NotAllowed("only members of this workflow's roles can change a case's fields".into()));
     }
+    let (set, cleared) = changes(def, case, values)?;
+    if let Some(locked) = set.keys().chain(&cleared).find_map(|f| case.locked_by(f).map(|r| (f, r))) {
+        return Err(Refusal::NotAvailable(crate::locks::locked_message(def, locked.0, locked.1)));
+    }
+    decision.events.push(Event::FieldsSet { set, cleared });
+    Ok(())
+}
+
+/// The fields `values` would change on `case`, checked against their types: new
+/// values, and fields cleared. Refused when a value is wrong, the case is closed, or
+/// nothing would change.
+pub(crate) fn changes(
+    def: &Definition,
+    case: &CaseSnapshot,
+    values: &[(String, Input)],
+) -> Result<(BTreeMap<FieldId, FieldValue>, Vec<FieldId>), Refusal> {
     if def.states[&case.state].terminal {
         return Err(Refusal::NotAvailable(format!("the case is closed (`{}`)", case.state)));
     }
@@ -462,8 +516,7 @@ fn set_fields(
     if set.is_empty() && cleared.is_empty() {
         return Err(Refusal::NotAvailable("nothing to change: the fields already hold these values".into()));
     }
-    decision.events.push(Event::FieldsSet { set, cleared });
-    Ok(())
+    Ok((set, cleared))
 }
 
 fn attach(
@@ -646,5 +699,7 @@ pub fn blank_case(def: &Definition, actor: &Actor, now: Timestamp) -> CaseSnapsh
         entered_by: actor.id.clone(),
         entered_at: now,
         timers: Vec::new(),
+        relied: Vec::new(),
+        visited: Vec::new(),
     }
 }

@@ -53,6 +53,12 @@ pub struct Definition {
     pub tests: Vec<Scenario>,
     /// Every template name a message of this workflow uses.
     pub templates: Vec<TemplateName>,
+    /// Mutants declared equivalent (`mutants: equivalent:`): the change each describes,
+    /// as `gatehouse test --mutants` prints it, and why no scenario can notice it.
+    pub equivalent_mutants: Vec<(String, String)>,
+    /// Who may amend a field a taken transition relied on, for fields that do not say
+    /// (`amend:` at the top level); `None`: such fields cannot be amended.
+    pub amend: Option<Amend>,
     /// Which fields hold the case's contract, and the notice it must be given
     /// (`contract:`), when the workflow is about a contract.
     pub contract: Option<crate::contract::Contract>,
@@ -150,6 +156,32 @@ pub struct Field {
     pub description: Option<String>,
     /// Whether a case cannot be opened without it.
     pub required: bool,
+    /// Who may amend it once a taken transition relied on it (`amend:`), over the
+    /// workflow's own `amend:`.
+    pub amend: Option<Amend>,
+}
+
+/// How a locked field may be amended: a field a transition relied on cannot be changed
+/// by a plain update once that transition has been taken.
+#[derive(Debug, Clone)]
+pub struct Amend {
+    /// The roles whose members may amend it, giving a reason.
+    pub by: Vec<RoleId>,
+    /// Where the case goes when the new value would have failed a rule the case already
+    /// passed; `None`: such an amendment is refused.
+    pub back_to: Option<StateId>,
+    /// Citation, or "Local policy: why".
+    pub source: Option<String>,
+}
+
+/// A fact an approval rests on: a field's value, or the current version of a piece of
+/// evidence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fact {
+    /// A case field.
+    Field(FieldId),
+    /// A piece of evidence.
+    Evidence(EvidenceId),
 }
 
 /// What a piece of evidence is.
@@ -294,6 +326,9 @@ pub struct ApprovalGate {
     pub quorum: u32,
     /// Separation of duties.
     pub not_by: Vec<Separation>,
+    /// The facts an approval rests on (`covers:`); `None`: every field and every piece of
+    /// evidence of the case. An approval stops counting when one of them changes.
+    pub covers: Option<Vec<Fact>>,
 }
 
 /// People whose approval does not count, for separation of duties.
@@ -413,6 +448,11 @@ impl Definition {
         self.roles.get_key_value(id)
     }
 
+    /// How `field` may be amended once locked: its own `amend:`, else the workflow's.
+    pub fn amend_rule(&self, field: &FieldId) -> Option<&Amend> {
+        self.fields.get(field).and_then(|f| f.amend.as_ref()).or(self.amend.as_ref())
+    }
+
     /// Transitions leaving `state`, in file order.
     pub fn outgoing<'a>(&'a self, state: &'a StateId) -> impl Iterator<Item = &'a Transition> + 'a {
         self.transitions.iter().filter(move |t| t.from.contains(state))
@@ -466,7 +506,33 @@ impl Definition {
     }
 }
 
+impl Transition {
+    /// The fields its `when` and rules read, which taking it locks: in `def`'s field order.
+    pub fn fields_read(&self, def: &Definition) -> Vec<FieldId> {
+        let mut reads = Vec::new();
+        if let Some(w) = &self.when {
+            reads.push(w.reads());
+        }
+        for g in &self.gates {
+            let mut leaves = Vec::new();
+            g.leaves(&mut leaves);
+            reads.extend(leaves.into_iter().filter_map(|g| match &g.kind {
+                GateKind::Rule(e) => Some(e.reads()),
+                _ => None,
+            }));
+        }
+        def.fields.keys().filter(|f| reads.iter().any(|r| r.includes(f.as_str()))).cloned().collect()
+    }
+}
+
 impl Gate {
+    /// Whether a rule in this gate reads `field`.
+    pub fn reads_field(&self, field: &str) -> bool {
+        let mut leaves = Vec::new();
+        self.leaves(&mut leaves);
+        leaves.iter().any(|g| matches!(&g.kind, GateKind::Rule(e) if e.reads().includes(field)))
+    }
+
     /// The gates this one is made of, down to those that are not `all`/`any` groups (the
     /// gate itself, when it is not a group), in file order.
     pub fn leaves<'a>(&'a self, out: &mut Vec<&'a Gate>) {

@@ -24,6 +24,41 @@ use std::sync::Arc;
 pub struct Expr {
     text: String,
     program: Arc<Program>,
+    reads: Reads,
+}
+
+/// The case fields an expression reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Reads {
+    /// No field.
+    #[default]
+    None,
+    /// These fields, by id (`case.fields.<id>`).
+    Fields(BTreeSet<String>),
+    /// Every field: the expression reads `case` or `case.fields` as a whole.
+    Every,
+}
+
+impl Reads {
+    /// Whether `field` is among what is read.
+    pub fn includes(&self, field: &str) -> bool {
+        match self {
+            Reads::None => false,
+            Reads::Fields(f) => f.contains(field),
+            Reads::Every => true,
+        }
+    }
+
+    fn add(&mut self, field: Option<&str>) {
+        match (std::mem::take(self), field) {
+            (Reads::Every, _) | (_, None) => *self = Reads::Every,
+            (Reads::None, Some(f)) => *self = Reads::Fields(BTreeSet::from([f.to_string()])),
+            (Reads::Fields(mut set), Some(f)) => {
+                set.insert(f.to_string());
+                *self = Reads::Fields(set);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Expr {
@@ -36,6 +71,11 @@ impl Expr {
     /// The expression as written.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The case fields it reads.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 }
 
@@ -95,7 +135,9 @@ pub(crate) fn compile(text: &str, scope: &Scope) -> Result<Expr, String> {
     if let Some(p) = problems.into_iter().next() {
         return Err(p);
     }
-    let expr = Expr { text: text.to_string(), program: Arc::new(program) };
+    let mut reads = Reads::None;
+    fields_read(program.expression(), &BTreeSet::new(), &mut reads);
+    let expr = Expr { text: text.to_string(), program: Arc::new(program), reads };
     let bindings = Bindings::sample(scope);
     match evaluate(&expr, &bindings) {
         Ok(Value::Bool(_)) => Ok(expr),
@@ -396,6 +438,53 @@ fn check_names(e: &IdedExpr, scope: &Scope, bound: &mut BTreeSet<String>, out: &
         }
         Node::Struct(_) => out.push("message literals are not supported".into()),
         Node::Literal(_) | Node::Unspecified => {}
+    }
+}
+
+/// Add to `out` the case fields `e` reads: `case.fields.<id>` names one; `case` or
+/// `case.fields` on its own (passed to a function, say) reads them all. Names bound by a
+/// comprehension are not the case's.
+fn fields_read(e: &IdedExpr, bound: &BTreeSet<String>, out: &mut Reads) {
+    let path = match &e.expr {
+        Node::Ident(_) | Node::Select(_) => select_path(e),
+        _ => None,
+    };
+    if let Some(path) = path {
+        if path[0] == "case" && !bound.contains("case") {
+            match (path.get(1), path.get(2)) {
+                (Some(&"state"), _) => {}
+                (Some(&"fields"), Some(f)) => out.add(Some(f)),
+                _ => out.add(None),
+            }
+        }
+        return;
+    }
+    match &e.expr {
+        Node::Select(sel) => fields_read(&sel.operand, bound, out),
+        Node::Call(call) => {
+            call.target.iter().for_each(|t| fields_read(t, bound, out));
+            call.args.iter().for_each(|a| fields_read(a, bound, out));
+        }
+        Node::Comprehension(c) => {
+            fields_read(&c.iter_range, bound, out);
+            let mut inner = bound.clone();
+            inner.insert(c.iter_var.clone());
+            inner.extend(c.iter_var2.clone());
+            inner.insert(c.accu_var.clone());
+            for part in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                fields_read(part, &inner, out);
+            }
+        }
+        Node::List(l) => l.elements.iter().for_each(|x| fields_read(x, bound, out)),
+        Node::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    fields_read(&me.key, bound, out);
+                    fields_read(&me.value, bound, out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

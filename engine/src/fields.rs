@@ -148,7 +148,7 @@ mod tests {
     use super::*;
 
     fn field(kind: FieldType) -> Field {
-        Field { kind, title: "x".into(), description: None, required: false }
+        Field { kind, title: "x".into(), description: None, required: false, amend: None }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::definition::{ApprovalGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
 use crate::expr::{Bindings, CelField, evaluate_bool};
 use crate::ids::{EvidenceId, GateId};
-use crate::snapshot::{Answer, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
+use crate::snapshot::{Answer, ApprovalRecord, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
 use jiff::{Timestamp, Zoned};
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -80,9 +80,14 @@ impl<'a> Evaluator<'a> {
 
     /// Whether `gate` holds.
     pub fn holds(&self, gate: &Gate) -> bool {
+        self.unmet(gate).is_empty()
+    }
+
+    /// The unmet parts of `gate` (none when it holds).
+    pub fn unmet(&self, gate: &Gate) -> Vec<Unmet> {
         let mut unmet = Vec::new();
         self.collect_unmet(gate, &mut unmet);
-        unmet.is_empty()
+        unmet
     }
 
     /// Push the unmet parts of `gate`: `all` reports each unmet child, the others report
@@ -202,17 +207,23 @@ impl<'a> Evaluator<'a> {
         };
         let conflicted = |who: &str| self.case.conflicts.iter().any(|c| c.role == gate.role && c.by == who);
         // The latest verdict of each member in this visit of the state.
-        let mut latest: BTreeMap<&str, (Verdict, Option<&str>, bool)> = BTreeMap::new();
+        let mut latest: BTreeMap<&str, &ApprovalRecord> = BTreeMap::new();
         for a in self.case.approvals.iter().filter(|a| a.role == gate.role && a.visit == self.case.visit) {
-            latest.insert(a.by.as_str(), (a.verdict, a.comment.as_deref(), a.conflict.is_some()));
+            latest.insert(a.by.as_str(), a);
         }
-        let counting = latest.iter().filter(|(who, (_, _, conflict))| !conflict && !conflicted(who) && !excluded(who));
+        let counting = latest.iter().filter(|(who, a)| a.conflict.is_none() && !conflicted(who) && !excluded(who));
         let mut approvals = 0;
         let mut rejections = Vec::new();
-        for (who, (verdict, comment, _)) in counting {
-            match verdict {
+        let mut stale = Vec::new();
+        for (who, a) in counting {
+            // An approval given before what it approved changed no longer counts.
+            if let Some(why) = crate::basis::stale(self.def, self.case, a) {
+                stale.push(format!("{who} {why}"));
+                continue;
+            }
+            match a.verdict {
                 Verdict::Approve => approvals += 1,
-                Verdict::Reject => rejections.push(match comment {
+                Verdict::Reject => rejections.push(match &a.comment {
                     Some(c) => format!("{who} (\"{c}\")"),
                     None => who.to_string(),
                 }),
@@ -240,7 +251,12 @@ impl<'a> Evaluator<'a> {
                     .collect();
                 format!(", not {}", who.join(" or "))
             };
-            return Err(format!("{needs}{separation} ({approvals} of {} so far)", gate.quorum));
+            let stale = if stale.is_empty() {
+                String::new()
+            } else {
+                format!("; no longer counting, as what was approved has changed: {}", stale.join("; "))
+            };
+            return Err(format!("{needs}{separation} ({approvals} of {} so far{stale})", gate.quorum));
         }
         Ok(())
     }

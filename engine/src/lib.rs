@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod basis;
 pub mod calendar;
 pub mod contract;
 pub mod decide;
@@ -23,6 +24,7 @@ pub mod gates;
 pub mod graph;
 pub mod ids;
 pub mod load;
+mod locks;
 pub mod mutants;
 mod plan;
 mod raw;

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::str::FromStr;
 use std::sync::Arc;
 
+mod amend;
 mod origins;
 mod rules;
 mod timers;
@@ -201,10 +202,11 @@ impl Checker {
 
         let (params, param_origins) = self.params(&raw.params);
         self.unsourced(&raw);
-        let fields = self.fields(&raw.fields);
+        let mut fields = self.fields(&raw.fields);
         let roles = self.roles(&raw.roles, &fields);
         let evidence = self.evidence(&raw.evidence, &roles, has_calendar);
         let (states, initial) = self.states(&raw.states);
+        let amend = self.amends(&raw, &mut fields, &roles, &states);
         let scope = Scope {
             fields: fields.iter().map(|(k, f)| (k.as_str(), &f.kind)).collect(),
             params: params.iter().map(|(k, v)| (k.as_str(), v)).collect(),
@@ -234,6 +236,10 @@ impl Checker {
         let tests = self.scenarios(&raw.tests);
         let initial = initial?;
         let mut templates: Vec<TemplateName> = template_names.into_iter().map(|(_, t)| t).collect();
+        // An approval can go stale, and its role is then emailed ([`crate::basis`]).
+        if transitions.iter().flat_map(|t| flatten(&t.gates)).any(|g| matches!(g.kind, GateKind::Approval(_))) {
+            templates.push(TemplateName::new(crate::basis::STALE_TEMPLATE));
+        }
         templates.sort();
         templates.dedup();
         let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
@@ -258,6 +264,8 @@ impl Checker {
             schedules,
             tests,
             templates,
+            equivalent_mutants: self.equivalent_mutants(&raw.mutants),
+            amend,
             contract,
             sha256,
         };
@@ -403,7 +411,7 @@ impl Checker {
             let title = f.title.clone().unwrap_or_else(|| humanize(k));
             out.insert(
                 FieldId::new(k),
-                Field { kind, title, description: f.description.clone(), required: f.required },
+                Field { kind, title, description: f.description.clone(), required: f.required, amend: None },
             );
         }
         out
@@ -595,6 +603,9 @@ impl Checker {
         }
         for e in raw.evidence.values() {
             used.extend(e.from.clone());
+        }
+        for a in raw.fields.values().filter_map(|f| f.amend.as_ref()).chain(&raw.amend) {
+            used.extend(a.by.to_vec());
         }
         for r in roles.keys() {
             if !used.contains(r.as_str()) {

@@ -146,7 +146,7 @@ fn send(timer: &Timer, case: &CaseSnapshot, occurrence: u32, deadline: Option<Da
         decision.messages.push(Message {
             to: s.to.clone(),
             template: s.template.clone(),
-            timer: timer.id.clone(),
+            timer: Some(timer.id.clone()),
             key: format!("{}/{}/{}", case.visit, timer.id, occurrence),
             deadline,
         });

@@ -40,6 +40,40 @@ pub(crate) struct RawDefinition {
     pub tests: Vec<RawScenario>,
     #[serde(default)]
     pub contract: Option<RawContract>,
+    #[serde(default)]
+    pub amend: Option<RawAmend>,
+    #[serde(default)]
+    pub mutants: Option<RawMutants>,
+}
+
+/// `mutants:`: what `gatehouse test --mutants` should know about this workflow.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMutants {
+    #[serde(default)]
+    pub equivalent: Vec<RawEquivalent>,
+}
+
+/// A mutant no scenario can tell apart from the workflow, and why.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEquivalent {
+    pub mutant: String,
+    pub why: String,
+}
+
+/// `amend:` on the workflow or a field: who may change a locked field, and where an
+/// amendment that breaks a rule the case already passed sends it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAmend {
+    pub by: OneOrMany,
+    #[serde(default)]
+    pub back_to: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub local_policy: Option<String>,
 }
 
 /// `contract:`: which fields hold a case's contract, and the notice it must be given.
@@ -111,6 +145,8 @@ pub(crate) struct RawField {
     pub required: bool,
     #[serde(default)]
     pub choices: Vec<String>,
+    #[serde(default)]
+    pub amend: Option<RawAmend>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -263,6 +299,9 @@ pub(crate) struct RawApproval {
     pub quorum: Option<serde_yaml::Value>,
     #[serde(default)]
     pub not_by: Option<OneOrMany>,
+    /// The fields and evidence the approval rests on; all of the case's when absent.
+    #[serde(default)]
+    pub covers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -345,7 +384,8 @@ pub(crate) enum RawStep {
     ExpectState(String),
     ExpectAllowed(String),
     ExpectBlocked(RawExpectBlocked),
-    ExpectRefused(RawTransitionStep),
+    ExpectRefused(RawRefused),
+    Amend(RawAmendStep),
     ExpectSent(RawExpectSent),
     ExpectNotSent(String),
 }
@@ -480,6 +520,37 @@ pub(crate) struct RawConflict {
 pub(crate) enum RawTransitionStep {
     Id(String),
     Full(RawTransitionFull),
+}
+
+/// `expect_refused:` a transition (`id`, or `{ transition, as }`), or a change of fields:
+/// `{ set: {…} }` or `{ amend: {…} }`, optionally `saying:` text the refusal must contain.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawRefused {
+    Transition(RawTransitionStep),
+    Change(RawRefusedChange),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRefusedChange {
+    #[serde(default)]
+    pub set: Option<IndexMap<String, serde_yaml::Value>>,
+    #[serde(default)]
+    pub amend: Option<RawAmendStep>,
+    #[serde(default)]
+    pub saying: Option<String>,
+}
+
+/// `amend: { fields: {…}, reason: …, as: … }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAmendStep {
+    pub fields: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default, rename = "as")]
+    pub actor: Option<String>,
 }
 
 #[derive(Deserialize)]

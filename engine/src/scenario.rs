@@ -79,6 +79,19 @@ enum Action {
         transition: String,
         actor: Option<String>,
     },
+    Amend {
+        fields: Vec<(String, Input)>,
+        reason: String,
+        actor: Option<String>,
+    },
+    /// A change of fields, plain (`reason: None`) or an amendment, that must be refused,
+    /// its refusal saying `saying` when given.
+    ExpectChangeRefused {
+        fields: Vec<(String, Input)>,
+        reason: Option<String>,
+        actor: Option<String>,
+        saying: Option<String>,
+    },
     ExpectSent {
         template: String,
         to: Option<String>,
@@ -161,7 +174,7 @@ impl Scenario {
                         actor: c.actor.clone(),
                         reason: c.reason.clone(),
                     },
-                    RawStep::Transition(t) | RawStep::ExpectRefused(t) => {
+                    RawStep::Transition(t) | RawStep::ExpectRefused(RawRefused::Transition(t)) => {
                         let (transition, actor) = match t {
                             RawTransitionStep::Id(id) => (id.clone(), None),
                             RawTransitionStep::Full(f) => (f.transition.clone(), f.actor.clone()),
@@ -172,6 +185,29 @@ impl Scenario {
                             Action::ExpectRefused { transition, actor }
                         }
                     }
+                    RawStep::ExpectRefused(RawRefused::Change(c)) => match (&c.set, &c.amend) {
+                        (Some(set), None) => Action::ExpectChangeRefused {
+                            fields: inputs(set),
+                            reason: None,
+                            actor: None,
+                            saying: c.saying.clone(),
+                        },
+                        (None, Some(a)) => Action::ExpectChangeRefused {
+                            fields: inputs(&a.fields),
+                            reason: Some(a.reason.clone().unwrap_or_default()),
+                            actor: a.actor.clone(),
+                            saying: c.saying.clone(),
+                        },
+                        // Checked when the workflow loads (`check_references`).
+                        _ => {
+                            Action::ExpectChangeRefused { fields: Vec::new(), reason: None, actor: None, saying: None }
+                        }
+                    },
+                    RawStep::Amend(a) => Action::Amend {
+                        fields: inputs(&a.fields),
+                        reason: a.reason.clone().unwrap_or_default(),
+                        actor: a.actor.clone(),
+                    },
                     RawStep::Advance(d) => Action::Advance(d.clone()),
                     RawStep::ExpectState(st) => Action::ExpectState(st.clone()),
                     RawStep::ExpectAllowed(t) => Action::ExpectAllowed(t.clone()),
@@ -200,6 +236,7 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
     let templates: Vec<&str> = def.templates.iter().map(|t| t.as_str()).collect();
     for s in &def.tests {
         let mut problems: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut empty_refusals = Vec::new();
         let mut check = |path: &str, what: &str, id: &str, all: &[&str]| {
             if !all.contains(&id) {
                 let one = what.strip_suffix('s').unwrap_or(what);
@@ -235,6 +272,7 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                 }
                 Action::Approve { actor, .. } | Action::DeclareConflict { actor, .. } => actor_ok(actor),
                 Action::Transition { actor, .. } | Action::ExpectRefused { actor, .. } => actor_ok(actor),
+                Action::Amend { actor, .. } | Action::ExpectChangeRefused { actor, .. } => actor_ok(actor),
                 _ => {}
             }
             match &step.action {
@@ -279,8 +317,16 @@ pub(crate) fn check_references(def: &Definition, report: &mut dyn FnMut(&str, St
                         check(&path, "duration (use ISO 8601 like P10D)", d, &[]);
                     }
                 }
-                Action::Create { .. } | Action::Set(_) => {}
+                Action::ExpectChangeRefused { fields, .. } if fields.is_empty() => empty_refusals.push(path.clone()),
+                Action::Create { .. } | Action::Set(_) | Action::Amend { .. } | Action::ExpectChangeRefused { .. } => {}
             }
+        }
+        for path in empty_refusals {
+            problems.push((
+                path,
+                "`expect_refused` needs a transition, or one of `set: {…}` and `amend: {…}`".into(),
+                Some("like `expect_refused: { set: { contract_end: 2026-06-30 } }`".into()),
+            ));
         }
         for (path, message, hint) in problems {
             report(&path, message, hint);
@@ -313,6 +359,7 @@ pub fn run(def: &Definition, scenario: &Scenario) -> Outcome {
         clock: start.map(|z| z.timestamp()).unwrap_or(Timestamp::UNIX_EPOCH),
         case: None,
         sent: Vec::new(),
+        attached: 0,
         gates_blocked: BTreeSet::new(),
         timers_fired: BTreeSet::new(),
     };
@@ -338,6 +385,8 @@ struct Runner<'a> {
     clock: Timestamp,
     case: Option<CaseSnapshot>,
     sent: Vec<Message>,
+    /// Documents attached so far, to tell one attachment's content from another's.
+    attached: u32,
     gates_blocked: BTreeSet<(String, GateId)>,
     timers_fired: BTreeSet<TimerId>,
 }
@@ -424,7 +473,11 @@ impl Runner<'_> {
                 let (id, ev) = self.def.evidence_kind(evidence).ok_or(format!("unknown evidence `{evidence}`"))?;
                 let content = match &ev.kind {
                     EvidenceKind::Document => EvidenceContent::Document {
-                        sha256: format!("{:0>64}", hex_of(id.as_str())),
+                        // A new document each time: attaching it again replaces it.
+                        sha256: {
+                            self.attached += 1;
+                            format!("{:0>64}", hex_of(&format!("{}{}", self.attached, id)))
+                        },
                         name: format!("{id}.pdf"),
                         size: 1,
                         media_type: "application/pdf".into(),
@@ -566,6 +619,26 @@ impl Runner<'_> {
                         refusal(&other)
                     )),
                     Ok(_) => Err(format!("expected `{transition}` to be refused to {}, but it was allowed", actor.id)),
+                }
+            }
+            Action::Amend { fields, reason, actor } => {
+                let actor = self.actor(actor, self.author());
+                self.command(Command::Amend { fields: fields.clone(), reason: reason.clone() }, actor)
+            }
+            Action::ExpectChangeRefused { fields, reason, actor, saying } => {
+                let actor = self.actor(actor, self.author());
+                let (what, command) = match reason {
+                    None => ("the change", Command::SetFields(fields.clone())),
+                    Some(r) => ("the amendment", Command::Amend { fields: fields.clone(), reason: r.clone() }),
+                };
+                match decide(self.def, self.case()?, &command, &actor, self.clock) {
+                    Ok(_) => Err(format!("expected {what} to be refused to {}, but it was made", actor.id)),
+                    Err(r) => match saying {
+                        Some(text) if !r.to_string().contains(text.as_str()) => {
+                            Err(format!("expected {what} to be refused saying \"{text}\", but it was {}", refusal(&r)))
+                        }
+                        _ => Ok(()),
+                    },
                 }
             }
             Action::ExpectSent { template, to, count } => {

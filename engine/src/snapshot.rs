@@ -3,7 +3,7 @@
 //! memory. `apply` is the only place that says how a decision changes a case.
 
 use crate::decide::{Decision, Event};
-use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TimerId};
+use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TimerId, TransitionId};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use std::collections::BTreeMap;
@@ -182,6 +182,32 @@ pub struct ApprovalRecord {
     pub meeting: Option<Meeting>,
     /// A conflict of interest declared with it (the approval then does not count).
     pub conflict: Option<String>,
+    /// What it approved: each fact it rests on, as it was ([`crate::basis`]). `None` for
+    /// approvals recorded before approvals were bound to what they saw.
+    pub basis: Option<Basis>,
+}
+
+/// The facts an approval rests on, each as it was when given: `field:<id>` or
+/// `evidence:<id>`, to a fingerprint of its value (empty when unset or not held).
+pub type Basis = BTreeMap<String, String>;
+
+/// A taken transition that relied on fields: they are locked until the case returns to
+/// a state it had been in before the transition was taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reliance {
+    /// The transition.
+    pub transition: TransitionId,
+    /// The state it was taken from.
+    pub from: StateId,
+    /// The visit of that state.
+    pub visit: u32,
+    /// The fields its `when` and rules read.
+    pub fields: Vec<FieldId>,
+    /// When it was taken.
+    pub at: Timestamp,
+    /// The states the case had been in when it was taken (`from` among them): entering
+    /// one of them again releases it.
+    pub visited: Vec<StateId>,
 }
 
 /// A declared conflict of interest: the member does not count toward that role's quorum
@@ -238,6 +264,10 @@ pub struct CaseSnapshot {
     pub entered_at: Timestamp,
     /// Armed timers, in the order they fall due ([`CaseSnapshot::order_timers`]).
     pub timers: Vec<ArmedTimer>,
+    /// Taken transitions that relied on fields, oldest first: what locks fields.
+    pub relied: Vec<Reliance>,
+    /// Every state the case has been in, in the order first entered.
+    pub visited: Vec<StateId>,
 }
 
 impl CaseSnapshot {
@@ -255,6 +285,25 @@ impl CaseSnapshot {
         self.version += 1;
     }
 
+    /// The reliance that locks `field`, the earliest when several do.
+    pub fn locked_by(&self, field: &FieldId) -> Option<&Reliance> {
+        self.relied.iter().find(|r| r.fields.contains(field))
+    }
+
+    /// The case enters `state`. When it had been there before, what was relied on since
+    /// it was is released: that part of the case is being done again, and the transitions
+    /// that relied on it will be checked again when they are taken again.
+    fn enter(&mut self, state: &StateId, actor: &str, at: Timestamp) {
+        self.relied.retain(|r| !r.visited.contains(state));
+        if !self.visited.contains(state) {
+            self.visited.push(state.clone());
+        }
+        self.state = state.clone();
+        self.visit += 1;
+        self.entered_by = actor.to_string();
+        self.entered_at = at;
+    }
+
     /// Put the armed timers in the order they fall due (then by id): the one order of
     /// a case's timers, however they were armed or read back.
     pub fn order_timers(&mut self) {
@@ -264,6 +313,7 @@ impl CaseSnapshot {
     fn apply_event(&mut self, event: &Event, actor: &str, at: Timestamp) {
         match event {
             Event::Opened { state, fields } => {
+                self.visited = vec![state.clone()];
                 self.state = state.clone();
                 self.fields = fields.clone();
                 self.created_by = actor.to_string();
@@ -271,12 +321,11 @@ impl CaseSnapshot {
                 self.entered_by = actor.to_string();
                 self.entered_at = at;
             }
-            Event::FieldsSet { set, cleared } => {
-                for (k, v) in set {
-                    self.fields.insert(k.clone(), v.clone());
-                }
-                for k in cleared {
-                    self.fields.remove(k);
+            Event::FieldsSet { set, cleared } => self.set_fields(set, cleared),
+            Event::Amended { set, cleared, back_to, .. } => {
+                self.set_fields(set, cleared);
+                if let Some(state) = back_to {
+                    self.enter(state, actor, at);
                 }
             }
             Event::EvidenceAttached { evidence, content } => {
@@ -284,7 +333,7 @@ impl CaseSnapshot {
                     EvidenceRecord { evidence: evidence.clone(), content: content.clone(), by: actor.to_string(), at };
                 self.evidence.insert(evidence.clone(), record);
             }
-            Event::ApprovalRecorded { role, verdict, comment, meeting, conflict } => {
+            Event::ApprovalRecorded { role, verdict, comment, meeting, conflict, basis } => {
                 self.approvals.push(ApprovalRecord {
                     role: role.clone(),
                     verdict: *verdict,
@@ -294,6 +343,7 @@ impl CaseSnapshot {
                     comment: comment.clone(),
                     meeting: meeting.clone(),
                     conflict: conflict.clone(),
+                    basis: basis.clone(),
                 });
             }
             Event::ConflictDeclared { role, reason } => {
@@ -304,13 +354,31 @@ impl CaseSnapshot {
                     at,
                 });
             }
-            Event::Transitioned { to, .. } => {
-                self.state = to.clone();
-                self.visit += 1;
-                self.entered_by = actor.to_string();
-                self.entered_at = at;
+            Event::Transitioned { transition, from, to, relied_on } => {
+                if !relied_on.is_empty() {
+                    self.relied.push(Reliance {
+                        transition: transition.clone(),
+                        from: from.clone(),
+                        visit: self.visit,
+                        fields: relied_on.clone(),
+                        at,
+                        visited: self.visited.clone(),
+                    });
+                }
+                // A transition back to a state the case had been in releases what it relied
+                // on too: it closes a round (a funding change applied, a breach resolved).
+                self.enter(to, actor, at);
             }
             Event::TimerFired { .. } | Event::TimerStopped { .. } | Event::TransitionBlocked { .. } => {}
+        }
+    }
+
+    fn set_fields(&mut self, set: &BTreeMap<FieldId, FieldValue>, cleared: &[FieldId]) {
+        for (k, v) in set {
+            self.fields.insert(k.clone(), v.clone());
+        }
+        for k in cleared {
+            self.fields.remove(k);
         }
     }
 }

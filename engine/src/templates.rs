@@ -61,6 +61,29 @@ pub struct Rendered {
     pub html: Option<String>,
 }
 
+/// Gatehouse's own template for `name`, used when a workflow folder has none of that
+/// name: the email telling a role that an approval it gave no longer counts.
+pub fn builtin(name: &str) -> Option<TemplateSource> {
+    (name == crate::basis::STALE_TEMPLATE).then(|| TemplateSource {
+        file: "(built in) approval-stale.txt".into(),
+        text: STALE_TEXT.into(),
+        html: None,
+    })
+}
+
+const STALE_TEXT: &str = "Subject: Please look again: {{ workflow.title }}, case {{ case.id }}
+
+Dear {{ recipient.title }},
+
+An approval or rejection given for {{ recipient.title }} on case {{ case.id }}
+({{ case.state_title }}) no longer counts: what it was given on has changed since.
+The case page says what changed. Please look at the case again and give your decision.
+
+{{ case.url }}
+
+{{ workflow.title }}
+";
+
 /// Render `source` with `data`.
 pub fn render(source: &TemplateSource, data: &TemplateData) -> Result<Rendered, String> {
     let (subject, body) = split(&source.text)?;

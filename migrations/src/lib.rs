@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261201_000001_scheduler;
 mod m20261205_000001_sessions;
+mod m20261206_000001_integrity;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261201_000001_scheduler::Migration),
             Box::new(m20261205_000001_sessions::Migration),
+            Box::new(m20261206_000001_integrity::Migration),
         ]
     }
 }

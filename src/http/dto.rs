@@ -411,6 +411,8 @@ pub struct CaseDto {
     pub evidence: Vec<EvidenceDto>,
     /// Approvals and rejections given in the current visit to this state and before.
     pub approvals: Vec<ApprovalDto>,
+    /// Fields a taken transition relied on, which only an amendment can change.
+    pub locks: Vec<super::amend::LockDto>,
     /// Armed timers.
     pub timers: Vec<TimerDto>,
     /// Each transition out of the current state: allowed, or every unmet gate.
@@ -486,6 +488,14 @@ pub struct ApprovalDto {
     /// The meeting it was given at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meeting: Option<MeetingDto>,
+    /// A digest (sha256, hex) of what it approved: each field and document it rests on,
+    /// as they were. Absent on approvals recorded before approvals were bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Why it no longer counts, when what it approved has changed since ("approved on
+    /// 2026-03-03, before Equality impact assessment was replaced on 2026-03-05").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
 }
 
 /// A meeting.
@@ -635,8 +645,11 @@ impl From<&CaseView> for CaseDto {
                     visit: a.visit,
                     comment: a.comment.clone(),
                     meeting: a.meeting.as_ref().map(|m| MeetingDto { name: m.name.clone(), date: m.date }),
+                    digest: a.basis.as_ref().map(gatehouse_engine::basis::digest),
+                    stale: gatehouse_engine::basis::stale(d, c, a),
                 })
                 .collect(),
+            locks: super::amend::locks(d, c),
             timers: c
                 .timers
                 .iter()
@@ -798,7 +811,7 @@ mod whole_number {
 /// key, so `{"annual_value": 5, "annual_value": 700000}` would quietly mean the second:
 /// a repeated key is refused instead, with its path (`fields.annual_value`) as the field
 /// at fault.
-mod unique_keys {
+pub(crate) mod unique_keys {
     use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, Visitor};
     use serde::{Deserialize, de::DeserializeOwned};
     use std::collections::BTreeMap;

@@ -8,6 +8,7 @@
 // A refusal is built once, on the cold path, and answered at once: its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod amend;
 pub mod auth;
 pub mod cases;
 pub mod connection;
@@ -148,6 +149,7 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
         .routes(routes!(cases::create, cases::list))
         .routes(routes!(cases::get))
         .routes(routes!(cases::set_fields))
+        .routes(routes!(amend::amend))
         .routes(routes!(cases::file))
         .routes(routes!(cases::approve))
         .routes(routes!(cases::conflict))

@@ -6,6 +6,7 @@
 // A refusal is built once, on the cold path, and answered at once: its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod amend;
 pub mod governance;
 pub mod pages;
 pub mod provider;
@@ -71,6 +72,7 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/cases/{id}/evidence/{kind}/file", get(pages::download))
         .route("/cases/{id}/checklist", post(pages::checklist))
         .route("/cases/{id}/approvals", post(pages::approve))
+        .route("/cases/{id}/amendments", post(amend::amend))
         .route("/cases/{id}/transitions", post(pages::transition))
         .route("/governance", get(governance::dashboard))
         .route("/contracts", get(governance::register))

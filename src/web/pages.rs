@@ -31,7 +31,7 @@ pub(super) fn app_error_page(e: AppError) -> Response {
     error_page(&Problem::from(e))
 }
 
-fn forbidden_csrf() -> Response {
+pub(super) fn forbidden_csrf() -> Response {
     error_page(&Problem::new(
         Kind::Forbidden,
         "the form had expired or did not come from this site; go back, reload the page and try again",
@@ -294,6 +294,7 @@ pub(super) fn notice(done: Option<&str>) -> Option<&'static str> {
         "uploaded" => "The document is attached.",
         "answered" => "The answers are saved.",
         "decided" => "Your decision is recorded.",
+        "amended" => "The amendment is recorded.",
         "moved" => "The case has moved on.",
         "sent" => "Thank you: it has been received.",
         _ => return None,
@@ -426,11 +427,7 @@ async fn case_response(
         .collect();
     let states: Vec<Value> =
         def.states.iter().map(|(sid, s)| json!({"title": s.title, "current": *sid == case.state})).collect();
-    let fields: Vec<Value> = def
-        .fields
-        .iter()
-        .filter_map(|(fid, f)| case.fields.get(fid).map(|v| json!({"title": f.title, "value": v.display()})))
-        .collect();
+    let fields = super::amend::details(def, case, at);
     let timers: Vec<Value> = case
         .timers
         .iter()
@@ -480,7 +477,8 @@ async fn case_response(
         .filter(|a| a.visit == case.visit)
         .map(|a| {
             json!({"decision": match a.verdict { Verdict::Approve => "Approved", Verdict::Reject => "Rejected" },
-            "role": def.roles.get(&a.role).map(|r| r.title.clone()), "by": a.by, "at": at(&a.at), "comment": a.comment})
+            "role": def.roles.get(&a.role).map(|r| r.title.clone()), "by": a.by, "at": at(&a.at), "comment": a.comment,
+            "stale": super::amend::stale(def, case, a)})
         })
         .collect();
     let asked: Vec<Value> = approval_roles(&view, session)
@@ -510,6 +508,7 @@ async fn case_response(
         ("messages", json!(messages)),
         ("approvals", json!(approvals)),
         ("approvals_asked", json!(asked)),
+        ("amendable", json!(super::amend::amendable(def, case, &session.actor))),
         ("events", json!(events)),
         ("chain_intact", json!(broken.is_none())),
         ("broken_at", json!(broken.map(|b| b.seq))),
@@ -523,7 +522,13 @@ async fn case_response(
 }
 
 /// After a command: to the case page with a notice, or back to it with the refusal.
-async fn after(http: &Http, session: &Session, id: i64, result: Result<CaseView, AppError>, done: &str) -> Response {
+pub(super) async fn after(
+    http: &Http,
+    session: &Session,
+    id: i64,
+    result: Result<CaseView, AppError>,
+    done: &str,
+) -> Response {
     let e = match result {
         Ok(_) => return Redirect::to(&format!("/cases/{id}?done={done}")).into_response(),
         Err(e) => e,

@@ -106,6 +106,7 @@ impl Store {
             version: Set(after.version),
             visit: Set(after.visit as i32),
             fields: Set(codec::fields_text(&after.fields)),
+            locks: Set(codec::locks_text(&after)),
             created_by: Set(after.created_by.clone()),
             created_at: Set(now),
             entered_by: Set(after.entered_by.clone()),
@@ -219,7 +220,7 @@ pub(super) struct Plan {
     case_id: i64,
     version: i64,
     after: CaseSnapshot,
-    set: [(&'static str, Value); 7],
+    set: [(&'static str, Value); 8],
     writes: Writes,
 }
 
@@ -233,6 +234,7 @@ impl Plan {
             ("version", after.version.into()),
             ("visit", (after.visit as i32).into()),
             ("fields", codec::fields_text(&after.fields).into()),
+            ("locks", codec::locks_text(&after).into()),
             ("entered_by", after.entered_by.clone().into()),
             ("entered_at", codec::to_chrono(after.entered_at).into()),
             ("updated_at", codec::to_chrono(decision.at).into()),

@@ -5,8 +5,10 @@
 
 use gatehouse_engine::decide::Event;
 use gatehouse_engine::definition::{Definition, FieldType};
-use gatehouse_engine::ids::FieldId;
-use gatehouse_engine::snapshot::{Answer, EvidenceContent, FieldValue, Meeting, Verdict};
+use gatehouse_engine::ids::{FieldId, StateId};
+use gatehouse_engine::snapshot::{
+    Answer, Basis, CaseSnapshot, EvidenceContent, FieldValue, Meeting, Reliance, Verdict,
+};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -75,6 +77,71 @@ pub fn fields_from_text(def: &Definition, text: &str) -> Result<BTreeMap<FieldId
         out.insert(id.clone(), value);
     }
     Ok(out)
+}
+
+/// What locks a case's fields, as stored in `cases.locks`: the states it has been in,
+/// and the taken transitions that relied on fields.
+pub fn locks_text(case: &CaseSnapshot) -> String {
+    let relied: Vec<Value> = case
+        .relied
+        .iter()
+        .map(|r| {
+            json!({
+                "transition": r.transition.as_str(), "from": r.from.as_str(), "visit": r.visit,
+                "fields": r.fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "at": r.at.to_string(),
+                "visited": r.visited.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let visited: Vec<&str> = case.visited.iter().map(|s| s.as_str()).collect();
+    json!({ "visited": visited, "relied": relied }).to_string()
+}
+
+/// `cases.locks` read back against `def`: the states visited, and the reliances.
+pub fn locks_from_text(def: &Definition, text: &str) -> Result<(Vec<StateId>, Vec<Reliance>), String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("locks are not JSON: {e}"))?;
+    let state = |v: &Value| -> Result<StateId, String> {
+        let name = v.as_str().ok_or("a state in locks is not text")?;
+        def.state(name).map(|(id, _)| id.clone()).ok_or(format!("locks name unknown state `{name}`"))
+    };
+    let states = |v: Option<&Value>| -> Result<Vec<StateId>, String> {
+        v.and_then(Value::as_array).map(|l| l.iter().map(state).collect()).unwrap_or(Ok(Vec::new()))
+    };
+    let visited = states(value.get("visited"))?;
+    let mut relied = Vec::new();
+    for item in value.get("relied").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let text = |key: &str| item.get(key).and_then(Value::as_str).ok_or(format!("a reliance has no `{key}`"));
+        let transition = text("transition")?;
+        let transition = def.transition(transition).map(|t| t.id.clone()).ok_or(format!(
+            "a reliance names transition `{transition}`, not declared by {} v{}",
+            def.id, def.version
+        ))?;
+        let mut fields = Vec::new();
+        for f in item.get("fields").and_then(Value::as_array).ok_or("a reliance has no `fields`")? {
+            let name = f.as_str().unwrap_or_default();
+            let (id, _) = def.fields.get_key_value(name).ok_or(format!("a reliance names unknown field `{name}`"))?;
+            fields.push(id.clone());
+        }
+        relied.push(Reliance {
+            transition,
+            from: state(item.get("from").ok_or("a reliance has no `from`")?)?,
+            visit: item.get("visit").and_then(Value::as_u64).ok_or("a reliance has no `visit`")? as u32,
+            fields,
+            at: text("at")?.parse().map_err(|e| format!("a reliance's time is not a time: {e}"))?,
+            visited: states(item.get("visited"))?,
+        });
+    }
+    Ok((visited, relied))
+}
+
+/// An approval's basis, as stored in `approvals.basis`.
+pub fn basis_text(basis: &Basis) -> String {
+    serde_json::to_string(basis).unwrap_or_default()
+}
+
+/// `approvals.basis` read back.
+pub fn basis_from_text(text: &str) -> Result<Basis, String> {
+    serde_json::from_str(text).map_err(|e| format!("an approval's basis is not a JSON object of text: {e}"))
 }
 
 fn answer_name(a: Answer) -> &'static str {
@@ -165,14 +232,25 @@ pub fn event_payload(e: &Event) -> Value {
         Event::EvidenceAttached { evidence, content } => {
             json!({ "evidence": evidence.as_str(), "content": content_json(content) })
         }
-        Event::ApprovalRecorded { role, verdict, comment, meeting, conflict } => json!({
+        Event::Amended { set, cleared, previous, reason, broken, back_to } => {
+            let f: Map<String, Value> = set.iter().map(|(k, v)| (k.to_string(), field_json(v))).collect();
+            let was: Map<String, Value> =
+                previous.iter().map(|(k, v)| (k.to_string(), v.as_ref().map_or(Value::Null, field_json))).collect();
+            json!({
+                "set": f, "cleared": cleared.iter().map(|c| c.as_str()).collect::<Vec<_>>(), "previous": was,
+                "reason": reason, "broken": broken, "back_to": back_to.as_ref().map(|s| s.as_str()),
+            })
+        }
+        Event::ApprovalRecorded { role, verdict, comment, meeting, conflict, basis } => json!({
             "role": role.as_str(), "verdict": verdict_name(*verdict), "comment": comment,
             "meeting": meeting_json(meeting), "conflict": conflict,
+            "basis": basis, "digest": basis.as_ref().map(gatehouse_engine::basis::digest),
         }),
         Event::ConflictDeclared { role, reason } => json!({ "role": role.as_str(), "reason": reason }),
-        Event::Transitioned { transition, from, to } => {
-            json!({ "transition": transition.as_str(), "from": from.as_str(), "to": to.as_str() })
-        }
+        Event::Transitioned { transition, from, to, relied_on } => json!({
+            "transition": transition.as_str(), "from": from.as_str(), "to": to.as_str(),
+            "relied_on": relied_on.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        }),
         Event::TimerFired { timer, occurrence } => json!({ "timer": timer.as_str(), "occurrence": occurrence }),
         Event::TimerStopped { timer, reason } => json!({ "timer": timer.as_str(), "reason": reason }),
         Event::TransitionBlocked { transition, reason } => {

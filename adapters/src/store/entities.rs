@@ -35,6 +35,9 @@ pub mod case {
         pub version: i64,
         pub visit: i32,
         pub fields: String,
+        /// The states the case has been in and the taken transitions that relied on
+        /// fields, as JSON (`codec::locks_text`).
+        pub locks: String,
         pub created_by: String,
         pub created_at: DateTimeUtc,
         pub entered_by: String,
@@ -88,6 +91,8 @@ pub mod approval {
         pub meeting_name: Option<String>,
         pub meeting_date: Option<Date>,
         pub conflict: Option<String>,
+        /// What it approved, as JSON (`codec::basis_text`); none before approvals were bound.
+        pub basis: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

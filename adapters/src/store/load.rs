@@ -30,37 +30,37 @@ const CONFLICT: &str = "3conflict";
 const TIMER: &str = "4timer";
 const HEAD: &str = "5head";
 
-/// Columns: kind, id (the event's `seq` for the audit head), a–f (text), t1–t3 (timestamps), dt (a date), n1–n3 (integers).
+/// Columns: kind, id (the event's `seq` for the audit head), a–g (text), t1–t3 (timestamps), dt (a date), n1–n3 (integers).
 /// Sorted by kind, then id: the case row first, and each table's rows in the order
 /// they were written.
 const LOAD_CASE: &str = "\
 SELECT '0case' AS kind, id, workflow_id AS a, state AS b, fields AS c, created_by AS d, entered_by AS e, \
-       CAST(NULL AS TEXT) AS f, created_at AS t1, entered_at AS t2, updated_at AS t3, CAST(NULL AS DATE) AS dt, \
+       CAST(NULL AS TEXT) AS f, locks AS g, created_at AS t1, entered_at AS t2, updated_at AS t3, CAST(NULL AS DATE) AS dt, \
        CAST(version AS BIGINT) AS n1, CAST(visit AS BIGINT) AS n2, CAST(workflow_version AS BIGINT) AS n3 \
   FROM cases WHERE id = $1 \
 UNION ALL \
 SELECT '1evidence', id, evidence_type, content, attached_by, CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
-       CAST(NULL AS TEXT), attached_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS DATE), \
+       CAST(NULL AS TEXT), CAST(NULL AS TEXT), attached_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS DATE), \
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
   FROM evidence WHERE case_id = $1 AND superseded_by IS NULL \
 UNION ALL \
 SELECT '2approval', id, role, verdict, approved_by, comment, meeting_name, \
-       conflict, approved_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), meeting_date, \
+       conflict, basis, approved_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), meeting_date, \
        CAST(NULL AS BIGINT), CAST(visit AS BIGINT), CAST(NULL AS BIGINT) \
   FROM approvals WHERE case_id = $1 \
 UNION ALL \
 SELECT '3conflict', id, role, reason, declared_by, CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
-       CAST(NULL AS TEXT), declared_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS DATE), \
+       CAST(NULL AS TEXT), CAST(NULL AS TEXT), declared_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS DATE), \
        CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
   FROM conflicts WHERE case_id = $1 \
 UNION ALL \
 SELECT '4timer', id, timer_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
-       CAST(NULL AS TEXT), due_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS DATE), \
+       CAST(NULL AS TEXT), CAST(NULL AS TEXT), due_at, CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS DATE), \
        CAST(occurrence AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
   FROM timers WHERE case_id = $1 \
 UNION ALL \
 SELECT '5head', seq, hash, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
-       CAST(NULL AS TEXT), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), \
+       CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ), \
        CAST(NULL AS DATE), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
   FROM events WHERE case_id = $1 AND seq = (SELECT MAX(seq) FROM events WHERE case_id = $1) \
 ORDER BY kind, id";
@@ -76,6 +76,7 @@ struct LoadPart {
     d: Option<String>,
     e: Option<String>,
     f: Option<String>,
+    g: Option<String>,
     t1: Option<DateTime<Utc>>,
     t2: Option<DateTime<Utc>>,
     t3: Option<DateTime<Utc>>,
@@ -113,6 +114,7 @@ impl Store {
             version: first.n1.ok_or_else(|| missing("version"))?,
             visit: narrow(first.n2.ok_or_else(|| missing("visit"))?, id)?,
             fields: first.c.ok_or_else(|| missing("fields"))?,
+            locks: first.g.ok_or_else(|| missing("locks"))?,
             created_by: first.d.ok_or_else(|| missing("created_by"))?,
             created_at: first.t1.ok_or_else(|| missing("created_at"))?,
             entered_by: first.e.ok_or_else(|| missing("entered_by"))?,
@@ -153,6 +155,7 @@ impl LoadedCase {
         snapshot.version = row.version;
         snapshot.visit = row.visit as u32;
         snapshot.fields = fields;
+        (snapshot.visited, snapshot.relied) = codec::locks_from_text(def, &row.locks).map_err(corrupt)?;
         snapshot.created_by = row.created_by.clone();
         snapshot.entered_by = row.entered_by.clone();
         snapshot.entered_at = codec::to_jiff(row.entered_at);
@@ -202,6 +205,7 @@ impl LoadedCase {
                         comment: p.d.clone(),
                         meeting,
                         conflict: p.f.clone(),
+                        basis: p.g.as_deref().map(codec::basis_from_text).transpose().map_err(corrupt)?,
                     });
                 }
                 CONFLICT => {

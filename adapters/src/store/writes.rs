@@ -96,7 +96,7 @@ impl Writes {
                     let supersedes = !current.insert(id);
                     writes.evidence.push(Attached { row, evidence_type: id.to_string(), supersedes });
                 }
-                Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared } => {
+                Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared, basis } => {
                     writes.approvals.push(approval::ActiveModel {
                         id: Default::default(),
                         case_id: Set(case_id),
@@ -111,6 +111,7 @@ impl Writes {
                         meeting_name: Set(meeting.as_ref().map(|m| m.name.clone())),
                         meeting_date: Set(meeting.as_ref().map(|m| codec::date_to_chrono(m.date))),
                         conflict: Set(declared.clone()),
+                        basis: Set(basis.as_ref().map(codec::basis_text)),
                     })
                 }
                 Event::ConflictDeclared { role, reason } => writes.conflicts.push(conflict::ActiveModel {
@@ -151,7 +152,7 @@ impl Writes {
                     template: Set(m.template.to_string()),
                     recipients: Set(serde_json::to_string(&recipients).unwrap_or_default()),
                     deadline: Set(m.deadline.map(codec::date_to_chrono)),
-                    timer_id: Set(Some(m.timer.to_string())),
+                    timer_id: Set(m.timer.as_ref().map(|t| t.to_string())),
                     created_at: Set(at),
                     attempts: Set(0),
                     next_attempt_at: Set(at),

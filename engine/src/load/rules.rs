@@ -196,7 +196,11 @@ impl Checker {
                     }
                 })
                 .collect();
-            (GateKind::Approval(ApprovalGate { role: role.clone(), quorum, not_by }), Some(GateId::new(role.as_str())))
+            let covers = a.covers.as_ref().map(|c| self.covers(&format!("{path}.approval.covers"), c, refs));
+            (
+                GateKind::Approval(ApprovalGate { role: role.clone(), quorum, not_by, covers }),
+                Some(GateId::new(role.as_str())),
+            )
         } else if let Some(r) = &g.rule {
             if g.explain.is_none() {
                 self.err(
