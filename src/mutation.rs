@@ -9,7 +9,7 @@ use crate::authoring::Status;
 use anyhow::Result;
 use gatehouse_adapters::workflows;
 use gatehouse_engine::Library;
-use gatehouse_engine::mutants::{Mutant, Verdict, judge, mutants};
+use gatehouse_engine::mutants::{Mutant, Verdict, judge, letter_mutants, mutants};
 use gatehouse_engine::scenario;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,8 @@ pub struct Tally {
 
 /// Judge every mutant of `text` (the workflow in `file`) with its scenarios.
 pub fn judge_all(file: &str, text: &str, library: &Library) -> Result<Tally, String> {
-    let all = mutants(text)?;
+    let mut all = mutants(text)?;
+    all.extend(letter_mutants(text, library)?);
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all.len().max(1));
     let verdicts: Vec<(usize, Verdict)> = std::thread::scope(|scope| {

@@ -11,6 +11,7 @@ use serde_json::json;
 use support::Backend;
 use support::server::Server;
 use support::smtp::{SmtpOptions, SmtpServer};
+use support::web::{csrf_of, page, signed_in};
 
 fn months_from_today(months: i64) -> String {
     let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/London").unwrap()).date();
@@ -28,35 +29,9 @@ async fn locked_facts_and_bound_approvals(backend: Backend) {
     let (alice, colin, dan) = (Some(alice.as_str()), Some(colin.as_str()), Some(dan.as_str()));
 
     // An administrative decision: £45,000, the contract ending in nine months.
-    let created = server
-        .post(
-            alice,
-            "/api/cases",
-            json!({"workflow": "lcc-decommissioning", "fields": {
-                "service_name": "Community lunch club", "provider_name": "Bramley Lunch Club",
-                "provider_email": "secretary@bramley.example.org", "directorate": "Communities and Environment",
-                "annual_value": 45000, "contract_end": months_from_today(9)}}),
-        )
-        .await;
-    created.expect(201);
-    let id = created.json["id"].as_i64().unwrap();
+    let id = submitted_for_an_administrative_decision(&server, alice.unwrap()).await;
     let case = format!("/api/cases/{id}");
     let step = |t: &str| json!({ "transition": t });
-    server.upload(alice, id, "needs_assessment", "needs.pdf", b"%PDF needs".to_vec()).await.expect(201);
-    server.post(alice, &format!("{case}/transitions"), step("start_engagement")).await.expect(200);
-    server
-        .post(
-            alice,
-            &format!("{case}/evidence"),
-            json!({"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes",
-                "political_perspective": "yes", "service_user_needs": "yes", "parents_and_carers": "yes"}}),
-        )
-        .await
-        .expect(201);
-    for evidence in ["equality_impact_assessment", "service_impact_assessment", "consultation", "provider_engagement"] {
-        server.upload(alice, id, evidence, "doc.pdf", format!("%PDF {evidence}").into_bytes()).await.expect(201);
-    }
-    server.post(alice, &format!("{case}/transitions"), step("submit_administrative_decision")).await.expect(200);
 
     // The route rested on the value: it is locked, and the case says so.
     let refused = server.patch(alice, &format!("{case}/fields"), json!({"fields": {"annual_value": 650000}})).await;
@@ -147,6 +122,90 @@ async fn locked_facts_and_bound_approvals(backend: Backend) {
 }
 
 on_both!(locked_facts_and_bound_approvals, locked_facts_and_bound_approvals);
+
+/// The case page shows what is locked and which decisions no longer count, and offers
+/// the amendment form only to whom the workflow lets amend; a refused amendment is the
+/// form's error and stores nothing.
+async fn the_case_page_shows_locks_and_amends(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let colin = server.user("colin@leeds.example", &["chief_officer"]);
+    let dan = server.user("dan@leeds.example", &["director"]);
+    let id = submitted_for_an_administrative_decision(&server, &alice).await;
+    let case = format!("/api/cases/{id}");
+    server
+        .post(Some(&colin), &format!("{case}/approvals"), json!({"role": "chief_officer", "decision": "approve"}))
+        .await
+        .expect(201);
+    server.upload(Some(&alice), id, "equality_impact_assessment", "eia-v2.pdf", b"%PDF v2".to_vec()).await.expect(201);
+
+    let commissioner = signed_in(&server, &alice).await;
+    let html = page(&commissioner, &server, &format!("/cases/{id}")).await;
+    assert!(html.contains("Locked: “Submit for an administrative decision” relied on it"), "{html}");
+    assert!(html.contains("No longer counts"), "{html}");
+    assert!(html.contains("Equality impact assessment was replaced on"), "{html}");
+    assert!(!html.contains("Amend a locked detail"), "a commissioner may not amend:\n{html}");
+
+    let director = signed_in(&server, &dan).await;
+    let html = page(&director, &server, &format!("/cases/{id}")).await;
+    assert!(html.contains("Amend a locked detail"), "{html}");
+    assert!(html.contains(r#"<option value="annual_value">"#), "{html}");
+    let csrf = csrf_of(&html);
+    let url = server.url(&format!("/cases/{id}/amendments"));
+    let version = server.get(Some(&alice), &case).await.json["version"].clone();
+    let form = [("_csrf", csrf.as_str()), ("field", "annual_value"), ("value", "650000"), ("reason", "")];
+    let r = director.post(url.clone()).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("reason: is required"));
+    assert_eq!(server.get(Some(&alice), &case).await.json["version"], version, "nothing stored");
+
+    let form =
+        [("_csrf", csrf.as_str()), ("field", "annual_value"), ("value", "650000"), ("reason", "Revised costing")];
+    let r = director.post(url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("The amendment is recorded."));
+    let after = server.get(Some(&alice), &case).await;
+    assert_eq!(after.json["state"], "engagement");
+    assert_eq!(after.json["fields"]["annual_value"], 650000);
+}
+
+on_both!(the_case_page_shows_locks_and_amends, the_case_page_shows_locks_and_amends);
+
+/// A Leeds case of £45,000, its contract ending in nine months, submitted for an
+/// administrative decision by `alice` (a commissioner's token). Its id.
+async fn submitted_for_an_administrative_decision(server: &Server, alice: &str) -> i64 {
+    let alice = Some(alice);
+    let created = server
+        .post(
+            alice,
+            "/api/cases",
+            json!({"workflow": "lcc-decommissioning", "fields": {
+                "service_name": "Community lunch club", "provider_name": "Bramley Lunch Club",
+                "provider_email": "secretary@bramley.example.org", "directorate": "Communities and Environment",
+                "annual_value": 45000, "contract_end": months_from_today(9)}}),
+        )
+        .await;
+    created.expect(201);
+    let id = created.json["id"].as_i64().unwrap();
+    let case = format!("/api/cases/{id}");
+    let step = |t: &str| json!({ "transition": t });
+    server.upload(alice, id, "needs_assessment", "needs.pdf", b"%PDF needs".to_vec()).await.expect(201);
+    server.post(alice, &format!("{case}/transitions"), step("start_engagement")).await.expect(200);
+    server
+        .post(
+            alice,
+            &format!("{case}/evidence"),
+            json!({"type": "decommissioning_checklist", "answers": {"financial_requirements": "yes",
+                "political_perspective": "yes", "service_user_needs": "yes", "parents_and_carers": "yes"}}),
+        )
+        .await
+        .expect(201);
+    for evidence in ["equality_impact_assessment", "service_impact_assessment", "consultation", "provider_engagement"] {
+        server.upload(alice, id, evidence, "doc.pdf", format!("%PDF {evidence}").into_bytes()).await.expect(201);
+    }
+    server.post(alice, &format!("{case}/transitions"), step("submit_administrative_decision")).await.expect(200);
+    id
+}
 
 async fn wait_for(smtp: &SmtpServer, to: &str, subject: &str) -> support::smtp::Received {
     for _ in 0..300 {

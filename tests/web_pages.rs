@@ -16,6 +16,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use support::Backend;
 use support::server::Server;
+use support::web::{csrf_of, page, signed_in};
 
 fn today() -> jiff::civil::Date {
     jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/London").unwrap()).date()
@@ -25,30 +26,10 @@ fn months_from_today(months: i64) -> String {
     today().checked_add(jiff::Span::new().months(months)).unwrap().to_string()
 }
 
-/// A client signed in to the pages with `token`, through the sign-in form.
-async fn signed_in(server: &Server, token: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let form = client.get(server.url("/sign-in")).send().await.unwrap().text().await.unwrap();
-    let r = client
-        .post(server.url("/sign-in"))
-        .form(&[("token", token), ("next", "/cases"), ("_csrf", &csrf_of(&form))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "signed in and sent on to the cases");
-    assert_eq!(r.url().path(), "/cases");
-    client
-}
-
 /// A client that keeps cookies, as a browser does, and shows redirects instead of
 /// following them.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// The value of a page's first hidden `_csrf` field ("" when it has none).
-fn csrf_of(html: &str) -> String {
-    html.split(r#"name="_csrf" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string()
 }
 
 /// Open the sign-in page and send its form with `token` and `next`; the answer.
@@ -240,13 +221,6 @@ async fn cross_site_sign_in(backend: Backend) {
     assert_eq!((own.status().as_u16(), location(&own)), (303, "/cases"));
 }
 on_both!(a_sign_in_form_sent_from_another_site_signs_nobody_in, cross_site_sign_in);
-
-async fn page(client: &reqwest::Client, server: &Server, path: &str) -> String {
-    let r = client.get(server.url(path)).send().await.unwrap();
-    assert_eq!(r.status(), 200, "GET {path}");
-    assert_eq!(r.url().path(), path.split('?').next().unwrap(), "not sent to sign in");
-    r.text().await.unwrap()
-}
 
 struct People {
     alice: String,

@@ -53,6 +53,9 @@ pub struct Definition {
     pub tests: Vec<Scenario>,
     /// Every template name a message of this workflow uses.
     pub templates: Vec<TemplateName>,
+    /// The text of each template it uses that the library holds, for scenarios to
+    /// render the letters they send.
+    pub letters: std::collections::BTreeMap<TemplateName, crate::templates::TemplateSource>,
     /// Mutants declared equivalent (`mutants: equivalent:`): the change each describes,
     /// as `gatehouse test --mutants` prints it, and why no scenario can notice it.
     pub equivalent_mutants: Vec<(String, String)>,
@@ -347,6 +350,8 @@ pub struct Send {
     pub to: Vec<RoleId>,
     /// The template.
     pub template: TemplateName,
+    /// Fields the letter must state (`must_state:`).
+    pub must_state: Vec<FieldId>,
 }
 
 /// When a timer first fires.

@@ -231,6 +231,7 @@ impl Checker {
             template_names.push((format!("schedules.{i}.send.template"), TemplateName::new(&s.send.template)));
         }
         self.templates(&template_names, library, &fields);
+        self.letters_state(&raw.timers, library);
         self.unused_roles(&raw, &roles);
 
         let tests = self.scenarios(&raw.tests);
@@ -242,6 +243,10 @@ impl Checker {
         }
         templates.sort();
         templates.dedup();
+        let letters = templates
+            .iter()
+            .filter_map(|t| library.templates.get(t.as_str()).map(|s| (t.clone(), s.clone())))
+            .collect();
         let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         let def = Definition {
             id: raw.id,
@@ -264,6 +269,7 @@ impl Checker {
             schedules,
             tests,
             templates,
+            letters,
             equivalent_mutants: self.equivalent_mutants(&raw.mutants),
             amend,
             contract,

@@ -22,6 +22,7 @@
 use crate::load::{Library, load};
 use crate::scenario;
 use crate::source::PositionIndex;
+use crate::templates::{TemplateSource, states_field};
 use serde_yaml::Value;
 
 /// One changed copy of a workflow.
@@ -37,6 +38,8 @@ pub struct Mutant {
     pub description: String,
     /// The changed workflow, as YAML text.
     pub text: String,
+    /// A letter changed instead: the template's name and its changed text.
+    pub letter: Option<(String, TemplateSource)>,
 }
 
 /// What the scenarios made of a mutant.
@@ -119,13 +122,77 @@ pub fn mutants(text: &str) -> Result<Vec<Mutant>, String> {
         let Ok(text) = serde_yaml::to_string(&copy) else { continue };
         let path = path_text(&change.path);
         let (line, column) = positions.value(&path);
-        out.push(Mutant { path, line, column, description: change.description, text });
+        out.push(Mutant { path, line, column, description: change.description, text, letter: None });
     }
     Ok(out)
 }
 
+/// Every mutant of the letters of the workflow `text`: for each field a timer's letter
+/// `must_state:`, its template (in `library`) with what states that field removed.
+pub fn letter_mutants(text: &str, library: &Library) -> Result<Vec<Mutant>, String> {
+    let root: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let positions = PositionIndex::new(text);
+    let mut out = Vec::new();
+    let timers = root.get("timers").and_then(Value::as_sequence).map(Vec::as_slice).unwrap_or_default();
+    for (i, timer) in timers.iter().enumerate() {
+        let Some(send) = timer.get("send") else { continue };
+        let Some(name) = str_at(send, "template") else { continue };
+        let Some(source) = library.templates.get(name) else { continue };
+        let fields = send.get("must_state").and_then(Value::as_sequence).map(Vec::as_slice).unwrap_or_default();
+        for (j, field) in fields.iter().enumerate() {
+            let Some(field) = field.as_str() else { continue };
+            let letter = TemplateSource {
+                file: source.file.clone(),
+                text: without_field(&source.text, field),
+                html: source.html.as_deref().map(|h| without_field(h, field)),
+            };
+            if letter == *source {
+                continue;
+            }
+            let path = format!("timers.{i}.send.must_state.{j}");
+            let (line, column) = positions.value(&path);
+            out.push(Mutant {
+                path,
+                line,
+                column,
+                description: format!("`{field}` removed from letter `{name}`"),
+                text: text.to_string(),
+                letter: Some((name.to_string(), letter)),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `template` with every `{{ … }}` that states `field` removed.
+fn without_field(template: &str, field: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}").map(|e| e + 2) else { break };
+        out.push_str(&rest[..start]);
+        let expression = &rest[start..start + len];
+        if !states_field(expression, field) {
+            out.push_str(expression);
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Load `mutant` as `file` and run its scenarios, stopping at the first that fails.
 pub fn judge(file: &str, mutant: &Mutant, library: &Library) -> Verdict {
+    let changed;
+    let library = match &mutant.letter {
+        Some((name, letter)) => {
+            let mut l = library.clone();
+            l.templates.insert(name.clone(), letter.clone());
+            changed = l;
+            &changed
+        }
+        None => library,
+    };
     let Ok(loaded) = load(file, &mutant.text, library) else { return Verdict::DidNotLoad };
     let def = &loaded.definition;
     for s in &def.tests {

@@ -309,6 +309,10 @@ pub(crate) struct RawApproval {
 pub(crate) struct RawSend {
     pub to: OneOrMany,
     pub template: String,
+    /// Fields the letter must state (the reasons for a decision, say): checked against
+    /// the template when the workflow loads, and in every letter a scenario sends.
+    #[serde(default)]
+    pub must_state: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -420,19 +420,49 @@ impl Runner<'_> {
     fn command(&mut self, command: Command, actor: Actor) -> Result<(), String> {
         let case = self.case()?;
         let decision = decide(self.def, case, &command, &actor, self.clock).map_err(|r| refusal(&r))?;
-        self.record(&decision);
-        let case = self.case.as_mut().expect("checked above");
-        case.apply(&decision);
+        self.case.as_mut().expect("checked above").apply(&decision);
+        self.record(&decision)?;
         self.fire_due(self.clock)
     }
 
-    fn record(&mut self, decision: &crate::decide::Decision) {
+    /// Note what `decision`, just applied to the case, sent and fired. Each letter that
+    /// must state fields (`must_state:`) is rendered as the case now stands, and must
+    /// state each of them.
+    fn record(&mut self, decision: &crate::decide::Decision) -> Result<(), String> {
         self.sent.extend(decision.messages.iter().cloned());
         for e in &decision.events {
             if let crate::decide::Event::TimerFired { timer, .. } = e {
                 self.timers_fired.insert(timer.clone());
             }
         }
+        let case = self.case()?;
+        for m in &decision.messages {
+            let Some(send) = m.timer.as_ref().and_then(|t| self.def.timer(t.as_str())).and_then(|t| t.send.as_ref())
+            else {
+                continue;
+            };
+            if send.must_state.is_empty() {
+                continue;
+            }
+            let Some(source) = self.def.letters.get(&m.template) else { continue };
+            let data = crate::templates::TemplateData::for_case(self.def, Some(case), "");
+            let letter = crate::templates::render(source, &data)
+                .map_err(|e| format!("letter `{}` cannot be rendered: {e}", m.template))?;
+            for f in &send.must_state {
+                let title = &self.def.fields[f].title;
+                let Some(value) = case.fields.get(f) else {
+                    return Err(format!("letter `{}` was sent without {title}, which it must state", m.template));
+                };
+                let value = value.display();
+                if !letter.text.contains(&value) && !letter.subject.contains(&value) {
+                    return Err(format!(
+                        "letter `{}` does not state {title} (\"{value}\"), which it must (`must_state`)",
+                        m.template
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fire, in due order, every timer due at or before `until`.
@@ -448,8 +478,8 @@ impl Runner<'_> {
             let command = Command::FireTimer { timer: next.timer.to_string() };
             let decision = decide(self.def, case, &command, &Actor::system(), self.clock)
                 .map_err(|r| format!("timer `{}` could not fire: {}", next.timer, refusal(&r)))?;
-            self.record(&decision);
             self.case.as_mut().expect("checked above").apply(&decision);
+            self.record(&decision)?;
         }
         Err("more than 10000 timer firings in one step: does a timer repeat without end?".into())
     }
@@ -462,10 +492,10 @@ impl Runner<'_> {
                 }
                 let actor = self.actor(actor, self.author());
                 let decision = open(self.def, fields, &actor, self.clock).map_err(|r| refusal(&r))?;
-                self.record(&decision);
                 let mut case = crate::decide::blank_case(self.def, &actor, self.clock);
                 case.apply(&decision);
                 self.case = Some(case);
+                self.record(&decision)?;
                 self.fire_due(self.clock)
             }
             Action::Set(values) => self.command(Command::SetFields(values.clone()), self.author()),

@@ -50,6 +50,32 @@ pub struct TemplateData {
     pub timer: String,
 }
 
+impl TemplateData {
+    /// What a template is rendered with for `case` of `def` (none for a workflow
+    /// schedule's message): the workflow, the case's id, web address (under
+    /// `base_url`), state and every declared field as shown to people (empty when not
+    /// set). Recipient, link, deadline and timer are the sender's to fill in.
+    pub fn for_case(def: &crate::Definition, case: Option<&crate::snapshot::CaseSnapshot>, base_url: &str) -> Self {
+        let mut data = TemplateData {
+            workflow_id: def.id.clone(),
+            workflow_title: def.title.clone(),
+            fields: def.fields.keys().map(|f| (f.to_string(), String::new())).collect(),
+            ..TemplateData::default()
+        };
+        if let Some(case) = case {
+            data.case_id = case.id;
+            data.case_url = format!("{}/cases/{}", base_url.trim_end_matches('/'), case.id);
+            data.state = case.state.to_string();
+            data.state_title =
+                def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
+            for (id, value) in &case.fields {
+                data.fields.insert(id.to_string(), value.display());
+            }
+        }
+        data
+    }
+}
+
 /// A rendered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -59,6 +85,15 @@ pub struct Rendered {
     pub text: String,
     /// HTML body, when the template has one.
     pub html: Option<String>,
+}
+
+/// Whether template `text` states case field `field` (`{{ case.fields.<field> }}`).
+pub fn states_field(text: &str, field: &str) -> bool {
+    let needle = format!("case.fields.{field}");
+    text.match_indices(&needle).any(|(i, _)| {
+        let next = text[i + needle.len()..].chars().next();
+        !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// Gatehouse's own template for `name`, used when a workflow folder has none of that

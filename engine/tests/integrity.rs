@@ -1,6 +1,7 @@
 //! Locked fields, amendments and approvals bound to what they approved, written as a
 //! workflow with scenarios; and the load errors of a wrong `amend:` or `covers:`.
 
+#[allow(dead_code)] // each test file uses some of the helpers
 mod support;
 use expect_test::expect;
 use support::{diagnostics, run};
@@ -156,4 +157,62 @@ fn a_wrong_amend_or_covers_is_refused_at_load_with_its_position() {
         wf.yaml:39:5: warning: transition `reopen` cites no source
           hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
     "#]].assert_eq(&diagnostics(&yaml, &[]));
+}
+
+#[test]
+fn a_letter_must_state_what_the_workflow_says_it_must() {
+    let yaml = format!(
+        "{WORKFLOW}{}",
+        r#"
+timers:
+  - id: notice_letter
+    on_enter: notice
+    local_policy: the notice
+    send: { to: provider, template: notice, must_state: [contract_end] }
+tests:
+  - name: the notice goes out
+    steps:
+      - create: { fields: { provider_email: p@example.org, value: 5000, contract_end: 2027-12-31 } }
+      - transition: submit
+      - attach: eia
+      - approve: { role: board }
+      - transition: decide
+      - expect_sent: { template: notice, to: provider, count: 1 }
+"#
+    );
+    let with = |body: &str| {
+        let mut library = support::library(&[]);
+        library.templates.insert(
+            "notice".into(),
+            gatehouse_engine::templates::TemplateSource {
+                file: "templates/notice.txt".into(),
+                text: format!("Subject: Notice\n\n{body}\n"),
+                html: None,
+            },
+        );
+        library
+    };
+    let outcome = |library: &gatehouse_engine::Library| match gatehouse_engine::load("wf.yaml", &yaml, library) {
+        Ok(l) => {
+            let warnings: Vec<String> =
+                l.warnings.iter().map(|w| w.to_string()).filter(|w| w.contains("notice")).collect();
+            let runs: Vec<String> = gatehouse_engine::scenario::run_all(&l.definition)
+                .into_iter()
+                .map(|o| o.failure.map_or("PASS".to_string(), |(_, m)| format!("FAIL: {m}")))
+                .collect();
+            format!("{}\n{}\n", warnings.join("\n"), runs.join("\n"))
+        }
+        Err(d) => format!("{d:?}"),
+    };
+    expect![[r#"
+
+        PASS
+    "#]]
+    .assert_eq(&outcome(&with("The contract ends on {{ case.fields.contract_end }}.")));
+    expect![[r#"
+        wf.yaml:45:58: warning: template `notice` does not state `contract_end`, which this letter must
+          hint: put {{ case.fields.contract_end }} in templates/notice.txt
+        FAIL: letter `notice` does not state Contract end ("2027-12-31"), which it must (`must_state`)
+    "#]]
+    .assert_eq(&outcome(&with("The contract ends soon.")));
 }

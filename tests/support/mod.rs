@@ -7,6 +7,7 @@ pub mod server;
 pub mod smtp;
 pub mod tls;
 pub mod tmpfs;
+pub mod web;
 pub mod workers;
 
 use gatehouse::app::{App, AppConfig};

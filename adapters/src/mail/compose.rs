@@ -33,28 +33,14 @@ pub fn template_data(
     timer: &str,
     base_url: &str,
 ) -> TemplateData {
-    let mut data = TemplateData {
-        workflow_id: def.id.clone(),
-        workflow_title: def.title.clone(),
+    TemplateData {
         recipient_role: recipient.role.clone(),
         recipient_title: recipient.title.clone(),
         link: recipient.link.clone().unwrap_or_default(),
         deadline: deadline.map(|d| d.to_string()).unwrap_or_default(),
         timer: timer.to_string(),
-        fields: def.fields.keys().map(|f| (f.to_string(), String::new())).collect(),
-        ..TemplateData::default()
-    };
-    if let Some(case) = case {
-        data.case_id = case.id;
-        data.case_url = format!("{}/cases/{}", base_url.trim_end_matches('/'), case.id);
-        data.state = case.state.to_string();
-        data.state_title =
-            def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
-        for (id, value) in &case.fields {
-            data.fields.insert(id.to_string(), value.display());
-        }
+        ..TemplateData::for_case(def, case, base_url)
     }
-    data
 }
 
 /// The Message-ID for the email to `role` of the message with idempotency key `key`:

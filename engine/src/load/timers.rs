@@ -80,7 +80,8 @@ impl Checker {
                 self.err(&format!("{path}.limit"), "limit must be 1 or more", None);
             }
             let until = t.until.as_ref().and_then(|u| self.gate(&format!("{path}.until"), u, refs));
-            let send = t.send.as_ref().and_then(|s| self.send(&format!("{path}.send"), s, refs.roles, false));
+            let fields: Vec<&str> = refs.scope.fields.iter().map(|(f, _)| *f).collect();
+            let send = t.send.as_ref().and_then(|s| self.send(&format!("{path}.send"), s, refs.roles, &fields, false));
             let fire = t.fire.as_ref().and_then(|f| match transitions.iter().find(|tr| tr.id.as_str() == f) {
                 Some(tr) => {
                     if let Some(trigger) = &trigger {
@@ -139,6 +140,7 @@ impl Checker {
         path: &str,
         s: &RawSend,
         roles: &IndexMap<RoleId, Role>,
+        fields: &[&str],
         internal_only: bool,
     ) -> Option<Send> {
         let to: Vec<RoleId> =
@@ -159,7 +161,18 @@ impl Checker {
         if !is_kebab_id(&s.template) {
             self.err(&format!("{path}.template"), format!("template name `{}` is not kebab-case", s.template), None);
         }
-        (!to.is_empty()).then(|| Send { to, template: TemplateName::new(&s.template) })
+        let mut must_state = Vec::new();
+        for (i, f) in s.must_state.iter().enumerate() {
+            let p = format!("{path}.must_state.{i}");
+            if internal_only {
+                self.err(&p, "a schedule's message belongs to no case, so it states no case field", None);
+            } else if let Some(id) = fields.iter().find(|k| **k == f.as_str()) {
+                must_state.push(FieldId::new(*id));
+            } else {
+                self.err(&p, format!("unknown field `{f}`"), Some(hint_for(f, "fields", fields.iter().copied())));
+            }
+        }
+        (!to.is_empty()).then(|| Send { to, template: TemplateName::new(&s.template), must_state })
     }
 
     pub(super) fn schedules(&mut self, raw: &[RawSchedule], roles: &IndexMap<RoleId, Role>) -> Vec<Schedule> {
@@ -179,7 +192,7 @@ impl Checker {
                     None
                 }
             };
-            let send = self.send(&format!("{path}.send"), &s.send, roles, true);
+            let send = self.send(&format!("{path}.send"), &s.send, roles, &[], true);
             if let (Some(cron), Some(send)) = (cron, send) {
                 out.push(Schedule {
                     id: s.id.clone(),
@@ -192,6 +205,25 @@ impl Checker {
             }
         }
         out
+    }
+
+    /// Warn of each letter whose template does not state a field its `must_state:` names
+    /// (`--strict` refuses it).
+    pub(super) fn letters_state(&mut self, raw: &[RawTimer], library: &Library) {
+        for (i, t) in raw.iter().enumerate() {
+            let Some(send) = &t.send else { continue };
+            let Some(source) = library.templates.get(send.template.as_str()) else { continue };
+            let text = format!("{}\n{}", source.text, source.html.as_deref().unwrap_or(""));
+            for (j, f) in send.must_state.iter().enumerate() {
+                if !crate::templates::states_field(&text, f) {
+                    self.warn(
+                        &format!("timers.{i}.send.must_state.{j}"),
+                        format!("template `{}` does not state `{f}`, which this letter must", send.template),
+                        Some(format!("put {{{{ case.fields.{f} }}}} in templates/{}.txt", send.template)),
+                    );
+                }
+            }
+        }
     }
 
     pub(super) fn templates(
