@@ -204,7 +204,7 @@ impl Checker {
         self.unsourced(&raw);
         let mut fields = self.fields(&raw.fields);
         let roles = self.roles(&raw.roles, &fields);
-        let evidence = self.evidence(&raw.evidence, &roles, has_calendar);
+        let evidence = self.evidence(&raw.evidence, &roles, has_calendar, &params);
         let (states, initial) = self.states(&raw.states);
         let amend = self.amends(&raw, &mut fields, &roles, &states);
         let scope = Scope {
@@ -474,6 +474,7 @@ impl Checker {
         raw: &IndexMap<String, RawEvidence>,
         roles: &IndexMap<RoleId, Role>,
         has_calendar: bool,
+        params: &IndexMap<String, ParamValue>,
     ) -> IndexMap<EvidenceId, Evidence> {
         let mut out = IndexMap::new();
         for (k, e) in raw {
@@ -508,8 +509,10 @@ impl Checker {
             if e.kind != RawEvidenceKind::Checklist && !e.items.is_empty() {
                 self.err(&format!("{path}.items"), "`items` only applies to `kind: checklist`", None);
             }
-            let valid_for =
-                e.valid_for.as_ref().and_then(|v| self.duration(&format!("{path}.valid_for"), v, has_calendar));
+            let valid_for = e.valid_for.as_ref().and_then(|v| {
+                let vpath = format!("{path}.valid_for");
+                self.duration_or_param(&vpath, v, has_calendar, params)
+            });
             let from = e.from.as_ref().and_then(|r| self.role_ref(&format!("{path}.from"), r, roles));
             out.insert(
                 EvidenceId::new(k),

@@ -221,6 +221,13 @@ fn params(root: &Value, changes: &mut Vec<Change>) {
             }
             None => v,
         };
+        if let Some(text) = v.as_str() {
+            // A duration (a period of our own choosing, say): moved one unit each way.
+            for (description, moved) in moved_durations(text) {
+                changes.push(set_string(path.clone(), format!("param `{name}` {description}"), moved));
+            }
+            continue;
+        }
         let Some(n) = v.as_f64() else { continue };
         for delta in [-1.0, 1.0] {
             let moved = n + delta;
@@ -553,5 +560,22 @@ mod tests {
         let moved: Vec<String> = moved_durations("PT12H").into_iter().map(|(_, t)| t).collect();
         assert_eq!(moved, ["PT11H", "PT13H"]);
         assert!(moved_durations("contract_end").is_empty());
+    }
+
+    #[test]
+    fn a_period_held_in_a_param_moves_one_unit_and_a_letter_loses_only_its_field() {
+        let root: Value =
+            serde_yaml::from_str("params: { eia_valid_for: { value: P12M, local_policy: ours }, note: hello }")
+                .unwrap();
+        let mut changes = Vec::new();
+        params(&root, &mut changes);
+        let moved: Vec<&str> = changes.iter().map(|c| c.description.as_str()).collect();
+        assert_eq!(moved, ["param `eia_valid_for` P12M → P11M", "param `eia_valid_for` P12M → P13M"]);
+        let letter =
+            "Dear {{ case.fields.provider_name }}, {{case.fields.reasons}} and {{ case.fields.reasons_note }}.";
+        assert_eq!(
+            without_field(letter, "reasons"),
+            "Dear {{ case.fields.provider_name }},  and {{ case.fields.reasons_note }}."
+        );
     }
 }

@@ -44,6 +44,32 @@ impl Checker {
         quorum
     }
 
+    /// A duration, or `params.<id>` naming a param that holds one (so that a period of
+    /// our own choosing is a param that says it is local policy).
+    pub(super) fn duration_or_param(
+        &mut self,
+        path: &str,
+        text: &str,
+        has_calendar: bool,
+        params: &IndexMap<String, ParamValue>,
+    ) -> Option<crate::duration::Duration> {
+        let Some(name) = text.trim().strip_prefix("params.") else {
+            return self.duration(path, text, has_calendar);
+        };
+        match params.get(name) {
+            Some(ParamValue::Text(d)) => self.duration(path, d, has_calendar),
+            Some(_) => {
+                self.err(path, format!("param `{name}` is not a duration"), Some("like `value: P12M`".into()));
+                None
+            }
+            None => {
+                let hint = hint_for(name, "params", params.keys().map(String::as_str));
+                self.err(path, format!("unknown param `{name}`"), Some(hint));
+                None
+            }
+        }
+    }
+
     /// Warn of each transition and timer that cites no source: every rule of a shipped
     /// workflow must say where it comes from.
     pub(super) fn unsourced(&mut self, raw: &RawDefinition) {
