@@ -5,7 +5,7 @@
 use anyhow::Result;
 use gatehouse_adapters::workflows::{self, ReadError, Report};
 use gatehouse_engine::definition::{Definition, Gate, GateKind};
-use gatehouse_engine::load::flatten;
+use gatehouse_engine::load::{Loaded, flatten};
 use gatehouse_engine::scenario;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -71,7 +71,7 @@ pub fn validate(paths: &[PathBuf], strict: bool, out: &mut dyn Write) -> Result<
     let Some(report) = load(paths, out)? else { return Ok(Status::InputWrong) };
     print_diagnostics(&report, out)?;
     for (file, loaded) in &report.loaded {
-        writeln!(out, "ok: {}: {}", file.display(), summary(&loaded.definition))?;
+        writeln!(out, "ok: {}: {}", file.display(), summary(loaded))?;
     }
     let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
@@ -92,7 +92,8 @@ pub fn validate(paths: &[PathBuf], strict: bool, out: &mut dyn Write) -> Result<
 }
 
 /// One line about a workflow: "lcc-decommissioning v1 — 7 states, 9 transitions, …".
-pub fn summary(def: &Definition) -> String {
+pub fn summary(loaded: &Loaded) -> String {
+    let def = &loaded.definition;
     let gates: usize = def.transitions.iter().map(|t| flatten(&t.gates).len()).sum();
     format!(
         "{} v{} ({}): {} states, {} transitions, {} gates, {} timers, {} schedules, {} tests",
@@ -104,7 +105,7 @@ pub fn summary(def: &Definition) -> String {
         gates,
         def.timers.len(),
         def.schedules.len(),
-        def.tests.len()
+        loaded.scenarios.len()
     )
 }
 
@@ -119,7 +120,7 @@ pub fn test(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
     let (mut passed, mut failed) = (0, 0);
     for (file, loaded) in &report.loaded {
         let def = &loaded.definition;
-        let outcomes = scenario::run_all(def);
+        let outcomes = scenario::run_all(def, &loaded.scenarios);
         for o in &outcomes {
             match &o.failure {
                 None => {

@@ -82,7 +82,7 @@ pub fn run(paths: &[PathBuf], out: &mut dyn Write) -> Result<Status> {
     for (file, loaded) in &report.loaded {
         let def = &loaded.definition;
         let shown = file.display().to_string();
-        if let Some(failed) = scenario::run_all(def).into_iter().find(|o| o.failure.is_some()) {
+        if let Some(failed) = scenario::run_all(def, &loaded.scenarios).into_iter().find(|o| o.failure.is_some()) {
             writeln!(out, "{shown}: not run: scenario `{}` fails on the workflow itself", failed.name)?;
             status = Status::InputWrong;
             continue;

@@ -7,16 +7,13 @@
 //! 2026-03-03, before Equality impact assessment was replaced on 2026-03-05"), and the
 //! role's members are emailed to look again. Stale approvals stay in the history.
 
-use crate::decide::{Decision, Message};
+use crate::decision::{Decision, Message};
 use crate::definition::{Definition, Fact, GateKind};
 use crate::ids::{RoleId, StateId, TemplateName};
 use crate::snapshot::{ApprovalRecord, Basis, CaseSnapshot, EvidenceContent, Verdict};
 use sha2::{Digest, Sha256};
 
-/// The template of the email that tells a role an approval it gave has gone stale.
-/// A workflow folder may hold its own `templates/approval-stale.txt`; otherwise
-/// Gatehouse's ([`crate::templates::builtin`]) is used.
-pub const STALE_TEMPLATE: &str = "approval-stale";
+pub use crate::templates::STALE_TEMPLATE;
 
 /// The facts an approval for `role` in `state` rests on: what its gates `cover`, or,
 /// when any of them does not narrow it, every field and every piece of evidence.
@@ -79,7 +76,7 @@ fn key(fact: &Fact) -> String {
     }
 }
 
-fn parse_key<'k>(key: &'k str) -> Option<(&'k str, &'k str)> {
+fn parse_key(key: &str) -> Option<(&str, &str)> {
     key.split_once(':')
 }
 
@@ -145,7 +142,7 @@ pub fn stale(def: &Definition, case: &CaseSnapshot, approval: &ApprovalRecord) -
         Verdict::Approve => "approved",
         Verdict::Reject => "rejected",
     };
-    Some(format!("{verb} on {}, before {}", crate::locks::day(def, approval.at), changes.join(" and ")))
+    Some(format!("{verb} on {}, before {}", def.day(approval.at), changes.join(" and ")))
 }
 
 /// Add to `decision` an email to each role whose approval in this visit it makes stale.

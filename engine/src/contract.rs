@@ -8,14 +8,9 @@
 //! months counted as the gates count them (`until >= add_months(served, months)`), so the
 //! dashboard and the gate that let the case into the notice state never disagree.
 
-use crate::decide::blank_case;
-use crate::definition::Definition;
-use crate::expr::{self, Expr};
-use crate::gates::Evaluator;
+use crate::expr::Expr;
 use crate::ids::{FieldId, StateId};
-use crate::snapshot::{Actor, FieldValue};
 use jiff::civil::Date;
-use std::collections::BTreeMap;
 
 /// Which fields hold the contract. Every named field exists in the workflow; `value` is
 /// a money field and `ends` a date field.
@@ -88,19 +83,6 @@ pub fn months_between(from: Date, to: Date) -> i32 {
 pub fn notice_given(served: Date, until: Date, required: u32) -> NoticeGiven {
     let months = months_between(served, until);
     NoticeGiven { served, until, months, required, met: months >= required as i32 }
-}
-
-impl Notice {
-    /// Whether the requirement applies to a case with these fields at `now` (its `when`).
-    /// A `when` that cannot be decided (a field it reads is not set) is taken to apply:
-    /// the dashboard would rather show a case than hide one.
-    pub fn applies(&self, def: &Definition, fields: &BTreeMap<FieldId, FieldValue>, now: jiff::Timestamp) -> bool {
-        let Some(when) = &self.when else { return true };
-        let mut case = blank_case(def, &Actor::system(), now);
-        case.fields = fields.clone();
-        let evaluator = Evaluator::new(def, &case, now);
-        expr::evaluate_bool(when, evaluator.bindings()).unwrap_or(true)
-    }
 }
 
 #[cfg(test)]

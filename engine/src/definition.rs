@@ -6,7 +6,7 @@ use crate::calendar::Calendar;
 use crate::duration::Duration;
 use crate::expr::Expr;
 use crate::ids::{EvidenceId, FieldId, GateId, RoleId, StateId, TemplateName, TimerId, TransitionId};
-use crate::scenario::Scenario;
+pub use crate::values::{FieldType, ParamValue};
 use indexmap::IndexMap;
 use std::sync::Arc;
 
@@ -49,8 +49,6 @@ pub struct Definition {
     pub timers: Vec<Timer>,
     /// Workflow-wide schedules.
     pub schedules: Vec<Schedule>,
-    /// Executable scenarios.
-    pub tests: Vec<Scenario>,
     /// Every template name a message of this workflow uses.
     pub templates: Vec<TemplateName>,
     /// The text of each template it uses that the library holds, for scenarios to
@@ -67,17 +65,6 @@ pub struct Definition {
     pub contract: Option<crate::contract::Contract>,
     /// sha256 of the source text, hex.
     pub sha256: String,
-}
-
-/// A value set in `params:`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
-    /// A number (thresholds in pounds, counts).
-    Number(f64),
-    /// Text.
-    Text(String),
-    /// A flag.
-    Bool(bool),
 }
 
 /// Where a value comes from.
@@ -108,43 +95,6 @@ impl Role {
     /// Whether the role is an outside party reached by an emailed link.
     pub fn is_external(&self) -> bool {
         self.email_field.is_some()
-    }
-}
-
-/// The type of a field, checked on every write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldType {
-    /// Free text.
-    Text,
-    /// An email address.
-    Email,
-    /// An amount in pounds, stored in pence.
-    Money,
-    /// A decimal number.
-    Number,
-    /// A whole number.
-    Integer,
-    /// Yes or no.
-    Boolean,
-    /// A calendar date.
-    Date,
-    /// One of a fixed list.
-    Choice(Vec<String>),
-}
-
-impl FieldType {
-    /// The name used in workflow files.
-    pub fn name(&self) -> &'static str {
-        match self {
-            FieldType::Text => "text",
-            FieldType::Email => "email",
-            FieldType::Money => "money",
-            FieldType::Number => "number",
-            FieldType::Integer => "integer",
-            FieldType::Boolean => "boolean",
-            FieldType::Date => "date",
-            FieldType::Choice(_) => "choice",
-        }
     }
 }
 
@@ -428,6 +378,11 @@ pub struct Schedule {
 }
 
 impl Definition {
+    /// The day `at` falls on in the workflow's zone.
+    pub fn day(&self, at: jiff::Timestamp) -> jiff::civil::Date {
+        at.to_zoned(self.timezone.clone()).date()
+    }
+
     /// The state with this id.
     pub fn state(&self, id: &str) -> Option<(&StateId, &State)> {
         self.states.get_key_value(id)
@@ -509,6 +464,18 @@ impl Definition {
         }
         provided.into_iter().filter(|e| !elsewhere.contains(e)).cloned().collect()
     }
+}
+
+/// Every gate, nested ones included.
+pub fn flatten(gates: &[Gate]) -> Vec<&Gate> {
+    let mut out = Vec::new();
+    for g in gates {
+        out.push(g);
+        if let GateKind::All(inner) | GateKind::Any(inner) = &g.kind {
+            out.extend(flatten(inner));
+        }
+    }
+    out
 }
 
 impl Transition {

@@ -7,7 +7,7 @@
 //! durations are fixed lengths and a month is not.
 
 use crate::calendar::Calendar;
-use crate::definition::{FieldType, ParamValue};
+use crate::values::{FieldType, ParamValue};
 use cel::common::ast::{EntryExpr, Expr as Node};
 use cel::common::types::{CelBool, CelDouble, CelInt, CelMap, CelMapKey as Key, CelNull, CelString, CelTimestamp};
 use cel::common::value::Val;

@@ -1,23 +1,14 @@
 //! Typed field values: every write is checked against the field's declared type.
 
-use crate::definition::{Field, FieldType};
+use crate::decision::{Problem, Refusal};
+use crate::definition::{Definition, Field, FieldType};
+use crate::ids::FieldId;
+use crate::snapshot::CaseSnapshot;
 use crate::snapshot::FieldValue;
-use jiff::civil::Date;
+use std::collections::BTreeMap;
 
-/// A value as it arrives from outside (JSON, a form, a test step), before it is checked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// No value: clears an optional field.
-    Null,
-    /// true / false.
-    Bool(bool),
-    /// A whole number.
-    Int(i64),
-    /// A decimal number.
-    Float(f64),
-    /// Text.
-    Text(String),
-}
+pub use crate::values::Input;
+use jiff::civil::Date;
 
 /// Check `input` against `field`: `Ok(None)` clears the field.
 pub fn check(field: &Field, input: &Input) -> Result<Option<FieldValue>, String> {
@@ -141,6 +132,57 @@ fn without_thousands_separators(s: &str) -> Option<String> {
         && groups.all(|g| g.len() == 3 && digits(g))
         && !rest.contains(',');
     ok.then(|| format!("{}{rest}", whole.replace(',', "")))
+}
+
+/// The fields `values` would change on `case`, checked against their types: new
+/// values, and fields cleared. Refused when a value is wrong, the case is closed, or
+/// nothing would change.
+pub(crate) fn changes(
+    def: &Definition,
+    case: &CaseSnapshot,
+    values: &[(String, Input)],
+) -> Result<(BTreeMap<FieldId, FieldValue>, Vec<FieldId>), Refusal> {
+    if def.states[&case.state].terminal {
+        return Err(Refusal::NotAvailable(format!("the case is closed (`{}`)", case.state)));
+    }
+    let mut problems = Vec::new();
+    let mut set = BTreeMap::new();
+    let mut cleared = Vec::new();
+    for (name, input) in values {
+        match def.fields.get_key_value(name.as_str()) {
+            None => problems.push(unknown_field(def, name)),
+            Some((id, field)) => match check(field, input) {
+                Ok(Some(v)) => {
+                    if case.fields.get(id) != Some(&v) {
+                        set.insert(id.clone(), v);
+                    }
+                }
+                Ok(None) => {
+                    if case.fields.contains_key(id) {
+                        cleared.push(id.clone());
+                    }
+                }
+                Err(m) => problems.push(Problem { field: Some(name.clone()), message: m }),
+            },
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Refusal::Invalid(problems));
+    }
+    if set.is_empty() && cleared.is_empty() {
+        return Err(Refusal::NotAvailable("nothing to change: the fields already hold these values".into()));
+    }
+    Ok((set, cleared))
+}
+
+pub(crate) fn unknown_field(def: &Definition, name: &str) -> Problem {
+    Problem {
+        field: Some(name.to_string()),
+        message: format!(
+            "is not a field of this workflow ({})",
+            crate::diagnostics::hint_for(name, "fields", def.fields.keys().map(|k| k.as_str()))
+        ),
+    }
 }
 
 #[cfg(test)]

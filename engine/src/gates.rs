@@ -3,24 +3,13 @@
 
 use crate::definition::{ApprovalGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
 use crate::expr::{Bindings, CelField, evaluate_bool};
-use crate::ids::{EvidenceId, GateId};
+use crate::ids::EvidenceId;
 use crate::snapshot::{Answer, ApprovalRecord, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
 use jiff::{Timestamp, Zoned};
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
-/// A gate that does not hold, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unmet {
-    /// The gate's id.
-    pub gate: GateId,
-    /// `evidence`, `checklist`, `approval`, `rule`, `any`.
-    pub kind: &'static str,
-    /// A sentence for people.
-    pub message: String,
-    /// The gate's citation.
-    pub source: Option<String>,
-}
+pub use crate::decision::Unmet;
 
 /// Where one outgoing transition stands.
 #[derive(Debug, Clone)]
@@ -37,6 +26,25 @@ impl TransitionStatus<'_> {
     /// Whether the transition may happen now (for someone allowed to request it).
     pub fn allowed(&self) -> bool {
         self.applies.is_ok() && self.unmet.is_empty()
+    }
+}
+
+/// The Compact notice check's own question, answered with a case's rules.
+impl crate::contract::Notice {
+    /// Whether the requirement applies to a case with these fields at `now` (its `when`).
+    /// A `when` that cannot be decided (a field it reads is not set) is taken to apply:
+    /// the dashboard would rather show a case than hide one.
+    pub fn applies(
+        &self,
+        def: &Definition,
+        fields: &BTreeMap<crate::ids::FieldId, FieldValue>,
+        now: jiff::Timestamp,
+    ) -> bool {
+        let Some(when) = &self.when else { return true };
+        let mut case = CaseSnapshot::blank(def.initial.clone(), &crate::snapshot::Actor::system(), now);
+        case.fields = fields.clone();
+        let evaluator = Evaluator::new(def, &case, now);
+        evaluate_bool(when, evaluator.bindings()).unwrap_or(true)
     }
 }
 

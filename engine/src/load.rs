@@ -2,13 +2,14 @@
 //! `file:line:col` and a hint. Files are read by the caller; this module only sees text.
 
 use crate::calendar::Calendar;
+pub use crate::definition::flatten;
 use crate::definition::*;
 use crate::diagnostics::{Diagnostic, Severity, did_you_mean, hint_for};
 use crate::duration::Duration;
 use crate::expr::{self, Scope};
 use crate::ids::*;
 use crate::raw::*;
-use crate::scenario;
+use crate::scenario::{self, Scenario};
 use crate::source::PositionIndex;
 use crate::templates::{self, TemplateSource};
 use indexmap::IndexMap;
@@ -39,6 +40,9 @@ pub struct Library {
 pub struct Loaded {
     /// The checked definition.
     pub definition: Definition,
+    /// Its scenarios (`tests:`), for `gatehouse test`: not part of the definition a case
+    /// runs on.
+    pub scenarios: Vec<Scenario>,
     /// Problems that do not stop it loading.
     pub warnings: Vec<Diagnostic>,
 }
@@ -68,7 +72,9 @@ pub fn load(file: &str, text: &str, library: &Library) -> Result<Loaded, Vec<Dia
     }
     let definition = cx.definition(raw, text, library);
     match definition {
-        Some(d) if !cx.diags.iter().any(Diagnostic::is_error) => Ok(Loaded { definition: d, warnings: cx.diags }),
+        Some((definition, scenarios)) if !cx.diags.iter().any(Diagnostic::is_error) => {
+            Ok(Loaded { definition, scenarios, warnings: cx.diags })
+        }
         _ => {
             cx.diags.sort_by_key(|d| (d.severity, d.line, d.column));
             Err(cx.diags)
@@ -167,7 +173,7 @@ impl Checker {
         }
     }
 
-    fn definition(&mut self, raw: RawDefinition, text: &str, library: &Library) -> Option<Definition> {
+    fn definition(&mut self, raw: RawDefinition, text: &str, library: &Library) -> Option<(Definition, Vec<Scenario>)> {
         if !is_kebab_id(&raw.id) {
             self.err(
                 "id",
@@ -267,7 +273,6 @@ impl Checker {
             transitions,
             timers,
             schedules,
-            tests,
             templates,
             letters,
             equivalent_mutants: self.equivalent_mutants(&raw.mutants),
@@ -278,9 +283,9 @@ impl Checker {
         // Scenarios are checked against a sound workflow only: otherwise one misspelt
         // state would also be reported at every step that uses what it broke.
         if !self.diags.iter().any(Diagnostic::is_error) {
-            scenario::check_references(&def, &mut |path, message, hint| self.err(path, message, hint));
+            scenario::check_references(&def, &tests, &mut |path, message, hint| self.err(path, message, hint));
         }
-        Some(def)
+        Some((def, tests))
     }
 
     fn contract(
@@ -660,18 +665,6 @@ fn collect_gate_roles(gates: &[RawGate], used: &mut BTreeSet<String>) {
             collect_gate_roles(nested, used);
         }
     }
-}
-
-/// Every gate, nested ones included.
-pub fn flatten(gates: &[Gate]) -> Vec<&Gate> {
-    let mut out = Vec::new();
-    for g in gates {
-        out.push(g);
-        if let GateKind::All(inner) | GateKind::Any(inner) = &g.kind {
-            out.extend(flatten(inner));
-        }
-    }
-    out
 }
 
 /// `submit_for_decision` → "Submit for decision".

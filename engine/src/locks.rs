@@ -13,10 +13,11 @@
 //! done again, and the transition is checked again when it is taken again.
 
 use crate::access::holds_internal_role;
-use crate::decide::{Decision, Event, Problem, Refusal, changes};
+use crate::decision::{Decision, Event, Problem, Refusal};
 use crate::definition::Definition;
 use crate::expr::evaluate_bool;
 use crate::fields::Input;
+use crate::fields::changes;
 use crate::gates::Evaluator;
 use crate::ids::FieldId;
 use crate::plan;
@@ -34,7 +35,7 @@ pub(crate) fn locked_message(def: &Definition, field: &FieldId, reliance: &Relia
         "{} is locked: `{}` relied on it on {}; {how}",
         def.fields[field].title,
         reliance.transition,
-        day(def, reliance.at)
+        def.day(reliance.at)
     )
 }
 
@@ -135,7 +136,7 @@ fn broken_rules(def: &Definition, case: &CaseSnapshot, after: &CaseSnapshot, cha
         then.state = reliance.from.clone();
         then.visit = reliance.visit;
         let ev = Evaluator::new(def, &then, reliance.at);
-        let passed = format!("which `{}` passed on {}", t.id, day(def, reliance.at));
+        let passed = format!("which `{}` passed on {}", t.id, def.day(reliance.at));
         if let Some(when) = &t.when
             && changed.iter().any(|f| when.reads().includes(f.as_str()))
             && evaluate_bool(when, ev.bindings()) != Ok(true)
@@ -154,9 +155,4 @@ fn broken_rules(def: &Definition, case: &CaseSnapshot, after: &CaseSnapshot, cha
 fn titles(def: &Definition, roles: &[crate::ids::RoleId]) -> String {
     let names: Vec<&str> = roles.iter().map(|r| def.roles[r].title.as_str()).collect();
     names.join(" or ")
-}
-
-/// The day of `at` in the workflow's zone.
-pub(crate) fn day(def: &Definition, at: Timestamp) -> jiff::civil::Date {
-    at.to_zoned(def.timezone.clone()).date()
 }

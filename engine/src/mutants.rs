@@ -195,7 +195,7 @@ pub fn judge(file: &str, mutant: &Mutant, library: &Library) -> Verdict {
     };
     let Ok(loaded) = load(file, &mutant.text, library) else { return Verdict::DidNotLoad };
     let def = &loaded.definition;
-    for s in &def.tests {
+    for s in &loaded.scenarios {
         if scenario::run(def, s).failure.is_some() {
             return Verdict::Killed { scenario: s.name.clone() };
         }

@@ -1,8 +1,8 @@
 //! Timer planning: which timers a case arms when it enters a state, what a due timer
 //! does when it fires, and how evidence and field changes move or stop timers.
 
-use crate::decide::Refusal;
-use crate::decide::{Decision, Event, Message, transition_to};
+use crate::decision::Refusal;
+use crate::decision::{Decision, Event, Message};
 use crate::definition::{Definition, Timer, Trigger};
 use crate::gates::Evaluator;
 use crate::ids::TimerId;
@@ -185,4 +185,53 @@ fn at_due(def: &Definition, case: &CaseSnapshot, timer: &Timer) -> Option<Timest
         date = o.add_to_date(date, def.calendar.as_deref()).ok()?;
     }
     date.at(AT_HOUR, 0, 0, 0).to_zoned(def.timezone.clone()).ok().map(|z| z.timestamp())
+}
+
+/// Request `transition` as `actor`, adding its events and timer changes to `decision`.
+pub(crate) fn transition_to(
+    def: &Definition,
+    case: &CaseSnapshot,
+    transition: &str,
+    actor: &Actor,
+    now: Timestamp,
+    decision: &mut Decision,
+) -> Result<(), Refusal> {
+    let Some(t) = def.transition(transition) else {
+        let hint = crate::diagnostics::did_you_mean(transition, def.transitions.iter().map(|t| t.id.as_str()))
+            .map(|c| format!("did you mean `{c}`?"));
+        return Err(Refusal::NotFound { what: "transition", id: transition.to_string(), hint });
+    };
+    if !t.from.contains(&case.state) {
+        let from: Vec<&str> = t.from.iter().map(|s| s.as_str()).collect();
+        return Err(Refusal::NotAvailable(format!(
+            "the case is in `{}`; `{}` leaves from {}",
+            case.state,
+            t.id,
+            from.join(", ")
+        )));
+    }
+    crate::access::may_request(def, t, actor).map_err(Refusal::NotAllowed)?;
+    let status = Evaluator::new(def, case, now).transition(t);
+    if let Err(reason) = status.applies {
+        return Err(Refusal::NotAvailable(format!("`{}` {reason}", t.id)));
+    }
+    if !status.unmet.is_empty() {
+        return Err(Refusal::Blocked { transition: t.id.clone(), unmet: status.unmet });
+    }
+    decision.events.push(Event::Transitioned {
+        transition: t.id.clone(),
+        from: case.state.clone(),
+        to: t.to.clone(),
+        relied_on: t.fields_read(def),
+    });
+    for armed in &case.timers {
+        if !decision.cancel.contains(&armed.timer) {
+            decision.cancel.push(armed.timer.clone());
+        }
+    }
+    decision.arm.clear();
+    let mut after = case.clone();
+    after.apply(decision);
+    enter_state(def, &after, now, decision);
+    Ok(())
 }

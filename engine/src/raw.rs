@@ -1,7 +1,7 @@
 //! The serde mirror of a workflow file. Everything here is as written; `load` turns it
 //! into a checked `Definition` or a list of diagnostics.
 
-use crate::snapshot::Answer;
+use crate::values::Answer;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};

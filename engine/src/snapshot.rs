@@ -2,135 +2,12 @@
 //! approvals and armed timers. The store loads it; the scenario runner keeps one in
 //! memory. `apply` is the only place that says how a decision changes a case.
 
-use crate::decide::{Decision, Event};
-use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TimerId, TransitionId};
+use crate::decision::{Decision, Event};
+use crate::ids::{EvidenceId, FieldId, RoleId, StateId, TransitionId};
 use jiff::Timestamp;
-use jiff::civil::Date;
 use std::collections::BTreeMap;
 
-/// Who acts: a user with roles, a provider through an emailed link, or the system
-/// (timers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// A stable id: a user's email, `link:<role>` for a provider link, `system`.
-    pub id: String,
-    /// Role ids the actor holds.
-    pub roles: Vec<String>,
-    /// What kind of actor this is.
-    pub kind: ActorKind,
-}
-
-/// The kinds of actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActorKind {
-    /// A person with an account.
-    User,
-    /// An external party acting through a signed link scoped to one case and role.
-    Link,
-    /// Gatehouse itself, firing a timer.
-    System,
-}
-
-impl Actor {
-    /// A user with roles.
-    pub fn user(id: impl Into<String>, roles: impl IntoIterator<Item = impl Into<String>>) -> Actor {
-        Actor { id: id.into(), roles: roles.into_iter().map(Into::into).collect(), kind: ActorKind::User }
-    }
-
-    /// An external role acting through a signed link.
-    pub fn link(role: &str) -> Actor {
-        Actor { id: format!("link:{role}"), roles: vec![role.to_string()], kind: ActorKind::Link }
-    }
-
-    /// Gatehouse itself.
-    pub fn system() -> Actor {
-        Actor { id: "system".into(), roles: Vec::new(), kind: ActorKind::System }
-    }
-
-    /// Whether the actor holds `role`.
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-}
-
-/// A typed field value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldValue {
-    /// Text, email and choice fields.
-    Text(String),
-    /// Money, in pence.
-    Pence(i64),
-    /// A decimal number.
-    Number(f64),
-    /// A whole number.
-    Integer(i64),
-    /// Yes or no.
-    Bool(bool),
-    /// A date.
-    Date(Date),
-}
-
-impl FieldValue {
-    /// The value for people: money as £1,234.50, dates as 2027-03-31.
-    pub fn display(&self) -> String {
-        match self {
-            FieldValue::Text(s) => s.clone(),
-            FieldValue::Pence(p) => format_pounds(*p),
-            FieldValue::Number(n) => n.to_string(),
-            FieldValue::Integer(n) => n.to_string(),
-            FieldValue::Bool(b) => if *b { "yes" } else { "no" }.into(),
-            FieldValue::Date(d) => d.to_string(),
-        }
-    }
-}
-
-fn format_pounds(pence: i64) -> String {
-    let sign = if pence < 0 { "-" } else { "" };
-    let p = pence.unsigned_abs();
-    let pounds = (p / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in pounds.chars().enumerate() {
-        if i > 0 && (pounds.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    if p.is_multiple_of(100) { format!("{sign}£{grouped}") } else { format!("{sign}£{grouped}.{:02}", p % 100) }
-}
-
-/// An answer to one checklist item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// Considered, and it applies.
-    Yes,
-    /// Considered, and it does not hold.
-    No,
-    /// Considered, and not relevant to this case.
-    NotApplicable,
-}
-
-/// What a piece of evidence holds.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EvidenceContent {
-    /// A stored file, content-addressed.
-    Document {
-        /// sha256 of the content, hex.
-        sha256: String,
-        /// The file name as uploaded (for display only).
-        name: String,
-        /// Size in bytes.
-        size: u64,
-        /// Media type.
-        media_type: String,
-    },
-    /// Checklist answers by item id, with an optional note each.
-    Checklist(BTreeMap<String, (Answer, Option<String>)>),
-    /// A confirmation.
-    Acknowledgement {
-        /// An optional note from whoever acknowledged.
-        note: Option<String>,
-    },
-}
+pub use crate::values::{Actor, ActorKind, Answer, ArmedTimer, Basis, EvidenceContent, FieldValue, Meeting, Verdict};
 
 /// A piece of evidence a case holds (the current one of its type).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,24 +20,6 @@ pub struct EvidenceRecord {
     pub by: String,
     /// When.
     pub at: Timestamp,
-}
-
-/// Approve or reject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// In favour.
-    Approve,
-    /// Against; blocks the gate.
-    Reject,
-}
-
-/// Where an approval was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Meeting {
-    /// The meeting's name ("PIG, March").
-    pub name: String,
-    /// Its date.
-    pub date: Date,
 }
 
 /// A recorded approval or rejection.
@@ -182,14 +41,10 @@ pub struct ApprovalRecord {
     pub meeting: Option<Meeting>,
     /// A conflict of interest declared with it (the approval then does not count).
     pub conflict: Option<String>,
-    /// What it approved: each fact it rests on, as it was ([`crate::basis`]). `None` for
+    /// What it approved: each fact it rests on, as it was (`basis`). `None` for
     /// approvals recorded before approvals were bound to what they saw.
     pub basis: Option<Basis>,
 }
-
-/// The facts an approval rests on, each as it was when given: `field:<id>` or
-/// `evidence:<id>`, to a fingerprint of its value (empty when unset or not held).
-pub type Basis = BTreeMap<String, String>;
 
 /// A taken transition that relied on fields: they are locked until the case returns to
 /// a state it had been in before the transition was taken.
@@ -222,17 +77,6 @@ pub struct ConflictRecord {
     pub reason: String,
     /// When.
     pub at: Timestamp,
-}
-
-/// A timer armed on the case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArmedTimer {
-    /// Which timer.
-    pub timer: TimerId,
-    /// When it is next due.
-    pub due_at: Timestamp,
-    /// How many times it has fired already in this visit.
-    pub occurrence: u32,
 }
 
 /// One case as the engine sees it.
@@ -271,6 +115,27 @@ pub struct CaseSnapshot {
 }
 
 impl CaseSnapshot {
+    /// A case in `state` before its `Opened` event, opened by `actor` at `now`.
+    pub fn blank(state: StateId, actor: &Actor, now: Timestamp) -> CaseSnapshot {
+        CaseSnapshot {
+            id: 0,
+            state,
+            version: 0,
+            visit: 0,
+            fields: BTreeMap::new(),
+            evidence: BTreeMap::new(),
+            approvals: Vec::new(),
+            conflicts: Vec::new(),
+            created_by: actor.id.clone(),
+            created_at: now,
+            entered_by: actor.id.clone(),
+            entered_at: now,
+            timers: Vec::new(),
+            relied: Vec::new(),
+            visited: Vec::new(),
+        }
+    }
+
     /// The snapshot after `decision`: the single definition of how events change a case.
     pub fn apply(&mut self, decision: &Decision) {
         for event in &decision.events {
@@ -333,13 +198,13 @@ impl CaseSnapshot {
                     EvidenceRecord { evidence: evidence.clone(), content: content.clone(), by: actor.to_string(), at };
                 self.evidence.insert(evidence.clone(), record);
             }
-            Event::ApprovalRecorded { role, verdict, comment, meeting, conflict, basis } => {
+            Event::ApprovalRecorded { role, verdict, comment, meeting, conflict, basis, visit } => {
                 self.approvals.push(ApprovalRecord {
                     role: role.clone(),
                     verdict: *verdict,
                     by: actor.to_string(),
                     at,
-                    visit: self.visit,
+                    visit: *visit,
                     comment: comment.clone(),
                     meeting: meeting.clone(),
                     conflict: conflict.clone(),

@@ -50,32 +50,6 @@ pub struct TemplateData {
     pub timer: String,
 }
 
-impl TemplateData {
-    /// What a template is rendered with for `case` of `def` (none for a workflow
-    /// schedule's message): the workflow, the case's id, web address (under
-    /// `base_url`), state and every declared field as shown to people (empty when not
-    /// set). Recipient, link, deadline and timer are the sender's to fill in.
-    pub fn for_case(def: &crate::Definition, case: Option<&crate::snapshot::CaseSnapshot>, base_url: &str) -> Self {
-        let mut data = TemplateData {
-            workflow_id: def.id.clone(),
-            workflow_title: def.title.clone(),
-            fields: def.fields.keys().map(|f| (f.to_string(), String::new())).collect(),
-            ..TemplateData::default()
-        };
-        if let Some(case) = case {
-            data.case_id = case.id;
-            data.case_url = format!("{}/cases/{}", base_url.trim_end_matches('/'), case.id);
-            data.state = case.state.to_string();
-            data.state_title =
-                def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
-            for (id, value) in &case.fields {
-                data.fields.insert(id.to_string(), value.display());
-            }
-        }
-        data
-    }
-}
-
 /// A rendered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -96,10 +70,15 @@ pub fn states_field(text: &str, field: &str) -> bool {
     })
 }
 
+/// The template of the email that tells a role an approval it gave has gone stale.
+/// A workflow folder may hold its own `templates/approval-stale.txt`; otherwise
+/// Gatehouse's ([`builtin`]) is used.
+pub const STALE_TEMPLATE: &str = "approval-stale";
+
 /// Gatehouse's own template for `name`, used when a workflow folder has none of that
 /// name: the email telling a role that an approval it gave no longer counts.
 pub fn builtin(name: &str) -> Option<TemplateSource> {
-    (name == crate::basis::STALE_TEMPLATE).then(|| TemplateSource {
+    (name == STALE_TEMPLATE).then(|| TemplateSource {
         file: "(built in) approval-stale.txt".into(),
         text: STALE_TEXT.into(),
         html: None,

@@ -196,7 +196,7 @@ tests:
         Ok(l) => {
             let warnings: Vec<String> =
                 l.warnings.iter().map(|w| w.to_string()).filter(|w| w.contains("notice")).collect();
-            let runs: Vec<String> = gatehouse_engine::scenario::run_all(&l.definition)
+            let runs: Vec<String> = gatehouse_engine::scenario::run_all(&l.definition, &l.scenarios)
                 .into_iter()
                 .map(|o| o.failure.map_or("PASS".to_string(), |(_, m)| format!("FAIL: {m}")))
                 .collect();

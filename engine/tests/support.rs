@@ -32,7 +32,7 @@ pub fn run(yaml: &str, templates: &[&str]) -> String {
         Err(diags) => return diags.iter().map(|d| format!("{d}\n")).collect(),
     };
     let mut out = String::new();
-    for o in gatehouse_engine::scenario::run_all(&loaded.definition) {
+    for o in gatehouse_engine::scenario::run_all(&loaded.definition, &loaded.scenarios) {
         match o.failure {
             None => out.push_str(&format!("PASS {}\n", o.name)),
             Some((line, m)) => out.push_str(&format!("FAIL {} (line {line}): {m}\n", o.name)),

@@ -125,7 +125,7 @@ impl Store {
                 .n;
             row.id = Set(id);
             after.id = id;
-            let writes = Writes::of(id, &AuditHead::genesis(), None, &after, decision);
+            let writes = Writes::of(id, &AuditHead::genesis(), None, decision);
             let (insert, values) = insert_returning_id(&row);
             if let Some(statement) = writes.one_statement(&insert, values) {
                 Updated::find_by_statement(statement).one(&self.db).await?;
@@ -135,7 +135,7 @@ impl Store {
         let (txn, _turn) = self.begin_write().await?;
         let id = case::Entity::insert(row).exec(&txn).await?.last_insert_id;
         after.id = id;
-        Writes::of(id, &AuditHead::genesis(), None, &after, decision).write_each(&txn).await?;
+        Writes::of(id, &AuditHead::genesis(), None, decision).write_each(&txn).await?;
         txn.commit().await?;
         Ok(after)
     }
@@ -228,7 +228,7 @@ impl Plan {
     pub(super) fn new(before: &CaseSnapshot, head: &AuditHead, decision: &Decision) -> Plan {
         let mut after = before.clone();
         after.apply(decision);
-        let writes = Writes::of(before.id, head, Some(before), &after, decision);
+        let writes = Writes::of(before.id, head, Some(before), decision);
         let set = [
             ("state", Value::from(after.state.to_string())),
             ("version", after.version.into()),

@@ -241,8 +241,8 @@ pub fn event_payload(e: &Event) -> Value {
                 "reason": reason, "broken": broken, "back_to": back_to.as_ref().map(|s| s.as_str()),
             })
         }
-        Event::ApprovalRecorded { role, verdict, comment, meeting, conflict, basis } => json!({
-            "role": role.as_str(), "verdict": verdict_name(*verdict), "comment": comment,
+        Event::ApprovalRecorded { role, verdict, comment, meeting, conflict, basis, visit } => json!({
+            "role": role.as_str(), "verdict": verdict_name(*verdict), "comment": comment, "visit": visit,
             "meeting": meeting_json(meeting), "conflict": conflict,
             "basis": basis, "digest": basis.as_ref().map(gatehouse_engine::basis::digest),
         }),

@@ -48,15 +48,9 @@ pub(super) struct Writes {
 }
 
 impl Writes {
-    /// What `decision`, made against `before` (none for a new case) and leaving the case
-    /// as `after`, writes for case `case_id`, its events chained after `head`.
-    pub(super) fn of(
-        case_id: i64,
-        head: &AuditHead,
-        before: Option<&CaseSnapshot>,
-        after: &CaseSnapshot,
-        decision: &Decision,
-    ) -> Writes {
+    /// What `decision`, made against `before` (none for a new case), writes for case
+    /// `case_id`, its events chained after `head`.
+    pub(super) fn of(case_id: i64, head: &AuditHead, before: Option<&CaseSnapshot>, decision: &Decision) -> Writes {
         let at = codec::to_chrono(decision.at);
         let actor = &decision.actor;
         // The evidence types with a current row, which a new attachment supersedes.
@@ -96,7 +90,7 @@ impl Writes {
                     let supersedes = !current.insert(id);
                     writes.evidence.push(Attached { row, evidence_type: id.to_string(), supersedes });
                 }
-                Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared, basis } => {
+                Event::ApprovalRecorded { role, verdict, comment, meeting, conflict: declared, basis, visit } => {
                     writes.approvals.push(approval::ActiveModel {
                         id: Default::default(),
                         case_id: Set(case_id),
@@ -104,9 +98,7 @@ impl Writes {
                         verdict: Set(codec::verdict_name(*verdict).to_string()),
                         approved_by: Set(actor.clone()),
                         approved_at: Set(at),
-                        // Approvals belong to the visit in which they were given: the
-                        // visit before any transition in this same decision.
-                        visit: Set(approval_visit(after, decision) as i32),
+                        visit: Set(*visit as i32),
                         comment: Set(comment.clone()),
                         meeting_name: Set(meeting.as_ref().map(|m| m.name.clone())),
                         meeting_date: Set(meeting.as_ref().map(|m| codec::date_to_chrono(m.date))),
@@ -314,12 +306,6 @@ fn rearm() -> OnConflict {
             timer::Column::LeaseUntil,
         ])
         .to_owned()
-}
-
-/// The visit an approval in `decision` was given in.
-fn approval_visit(after: &CaseSnapshot, decision: &Decision) -> u32 {
-    let transitions = decision.events.iter().filter(|e| matches!(e, Event::Transitioned { .. })).count() as u32;
-    after.visit - transitions
 }
 
 /// The values of a statement being built, numbered `$1`, `$2`, … as they are added.

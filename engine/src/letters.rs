@@ -1,0 +1,32 @@
+//! What a letter is rendered with for a case: the template data the mail sender and the
+//! scenario runner both start from.
+
+use crate::definition::Definition;
+use crate::snapshot::CaseSnapshot;
+use crate::templates::TemplateData;
+
+impl TemplateData {
+    /// What a template is rendered with for `case` of `def` (none for a workflow
+    /// schedule's message): the workflow, the case's id, web address (under
+    /// `base_url`), state and every declared field as shown to people (empty when not
+    /// set). Recipient, link, deadline and timer are the sender's to fill in.
+    pub fn for_case(def: &Definition, case: Option<&CaseSnapshot>, base_url: &str) -> Self {
+        let mut data = TemplateData {
+            workflow_id: def.id.clone(),
+            workflow_title: def.title.clone(),
+            fields: def.fields.keys().map(|f| (f.to_string(), String::new())).collect(),
+            ..TemplateData::default()
+        };
+        if let Some(case) = case {
+            data.case_id = case.id;
+            data.case_url = format!("{}/cases/{}", base_url.trim_end_matches('/'), case.id);
+            data.state = case.state.to_string();
+            data.state_title =
+                def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
+            for (id, value) in &case.fields {
+                data.fields.insert(id.to_string(), value.display());
+            }
+        }
+        data
+    }
+}
