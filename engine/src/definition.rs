@@ -371,6 +371,8 @@ pub struct Schedule {
     pub cron_text: String,
     /// The parsed schedule.
     pub cron: cron::Schedule,
+    /// The workflow's zone, in which the schedule's times are read.
+    pub zone: chrono_tz::Tz,
     /// The message.
     pub send: Send,
     /// Citation.

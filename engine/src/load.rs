@@ -222,7 +222,7 @@ impl Checker {
         let transitions = self.transitions(&raw.transitions, &refs);
         self.graph_checks(&raw, &states, initial.as_ref(), &transitions);
         let timers = self.timers(&raw.timers, &refs, &fields, &transitions);
-        let schedules = self.schedules(&raw.schedules, &roles);
+        let schedules = self.schedules(&raw.schedules, &roles, &timezone_name);
         let contract = raw.contract.as_ref().map(|c| self.contract(c, &fields, &states, &params, &scope));
 
         let mut template_names: Vec<(String, TemplateName)> = Vec::new();

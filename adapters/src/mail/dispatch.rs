@@ -8,7 +8,7 @@
 //! transaction. Nothing is ever dropped silently.
 
 use super::compose::{self, Recipient};
-use super::recipients::{self, CREATOR, Links, Members};
+use super::recipients::{self, Links, Members};
 use super::{Backoff, SendError, Transport};
 use crate::host::{Host, HostError, WorkerError};
 use crate::store::{NewMessage, OutboxMessage, Store};
@@ -269,19 +269,13 @@ async fn fail<H: Host>(
 /// be delivered. None for a message without a case, and for an escalation itself.
 pub fn escalation(config: &MailConfig, m: &OutboxMessage, def: Option<&Definition>) -> Option<NewMessage> {
     let case_id = m.message.case_id?;
-    if m.message.key.ends_with("/escalation") {
-        return None;
-    }
-    let mut to = vec![CREATOR.to_string()];
-    if def.and_then(|d| d.role(&config.escalation_role)).is_some_and(|(_, r)| !r.is_external()) {
-        to.push(config.escalation_role.clone());
-    }
+    let e = gatehouse_engine::escalation::escalate(&m.message.key, def, &config.escalation_role)?;
     Some(NewMessage {
         case_id: Some(case_id),
         workflow_id: None,
-        key: format!("{}/escalation", m.message.key),
+        key: e.key,
         template: config.escalation_template.clone(),
-        recipients: to,
+        recipients: e.to,
         deadline: None,
         timer_id: m.message.timer_id.clone(),
     })

@@ -13,7 +13,7 @@ use lettre::Address;
 use std::collections::HashMap;
 
 /// The recipient that means "the person who opened the case".
-pub const CREATOR: &str = "@creator";
+pub use gatehouse_engine::escalation::CREATOR;
 
 /// How links in messages are made.
 #[derive(Debug, Clone)]

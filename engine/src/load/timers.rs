@@ -175,8 +175,25 @@ impl Checker {
         (!to.is_empty()).then(|| Send { to, template: TemplateName::new(&s.template), must_state })
     }
 
-    pub(super) fn schedules(&mut self, raw: &[RawSchedule], roles: &IndexMap<RoleId, Role>) -> Vec<Schedule> {
+    pub(super) fn schedules(
+        &mut self,
+        raw: &[RawSchedule],
+        roles: &IndexMap<RoleId, Role>,
+        timezone: &str,
+    ) -> Vec<Schedule> {
         let mut out = Vec::new();
+        let zone = match timezone.parse::<chrono_tz::Tz>() {
+            Ok(zone) => Some(zone),
+            Err(_) if raw.is_empty() => None,
+            Err(_) => {
+                self.err(
+                    "timezone",
+                    format!("`{timezone}` is not a time zone schedules can run in"),
+                    Some("for England use `Europe/London`".into()),
+                );
+                None
+            }
+        };
         let mut seen = BTreeSet::new();
         for (i, s) in raw.iter().enumerate() {
             let path = format!("schedules.{i}");
@@ -193,12 +210,13 @@ impl Checker {
                 }
             };
             let send = self.send(&format!("{path}.send"), &s.send, roles, &[], true);
-            if let (Some(cron), Some(send)) = (cron, send) {
+            if let (Some(cron), Some(send), Some(zone)) = (cron, send, zone) {
                 out.push(Schedule {
                     id: s.id.clone(),
                     title: s.title.clone(),
                     cron_text: s.cron.clone(),
                     cron,
+                    zone,
                     send,
                     source: s.source.clone(),
                 });
