@@ -9,7 +9,7 @@ use gatehouse_adapters::store::{
     AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, StateCount, Store, StoreError,
 };
 use gatehouse_engine::access::{Oversight, may_read};
-use gatehouse_engine::decide::{Command, Decision, Problem, Refusal, decide, open};
+use gatehouse_engine::decide::{Command, Decision, Problem, decide, open};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::gates::{TransitionStatus, Unmet};
@@ -20,71 +20,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-/// Why a service call did not do what was asked, grouped by what the caller must do.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// The input is wrong.
-    #[error("invalid input: {}", problems_text(.0))]
-    Invalid(Vec<Problem>),
-    /// No such case, workflow, transition...
-    #[error("{0}")]
-    NotFound(String),
-    /// The actor may not do this.
-    #[error("not allowed: {0}")]
-    NotAllowed(String),
-    /// Not possible in the case's current situation.
-    #[error("not available: {0}")]
-    NotAvailable(String),
-    /// The transition's gates do not hold.
-    #[error("`{transition}` is blocked: {}", unmet_text(.unmet))]
-    Blocked {
-        /// The transition.
-        transition: TransitionId,
-        /// Every unmet gate.
-        unmet: Vec<Unmet>,
-    },
-    /// The case changed since the requester saw it.
-    #[error("the case changed: you saw version {expected}, it is now at version {actual}")]
-    Conflict {
-        /// The version the requester saw.
-        expected: i64,
-        /// The current version.
-        actual: i64,
-    },
-    /// Something broke on our side.
-    #[error(transparent)]
-    Internal(#[from] StoreError),
-}
-
-fn problems_text(p: &[Problem]) -> String {
-    p.iter()
-        .map(|p| match &p.field {
-            Some(f) => format!("{f}: {}", p.message),
-            None => p.message.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn unmet_text(u: &[Unmet]) -> String {
-    u.iter().map(|u| format!("{}: {}", u.gate, u.message)).collect::<Vec<_>>().join("; ")
-}
-
-impl From<Refusal> for AppError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::Invalid(p) => AppError::Invalid(p),
-            Refusal::NotFound { what, id, hint } => AppError::NotFound(format!(
-                "unknown {what} `{id}`{}",
-                hint.map(|h| format!(" ({h})")).unwrap_or_default()
-            )),
-            Refusal::NotAllowed(m) => AppError::NotAllowed(m),
-            Refusal::NotAvailable(m) => AppError::NotAvailable(m),
-            Refusal::Blocked { transition, unmet } => AppError::Blocked { transition, unmet },
-            Refusal::Conflict { expected, actual } => AppError::Conflict { expected, actual },
-        }
-    }
-}
+mod error;
+mod publish;
+pub use error::AppError;
+pub use publish::publish_folder;
 
 /// How the app is set up.
 #[derive(Debug, Clone)]
@@ -664,29 +603,6 @@ pub fn safe_file_name(name: &str) -> String {
         base.chars().filter(|c| !c.is_control()).collect::<String>().trim().trim_start_matches('.').to_string();
     let cleaned: String = cleaned.chars().take(200).collect();
     if cleaned.is_empty() { "upload".into() } else { cleaned }
-}
-
-/// Read a workflows folder, check every workflow, and publish each one. Any error in
-/// any file stops everything: a half-published folder helps nobody.
-pub async fn publish_folder(
-    store: &Store,
-    folder: &Path,
-    now: jiff::Timestamp,
-) -> anyhow::Result<(Library, PublishReport)> {
-    let report = gatehouse_adapters::workflows::load_paths(&[folder.to_path_buf()])?;
-    if report.has_errors() {
-        let errors: Vec<String> = report.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
-        anyhow::bail!("the workflows in {} have errors:\n{}", folder.display(), errors.join("\n"));
-    }
-    let (library, _) = gatehouse_adapters::workflows::read_library(folder)?;
-    let mut files = Vec::new();
-    for (path, loaded) in &report.loaded {
-        let source = std::fs::read_to_string(path)?;
-        let def = &loaded.definition;
-        let outcome = store.publish(&path.display().to_string(), &source, def, now).await?;
-        files.push((path.display().to_string(), def.id.clone(), def.version, outcome));
-    }
-    Ok((library, PublishReport { files }))
 }
 
 /// A document on its way into the file store.

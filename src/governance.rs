@@ -164,10 +164,7 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
         fields.insert(row.id, f);
         pinned.insert(row.id, def);
     }
-    let service = |id: i64| -> Option<String> {
-        let f = fields.get(&id)?;
-        f.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display())
-    };
+    let service = |id: i64| -> Option<String> { pinned.get(&id)?.service_of(fields.get(&id)?) };
     let state_title = |workflow: &str, state: &str| {
         latest
             .get(workflow)

@@ -380,6 +380,16 @@ pub struct Schedule {
 }
 
 impl Definition {
+    /// The service a case is about, for lists and headings: the value of the field the
+    /// `contract:` block names as its `service`, when the workflow has one and it is set.
+    pub fn service_of(
+        &self,
+        fields: &std::collections::BTreeMap<FieldId, crate::values::FieldValue>,
+    ) -> Option<String> {
+        let field = self.contract.as_ref()?.service.as_ref()?;
+        fields.get(field).map(|v| v.display())
+    }
+
     /// The day `at` falls on in the workflow's zone.
     pub fn day(&self, at: jiff::Timestamp) -> jiff::civil::Date {
         at.to_zoned(self.timezone.clone()).date()

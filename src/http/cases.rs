@@ -247,8 +247,8 @@ pub async fn approve(
     Json(body): Json<ApprovalRequest>,
 ) -> Answered {
     let verdict = match body.decision {
-        Decision::Approve => Verdict::Approve,
-        Decision::Reject => Verdict::Reject,
+        ApprovalDecision::Approve => Verdict::Approve,
+        ApprovalDecision::Reject => Verdict::Reject,
     };
     let meeting = body.meeting.map(|m| Meeting { name: m.name, date: m.date });
     let view = http.app.record_approval(&caller.actor, id, &body.role, verdict, body.comment, meeting, None).await?;

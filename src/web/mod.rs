@@ -6,6 +6,7 @@
 // A refusal is built once, on the cold path, and answered at once: its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod actions;
 pub mod amend;
 pub mod governance;
 pub mod pages;
@@ -68,12 +69,12 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/cases", get(pages::cases))
         .route("/cases/new", get(pages::new_case_page).post(pages::new_case))
         .route("/cases/{id}", get(pages::case_page))
-        .route("/cases/{id}/evidence", post(pages::upload))
-        .route("/cases/{id}/evidence/{kind}/file", get(pages::download))
-        .route("/cases/{id}/checklist", post(pages::checklist))
-        .route("/cases/{id}/approvals", post(pages::approve))
+        .route("/cases/{id}/evidence", post(actions::upload))
+        .route("/cases/{id}/evidence/{kind}/file", get(actions::download))
+        .route("/cases/{id}/checklist", post(actions::checklist))
+        .route("/cases/{id}/approvals", post(actions::approve))
         .route("/cases/{id}/amendments", post(amend::amend))
-        .route("/cases/{id}/transitions", post(pages::transition))
+        .route("/cases/{id}/transitions", post(actions::transition))
         .route("/governance", get(governance::dashboard))
         .route("/contracts", get(governance::register))
         .route("/contracts.csv", get(governance::register_csv))

@@ -47,7 +47,7 @@ async fn provider_response(
                 "provided_at": view.case.evidence.get(id).map(|r| at(&r.at))})
         })
         .collect();
-    let service = view.case.fields.iter().find(|(k, _)| k.as_str() == "service_name").map(|(_, v)| v.display());
+    let service = view.definition.service_of(&view.case.fields);
     // A closed case takes nothing more: the page says so instead of offering forms.
     let closed = def.states.get(&view.case.state).is_some_and(|s| s.terminal);
     render(
