@@ -77,7 +77,7 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
 
     // The early engagement letter asks the provider for its response, and its link
     // cannot be used to acknowledge a notice that has not been served.
-    let early = wait_for(&smtp, "director@kirkstall.example.org", "early conversation").await;
+    let early = smtp.wait_for("director@kirkstall.example.org", "early conversation").await;
     let early = early.link_token().expect("the letter carries a link");
     let asked = server.get(Some(&early), "/api/link").await;
     let asked: Vec<&str> =
@@ -184,7 +184,7 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
     assert_eq!(served.blocked_by("complete_decommissioning").unwrap(), ["notice_acknowledged", "contract_ended"]);
 
     // The provider acknowledges notice from the link in the email they were sent.
-    let notice = wait_for(&smtp, "director@kirkstall.example.org", "notice").await;
+    let notice = smtp.wait_for("director@kirkstall.example.org", "notice").await;
     let token = notice.link_token().expect("the notice carries a link");
     let link = server.get(Some(&token), "/api/link").await;
     link.expect(200);
@@ -216,20 +216,6 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
 on_both!(walk_a_leeds_decommissioning_case, walk_a_leeds_decommissioning_case);
 
 /// The message to `to` whose subject mentions `subject`, once the dispatcher sent it.
-async fn wait_for(smtp: &SmtpServer, to: &str, subject: &str) -> support::smtp::Received {
-    for _ in 0..300 {
-        if let Some(m) = smtp
-            .messages()
-            .into_iter()
-            .find(|m| m.rcpt_to.iter().any(|r| r == to) && m.subject().to_lowercase().contains(subject))
-        {
-            return m;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let got: Vec<String> = smtp.messages().iter().map(|m| format!("{:?}: {}", m.rcpt_to, m.subject())).collect();
-    panic!("no message to {to} about {subject}; got {got:?}");
-}
 
 // ---------------------------------------------------------------------------------------
 // Who may do what

@@ -63,7 +63,7 @@ async fn locked_facts_and_bound_approvals(backend: Backend) {
     assert_eq!(stale.blocked_by("approve_administrative_decision"), Some(vec!["chief_officer".to_string()]));
     let why = stale.json["approvals"][0]["stale"].as_str().expect("the approval is stale").to_string();
     assert!(why.starts_with("approved on ") && why.contains("Equality impact assessment was replaced on"), "{why}");
-    let mail = wait_for(&smtp, "colin@leeds.example", "please look again").await;
+    let mail = smtp.wait_for("colin@leeds.example", "please look again").await;
     assert!(mail.subject().contains(&format!("case {id}")), "{}", mail.subject());
     assert!(
         server.post(alice, &format!("{case}/transitions"), step("approve_administrative_decision")).await.status == 422
@@ -205,19 +205,4 @@ async fn submitted_for_an_administrative_decision(server: &Server, alice: &str) 
     }
     server.post(alice, &format!("{case}/transitions"), step("submit_administrative_decision")).await.expect(200);
     id
-}
-
-async fn wait_for(smtp: &SmtpServer, to: &str, subject: &str) -> support::smtp::Received {
-    for _ in 0..300 {
-        if let Some(m) = smtp
-            .messages()
-            .into_iter()
-            .find(|m| m.rcpt_to.iter().any(|r| r == to) && m.subject().to_lowercase().contains(subject))
-        {
-            return m;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let got: Vec<String> = smtp.messages().iter().map(|m| format!("{:?}: {}", m.rcpt_to, m.subject())).collect();
-    panic!("no message to {to} about {subject}; got {got:?}");
 }

@@ -140,6 +140,23 @@ impl SmtpServer {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// The first message to `to` whose subject contains `subject` (lower case), waiting
+    /// up to 30 s for it to arrive.
+    pub async fn wait_for(&self, to: &str, subject: &str) -> Received {
+        for _ in 0..300 {
+            if let Some(m) = self
+                .messages()
+                .into_iter()
+                .find(|m| m.rcpt_to.iter().any(|r| r == to) && m.subject().to_lowercase().contains(subject))
+            {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let got: Vec<String> = self.messages().iter().map(|m| format!("{:?}: {}", m.rcpt_to, m.subject())).collect();
+        panic!("no message to {to} about {subject}; got {got:?}");
+    }
+
     /// Every message accepted so far, in the order accepted.
     pub fn messages(&self) -> Vec<Received> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
