@@ -5,8 +5,8 @@
 //!
 //! Usage: outbox_worker DATABASE_URL WORKFLOWS_DIR DATA_DIR SMTP_URL SECRET
 
+use gatehouse::app::workers::{AppHost, WorkerSettings};
 use gatehouse::app::{App, AppConfig};
-use gatehouse::app_timers::{AppHost, WorkerSettings};
 use gatehouse::clock::SystemClock;
 use gatehouse_adapters::mail::{self, MailContext, MailOutcome};
 use gatehouse_adapters::scheduler::Wake;

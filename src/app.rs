@@ -22,6 +22,7 @@ use std::sync::{Arc, RwLock};
 
 mod error;
 mod publish;
+pub mod workers;
 pub use error::AppError;
 pub use publish::publish_folder;
 

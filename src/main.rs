@@ -4,8 +4,8 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gatehouse::app::AppConfig;
-use gatehouse::authoring::{self, ExplainFormat, GraphFormat};
-use gatehouse::operations::{self, ServeConfig};
+use gatehouse::cli::authoring::{self, ExplainFormat, GraphFormat};
+use gatehouse::cli::service::{self, ServeConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +52,7 @@ enum Command {
         #[arg(long = "oversight-role", env = "GATEHOUSE_OVERSIGHT_ROLES", value_delimiter = ',')]
         oversight_roles: Vec<String>,
         #[command(flatten)]
-        workers: gatehouse::app_timers::WorkerSettings,
+        workers: gatehouse::app::workers::WorkerSettings,
         #[command(flatten)]
         http: gatehouse::http::HttpSettings,
     },
@@ -197,30 +197,28 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, oversight_roles, workers, http } => {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
-            block_on(operations::serve(ServeConfig { app, listen, workers, http }))
+            block_on(service::serve(ServeConfig { app, listen, workers, http }))
         }
         Command::Timers { db, workflows, due_before } => {
-            block_on(gatehouse::timers_cli::list_timers(&db.url, &workflows, due_before, &mut out))
+            block_on(gatehouse::cli::timers::list_timers(&db.url, &workflows, due_before, &mut out))
         }
         Command::Users { command: UsersCommand::Add { db, email, name, roles } } => {
-            block_on(gatehouse::users_cli::add(&db.url, &email, &name, &roles, &mut out))
+            block_on(gatehouse::cli::users::add(&db.url, &email, &name, &roles, &mut out))
         }
         Command::Users { command: UsersCommand::List { db } } => {
-            block_on(gatehouse::users_cli::list(&db.url, &mut out))
+            block_on(gatehouse::cli::users::list(&db.url, &mut out))
         }
         Command::Users { command: UsersCommand::Revoke { db, email } } => {
-            block_on(gatehouse::users_cli::revoke(&db.url, &email, &mut out))
+            block_on(gatehouse::cli::users::revoke(&db.url, &email, &mut out))
         }
-        Command::Migrate { db } => block_on(operations::migrate(&db.url, &mut out)),
+        Command::Migrate { db } => block_on(service::migrate(&db.url, &mut out)),
         Command::Workflows { command: WorkflowsCommand::Publish { db, paths } } => {
-            block_on(operations::publish(&db.url, &paths, &mut out))
+            block_on(service::publish(&db.url, &paths, &mut out))
         }
-        Command::Audit { command: AuditCommand::Verify { db } } => {
-            block_on(operations::audit_verify(&db.url, &mut out))
-        }
+        Command::Audit { command: AuditCommand::Verify { db } } => block_on(service::audit_verify(&db.url, &mut out)),
         Command::Validate { paths, strict } => authoring::validate(&paths, strict, &mut out),
         Command::Test { paths, mutants: false } => authoring::test(&paths, &mut out),
-        Command::Test { paths, mutants: true } => gatehouse::mutation::run(&paths, &mut out),
+        Command::Test { paths, mutants: true } => gatehouse::cli::mutants::run(&paths, &mut out),
         Command::Graph { file, format } => {
             let format = match format {
                 GraphArg::Mermaid => GraphFormat::Mermaid,

@@ -5,7 +5,7 @@
 mod support;
 
 use gatehouse::app::App;
-use gatehouse::app_timers::start_workers;
+use gatehouse::app::workers::start_workers;
 use gatehouse::clock::{Clock, FixedClock};
 use gatehouse_adapters::mail::{self, MailOutcome};
 use gatehouse_adapters::scheduler::Wake;

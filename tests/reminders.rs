@@ -277,7 +277,7 @@ async fn listing(backend: Backend) {
     let id = case_in_notice(&rig).await;
     // 2026-01-05 + 10 days: the first reminder; the contract-end timers are in 2027.
     let mut out = Vec::new();
-    gatehouse::timers_cli::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2026, 1, 16), &mut out)
+    gatehouse::cli::timers::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2026, 1, 16), &mut out)
         .await
         .unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -286,7 +286,7 @@ async fn listing(backend: Backend) {
     );
     assert_eq!(text, expected);
     let mut out = Vec::new();
-    gatehouse::timers_cli::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2027, 12, 31), &mut out)
+    gatehouse::cli::timers::list_timers(&db.url, &support::workflows_dir(), jiff::civil::date(2027, 12, 31), &mut out)
         .await
         .unwrap();
     let text = String::from_utf8(out).unwrap();

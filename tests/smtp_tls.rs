@@ -8,7 +8,7 @@
 mod support;
 
 use gatehouse::app::App;
-use gatehouse::app_timers::WorkerSettings;
+use gatehouse::app::workers::WorkerSettings;
 use gatehouse::clock::FixedClock;
 use gatehouse_adapters::mail::MailOutcome;
 use gatehouse_adapters::store::Delivery;

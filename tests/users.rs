@@ -65,12 +65,13 @@ on_both!(users_hold_roles_and_tokens_are_kept_as_hashes, users);
 
 async fn cli(backend: Backend) {
     let db = fresh_db(backend).await;
-    let run =
-        |r: anyhow::Result<gatehouse::authoring::Status>, out: Vec<u8>| (r.unwrap(), String::from_utf8(out).unwrap());
+    let run = |r: anyhow::Result<gatehouse::cli::authoring::Status>, out: Vec<u8>| {
+        (r.unwrap(), String::from_utf8(out).unwrap())
+    };
     let mut out = Vec::new();
-    let r = gatehouse::users_cli::add(&db.url, "carol@leeds.example", "Carol", &roles(&["pig"]), &mut out).await;
+    let r = gatehouse::cli::users::add(&db.url, "carol@leeds.example", "Carol", &roles(&["pig"]), &mut out).await;
     let (status, text) = run(r, out);
-    assert_eq!(status, gatehouse::authoring::Status::Ok);
+    assert_eq!(status, gatehouse::cli::authoring::Status::Ok);
     let token = text
         .lines()
         .find_map(|l| l.strip_prefix("token (shown once; keep it safe): "))
@@ -78,19 +79,19 @@ async fn cli(backend: Backend) {
         .to_string();
     assert!(db.store().await.user_by_token(&token).await.unwrap().is_some());
     let mut out = Vec::new();
-    let r = gatehouse::users_cli::add(&db.url, "carol@leeds.example", "Carol", &[], &mut out).await;
+    let r = gatehouse::cli::users::add(&db.url, "carol@leeds.example", "Carol", &[], &mut out).await;
     assert_eq!(
         run(r, out),
         (
-            gatehouse::authoring::Status::InputWrong,
+            gatehouse::cli::authoring::Status::InputWrong,
             "error: a user with the email address carol@leeds.example already exists\n".into()
         )
     );
     let mut out = Vec::new();
-    let r = gatehouse::users_cli::revoke(&db.url, "carol@leeds.example", &mut out).await;
+    let r = gatehouse::cli::users::revoke(&db.url, "carol@leeds.example", &mut out).await;
     assert_eq!(run(r, out).1, "revoked carol@leeds.example\n");
     let mut out = Vec::new();
-    let r = gatehouse::users_cli::list(&db.url, &mut out).await;
+    let r = gatehouse::cli::users::list(&db.url, &mut out).await;
     assert!(run(r, out).1.starts_with("carol@leeds.example  Carol  pig  (revoked "));
     db.drop_database().await;
 }

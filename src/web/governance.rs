@@ -4,9 +4,9 @@
 use super::pages::{base, error_page};
 use super::render;
 use super::session::Session;
-use crate::contracts::{self, ContractFilter};
 use crate::http::Http;
 use crate::http::problem::Problem;
+use crate::reports::contracts::{self, ContractFilter};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub async fn dashboard(State(http): State<Arc<Http>>, session: Session) -> Response {
-    let d = match crate::governance::dashboard(&http.app, &session.actor).await {
+    let d = match crate::reports::governance::dashboard(&http.app, &session.actor).await {
         Ok(d) => d,
         Err(e) => return error_page(&Problem::from(e)),
     };

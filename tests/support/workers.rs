@@ -3,7 +3,7 @@
 
 use super::TestDb;
 use gatehouse::app::App;
-use gatehouse::app_timers::{AppHost, WorkerSettings};
+use gatehouse::app::workers::{AppHost, WorkerSettings};
 use gatehouse::clock::FixedClock;
 use gatehouse_adapters::links::LinkSigner;
 use gatehouse_adapters::mail::{self, MailContext, MailOutcome, Transport};

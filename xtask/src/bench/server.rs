@@ -15,9 +15,9 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, cmd, project_root};
 
 /// What the server logs: warnings and errors, and the startup lines of
-/// `gatehouse::operations`, one of which carries the bound address. No line per request,
+/// `gatehouse::cli::service`, one of which carries the bound address. No line per request,
 /// so that logging costs what it would in production, and little.
-pub const RUST_LOG: &str = "warn,gatehouse::operations=info";
+pub const RUST_LOG: &str = "warn,gatehouse::cli::service=info";
 
 /// The link secret the server signs with; the benchmarks follow no links.
 const SECRET: &str = "xtask bench: a benchmark secret, not a real one";

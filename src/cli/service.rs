@@ -2,7 +2,7 @@
 //! `audit verify` and `serve`.
 
 use crate::app::{App, AppConfig, publish_folder};
-use crate::authoring::Status;
+use crate::cli::authoring::Status;
 use crate::clock::{Clock, SystemClock};
 use anyhow::{Context, Result};
 use gatehouse_adapters::store::{Published, Store, StoreConfig};
@@ -74,7 +74,7 @@ pub struct ServeConfig {
     /// Where to listen.
     pub listen: SocketAddr,
     /// The scheduler and the outbox.
-    pub workers: crate::app_timers::WorkerSettings,
+    pub workers: crate::app::workers::WorkerSettings,
     /// HTTP limits and timeouts.
     pub http: crate::http::HttpSettings,
 }
@@ -95,7 +95,7 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     let app = Arc::new(app);
     let signer = config.workers.signer(&config.app.data_dir)?;
     let workers =
-        crate::app_timers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
+        crate::app::workers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
     let public_https = config.workers.base_url.starts_with("https://");
     let public_origin = crate::web::sign_in::origin(&config.workers.base_url);
     let http = Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https, public_origin });

@@ -1,9 +1,9 @@
 //! `gatehouse users add|list|revoke`: people with accounts. A new user's token is
 //! printed once; only its hash is stored.
 
-use crate::authoring::Status;
+use crate::cli::authoring::Status;
+use crate::cli::service::connect;
 use crate::clock::{Clock, SystemClock};
-use crate::operations::connect;
 use anyhow::Result;
 use gatehouse_adapters::store::UserError;
 use std::io::Write;

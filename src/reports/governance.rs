@@ -5,7 +5,7 @@
 //! time in states); this module only puts the answers together.
 
 use crate::app::{App, AppError};
-use crate::contracts::{entered_on, entries_by_case};
+use crate::reports::contracts::{entered_on, entries_by_case};
 use gatehouse_adapters::store::codec;
 use gatehouse_engine::definition::{Definition, GateKind};
 use gatehouse_engine::gates::Evaluator;
@@ -318,7 +318,7 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
     for row in &rows {
         let def = &pinned[&row.id];
         let Some(notice) =
-            crate::contracts::contract_of(def, latest.get(&row.workflow_id)).and_then(|c| c.notice.as_ref())
+            crate::reports::contracts::contract_of(def, latest.get(&row.workflow_id)).and_then(|c| c.notice.as_ref())
         else {
             continue;
         };

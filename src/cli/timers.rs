@@ -2,8 +2,8 @@
 //! timers due before a date (in each workflow's time zone), earliest first, with whom
 //! each will write to and what it will do.
 
-use crate::authoring::Status;
-use crate::operations::connect;
+use crate::cli::authoring::Status;
+use crate::cli::service::connect;
 use anyhow::{Context, Result};
 use gatehouse_adapters::store::ArmedTimerRow;
 use gatehouse_engine::Definition;

@@ -5,7 +5,7 @@
 //! Mutants are independent, so they are judged on every core at once; each is loaded
 //! and run as a file would be, which is what makes a survivor trustworthy.
 
-use crate::authoring::Status;
+use crate::cli::authoring::Status;
 use anyhow::Result;
 use gatehouse_adapters::workflows;
 use gatehouse_engine::Library;
