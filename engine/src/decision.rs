@@ -275,19 +275,27 @@ pub struct Problem {
     pub message: String,
 }
 
+impl std::fmt::Display for Problem {
+    /// "field: message", or the message alone when no field is at fault.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl Problem {
+    /// Problems as one line: each "field: message", separated by "; ".
+    pub fn joined(problems: &[Problem]) -> String {
+        problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
+    }
+}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::Invalid(problems) => {
-                let parts: Vec<String> = problems
-                    .iter()
-                    .map(|p| match &p.field {
-                        Some(field) => format!("{field}: {}", p.message),
-                        None => p.message.clone(),
-                    })
-                    .collect();
-                write!(f, "invalid: {}", parts.join("; "))
-            }
+            Refusal::Invalid(problems) => write!(f, "invalid: {}", Problem::joined(problems)),
             Refusal::NotFound { what, id, hint } => {
                 write!(f, "unknown {what} `{id}`")?;
                 if let Some(h) = hint {

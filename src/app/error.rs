@@ -43,13 +43,7 @@ pub enum AppError {
 }
 
 fn problems_text(p: &[Problem]) -> String {
-    p.iter()
-        .map(|p| match &p.field {
-            Some(f) => format!("{f}: {}", p.message),
-            None => p.message.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    Problem::joined(p)
 }
 
 fn unmet_text(u: &[Unmet]) -> String {

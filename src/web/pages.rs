@@ -545,11 +545,7 @@ pub(super) async fn after(
         }
         AppError::Invalid(problems) => {
             for p in problems {
-                let message = match &p.field {
-                    Some(f) => format!("{f}: {}", p.message),
-                    None => p.message.clone(),
-                };
-                errors.push(error_item(message, None));
+                errors.push(error_item(p.to_string(), None));
             }
         }
         _ => {}

@@ -137,13 +137,13 @@ async fn deliver<H: Host>(
         Err(HostError::Failed(e)) => return retry(cx, m, e, now).await,
         Err(e) => return fail(cx, m, e.to_string(), None, now).await,
     };
-    let plan = match plan(cx, m, members, &def, case.as_ref(), now).await? {
-        Ok(plan) => plan,
+    let deliveries = match deliveries(cx, m, members, &def, case.as_ref(), now).await? {
+        Ok(deliveries) => deliveries,
         Err(e) => return fail(cx, m, e, Some(&def), now).await,
     };
     let mut delivered = m.delivered.clone();
-    let total = plan.emails.len();
-    for (i, (role, email)) in plan.emails.into_iter().enumerate() {
+    let total = deliveries.emails.len();
+    for (i, (role, email)) in deliveries.emails.into_iter().enumerate() {
         match cx.transport.send(&email, &format!("{}/{role}", m.message.key)).await {
             Ok(()) => {
                 delivered.push(role);
@@ -159,15 +159,15 @@ async fn deliver<H: Host>(
         }
     }
     if delivered.is_empty() {
-        let error = format!("nobody to send it to: {}", plan.unreachable.join("; "));
+        let error = format!("nobody to send it to: {}", deliveries.unreachable.join("; "));
         return fail(cx, m, error, Some(&def), now).await;
     }
-    let note = (!plan.unreachable.is_empty()).then(|| plan.unreachable.join("; "));
+    let note = (!deliveries.unreachable.is_empty()).then(|| deliveries.unreachable.join("; "));
     Ok(MailOutcome::Sent { key: m.message.key.clone(), roles: delivered, note })
 }
 
 /// The emails to send (role, message), and the recipients that cannot be reached.
-struct Plan {
+struct Deliveries {
     emails: Vec<(String, lettre::Message)>,
     unreachable: Vec<String>,
 }
@@ -188,28 +188,28 @@ async fn context<H: Host>(
 }
 
 /// Everything that can be known before anything is sent; an `Err` is permanent.
-async fn plan<H: Host>(
+async fn deliveries<H: Host>(
     cx: &MailContext<H>,
     m: &OutboxMessage,
     members: &mut Members<'_>,
     def: &Definition,
     case: Option<&CaseSnapshot>,
     now: jiff::Timestamp,
-) -> Result<Result<Plan, String>, WorkerError> {
+) -> Result<Result<Deliveries, String>, WorkerError> {
     let msg = &m.message;
     let Some(source) = cx.host.template(&msg.template) else {
         return Ok(Err(format!("the template `{}` does not exist", msg.template)));
     };
     let timer = msg.timer_id.as_deref();
     let domain = cx.config.from.email.domain().to_string();
-    let mut plan = Plan { emails: Vec::new(), unreachable: Vec::new() };
+    let mut deliveries = Deliveries { emails: Vec::new(), unreachable: Vec::new() };
     let mut seen = std::collections::HashSet::new();
     for to in msg.recipients.iter().filter(|r| !m.delivered.contains(r)) {
         let mut recipient: Recipient =
             match recipients::resolve(members, def, case, to, timer, &cx.config.links, now).await? {
                 Ok(r) => r,
                 Err(why) => {
-                    plan.unreachable.push(why);
+                    deliveries.unreachable.push(why);
                     continue;
                 }
             };
@@ -232,11 +232,11 @@ async fn plan<H: Host>(
         };
         let id = compose::message_id(&msg.key, &recipient.role, &domain);
         match compose::build(&cx.config.from, &recipient, &rendered, id, now) {
-            Ok(email) => plan.emails.push((to.clone(), email)),
+            Ok(email) => deliveries.emails.push((to.clone(), email)),
             Err(e) => return Ok(Err(e)),
         }
     }
-    Ok(Ok(plan))
+    Ok(Ok(deliveries))
 }
 
 async fn retry<H: Host>(

@@ -153,7 +153,7 @@ impl Store {
         head: &AuditHead,
         decision: &Decision,
     ) -> Result<CaseSnapshot, StoreError> {
-        let plan = Plan::new(before, head, decision);
+        let plan = PreparedWrite::new(before, head, decision);
         let applied = match plan.one_statement(self.backend()) {
             // One statement is atomic by itself.
             Some(statement) => plan.run_one(&self.db, statement).await?,
@@ -186,7 +186,7 @@ impl Store {
         let (txn, _turn) = self.begin_write().await?;
         let mut applied = Vec::with_capacity(decisions.len());
         for (before, head, decision) in decisions {
-            let plan = Plan::new(before, head, decision);
+            let plan = PreparedWrite::new(before, head, decision);
             applied.push(match plan.one_statement(self.backend()) {
                 Some(statement) => plan.run_one(&txn, statement).await?,
                 None => plan.run_each(&txn).await?,
@@ -215,7 +215,7 @@ struct Updated {
 
 /// One decision about to be written: the case after it, its compare-and-set update and
 /// its other rows.
-pub(super) struct Plan {
+pub(super) struct PreparedWrite {
     /// The case, and the version the decision was made against.
     case_id: i64,
     version: i64,
@@ -224,8 +224,8 @@ pub(super) struct Plan {
     writes: Writes,
 }
 
-impl Plan {
-    pub(super) fn new(before: &CaseSnapshot, head: &AuditHead, decision: &Decision) -> Plan {
+impl PreparedWrite {
+    pub(super) fn new(before: &CaseSnapshot, head: &AuditHead, decision: &Decision) -> PreparedWrite {
         let mut after = before.clone();
         after.apply(decision);
         let writes = Writes::of(before.id, head, Some(before), decision);
@@ -239,7 +239,7 @@ impl Plan {
             ("entered_at", codec::to_chrono(after.entered_at).into()),
             ("updated_at", codec::to_chrono(decision.at).into()),
         ];
-        Plan { case_id: before.id, version: before.version, after, set, writes }
+        PreparedWrite { case_id: before.id, version: before.version, after, set, writes }
     }
 
     /// On PostgreSQL, the whole decision as one statement (see `writes.rs`).
@@ -261,7 +261,7 @@ impl Plan {
         self.writes.one_statement(&update, values)
     }
 
-    /// Run [`Plan::one_statement`]'s statement. `None` when the case moved on.
+    /// Run [`PreparedWrite::one_statement`]'s statement. `None` when the case moved on.
     async fn run_one<C: ConnectionTrait>(
         self,
         c: &C,

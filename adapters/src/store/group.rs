@@ -21,7 +21,7 @@
 //! of others. A caller that goes away while its decision still waits in the queue takes
 //! it with it: the next writer leaves it out.
 
-use super::cases::Plan;
+use super::cases::PreparedWrite;
 use super::{Store, StoreError};
 use gatehouse_engine::snapshot::CaseSnapshot;
 use sea_orm::{DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
@@ -43,7 +43,7 @@ impl std::fmt::Debug for Queue {
 /// A decision, and where to send what became of it: the case after it, or `None` when
 /// the case had moved on and nothing was written.
 struct Queued {
-    plan: Plan,
+    plan: PreparedWrite,
     answer: oneshot::Sender<Result<Option<CaseSnapshot>, StoreError>>,
 }
 
@@ -65,7 +65,7 @@ impl Queue {
 
 impl Store {
     /// SQLite: apply `plan` in the next group to be committed (see the module's doc).
-    pub(super) async fn apply_in_group(&self, plan: Plan) -> Result<Option<CaseSnapshot>, StoreError> {
+    pub(super) async fn apply_in_group(&self, plan: PreparedWrite) -> Result<Option<CaseSnapshot>, StoreError> {
         let (answer, mut answered) = oneshot::channel();
         self.queue.push(Queued { plan, answer });
         tokio::select! {
@@ -137,7 +137,7 @@ impl From<Failed> for StoreError {
 /// rolls back all of them (the transaction is dropped uncommitted).
 async fn in_one_transaction<'p>(
     db: &DatabaseConnection,
-    plans: impl Iterator<Item = &'p Plan>,
+    plans: impl Iterator<Item = &'p PreparedWrite>,
 ) -> Result<Vec<Option<CaseSnapshot>>, Failed> {
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
