@@ -29,25 +29,6 @@ impl TransitionStatus<'_> {
     }
 }
 
-/// The Compact notice check's own question, answered with a case's rules.
-impl crate::contract::Notice {
-    /// Whether the requirement applies to a case with these fields at `now` (its `when`).
-    /// A `when` that cannot be decided (a field it reads is not set) is taken to apply:
-    /// the dashboard would rather show a case than hide one.
-    pub fn applies(
-        &self,
-        def: &Definition,
-        fields: &BTreeMap<crate::ids::FieldId, FieldValue>,
-        now: jiff::Timestamp,
-    ) -> bool {
-        let Some(when) = &self.when else { return true };
-        let mut case = CaseSnapshot::blank(def.initial.clone(), &crate::snapshot::Actor::system(), now);
-        case.fields = fields.clone();
-        let evaluator = Evaluator::new(def, &case, now);
-        evaluate_bool(when, evaluator.bindings()).unwrap_or(true)
-    }
-}
-
 /// Every transition leaving the case's state, with its status.
 pub fn evaluate<'d>(def: &'d Definition, case: &'d CaseSnapshot, now: Timestamp) -> Vec<TransitionStatus<'d>> {
     let ev = Evaluator::new(def, case, now);

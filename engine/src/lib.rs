@@ -29,6 +29,7 @@ pub mod letters;
 pub mod load;
 mod locks;
 pub mod mutants;
+pub mod notice;
 mod plan;
 mod raw;
 pub mod scenario;

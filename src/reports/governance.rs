@@ -8,9 +8,9 @@ use crate::app::{App, AppError};
 use crate::reports::contracts::{entered_on, entries_by_case};
 use gatehouse_adapters::store::codec;
 use gatehouse_engine::definition::{Definition, GateKind};
+use gatehouse_engine::dwell;
 use gatehouse_engine::gates::Evaluator;
-use gatehouse_engine::snapshot::{Actor, FieldValue};
-use gatehouse_engine::{contract, dwell};
+use gatehouse_engine::snapshot::Actor;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -323,18 +323,8 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
             continue;
         };
         let Some(served) = entered_on(def, entries.get(&row.id), notice.state.as_str()) else { continue };
-        let f = &fields[&row.id];
-        let until = match f.get(&notice.until) {
-            Some(FieldValue::Date(d)) => Some(*d),
-            _ => None,
-        };
-        let given = until.map(|u| contract::notice_given(served, u, notice.months));
-        let result = match given {
-            _ if !notice.applies(def, f, now) => "not_required",
-            Some(g) if g.met => "met",
-            Some(_) => "short",
-            None => "unknown",
-        };
+        let verdict = notice.verdict(def, &fields[&row.id], served, now);
+        let (until, given, result) = (verdict.until, verdict.given, verdict.result.name());
         notices.push(NoticeRow {
             case_id: row.id,
             service: service(row.id),
