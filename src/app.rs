@@ -565,6 +565,27 @@ impl App {
         let broken = gatehouse_adapters::store::check_chain(case_id, &events);
         Ok((events, broken))
     }
+
+    /// The emails about case `case_id` and where each stands, for whom may read it.
+    pub async fn case_messages(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+    ) -> Result<Vec<(gatehouse_adapters::store::OutboxMessage, gatehouse_adapters::store::Delivery)>, AppError> {
+        let row = self.store.case_row(case_id).await.map_err(not_found)?;
+        if !self.may_read(actor, &*self.definition(&row)?) {
+            return Err(hidden(case_id));
+        }
+        Ok(self.store.case_messages(case_id).await?)
+    }
+
+    /// The published versions of workflow `id`, oldest first.
+    pub async fn published_versions(
+        &self,
+        id: &str,
+    ) -> Result<Vec<gatehouse_adapters::store::PublishedVersion>, AppError> {
+        Ok(self.store.published_versions(id).await?)
+    }
 }
 
 /// The evidence file store under `data_dir`, its folders made where missing.

@@ -357,9 +357,9 @@ pub(super) async fn case_response(
         Ok(t) => t,
         Err(e) => return app_error_page(e),
     };
-    let messages = match http.app.store().case_messages(id).await {
+    let messages = match http.app.case_messages(&session.actor, id).await {
         Ok(m) => m,
-        Err(e) => return app_error_page(e.into()),
+        Err(e) => return app_error_page(e),
     };
     let def = &view.definition;
     let case = &view.case;

@@ -30,9 +30,9 @@ pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id):
     );
     ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
     ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
-    let versions = match http.app.store().published_versions(&def.id).await {
+    let versions = match http.app.published_versions(&def.id).await {
         Ok(v) => v,
-        Err(e) => return app_error_page(e.into()),
+        Err(e) => return app_error_page(e),
     };
     let at = |t: jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
     ctx.insert(
