@@ -9,6 +9,7 @@ mod definitions;
 pub mod entities;
 pub mod files;
 mod group;
+mod lease;
 mod load;
 mod outbox;
 mod reports;

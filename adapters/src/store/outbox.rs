@@ -155,18 +155,15 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let _turn = self.write_turn().await;
-        let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2, next_attempt_at = $2 \
-             WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 \
-                          ORDER BY next_attempt_at LIMIT $4 {lock}) \
-             RETURNING {COLUMNS}"
-        );
-        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let values: [Value; 4] =
-            [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into(), limit.into()];
-        let rows =
-            Row::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values)).all(&self.db).await?;
+        let claim = super::lease::Claim {
+            table: "outbox",
+            also_set: ", next_attempt_at = $2",
+            due: "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3",
+            order: "next_attempt_at",
+            returning: COLUMNS,
+        };
+        let statement = claim.statement(self.backend(), owner, now, lease_until, limit);
+        let rows = Row::find_by_statement(statement).all(&self.db).await?;
         let mut claimed: Vec<OutboxMessage> = rows.iter().map(Row::message).collect();
         // RETURNING promises no order; the earliest queued goes first.
         claimed.sort_by_key(|m| (m.created_at, m.id));

@@ -15,8 +15,7 @@ use super::entities::{case, timer};
 use super::{Store, StoreError, codec};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Statement, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 use std::collections::BTreeMap;
 
@@ -70,19 +69,15 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<DueTimer>, StoreError> {
         let _turn = self.write_turn().await;
-        let lock = if self.backend() == DbBackend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE timers SET lease_owner = $1, lease_until = $2 \
-             WHERE id IN (SELECT id FROM timers WHERE due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3) \
-                          ORDER BY due_at LIMIT $4 {lock}) \
-             RETURNING id, case_id, timer_id, due_at, occurrence"
-        );
-        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let values: [Value; 4] =
-            [owner.into(), codec::to_chrono(lease_until).into(), codec::to_chrono(now).into(), limit.into()];
-        let rows = Claimed::find_by_statement(Statement::from_sql_and_values(self.backend(), sql, values))
-            .all(&self.db)
-            .await?;
+        let claim = super::lease::Claim {
+            table: "timers",
+            also_set: "",
+            due: "due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)",
+            order: "due_at",
+            returning: "id, case_id, timer_id, due_at, occurrence",
+        };
+        let statement = claim.statement(self.backend(), owner, now, lease_until, limit);
+        let rows = Claimed::find_by_statement(statement).all(&self.db).await?;
         let mut claimed: Vec<DueTimer> = rows
             .into_iter()
             .map(|c| DueTimer {
