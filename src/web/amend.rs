@@ -11,12 +11,33 @@ use axum::response::Response;
 use gatehouse_engine::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::snapshot::{Actor, ApprovalRecord, CaseSnapshot};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// A field on the "Details" list.
+#[derive(Serialize)]
+pub(super) struct FieldLine {
+    title: String,
+    value: String,
+    /// What locked it, when something did.
+    locked: Option<String>,
+}
+
+/// A locked field the reader may amend.
+#[derive(Serialize)]
+pub(super) struct AmendChoice {
+    id: String,
+    title: String,
+    kind: &'static str,
+    value: String,
+}
+
 /// For the "Details" list: each field set, and what locked it.
-pub(super) fn details(def: &Definition, case: &CaseSnapshot, at: impl Fn(&jiff::Timestamp) -> String) -> Vec<Value> {
+pub(super) fn details(
+    def: &Definition,
+    case: &CaseSnapshot,
+    at: impl Fn(&jiff::Timestamp) -> String,
+) -> Vec<FieldLine> {
     def.fields
         .iter()
         .filter_map(|(fid, f)| {
@@ -25,7 +46,7 @@ pub(super) fn details(def: &Definition, case: &CaseSnapshot, at: impl Fn(&jiff::
                 let by = def.transition(r.transition.as_str()).map_or(r.transition.to_string(), |t| t.title.clone());
                 format!("Locked: “{by}” relied on it, {}", at(&r.at))
             });
-            Some(json!({"title": f.title, "value": value.display(), "locked": locked}))
+            Some(FieldLine { title: f.title.clone(), value: value.display(), locked })
         })
         .collect()
 }
@@ -36,7 +57,7 @@ pub(super) fn stale(def: &Definition, case: &CaseSnapshot, approval: &ApprovalRe
 }
 
 /// The locked fields `actor` may amend, for the amendment form.
-pub(super) fn amendable(def: &Definition, case: &CaseSnapshot, actor: &Actor) -> Vec<Value> {
+pub(super) fn amendable(def: &Definition, case: &CaseSnapshot, actor: &Actor) -> Vec<AmendChoice> {
     if def.states.get(&case.state).is_some_and(|s| s.terminal) {
         return Vec::new();
     }
@@ -44,9 +65,11 @@ pub(super) fn amendable(def: &Definition, case: &CaseSnapshot, actor: &Actor) ->
         .iter()
         .filter(|(fid, _)| case.locked_by(fid).is_some())
         .filter(|(fid, _)| def.amend_rule(fid).is_some_and(|a| a.by.iter().any(|r| actor.has_role(r.as_str()))))
-        .map(|(fid, f)| {
-            json!({"id": fid.as_str(), "title": f.title, "kind": f.kind.name(),
-                "value": case.fields.get(fid).map(|v| v.display()).unwrap_or_default()})
+        .map(|(fid, f)| AmendChoice {
+            id: fid.to_string(),
+            title: f.title.clone(),
+            kind: f.kind.name(),
+            value: case.fields.get(fid).map(|v| v.display()).unwrap_or_default(),
         })
         .collect()
 }

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod amend;
+mod case_view;
 pub mod governance;
 pub mod pages;
 pub mod provider;

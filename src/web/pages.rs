@@ -2,6 +2,7 @@
 //! and either redirects (after a change, so that a reload does not repeat it) or
 //! re-renders the page with a GOV.UK error summary saying what is wrong.
 
+use super::case_view::approval_roles;
 use super::render;
 use super::session::{self, Session, clear_cookie};
 use super::sign_in::{self as guard, safe_next};
@@ -12,10 +13,9 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
-use gatehouse_adapters::store::{CaseFilter, Delivery};
-use gatehouse_engine::definition::{Definition, EvidenceKind, GateKind};
+use gatehouse_adapters::store::CaseFilter;
+use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
-use gatehouse_engine::snapshot::{EvidenceContent, Verdict};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -315,32 +315,6 @@ pub async fn case_page(
 
 /// Who may request a transition, in words: the roles its `by:` names, or, when it names
 /// none, any member of the workflow's roles (as `access::may_request` decides).
-fn requested_by(def: &gatehouse_engine::Definition, t: &gatehouse_engine::definition::Transition) -> Vec<String> {
-    if t.by.is_empty() {
-        return vec!["members of this workflow's roles".into()];
-    }
-    t.by.iter().map(|r| def.roles.get(r).map(|x| x.title.clone()).unwrap_or_default()).collect()
-}
-
-/// The roles the user holds that a gate of the current state asks to approve.
-pub(super) fn approval_roles(view: &CaseView, session: &Session) -> Vec<String> {
-    let mut gates = Vec::new();
-    for t in view.definition.outgoing(&view.case.state) {
-        t.gates.iter().for_each(|g| g.leaves(&mut gates));
-    }
-    let mut roles: Vec<String> = gates
-        .into_iter()
-        .filter_map(|g| match &g.kind {
-            GateKind::Approval(a) => Some(a.role.to_string()),
-            _ => None,
-        })
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles.retain(|r| session.actor.has_role(r));
-    roles
-}
-
 pub(super) async fn case_response(
     http: &Http,
     session: &Session,
@@ -361,166 +335,13 @@ pub(super) async fn case_response(
         Ok(m) => m,
         Err(e) => return app_error_page(e),
     };
-    let def = &view.definition;
-    let case = &view.case;
-    let at = |t: &jiff::Timestamp| t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string();
-    let steps: Vec<Value> = view
-        .transitions
-        .iter()
-        .filter_map(|t| def.transition(t.id.as_str()).map(|d| (t, d)))
-        .map(|(t, d)| {
-            let gates: Vec<Value> = d
-                .gates
-                .iter()
-                .map(|g| {
-                    let unmet = t.unmet.iter().find(|u| u.gate == g.id);
-                    json!({"id": g.id.as_str(), "met": unmet.is_none(),
-                        "text": gatehouse_engine::explain::gate_text(def, g),
-                        "message": unmet.map(|u| u.message.clone()), "source": g.source})
-                })
-                .collect();
-            let may = gatehouse_engine::access::may_request(def, d, &session.actor).is_ok();
-            json!({"id": t.id.as_str(), "title": d.title, "to": def.states.get(&d.to).map(|s| s.title.clone()),
-                "allowed": t.allowed, "not_applicable": t.not_applicable, "gates": gates, "may_request": may,
-                "by": requested_by(def, d)})
-        })
-        .collect();
-    let evidence: Vec<Value> = def
-        .evidence
-        .iter()
-        .map(|(eid, e)| {
-            let held = case.evidence.get(eid);
-            let (file, note, answers) = match held.map(|h| &h.content) {
-                Some(EvidenceContent::Document { name, .. }) => (Some(name.clone()), None, None),
-                Some(EvidenceContent::Acknowledgement { note }) => (None, note.clone(), None),
-                Some(EvidenceContent::Checklist(a)) => (None, None, Some(a)),
-                None => (None, None, None),
-            };
-            let items: Vec<Value> = match &e.kind {
-                EvidenceKind::Checklist(items) => items
-                    .iter()
-                    .map(|i| {
-                        let given = answers.and_then(|a| a.get(&i.id));
-                        let answer = given.map(|(a, _)| crate::http::dto::answer_name(*a));
-                        json!({"id": i.id, "label": i.label, "allow_na": i.allow_na, "answer": answer,
-                            "note": given.and_then(|(_, n)| n.clone())})
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let from = e.from.as_ref().and_then(|r| def.roles.get(r));
-            json!({"id": eid.as_str(), "title": e.title, "kind": e.kind.name(), "held": held.is_some(),
-                "by": held.map(|h| h.by.clone()), "at": held.map(|h| at(&h.at)), "file": file, "note": note,
-                "items": items, "external": from.is_some_and(|r| r.is_external()), "from": from.map(|r| r.title.clone())})
-        })
-        .collect();
-    let internal = |e: &gatehouse_engine::definition::Evidence| {
-        e.from.as_ref().and_then(|r| def.roles.get(r)).is_none_or(|r| !r.is_external())
-    };
-    let documents: Vec<Value> = def
-        .evidence
-        .iter()
-        .filter(|(_, e)| matches!(e.kind, EvidenceKind::Document) && internal(e))
-        .map(|(eid, e)| json!({"id": eid.as_str(), "title": e.title}))
-        .collect();
-    let checklists: Vec<Value> = evidence
-        .iter()
-        .filter(|e| e["kind"] == "checklist" && !e["external"].as_bool().unwrap_or(false))
-        .cloned()
-        .collect();
-    let states: Vec<Value> =
-        def.states.iter().map(|(sid, s)| json!({"title": s.title, "current": *sid == case.state})).collect();
-    let fields = super::amend::details(def, case, at);
-    let timers: Vec<Value> = case
-        .timers
-        .iter()
-        .map(|t| {
-            let title = def.timer(t.timer.as_str()).and_then(|d| d.title.clone()).unwrap_or(t.timer.to_string());
-            json!({"title": title, "due_at": at(&t.due_at)})
-        })
-        .collect();
-    let messages: Vec<Value> = messages
-        .iter()
-        .map(|(m, delivery)| {
-            let m = &m.message;
-            let what = m
-                .timer_id
-                .as_deref()
-                .and_then(|t| def.timer(t))
-                .map(|t| t.title.clone().unwrap_or_else(|| t.id.to_string().replace('_', " ")))
-                .unwrap_or_else(|| m.template.replace(['-', '_'], " "));
-            let to: Vec<String> = m
-                .recipients
-                .iter()
-                .map(|r| match def.roles.get(r.as_str()) {
-                    Some(role) => role.title.clone(),
-                    None if r == "@creator" => "the case's owner".to_string(),
-                    None => r.clone(),
-                })
-                .collect();
-            let (status, when, detail) = match delivery {
-                Delivery::Sent { at: t, note } => ("sent", at(t), note.clone()),
-                Delivery::Pending { attempts: 0, next_attempt_at, .. } => ("due", at(next_attempt_at), None),
-                Delivery::Pending { attempts, next_attempt_at, last_error } => (
-                    "retrying",
-                    at(next_attempt_at),
-                    Some(format!(
-                        "{attempts} attempt(s) failed: {}",
-                        last_error.as_deref().unwrap_or("no reason given")
-                    )),
-                ),
-                Delivery::Failed { at: t, error } => ("failed", at(t), Some(error.clone())),
-            };
-            json!({"what": what, "to": to.join(", "), "status": status, "when": when, "detail": detail})
-        })
-        .collect();
-    let approvals: Vec<Value> = case
-        .approvals
-        .iter()
-        .filter(|a| a.visit == case.visit)
-        .map(|a| {
-            json!({"decision": match a.verdict { Verdict::Approve => "Approved", Verdict::Reject => "Rejected" },
-            "role": def.roles.get(&a.role).map(|r| r.title.clone()), "by": a.by, "at": at(&a.at), "comment": a.comment,
-            "stale": super::amend::stale(def, case, a)})
-        })
-        .collect();
-    let asked: Vec<Value> = approval_roles(&view, session)
-        .into_iter()
-        .map(|r| json!({"id": r, "title": def.roles.get(r.as_str()).map(|x| x.title.clone())}))
-        .collect();
-    let events: Vec<Value> = events
-        .iter()
-        .map(|e| json!({"seq": e.seq, "at": e.at.format("%Y-%m-%d %H:%M:%S").to_string(), "actor": e.actor, "kind": e.kind.replace('_', " ")}))
-        .collect();
-    let service = def.service_of(&case.fields);
+    let page = super::case_view::CasePage::new(&view, session, &events, broken.as_ref(), &messages);
     let mut ctx = base(session, "cases");
-    ctx.insert(
-        "case".into(),
-        json!({"id": case.id, "workflow": def.title, "service": service.unwrap_or_else(|| format!("Case {}", case.id)),
-            "state": def.states.get(&case.state).map(|s| s.title.clone()), "version": case.version,
-            "entered_at": at(&case.entered_at)}),
-    );
-    for (k, v) in [
-        ("steps", json!(steps)),
-        ("evidence", json!(evidence)),
-        ("documents", json!(documents)),
-        ("checklists", json!(checklists)),
-        ("states", json!(states)),
-        ("fields", json!(fields)),
-        ("timers", json!(timers)),
-        ("messages", json!(messages)),
-        ("approvals", json!(approvals)),
-        ("approvals_asked", json!(asked)),
-        ("amendable", json!(super::amend::amendable(def, case, &session.actor))),
-        ("events", json!(events)),
-        ("chain_intact", json!(broken.is_none())),
-        ("broken_at", json!(broken.map(|b| b.seq))),
-        ("mermaid", json!(gatehouse_engine::graph::mermaid_highlight(def, &case.state))),
-        ("errors", json!(errors)),
-        ("notice", json!(notice)),
-    ] {
-        ctx.insert(k.into(), v);
+    if let Value::Object(page) = serde_json::to_value(page).unwrap_or_default() {
+        ctx.extend(page);
     }
+    ctx.insert("errors".into(), json!(errors));
+    ctx.insert("notice".into(), json!(notice));
     render(status, "case.html", Value::Object(ctx))
 }
 
