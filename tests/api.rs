@@ -43,6 +43,11 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
                 "directorate": "Adults and Health",
                 "annual_value": 650000,
                 "contract_end": months_from_today(4),
+                // In the forward plan long enough, and the decision notice published and past
+                // its call-in period, by the time the Board decides and notice is served.
+                "forward_plan_published_on": support::days_ago(40),
+                "decision_reference": "D-2026-0211-07",
+                "decision_published_on": support::days_ago(10),
             }}),
         )
         .await;

@@ -219,6 +219,11 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     let id: i64 = case_path.trim_start_matches("/cases/").parse().unwrap();
     assert_eq!(text(&c, "h1").await, "<b>Day</b> opportunities", "markup is escaped");
     assert!(c.find_all(Locator::Css("h1 b")).await.unwrap().is_empty());
+    // A key decision: in the forward plan long enough, its decision notice published and past
+    // its call-in period by the time it is acted on (recorded over the API).
+    let dates = json!({"fields": {"forward_plan_published_on": support::days_ago(40),
+        "decision_reference": "D-2026-0211-07", "decision_published_on": support::days_ago(10)}});
+    server.patch(Some(&alice), &format!("/api/cases/{id}/fields"), dates).await.expect(200);
 
     // Blocked: the next step says what is missing, with its source, and offers no button.
     let step = text(&c, "#step-start_engagement").await;

@@ -113,7 +113,9 @@ pub fn text(s: &str) -> Input {
     Input::Text(s.into())
 }
 
-/// Fields for a Leeds decommissioning case.
+/// Fields for a Leeds decommissioning case. A key decision's forward-plan notice and its
+/// published decision notice are long past (2025), so a key decision may be taken and
+/// acted on at once.
 pub fn lcc_fields(annual_value: i64, contract_end: &str) -> Vec<(String, Input)> {
     vec![
         ("service_name".into(), text("Day opportunities for older people")),
@@ -122,7 +124,16 @@ pub fn lcc_fields(annual_value: i64, contract_end: &str) -> Vec<(String, Input)>
         ("directorate".into(), text("Adults and Health")),
         ("annual_value".into(), Input::Int(annual_value)),
         ("contract_end".into(), text(contract_end)),
+        ("forward_plan_published_on".into(), text("2025-10-01")),
+        ("decision_reference".into(), text("D-2025-1101-01")),
+        ("decision_published_on".into(), text("2025-11-03")),
     ]
+}
+
+/// The day `days` days before today, in England.
+pub fn days_ago(days: i64) -> String {
+    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/London").unwrap()).date();
+    today.checked_sub(jiff::Span::new().days(days)).unwrap().to_string()
 }
 
 /// Runs the test body once on SQLite and once on PostgreSQL.
