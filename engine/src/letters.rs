@@ -4,6 +4,7 @@
 use crate::definition::Definition;
 use crate::snapshot::CaseSnapshot;
 use crate::templates::TemplateData;
+use crate::values::FieldValue;
 
 impl TemplateData {
     /// What a template is rendered with for `case` of `def` (none for a workflow
@@ -24,9 +25,32 @@ impl TemplateData {
             data.state_title =
                 def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
             for (id, value) in &case.fields {
-                data.fields.insert(id.to_string(), value.display());
+                data.fields.insert(id.to_string(), in_letter(value));
             }
         }
         data
+    }
+}
+
+/// A field's value as a letter shows it: a date in words ("31 March 2027"), anything
+/// else as people see it everywhere.
+pub fn in_letter(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Date(d) => date_in_words(*d),
+        other => other.display(),
+    }
+}
+
+/// "31 March 2027".
+pub fn date_in_words(d: jiff::civil::Date) -> String {
+    d.strftime("%-d %B %Y").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_letter_gives_dates_in_words() {
+        assert_eq!(super::date_in_words(jiff::civil::date(2027, 3, 31)), "31 March 2027");
+        assert_eq!(super::date_in_words(jiff::civil::date(2026, 1, 5)), "5 January 2026");
     }
 }

@@ -348,7 +348,7 @@ impl Runner<'_> {
                 let Some(value) = case.fields.get(f) else {
                     return Err(format!("letter `{}` was sent without {title}, which it must state", m.template));
                 };
-                let value = value.display();
+                let value = crate::letters::in_letter(value);
                 if !letter.text.contains(&value) && !letter.subject.contains(&value) {
                     return Err(format!(
                         "letter `{}` does not state {title} (\"{value}\"), which it must (`must_state`)",

@@ -212,7 +212,7 @@ tests:
     expect![[r#"
         wf.yaml:45:58: warning: template `notice` does not state `contract_end`, which this letter must
           hint: put {{ case.fields.contract_end }} in templates/notice.txt
-        FAIL: letter `notice` does not state Contract end ("2027-12-31"), which it must (`must_state`)
+        FAIL: letter `notice` does not state Contract end ("31 December 2027"), which it must (`must_state`)
     "#]]
     .assert_eq(&outcome(&with("The contract ends soon.")));
 }

@@ -37,7 +37,7 @@ pub fn template_data(
         recipient_role: recipient.role.clone(),
         recipient_title: recipient.title.clone(),
         link: recipient.link.clone().unwrap_or_default(),
-        deadline: deadline.map(|d| d.to_string()).unwrap_or_default(),
+        deadline: deadline.map(gatehouse_engine::letters::date_in_words).unwrap_or_default(),
         timer: timer.to_string(),
         ..TemplateData::for_case(def, case, base_url)
     }
