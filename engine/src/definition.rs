@@ -19,6 +19,9 @@ pub struct Definition {
     pub version: u32,
     /// Human title.
     pub title: String,
+    /// The organisation that runs it and signs its letters (`organisation:`; the title
+    /// when not given).
+    pub organisation: String,
     /// Longer description for the policy document.
     pub description: Option<String>,
     /// The document the workflow implements.

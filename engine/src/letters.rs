@@ -15,6 +15,7 @@ impl TemplateData {
         let mut data = TemplateData {
             workflow_id: def.id.clone(),
             workflow_title: def.title.clone(),
+            organisation: def.organisation.clone(),
             fields: def.fields.keys().map(|f| (f.to_string(), String::new())).collect(),
             ..TemplateData::default()
         };

@@ -257,6 +257,7 @@ impl Checker {
         let def = Definition {
             id: raw.id,
             version: raw.version,
+            organisation: raw.organisation.clone().unwrap_or_else(|| raw.title.clone()),
             title: raw.title,
             description: raw.description,
             source: raw.source,

@@ -14,6 +14,8 @@ pub(crate) struct RawDefinition {
     pub version: u32,
     pub title: String,
     #[serde(default)]
+    pub organisation: Option<String>,
+    #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub source: Option<String>,

@@ -19,7 +19,7 @@ pub struct TemplateSource {
 }
 
 /// The variables a template may use, for hints.
-pub const VARIABLES: &str = "workflow.id, workflow.title, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id";
+pub const VARIABLES: &str = "workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id";
 
 /// What a message is rendered with.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,8 @@ pub struct TemplateData {
     pub workflow_id: String,
     /// Workflow title.
     pub workflow_title: String,
+    /// The organisation that writes (`organisation:`, else the workflow's title).
+    pub organisation: String,
     /// Case id.
     pub case_id: i64,
     /// Link to the case in the web interface.
@@ -95,14 +97,14 @@ The case page says what changed. Please look at the case again and give your dec
 
 {{ case.url }}
 
-{{ workflow.title }}
+{{ workflow.organisation }}
 ";
 
 /// Render `source` with `data`.
 pub fn render(source: &TemplateSource, data: &TemplateData) -> Result<Rendered, String> {
     let (subject, body) = split(&source.text)?;
     let ctx = context! {
-        workflow => context! { id => &data.workflow_id, title => &data.workflow_title },
+        workflow => context! { id => &data.workflow_id, title => &data.workflow_title, organisation => &data.organisation },
         case => context! {
             id => data.case_id,
             url => &data.case_url,
@@ -174,7 +176,7 @@ fn unknown_variable(name: &str, fields: &[&str]) -> Option<String> {
     let parts: Vec<&str> = name.split('.').collect();
     let ok = match parts.as_slice() {
         ["link"] | ["deadline"] => true,
-        ["workflow"] | ["workflow", "id" | "title"] => true,
+        ["workflow"] | ["workflow", "id" | "title" | "organisation"] => true,
         ["case"] | ["case", "id" | "url" | "state" | "state_title" | "fields"] => true,
         ["case", "fields", f, ..] => {
             if !fields.contains(f) {
