@@ -226,6 +226,9 @@ pub struct Transition {
     pub source: Option<String>,
     /// Gates that must all hold.
     pub gates: Vec<Gate>,
+    /// Fields emptied when it is taken (`clears:`): details of one round that must not
+    /// stand for the next (the reasons for one notice, say).
+    pub clears: Vec<FieldId>,
 }
 
 /// A condition that must hold before a transition may happen.

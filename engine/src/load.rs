@@ -220,6 +220,17 @@ impl Checker {
         };
         let refs = Refs { roles: &roles, evidence: &evidence, states: &states, scope: &scope, has_calendar };
         let transitions = self.transitions(&raw.transitions, &refs);
+        for (i, t) in raw.transitions.iter().enumerate() {
+            for (j, f) in t.clears.iter().enumerate() {
+                if fields.get(f.as_str()).is_some_and(|f| f.required) {
+                    self.err(
+                        &format!("transitions.{i}.clears.{j}"),
+                        format!("`{f}` is required, so it cannot be cleared"),
+                        None,
+                    );
+                }
+            }
+        }
         self.graph_checks(&raw, &states, initial.as_ref(), &transitions);
         let timers = self.timers(&raw.timers, &refs, &fields, &transitions);
         let schedules = self.schedules(&raw.schedules, &roles, &timezone_name);

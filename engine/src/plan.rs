@@ -224,6 +224,10 @@ pub(crate) fn transition_to(
         to: t.to.clone(),
         relied_on: t.fields_read(def),
     });
+    let cleared: Vec<_> = t.clears.iter().filter(|f| case.fields.contains_key(*f)).cloned().collect();
+    if !cleared.is_empty() {
+        decision.events.push(Event::FieldsSet { set: Default::default(), cleared });
+    }
     for armed in &case.timers {
         if !decision.cancel.contains(&armed.timer) {
             decision.cancel.push(armed.timer.clone());

@@ -263,6 +263,9 @@ pub(crate) struct RawTransition {
     pub local_policy: Option<String>,
     #[serde(default)]
     pub gates: Vec<RawGate>,
+    /// Fields emptied when the transition is taken.
+    #[serde(default)]
+    pub clears: Vec<String>,
 }
 
 #[derive(Deserialize)]

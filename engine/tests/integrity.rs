@@ -216,3 +216,36 @@ tests:
     "#]]
     .assert_eq(&outcome(&with("The contract ends soon.")));
 }
+
+#[test]
+fn a_transition_clears_the_details_of_one_round_and_only_fields_that_may_be_empty() {
+    let yaml = WORKFLOW.replace(
+        "  - { id: reopen, from: decision, to: draft }",
+        "  - { id: reopen, from: decision, to: draft, clears: [note, value, nope] }",
+    );
+    expect![[r#"
+        wf.yaml:39:61: error: `value` is required, so it cannot be cleared
+        wf.yaml:39:68: error: unknown field `nope`"#]]
+    .assert_eq(&diagnostics(&yaml, &[]).lines().filter(|l| l.contains(": error:")).collect::<Vec<_>>().join("\n"));
+    let yaml = format!(
+        "{}{}",
+        WORKFLOW.replace(
+            "  - { id: reopen, from: decision, to: draft }",
+            "  - { id: reopen, from: decision, to: draft, clears: [note] }"
+        ),
+        r#"
+tests:
+  - name: the note of one round does not stand for the next
+    steps:
+      - create: { fields: { provider_email: p@example.org, value: 5000, contract_end: 2027-12-31 } }
+      - transition: submit
+      - set: { note: first round }
+      - transition: reopen
+      - expect_refused: { set: { note: null }, saying: "nothing to change" }
+"#
+    );
+    expect![[r#"
+        PASS the note of one round does not stand for the next
+    "#]]
+    .assert_eq(&run(&yaml, &[]));
+}

@@ -51,6 +51,16 @@ impl Checker {
                     })
                     .unwrap_or_default();
             let when = t.when.as_ref().and_then(|w| self.expr(&format!("{path}.when"), w, refs.scope));
+            let mut clears = Vec::new();
+            for (j, f) in t.clears.iter().enumerate() {
+                match refs.scope.fields.iter().find(|(k, _)| k == f) {
+                    Some((k, _)) => clears.push(FieldId::new(*k)),
+                    None => {
+                        let hint = hint_for(f, "fields", refs.scope.fields.iter().map(|(k, _)| *k));
+                        self.err(&format!("{path}.clears.{j}"), format!("unknown field `{f}`"), Some(hint));
+                    }
+                }
+            }
             let gates = self.gates(&format!("{path}.gates"), &t.gates, refs);
             let mut gate_ids = BTreeSet::new();
             for g in flatten(&gates) {
@@ -75,6 +85,7 @@ impl Checker {
                     when,
                     source: origin_text(&t.source, &t.local_policy),
                     gates,
+                    clears,
                 });
             }
         }
