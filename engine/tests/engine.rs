@@ -351,7 +351,7 @@ fn unknown_keys_are_refused_with_a_suggestion() {
     "#]].assert_eq(&diagnostics(&yaml, &[]));
     let yaml = wf("transitions:\n  - { id: submit, from: draft, to: decision, gate: [] }\n");
     expect![[r#"
-        wf.yaml:26:46: error: transitions[0]: unknown field `gate`, expected one of `id`, `title`, `description`, `from`, `to`, `by`, `when`, `source`, `local_policy`, `gates`
+        wf.yaml:26:46: error: transitions[0]: unknown field `gate`, expected one of `id`, `title`, `description`, `from`, `to`, `by`, `when`, `source`, `local_policy`, `gates`, `clears`
           hint: did you mean `gates`?
     "#]].assert_eq(&diagnostics(&yaml, &[]));
 }
