@@ -145,17 +145,22 @@ pub fn stale(def: &Definition, case: &CaseSnapshot, approval: &ApprovalRecord) -
     Some(format!("{verb} on {}, before {}", def.day(approval.at), changes.join(" and ")))
 }
 
-/// Add to `decision` an email to each role whose approval in this visit it makes stale.
-pub(crate) fn tell_stale(def: &Definition, case: &CaseSnapshot, mut decision: Decision) -> Decision {
-    let mut after = case.clone();
-    after.apply(&decision);
+/// Add to `decision` an email to each role whose approval in this visit it makes stale;
+/// `after` is the case with the decision applied (its timers aside, which no approval
+/// rests on).
+pub(crate) fn tell_stale(
+    def: &Definition,
+    case: &CaseSnapshot,
+    after: &CaseSnapshot,
+    mut decision: Decision,
+) -> Decision {
     if after.visit != case.visit {
         return decision; // the case moved on: approvals of the visit it left no longer matter
     }
     let mut roles: Vec<&RoleId> = Vec::new();
     for approval in case.approvals.iter().filter(|a| a.visit == case.visit) {
         if stale(def, case, approval).is_none()
-            && stale(def, &after, approval).is_some()
+            && stale(def, after, approval).is_some()
             && !roles.contains(&&approval.role)
         {
             roles.push(&approval.role);

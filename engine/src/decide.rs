@@ -66,8 +66,8 @@ pub fn decide(
     match command {
         Command::SetFields(values) => set_fields(def, case, values, actor, &mut decision)?,
         Command::Amend { fields, reason } => {
-            crate::locks::amend(def, case, fields, reason, actor, now, &mut decision)?;
-            return Ok(crate::basis::tell_stale(def, case, decision));
+            let after = crate::locks::amend(def, case, fields, reason, actor, now, &mut decision)?;
+            return Ok(crate::basis::tell_stale(def, case, &after, decision));
         }
         Command::Attach { evidence, content } => attach(def, case, evidence, content, actor, &mut decision)?,
         Command::Approve { role, verdict, comment, meeting, conflict } => {
@@ -110,7 +110,7 @@ pub fn decide(
     let mut after = case.clone();
     after.apply(&decision);
     plan::replan(def, case, &after, now, &mut decision);
-    Ok(crate::basis::tell_stale(def, case, decision))
+    Ok(crate::basis::tell_stale(def, case, &after, decision))
 }
 
 fn set_fields(

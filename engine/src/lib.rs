@@ -27,7 +27,7 @@ pub mod graph;
 pub mod ids;
 pub mod letters;
 pub mod load;
-mod locks;
+pub mod locks;
 pub mod mutants;
 pub mod notice;
 mod plan;

@@ -39,7 +39,20 @@ pub(crate) fn locked_message(def: &Definition, field: &FieldId, reliance: &Relia
     )
 }
 
-/// Decide an amendment of `values` on `case`, giving `reason`.
+/// Whether `actor` may amend `field` of `case`: anyone who may change the case's fields
+/// when it is not locked; when it is, only a role its `amend:` names. `Err` says why not.
+pub fn may_amend(def: &Definition, case: &CaseSnapshot, field: &FieldId, actor: &Actor) -> Result<(), String> {
+    let Some(reliance) = case.locked_by(field) else { return Ok(()) };
+    match def.amend_rule(field) {
+        None => Err(locked_message(def, field, reliance)),
+        Some(rule) if !rule.by.iter().any(|r| actor.has_role(r.as_str())) => {
+            Err(format!("only {} may amend {}", titles(def, &rule.by), def.fields[field].title))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Decide an amendment of `values` on `case`, giving `reason`; the case after it.
 pub(crate) fn amend(
     def: &Definition,
     case: &CaseSnapshot,
@@ -48,7 +61,7 @@ pub(crate) fn amend(
     actor: &Actor,
     now: Timestamp,
     decision: &mut Decision,
-) -> Result<(), Refusal> {
+) -> Result<CaseSnapshot, Refusal> {
     if actor.kind != ActorKind::User || !holds_internal_role(def, actor) {
         return Err(Refusal::NotAllowed("only members of this workflow's roles can amend a case".into()));
     }
@@ -62,18 +75,7 @@ pub(crate) fn amend(
     let (set, cleared) = changes(def, case, values)?;
     let changed: Vec<&FieldId> = set.keys().chain(&cleared).collect();
     for field in &changed {
-        let Some(reliance) = case.locked_by(field) else { continue };
-        match def.amend_rule(field) {
-            None => return Err(Refusal::NotAllowed(locked_message(def, field, reliance))),
-            Some(rule) if !rule.by.iter().any(|r| actor.has_role(r.as_str())) => {
-                return Err(Refusal::NotAllowed(format!(
-                    "only {} may amend {}",
-                    titles(def, &rule.by),
-                    def.fields[*field].title
-                )));
-            }
-            Some(_) => {}
-        }
+        may_amend(def, case, field, actor).map_err(Refusal::NotAllowed)?;
     }
     let mut after = case.clone();
     for (k, v) in &set {
@@ -118,7 +120,7 @@ pub(crate) fn amend(
     } else {
         plan::replan(def, case, &after, now, decision);
     }
-    Ok(())
+    Ok(after)
 }
 
 /// The rules `case` passed that `after`, its fields amended, would have failed: each

@@ -64,7 +64,7 @@ pub(super) fn amendable(def: &Definition, case: &CaseSnapshot, actor: &Actor) ->
     def.fields
         .iter()
         .filter(|(fid, _)| case.locked_by(fid).is_some())
-        .filter(|(fid, _)| def.amend_rule(fid).is_some_and(|a| a.by.iter().any(|r| actor.has_role(r.as_str()))))
+        .filter(|(fid, _)| gatehouse_engine::locks::may_amend(def, case, fid, actor).is_ok())
         .map(|(fid, f)| AmendChoice {
             id: fid.to_string(),
             title: f.title.clone(),
