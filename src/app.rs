@@ -12,7 +12,7 @@ use gatehouse_engine::access::{Oversight, may_read};
 use gatehouse_engine::decide::{Command, Decision, Problem, decide, open};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
-use gatehouse_engine::gates::{TransitionStatus, Unmet};
+use gatehouse_engine::gates::{Standing, Unmet};
 use gatehouse_engine::ids::TransitionId;
 use gatehouse_engine::snapshot::{Actor, ActorKind, Answer, CaseSnapshot, EvidenceContent, Meeting, Verdict};
 use gatehouse_engine::{Library, gates};
@@ -60,22 +60,25 @@ pub struct TransitionView {
     pub id: TransitionId,
     /// Where it goes.
     pub to: String,
-    /// Whether it may happen now.
+    /// Whether it may happen now (for someone allowed to request it).
     pub allowed: bool,
+    /// Whether the person the view was made for may request it.
+    pub may_request: bool,
     /// Why it does not apply, when its `when` is false.
     pub not_applicable: Option<String>,
     /// Unmet gates.
     pub unmet: Vec<Unmet>,
 }
 
-impl From<TransitionStatus<'_>> for TransitionView {
-    fn from(s: TransitionStatus<'_>) -> Self {
+impl From<Standing<'_>> for TransitionView {
+    fn from(Standing { status, may_request }: Standing<'_>) -> Self {
         TransitionView {
-            id: s.transition.id.clone(),
-            to: s.transition.to.to_string(),
-            allowed: s.allowed(),
-            not_applicable: s.applies.err(),
-            unmet: s.unmet,
+            id: status.transition.id.clone(),
+            to: status.transition.to.to_string(),
+            allowed: status.allowed(),
+            may_request: may_request.is_ok(),
+            not_applicable: status.applies.err(),
+            unmet: status.unmet,
         }
     }
 }
@@ -205,9 +208,12 @@ impl App {
         Ok((def, snapshot, head))
     }
 
-    fn view(&self, definition: Arc<Definition>, case: CaseSnapshot) -> CaseView {
-        let transitions =
-            gates::evaluate(&definition, &case, self.clock.now()).into_iter().map(TransitionView::from).collect();
+    /// `case` and where its next steps stand for `actor`.
+    fn view(&self, actor: &Actor, definition: Arc<Definition>, case: CaseSnapshot) -> CaseView {
+        let transitions = gates::evaluate(&definition, &case, actor, self.clock.now())
+            .into_iter()
+            .map(TransitionView::from)
+            .collect();
         CaseView { definition, case, transitions }
     }
 
@@ -216,7 +222,7 @@ impl App {
     /// [`App::case_for`].
     pub async fn case(&self, case_id: i64) -> Result<CaseView, AppError> {
         let (def, snapshot) = self.load(case_id).await?;
-        Ok(self.view(def, snapshot))
+        Ok(self.view(&Actor::system(), def, snapshot))
     }
 
     /// Whether `actor` may read the cases pinned to `definition` (the engine's rule:
@@ -228,11 +234,11 @@ impl App {
     /// A case, read by `actor`. A case they may not read is answered as not found, as
     /// one that does not exist, so that its existence is not revealed.
     pub async fn case_for(&self, actor: &Actor, case_id: i64) -> Result<CaseView, AppError> {
-        let view = self.case(case_id).await?;
-        if !self.may_read(actor, &view.definition) {
+        let (def, snapshot) = self.load(case_id).await?;
+        if !self.may_read(actor, &def) {
             return Err(hidden(case_id));
         }
-        Ok(view)
+        Ok(self.view(actor, def, snapshot))
     }
 
     /// Refuse a person who may not read case `case_id` anything on it, as if it did not
@@ -300,10 +306,10 @@ impl App {
         fields: &[(String, Input)],
     ) -> Result<CaseView, AppError> {
         let def = self.workflow(workflow)?;
-        let decision = open(&def, fields, actor, self.clock.now())?;
-        let case = self.store.create(&def, &decision).await?;
-        self.poke_if_needed(&decision);
-        Ok(self.view(def, case))
+        let decided = open(&def, fields, actor, self.clock.now())?;
+        let case = self.store.create(&def, &decided).await?;
+        self.poke_if_needed(&decided.decision);
+        Ok(self.view(actor, def, case))
     }
 
     /// Load, decide, apply; when another request changed the case in between and the
@@ -328,11 +334,11 @@ impl App {
                 None => self.load_for_change(case_id).await?,
             };
             self.reaches(actor, &def, case_id)?;
-            let decision: Decision = decide(&def, &before, &command, actor, self.clock.now())?;
-            match self.store.apply(&before, &head, &decision).await {
+            let decided = decide(&def, &before, &command, actor, self.clock.now())?;
+            match self.store.apply(&before, &head, &decided).await {
                 Ok(after) => {
-                    self.poke_if_needed(&decision);
-                    return Ok(self.view(def, after));
+                    self.poke_if_needed(&decided.decision);
+                    return Ok(self.view(actor, def, after));
                 }
                 Err(StoreError::Conflict { expected, actual }) if pinned || attempt >= RETRIES => {
                     return Err(AppError::Conflict { expected, actual });
@@ -521,7 +527,7 @@ impl App {
             let command = Command::FireTimer { timer: timer.clone() };
             let decision = match self.load_for_change(*case_id).await {
                 Ok((def, before, head)) => match decide(&def, &before, &command, &actor, now) {
-                    Ok(decision) => Ok((before, head, decision)),
+                    Ok(decided) => Ok((before, head, decided)),
                     Err(refusal) => Err(refusal.into()),
                 },
                 Err(e) => Err(e),
@@ -531,7 +537,7 @@ impl App {
                 Err(e) => answers[i] = Err(e),
             }
         }
-        let batch: Vec<_> = decided.iter().map(|(_, (before, head, decision))| (before, head, decision)).collect();
+        let batch: Vec<_> = decided.iter().map(|(_, (before, head, decided))| (before, head, decided)).collect();
         let applied = match self.store.apply_many(&batch).await {
             Ok(applied) => applied,
             Err(e) => {
@@ -540,9 +546,9 @@ impl App {
                 decided.iter().map(|_| None).collect()
             }
         };
-        for ((i, (_, _, decision)), after) in decided.iter().zip(applied) {
+        for ((i, (_, _, decided)), after) in decided.iter().zip(applied) {
             if after.is_some() {
-                self.poke_if_needed(decision);
+                self.poke_if_needed(&decided.decision);
             } else {
                 let (case_id, timer) = &timers[*i];
                 answers[*i] = self.fire_timer(*case_id, timer).await.map(|_| ());

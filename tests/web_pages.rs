@@ -770,4 +770,10 @@ async fn the_case_page_offers_a_transition_only_to_whom_the_engine_allows_it() {
 
     let hers = page(&signed_in(&server, &alice).await, &server, &format!("/cases/{id}")).await;
     assert!(hers.contains(button), "{hers}");
+
+    // The API answers the same question for whoever reads the case.
+    let may_request = |json: &serde_json::Value| json["transitions"][0]["may_request"].clone();
+    let case = format!("/api/cases/{id}");
+    assert_eq!(may_request(&server.get(Some(&auditor), &case).await.json), json!(false));
+    assert_eq!(may_request(&server.get(Some(&alice), &case).await.json), json!(true));
 }

@@ -3,7 +3,7 @@
 //! `cargo xtask bench`, after criterion's own report.
 
 use criterion::Criterion;
-use gatehouse_engine::decide::{Command, blank_case};
+use gatehouse_engine::decide::Command;
 use gatehouse_engine::snapshot::{Actor, Answer, EvidenceContent, Verdict};
 use gatehouse_engine::{Library, decide, gates::Evaluator, load, open};
 use std::hint::black_box;
@@ -43,16 +43,14 @@ fn main() {
     let def = load("bench.yaml", WORKFLOW, &Library::default()).expect("bench workflow loads").definition;
     let now = jiff::Timestamp::from_second(1_767_600_000).unwrap();
     let author = Actor::user("author", ["commissioner"]);
-    let mut case = blank_case(&def, &author, now);
-    case.apply(
-        &open(
-            &def,
-            &[("contract_end".into(), gatehouse_engine::fields::Input::Text("2027-12-31".into()))],
-            &author,
-            now,
-        )
-        .unwrap(),
-    );
+    let mut case = open(
+        &def,
+        &[("contract_end".into(), gatehouse_engine::fields::Input::Text("2027-12-31".into()))],
+        &author,
+        now,
+    )
+    .unwrap()
+    .after;
     let steps = [
         (
             Command::Attach {
@@ -100,8 +98,7 @@ fn main() {
         ),
     ];
     for (command, actor) in steps {
-        let d = decide(&def, &case, &command, &actor, now).unwrap();
-        case.apply(&d);
+        case = decide(&def, &case, &command, &actor, now).unwrap().after;
     }
     let transition = def.transition("submit").unwrap();
     assert!(Evaluator::new(&def, &case, now).transition(transition).allowed(), "every gate holds in the benchmark");

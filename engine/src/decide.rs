@@ -13,8 +13,26 @@ pub use crate::decision::{Command, Decision, Event, Message, Problem, Refusal};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
+/// A decision with the case as it leaves it. The new case is worked out here, once: the
+/// shell writes the decision and answers with `after`, and works out neither again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// What to do.
+    pub decision: Decision,
+    /// The case after it (for a new case, its id is not yet known: 0).
+    pub after: CaseSnapshot,
+}
+
+impl Decided {
+    fn of(before: &CaseSnapshot, decision: Decision) -> Decided {
+        let mut after = before.clone();
+        after.apply(&decision);
+        Decided { decision, after }
+    }
+}
+
 /// Open a new case with `fields`.
-pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Timestamp) -> Result<Decision, Refusal> {
+pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Timestamp) -> Result<Decided, Refusal> {
     if actor.kind != ActorKind::User || !holds_internal_role(def, actor) {
         return Err(Refusal::NotAllowed(format!(
             "only members of this workflow's roles can open a {} case",
@@ -48,10 +66,11 @@ pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Ti
     }
     let mut decision = Decision::new(actor, now);
     decision.events.push(Event::Opened { state: def.initial.clone(), fields: values });
-    let mut after = blank_case(def, actor, now);
-    after.apply(&decision);
-    plan::enter_state(def, &after, now, &mut decision);
-    Ok(decision)
+    let blank = blank_case(def, actor, now);
+    let mut opened = blank.clone();
+    opened.apply(&decision);
+    plan::enter_state(def, &opened, now, &mut decision);
+    Ok(Decided::of(&blank, decision))
 }
 
 /// Decide what `command` means for `case`.
@@ -61,13 +80,13 @@ pub fn decide(
     command: &Command,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Decision, Refusal> {
+) -> Result<Decided, Refusal> {
     let mut decision = Decision::new(actor, now);
     match command {
         Command::SetFields(values) => set_fields(def, case, values, actor, &mut decision)?,
         Command::Amend { fields, reason } => {
             let after = crate::locks::amend(def, case, fields, reason, actor, now, &mut decision)?;
-            return Ok(crate::basis::tell_stale(def, case, &after, decision));
+            return Ok(Decided::of(case, crate::basis::tell_stale(def, case, &after, decision)));
         }
         Command::Attach { evidence, content } => attach(def, case, evidence, content, actor, &mut decision)?,
         Command::Approve { role, verdict, comment, meeting, conflict } => {
@@ -99,18 +118,18 @@ pub fn decide(
                 return Err(Refusal::Conflict { expected: *expected, actual: case.version });
             }
             plan::transition_to(def, case, transition, actor, now, &mut decision)?;
-            return Ok(decision);
+            return Ok(Decided::of(case, decision));
         }
         Command::FireTimer { timer } => {
             plan::fire(def, case, timer, now, &mut decision)?;
-            return Ok(decision);
+            return Ok(Decided::of(case, decision));
         }
     }
     // Evidence or fields may have made a timer's `until` hold, or moved an `at` date.
     let mut after = case.clone();
     after.apply(&decision);
     plan::replan(def, case, &after, now, &mut decision);
-    Ok(crate::basis::tell_stale(def, case, &after, decision))
+    Ok(Decided::of(case, crate::basis::tell_stale(def, case, &after, decision)))
 }
 
 fn set_fields(

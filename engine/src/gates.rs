@@ -4,7 +4,7 @@
 use crate::definition::{ApprovalGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
 use crate::expr::{Bindings, CelField, evaluate_bool};
 use crate::ids::EvidenceId;
-use crate::snapshot::{Answer, ApprovalRecord, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
+use crate::snapshot::{Actor, Answer, ApprovalRecord, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
 use jiff::{Timestamp, Zoned};
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -29,10 +29,32 @@ impl TransitionStatus<'_> {
     }
 }
 
-/// Every transition leaving the case's state, with its status.
-pub fn evaluate<'d>(def: &'d Definition, case: &'d CaseSnapshot, now: Timestamp) -> Vec<TransitionStatus<'d>> {
+/// Where one outgoing transition stands for one person: its gates, and whether that
+/// person may ask for it.
+#[derive(Debug, Clone)]
+pub struct Standing<'d> {
+    /// Its gates and whether it applies.
+    pub status: TransitionStatus<'d>,
+    /// `Err(why)` when the person may not request it: its `by:` names roles they do not
+    /// hold or, when it names none, they hold none of the workflow's roles (as `decide`
+    /// rules, through [`crate::access::may_request`]).
+    pub may_request: Result<(), String>,
+}
+
+impl Standing<'_> {
+    /// Whether `actor`, as evaluated, may take the transition now.
+    pub fn open_to_them(&self) -> bool {
+        self.may_request.is_ok() && self.status.allowed()
+    }
+}
+
+/// Every transition leaving the case's state, with its status and whether `actor` may
+/// request it.
+pub fn evaluate<'d>(def: &'d Definition, case: &'d CaseSnapshot, actor: &Actor, now: Timestamp) -> Vec<Standing<'d>> {
     let ev = Evaluator::new(def, case, now);
-    def.outgoing(&case.state).map(|t| ev.transition(t)).collect()
+    def.outgoing(&case.state)
+        .map(|t| Standing { status: ev.transition(t), may_request: crate::access::may_request(def, t, actor) })
+        .collect()
 }
 
 /// Evaluates gates for one case at one instant. Builds the CEL bindings once, and only

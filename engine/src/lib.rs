@@ -3,7 +3,8 @@
 //! A workflow file is loaded into a checked [`Definition`](definition::Definition)
 //! ([`load`]). A command from an actor against a case is turned into a
 //! [`Decision`](decide::Decision) — audit events, timers to arm and cancel, messages to
-//! send — or a [`Refusal`](decide::Refusal), by [`decide::decide`]. Nothing in this
+//! send — with the case as it leaves it ([`Decided`](decide::Decided)), or a
+//! [`Refusal`](decide::Refusal), by [`decide::decide`]. Nothing in this
 //! crate does I/O, reads a clock or is async: callers pass text in and carry decisions
 //! out.
 #![deny(missing_docs)]
@@ -39,7 +40,7 @@ pub mod source;
 pub mod templates;
 pub mod values;
 
-pub use decide::{Command, Decision, Event, Message, Refusal, decide, open};
+pub use decide::{Command, Decided, Decision, Event, Message, Refusal, decide, open};
 pub use definition::Definition;
 pub use diagnostics::Diagnostic;
 pub use load::{Library, Loaded, load};

@@ -5,7 +5,7 @@
 mod references;
 pub(crate) use references::check_references;
 
-use crate::decide::{Command, Message, Refusal, decide, open};
+use crate::decide::{Command, Decided, Message, Refusal, decide, open};
 use crate::definition::{Definition, EvidenceKind};
 use crate::duration::Duration;
 use crate::fields::Input;
@@ -314,8 +314,9 @@ impl Runner<'_> {
 
     fn command(&mut self, command: Command, actor: Actor) -> Result<(), String> {
         let case = self.case()?;
-        let decision = decide(self.def, case, &command, &actor, self.clock).map_err(|r| refusal(&r))?;
-        self.case.as_mut().expect("checked above").apply(&decision);
+        let Decided { decision, after } =
+            decide(self.def, case, &command, &actor, self.clock).map_err(|r| refusal(&r))?;
+        self.case = Some(after);
         self.record(&decision)?;
         self.fire_due(self.clock)
     }
@@ -371,9 +372,9 @@ impl Runner<'_> {
             };
             self.clock = self.clock.max(next.due_at);
             let command = Command::FireTimer { timer: next.timer.to_string() };
-            let decision = decide(self.def, case, &command, &Actor::system(), self.clock)
+            let Decided { decision, after } = decide(self.def, case, &command, &Actor::system(), self.clock)
                 .map_err(|r| format!("timer `{}` could not fire: {}", next.timer, refusal(&r)))?;
-            self.case.as_mut().expect("checked above").apply(&decision);
+            self.case = Some(after);
             self.record(&decision)?;
         }
         Err("more than 10000 timer firings in one step: does a timer repeat without end?".into())
@@ -386,10 +387,9 @@ impl Runner<'_> {
                     return Err("a scenario has one case: `create` only once".into());
                 }
                 let actor = self.actor(actor, self.author());
-                let decision = open(self.def, fields, &actor, self.clock).map_err(|r| refusal(&r))?;
-                let mut case = crate::decide::blank_case(self.def, &actor, self.clock);
-                case.apply(&decision);
-                self.case = Some(case);
+                let Decided { decision, after } =
+                    open(self.def, fields, &actor, self.clock).map_err(|r| refusal(&r))?;
+                self.case = Some(after);
                 self.record(&decision)?;
                 self.fire_due(self.clock)
             }

@@ -76,7 +76,12 @@ pub fn unmet_after_answers(yaml: &str, transition: &str, checklist: &str, answer
     let (id, _): (&EvidenceId, _) = def.evidence_kind(checklist).expect("the checklist is declared");
     let content = EvidenceContent::Checklist(answers.iter().map(|(i, a)| (i.to_string(), (answer(a), None))).collect());
     case.evidence.insert(id.clone(), EvidenceRecord { evidence: id.clone(), content, by: "author".into(), at: now });
-    let status = gatehouse_engine::gates::evaluate(&def, &case, now);
-    let t = status.iter().find(|s| s.transition.id.as_str() == transition).expect("the transition leaves the state");
-    t.unmet.iter().map(|u| format!("{}: {}\n", u.gate, u.message)).collect()
+    let t = def.transition(transition).expect("the transition is declared");
+    assert!(t.from.contains(&case.state), "`{transition}` leaves the state");
+    gatehouse_engine::gates::Evaluator::new(&def, &case, now)
+        .transition(t)
+        .unmet
+        .iter()
+        .map(|u| format!("{}: {}\n", u.gate, u.message))
+        .collect()
 }

@@ -280,8 +280,11 @@ pub struct NextStep {
     pub id: String,
     /// Where it goes.
     pub to: String,
-    /// Whether it may happen now.
+    /// Whether it may happen now (for someone allowed to request it).
     pub allowed: bool,
+    /// Whether the caller may request it: its `by:` names a role they hold or, when it
+    /// names none, they hold one of the workflow's roles.
+    pub may_request: bool,
     /// Why it does not apply to this case, when its `when` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_applicable: Option<String>,
@@ -295,6 +298,7 @@ impl From<&TransitionView> for NextStep {
             id: t.id.to_string(),
             to: t.to.clone(),
             allowed: t.allowed,
+            may_request: t.may_request,
             not_applicable: t.not_applicable.clone(),
             unmet: t.unmet.iter().map(UnmetGate::from).collect(),
         }

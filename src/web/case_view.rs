@@ -163,7 +163,7 @@ impl CasePage {
                 version: case.version,
                 entered_at: at(&case.entered_at),
             },
-            steps: steps(view, session),
+            steps: steps(view),
             documents: def
                 .evidence
                 .iter()
@@ -214,7 +214,7 @@ impl CasePage {
     }
 }
 
-fn steps(view: &CaseView, session: &Session) -> Vec<Step> {
+fn steps(view: &CaseView) -> Vec<Step> {
     let def = &view.definition;
     view.transitions
         .iter()
@@ -239,7 +239,7 @@ fn steps(view: &CaseView, session: &Session) -> Vec<Step> {
                     }
                 })
                 .collect(),
-            may_request: gatehouse_engine::access::may_request(def, d, &session.actor).is_ok(),
+            may_request: t.may_request,
             by: requested_by(def, d),
         })
         .collect()

@@ -1,4 +1,4 @@
-//! Cases: listing them, opening one, and applying an engine `Decision` atomically with
+//! Cases: listing them, opening one, and applying what the engine decided atomically with
 //! a compare-and-set on the case version (what it writes is in `writes.rs`; loading a
 //! case is in `load.rs`).
 
@@ -6,9 +6,9 @@ use super::audit::AuditHead;
 use super::entities::{case, timer};
 use super::writes::{Writes, insert_returning_id};
 use super::{Store, StoreError, codec};
-use gatehouse_engine::decide::{Decision, blank_case};
+use gatehouse_engine::decide::Decided;
 use gatehouse_engine::definition::Definition;
-use gatehouse_engine::snapshot::{Actor, CaseSnapshot};
+use gatehouse_engine::snapshot::CaseSnapshot;
 use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -91,12 +91,10 @@ impl Store {
         Ok(q.limit(filter.limit.unwrap_or(100)).all(&self.db).await?)
     }
 
-    /// Store a new case from the decision `open` returned. Returns it with its id.
-    pub async fn create(&self, def: &Definition, decision: &Decision) -> Result<CaseSnapshot, StoreError> {
-        let actor =
-            Actor { id: decision.actor.clone(), roles: Vec::new(), kind: gatehouse_engine::snapshot::ActorKind::User };
-        let mut after = blank_case(def, &actor, decision.at);
-        after.apply(decision);
+    /// Store a new case from what `open` decided. Returns it with its id.
+    pub async fn create(&self, def: &Definition, decided: &Decided) -> Result<CaseSnapshot, StoreError> {
+        let Decided { decision, after } = decided;
+        let mut after = after.clone();
         let now = codec::to_chrono(decision.at);
         let mut row = case::ActiveModel {
             id: Default::default(),
@@ -140,9 +138,10 @@ impl Store {
         Ok(after)
     }
 
-    /// Apply `decision`, made against `before`, atomically; `head` is the end of its
+    /// Apply `decided`, made against `before`, atomically; `head` is the end of its
     /// audit trail as loaded with it ([`super::LoadedCase::head`]). If the case moved on
-    /// since `before` was loaded, nothing is written and `Conflict` is returned.
+    /// since `before` was loaded, nothing is written and `Conflict` is returned. The case
+    /// written, and returned, is the engine's `decided.after`.
     ///
     /// On SQLite the decision may be committed together with other callers' decisions,
     /// in one transaction (see `group.rs`); it is still all or nothing, and the call
@@ -151,9 +150,9 @@ impl Store {
         &self,
         before: &CaseSnapshot,
         head: &AuditHead,
-        decision: &Decision,
+        decided: &Decided,
     ) -> Result<CaseSnapshot, StoreError> {
-        let plan = PreparedWrite::new(before, head, decision);
+        let plan = PreparedWrite::new(before, head, decided);
         let applied = match plan.one_statement(self.backend()) {
             // One statement is atomic by itself.
             Some(statement) => plan.run_one(&self.db, statement).await?,
@@ -181,7 +180,7 @@ impl Store {
     /// others are applied all the same. An error applies none.
     pub async fn apply_many(
         &self,
-        decisions: &[(&CaseSnapshot, &AuditHead, &Decision)],
+        decisions: &[(&CaseSnapshot, &AuditHead, &Decided)],
     ) -> Result<Vec<Option<CaseSnapshot>>, StoreError> {
         let (txn, _turn) = self.begin_write().await?;
         let mut applied = Vec::with_capacity(decisions.len());
@@ -225,9 +224,10 @@ pub(super) struct PreparedWrite {
 }
 
 impl PreparedWrite {
-    pub(super) fn new(before: &CaseSnapshot, head: &AuditHead, decision: &Decision) -> PreparedWrite {
-        let mut after = before.clone();
-        after.apply(decision);
+    pub(super) fn new(before: &CaseSnapshot, head: &AuditHead, decided: &Decided) -> PreparedWrite {
+        let Decided { decision, after } = decided;
+        debug_assert_eq!(after.version, before.version + 1, "a decision made against `before`");
+        let after = after.clone();
         let writes = Writes::of(before.id, head, Some(before), decision);
         let set = [
             ("state", Value::from(after.state.to_string())),

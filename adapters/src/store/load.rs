@@ -65,7 +65,10 @@ SELECT '5head', seq, hash, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS 
   FROM events WHERE case_id = $1 AND seq = (SELECT MAX(seq) FROM events WHERE case_id = $1) \
 ORDER BY kind, id";
 
-/// One row of [`LOAD_CASE`]: what each column holds depends on `kind`.
+/// One row of [`LOAD_CASE`], as the union returns it: what each column holds depends
+/// on `kind`. It is read into what it holds ([`LoadPart::case_row`], [`LoadPart::read`])
+/// as soon as it arrives, and in those two places only, beside the statement that
+/// fills it.
 #[derive(Debug, FromQueryResult)]
 struct LoadPart {
     kind: String,
@@ -86,6 +89,93 @@ struct LoadPart {
     n3: Option<i64>,
 }
 
+/// A row of one of the case's other tables, read from a [`LoadPart`].
+#[derive(Debug)]
+enum Part {
+    Evidence { evidence_type: String, content: String, attached_by: String, attached_at: DateTime<Utc> },
+    Approval(ApprovalRow),
+    Conflict { role: String, reason: String, declared_by: String, declared_at: DateTime<Utc> },
+    Timer { timer_id: String, due_at: DateTime<Utc>, occurrence: i64 },
+    Head { seq: i64, hash: String },
+}
+
+/// An approval row, as [`Part::Approval`] holds it.
+#[derive(Debug)]
+struct ApprovalRow {
+    id: i64,
+    role: String,
+    verdict: String,
+    approved_by: String,
+    approved_at: DateTime<Utc>,
+    visit: i64,
+    comment: Option<String>,
+    meeting: Option<(String, NaiveDate)>,
+    conflict: Option<String>,
+    basis: Option<String>,
+}
+
+impl LoadPart {
+    /// The case row, from the first row (its columns as [`LOAD_CASE`]'s first branch
+    /// names them).
+    fn case_row(self) -> Result<CaseRow, String> {
+        let missing = |what: &str| format!("the case row has no {what}");
+        Ok(CaseRow {
+            id: self.id,
+            workflow_id: self.a.ok_or_else(|| missing("workflow_id"))?,
+            workflow_version: narrow(self.n3.ok_or_else(|| missing("workflow_version"))?)?,
+            state: self.b.ok_or_else(|| missing("state"))?,
+            fields: self.c.ok_or_else(|| missing("fields"))?,
+            created_by: self.d.ok_or_else(|| missing("created_by"))?,
+            entered_by: self.e.ok_or_else(|| missing("entered_by"))?,
+            locks: self.g.ok_or_else(|| missing("locks"))?,
+            created_at: self.t1.ok_or_else(|| missing("created_at"))?,
+            entered_at: self.t2.ok_or_else(|| missing("entered_at"))?,
+            updated_at: self.t3.ok_or_else(|| missing("updated_at"))?,
+            version: self.n1.ok_or_else(|| missing("version"))?,
+            visit: narrow(self.n2.ok_or_else(|| missing("visit"))?)?,
+        })
+    }
+
+    /// Any other row, by its `kind` (columns as the statement's branch for it names them).
+    fn read(self) -> Result<Part, String> {
+        let LoadPart { kind, id, a, b, c, d, e, f, g, t1, dt, n1, n2, .. } = self;
+        let table = kind.get(1..).unwrap_or_default().to_string();
+        let need = |v: Option<String>, what: &str| v.ok_or_else(|| format!("a {table} row (id {id}) has no {what}"));
+        let at = |v: Option<DateTime<Utc>>| v.ok_or_else(|| format!("a {table} row (id {id}) has no time"));
+        Ok(match kind.as_str() {
+            EVIDENCE => Part::Evidence {
+                evidence_type: need(a, "evidence_type")?,
+                content: need(b, "content")?,
+                attached_by: need(c, "attached_by")?,
+                attached_at: at(t1)?,
+            },
+            APPROVAL => Part::Approval(ApprovalRow {
+                id,
+                role: need(a, "role")?,
+                verdict: need(b, "verdict")?,
+                approved_by: need(c, "approved_by")?,
+                approved_at: at(t1)?,
+                visit: n2.unwrap_or_default(),
+                comment: d,
+                meeting: e.zip(dt),
+                conflict: f,
+                basis: g,
+            }),
+            CONFLICT => Part::Conflict {
+                role: need(a, "role")?,
+                reason: need(b, "reason")?,
+                declared_by: need(c, "declared_by")?,
+                declared_at: at(t1)?,
+            },
+            TIMER => {
+                Part::Timer { timer_id: need(a, "timer_id")?, due_at: at(t1)?, occurrence: n1.unwrap_or_default() }
+            }
+            HEAD => Part::Head { seq: id, hash: need(a, "hash")? },
+            other => return Err(format!("the load statement returned a `{other}` row")),
+        })
+    }
+}
+
 /// A case as read: its row, from which its definition is found, and the rest, which
 /// [`LoadedCase::snapshot`] reads with that definition.
 #[derive(Debug)]
@@ -94,47 +184,30 @@ pub struct LoadedCase {
     pub row: CaseRow,
     /// The last event of its audit trail.
     pub head: AuditHead,
-    children: Vec<LoadPart>,
+    parts: Vec<Part>,
 }
 
 impl Store {
     /// Case `id` with every row the engine needs to decide about it, in one statement.
     pub async fn load(&self, id: i64) -> Result<LoadedCase, StoreError> {
         let statement = Statement::from_sql_and_values(self.backend(), LOAD_CASE, [id.into()]);
-        let mut parts = LoadPart::find_by_statement(statement).all(&self.db).await?.into_iter();
-        let Some(first) = parts.next().filter(|p| p.kind == CASE) else {
+        let mut rows = LoadPart::find_by_statement(statement).all(&self.db).await?.into_iter();
+        let Some(first) = rows.next().filter(|p| p.kind == CASE) else {
             return Err(StoreError::NotFound(format!("case {id}")));
         };
-        let missing = |what: &str| StoreError::Corrupt(format!("case {id}: the case row has no {what}"));
-        let row = CaseRow {
-            id: first.id,
-            workflow_id: first.a.ok_or_else(|| missing("workflow_id"))?,
-            workflow_version: narrow(first.n3.ok_or_else(|| missing("workflow_version"))?, id)?,
-            state: first.b.ok_or_else(|| missing("state"))?,
-            version: first.n1.ok_or_else(|| missing("version"))?,
-            visit: narrow(first.n2.ok_or_else(|| missing("visit"))?, id)?,
-            fields: first.c.ok_or_else(|| missing("fields"))?,
-            locks: first.g.ok_or_else(|| missing("locks"))?,
-            created_by: first.d.ok_or_else(|| missing("created_by"))?,
-            created_at: first.t1.ok_or_else(|| missing("created_at"))?,
-            entered_by: first.e.ok_or_else(|| missing("entered_by"))?,
-            entered_at: first.t2.ok_or_else(|| missing("entered_at"))?,
-            updated_at: first.t3.ok_or_else(|| missing("updated_at"))?,
-        };
-        let mut children: Vec<LoadPart> = parts.collect();
-        let head = match children.last() {
-            Some(last) if last.kind == HEAD => {
-                let last = children.pop().expect("a last row");
-                AuditHead { seq: last.id, hash: last.a.ok_or_else(|| missing("hash on its last event"))? }
-            }
+        let corrupt = |m: String| StoreError::Corrupt(format!("case {id}: {m}"));
+        let row = first.case_row().map_err(corrupt)?;
+        let mut parts = rows.map(LoadPart::read).collect::<Result<Vec<_>, _>>().map_err(corrupt)?;
+        let head = match parts.pop_if(|p| matches!(p, Part::Head { .. })) {
+            Some(Part::Head { seq, hash }) => AuditHead { seq, hash },
             _ => AuditHead::genesis(),
         };
-        Ok(LoadedCase { row, head, children })
+        Ok(LoadedCase { row, head, parts })
     }
 }
 
-fn narrow(n: i64, case_id: i64) -> Result<i32, StoreError> {
-    i32::try_from(n).map_err(|_| StoreError::Corrupt(format!("case {case_id}: {n} is out of range")))
+fn narrow(n: i64) -> Result<i32, String> {
+    i32::try_from(n).map_err(|_| format!("{n} is out of range"))
 }
 
 impl LoadedCase {
@@ -160,77 +233,69 @@ impl LoadedCase {
         snapshot.entered_by = row.entered_by.clone();
         snapshot.entered_at = codec::to_jiff(row.entered_at);
 
-        for p in self.children {
-            let text = |v: Option<String>, what: &str| {
-                v.ok_or_else(|| corrupt(format!("a {} row (id {}) has no {what}", &p.kind[1..], p.id)))
-            };
-            let at = codec::to_jiff(p.t1.ok_or_else(|| corrupt(format!("a {} row has no time", &p.kind[1..])))?);
-            match p.kind.as_str() {
-                EVIDENCE => {
-                    let kind = text(p.a.clone(), "evidence_type")?;
-                    let Some((id, _)) = def.evidence_kind(&kind) else {
-                        return Err(corrupt(format!("unknown evidence `{kind}`")));
+        for part in self.parts {
+            match part {
+                Part::Evidence { evidence_type, content, attached_by, attached_at } => {
+                    let Some((id, _)) = def.evidence_kind(&evidence_type) else {
+                        return Err(corrupt(format!("unknown evidence `{evidence_type}`")));
                     };
                     let value: serde_json::Value =
-                        serde_json::from_str(&text(p.b.clone(), "content")?).map_err(|err| corrupt(err.to_string()))?;
+                        serde_json::from_str(&content).map_err(|err| corrupt(err.to_string()))?;
                     let content = codec::content_from_json(&value).map_err(corrupt)?;
-                    let by = text(p.c.clone(), "attached_by")?;
-                    snapshot.evidence.insert(id.clone(), EvidenceRecord { evidence: id.clone(), content, by, at });
+                    let at = codec::to_jiff(attached_at);
+                    snapshot
+                        .evidence
+                        .insert(id.clone(), EvidenceRecord { evidence: id.clone(), content, by: attached_by, at });
                 }
-                APPROVAL => {
-                    let name = text(p.a.clone(), "role")?;
-                    let role = role_id(def, &name).ok_or_else(|| corrupt(format!("unknown role `{name}`")))?;
-                    let meeting = match (p.e.clone(), p.dt.and_then(codec::date_to_jiff)) {
-                        (Some(name), Some(date)) => Some(Meeting { name, date }),
-                        _ => None,
-                    };
+                Part::Approval(a) => {
+                    let role = role_id(def, &a.role).ok_or_else(|| corrupt(format!("unknown role `{}`", a.role)))?;
+                    let meeting =
+                        a.meeting.and_then(|(name, date)| Some(Meeting { name, date: codec::date_to_jiff(date)? }));
                     // Only what `codec::verdict_name` writes: anything else is not
                     // guessed to be an approval.
-                    let verdict = match text(p.b.clone(), "verdict")?.as_str() {
+                    let verdict = match a.verdict.as_str() {
                         "approve" => Verdict::Approve,
                         "reject" => Verdict::Reject,
                         other => {
                             return Err(corrupt(format!(
                                 "an approval row (id {}) has verdict `{other}`, neither approve nor reject",
-                                p.id
+                                a.id
                             )));
                         }
                     };
                     snapshot.approvals.push(ApprovalRecord {
                         role,
                         verdict,
-                        by: text(p.c.clone(), "approved_by")?,
-                        at,
-                        visit: p.n2.unwrap_or_default().max(0) as u32,
-                        comment: p.d.clone(),
+                        by: a.approved_by,
+                        at: codec::to_jiff(a.approved_at),
+                        visit: a.visit.max(0) as u32,
+                        comment: a.comment,
                         meeting,
-                        conflict: p.f.clone(),
-                        basis: p.g.as_deref().map(codec::basis_from_text).transpose().map_err(corrupt)?,
+                        conflict: a.conflict,
+                        basis: a.basis.as_deref().map(codec::basis_from_text).transpose().map_err(corrupt)?,
                     });
                 }
-                CONFLICT => {
-                    let name = text(p.a.clone(), "role")?;
-                    let role = role_id(def, &name).ok_or_else(|| corrupt(format!("unknown role `{name}`")))?;
+                Part::Conflict { role, reason, declared_by, declared_at } => {
+                    let role = role_id(def, &role).ok_or_else(|| corrupt(format!("unknown role `{role}`")))?;
                     snapshot.conflicts.push(ConflictRecord {
                         role,
-                        reason: text(p.b.clone(), "reason")?,
-                        by: text(p.c.clone(), "declared_by")?,
-                        at,
+                        reason,
+                        by: declared_by,
+                        at: codec::to_jiff(declared_at),
                     });
                 }
-                TIMER => {
-                    let name = text(p.a.clone(), "timer_id")?;
+                Part::Timer { timer_id, due_at, occurrence } => {
                     let timer = def
-                        .timer(&name)
+                        .timer(&timer_id)
                         .map(|d| d.id.clone())
-                        .ok_or_else(|| corrupt(format!("unknown timer `{name}`")))?;
+                        .ok_or_else(|| corrupt(format!("unknown timer `{timer_id}`")))?;
                     snapshot.timers.push(ArmedTimer {
                         timer,
-                        due_at: at,
-                        occurrence: p.n1.unwrap_or_default().max(0) as u32,
+                        due_at: codec::to_jiff(due_at),
+                        occurrence: occurrence.max(0) as u32,
                     });
                 }
-                other => return Err(corrupt(format!("the load statement returned a `{other}` row"))),
+                Part::Head { .. } => return Err(corrupt("the audit head came before the case's last row".into())),
             }
         }
         snapshot.order_timers();
