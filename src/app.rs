@@ -4,12 +4,12 @@
 
 use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
-use gatehouse_adapters::store::files::{Content, Incoming, StoredFile};
+use gatehouse_adapters::store::documents::NewDocument;
 use gatehouse_adapters::store::{
     AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, StateCount, Store, StoreError,
 };
 use gatehouse_engine::access::{Oversight, may_read};
-use gatehouse_engine::decide::{Command, Decision, Problem, decide, open};
+use gatehouse_engine::decide::{Command, Decision, decide, open};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::gates::{Standing, Unmet};
@@ -20,9 +20,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+mod documents;
 mod error;
 mod publish;
 pub mod workers;
+pub use documents::{DocumentStream, safe_file_name};
 pub use error::AppError;
 pub use publish::publish_folder;
 
@@ -155,7 +157,7 @@ impl App {
         }
     }
 
-    /// The file store.
+    /// The file store: where uploads are received before they are stored.
     pub fn files(&self) -> &FileStore {
         &self.files
     }
@@ -315,16 +317,19 @@ impl App {
     /// Load, decide, apply; when another request changed the case in between and the
     /// caller did not pin a version, decide again on the fresh case.
     async fn run(&self, case_id: i64, actor: &Actor, command: Command) -> Result<CaseView, AppError> {
-        self.run_from(case_id, actor, command, None).await
+        self.run_with(case_id, actor, command, None, None).await
     }
 
-    /// [`App::run`], starting from a case the caller has just loaded.
-    async fn run_from(
+    /// [`App::run`], starting from a case the caller has just loaded, if any, and
+    /// storing the `document` the command attaches in the same transaction as the
+    /// decision (nothing is stored when the engine refuses it).
+    async fn run_with(
         &self,
         case_id: i64,
         actor: &Actor,
         command: Command,
         mut loaded: Option<(Arc<Definition>, CaseSnapshot, AuditHead)>,
+        document: Option<NewDocument<'_>>,
     ) -> Result<CaseView, AppError> {
         let pinned = matches!(command, Command::Transition { expected_version: Some(_), .. });
         let mut attempt = 0;
@@ -335,7 +340,11 @@ impl App {
             };
             self.reaches(actor, &def, case_id)?;
             let decided = decide(&def, &before, &command, actor, self.clock.now())?;
-            match self.store.apply(&before, &head, &decided).await {
+            let applied = match &document {
+                Some(document) => self.store.apply_with_document(&before, &head, &decided, document).await,
+                None => self.store.apply(&before, &head, &decided).await,
+            };
+            match applied {
                 Ok(after) => {
                     self.poke_if_needed(&decided.decision);
                     return Ok(self.view(actor, def, after));
@@ -368,74 +377,6 @@ impl App {
         reason: String,
     ) -> Result<CaseView, AppError> {
         self.run(case_id, actor, Command::Amend { fields, reason }).await
-    }
-
-    /// Attach a document. The file is checked against the size limit before anything is
-    /// stored, and written (fsynced) before the row that points to it commits.
-    pub async fn attach_document(
-        &self,
-        actor: &Actor,
-        case_id: i64,
-        evidence: &str,
-        file_name: &str,
-        media_type: &str,
-        bytes: &[u8],
-    ) -> Result<CaseView, AppError> {
-        if bytes.len() as u64 > self.max_upload_bytes {
-            return Err(too_large(bytes.len() as u64, self.max_upload_bytes));
-        }
-        let document = Document::InMemory(Content::new(bytes.to_vec()));
-        self.attach(actor, case_id, evidence, file_name, media_type, document).await
-    }
-
-    /// Attach a document already received to disk (streamed, hashed and fsynced).
-    pub async fn attach_incoming(
-        &self,
-        actor: &Actor,
-        case_id: i64,
-        evidence: &str,
-        file_name: &str,
-        media_type: &str,
-        incoming: Incoming,
-    ) -> Result<CaseView, AppError> {
-        self.attach(actor, case_id, evidence, file_name, media_type, Document::Received(incoming)).await
-    }
-
-    /// Attach `document`. The engine decides first, so a refused document leaves nothing
-    /// in the store; an accepted one is stored (fsynced) before the row that points to it
-    /// commits.
-    async fn attach(
-        &self,
-        actor: &Actor,
-        case_id: i64,
-        evidence: &str,
-        file_name: &str,
-        media_type: &str,
-        document: Document,
-    ) -> Result<CaseView, AppError> {
-        let size = document.size();
-        if size > self.max_upload_bytes {
-            return Err(too_large(size, self.max_upload_bytes));
-        }
-        if size == 0 {
-            return Err(AppError::Invalid(vec![Problem { field: Some("file".into()), message: "is empty".into() }]));
-        }
-        let content = EvidenceContent::Document {
-            sha256: document.sha256().to_string(),
-            name: safe_file_name(file_name),
-            size,
-            media_type: media_type.to_string(),
-        };
-        let command = Command::Attach { evidence: evidence.to_string(), content };
-        let (def, before, head) = self.load_for_change(case_id).await?;
-        self.reaches(actor, &def, case_id)?;
-        decide(&def, &before, &command, actor, self.clock.now())?;
-        let files = self.files.clone();
-        tokio::task::spawn_blocking(move || document.store(&files))
-            .await
-            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
-            .map_err(StoreError::Io)?;
-        self.run_from(case_id, actor, command, Some((def, before, head))).await
     }
 
     /// Answer checklist items (they add to earlier answers).
@@ -604,13 +545,6 @@ async fn open_files(data_dir: &Path) -> anyhow::Result<FileStore> {
         .with_context(|| format!("cannot prepare the evidence folders under {}", data_dir.display()))
 }
 
-fn too_large(size: u64, limit: u64) -> AppError {
-    AppError::Invalid(vec![Problem {
-        field: Some("file".into()),
-        message: format!("is {size} bytes; the largest accepted is {limit} bytes"),
-    }])
-}
-
 /// What a person who may not read case `id` is told: what they would be told if it
 /// did not exist.
 fn hidden(case_id: i64) -> AppError {
@@ -621,46 +555,5 @@ fn not_found(e: StoreError) -> AppError {
     match e {
         StoreError::NotFound(what) => AppError::NotFound(what),
         other => AppError::Internal(other),
-    }
-}
-
-/// An uploaded file's name, for display only: no directories, no control characters.
-pub fn safe_file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String =
-        base.chars().filter(|c| !c.is_control()).collect::<String>().trim().trim_start_matches('.').to_string();
-    let cleaned: String = cleaned.chars().take(200).collect();
-    if cleaned.is_empty() { "upload".into() } else { cleaned }
-}
-
-/// A document on its way into the file store.
-enum Document {
-    /// Streamed to disk (an upload), fsynced, waiting to be moved into the store.
-    Received(Incoming),
-    /// Held in memory (a caller of the app services): written straight to its place.
-    InMemory(Content),
-}
-
-impl Document {
-    fn sha256(&self) -> &str {
-        match self {
-            Document::Received(incoming) => &incoming.sha256,
-            Document::InMemory(content) => content.sha256(),
-        }
-    }
-
-    fn size(&self) -> u64 {
-        match self {
-            Document::Received(incoming) => incoming.size,
-            Document::InMemory(content) => content.size(),
-        }
-    }
-
-    /// Into the store, durably: one blocking call. Content already stored stays as it is.
-    fn store(self, files: &FileStore) -> std::io::Result<StoredFile> {
-        match self {
-            Document::Received(incoming) => files.adopt(incoming),
-            Document::InMemory(content) => files.put(&content),
-        }
     }
 }

@@ -37,7 +37,8 @@ enum Command {
         /// The workflows folder.
         #[arg(long, env = "GATEHOUSE_WORKFLOWS", default_value = "workflows")]
         workflows: PathBuf,
-        /// Where evidence files are kept.
+        /// Where uploads are received before they are stored in the database (and where
+        /// an earlier version kept them: see `gatehouse files migrate`).
         #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
         data_dir: PathBuf,
         /// Address to listen on.
@@ -86,6 +87,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Evidence documents.
+    Files {
+        #[command(subcommand)]
+        command: FilesCommand,
     },
     /// Check workflow files (or folders of them); print every problem as file:line:col.
     Validate {
@@ -178,6 +184,20 @@ enum AuditCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum FilesCommand {
+    /// Move the documents an earlier version kept under the data directory into the
+    /// database, each checked by its sha256 before its file is removed. Safe to run
+    /// again after an interruption.
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+        /// The data directory the documents were kept in.
+        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum GraphArg {
     Mermaid,
@@ -216,6 +236,9 @@ fn main() -> ExitCode {
             block_on(service::publish(&db.url, &paths, &mut out))
         }
         Command::Audit { command: AuditCommand::Verify { db } } => block_on(service::audit_verify(&db.url, &mut out)),
+        Command::Files { command: FilesCommand::Migrate { db, data_dir } } => {
+            block_on(gatehouse::cli::files::migrate(&db.url, &data_dir, &mut out))
+        }
         Command::Validate { paths, strict } => authoring::validate(&paths, strict, &mut out),
         Command::Test { paths, mutants: false } => authoring::test(&paths, &mut out),
         Command::Test { paths, mutants: true } => gatehouse::cli::mutants::run(&paths, &mut out),

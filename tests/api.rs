@@ -220,8 +220,6 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
 }
 on_both!(walk_a_leeds_decommissioning_case, walk_a_leeds_decommissioning_case);
 
-/// The message to `to` whose subject mentions `subject`, once the dispatcher sent it.
-
 // ---------------------------------------------------------------------------------------
 // Who may do what
 
@@ -556,8 +554,8 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
     let case = format!("/api/cases/{id}");
     let events = || async { server.get(t, &format!("{case}/events")).await.json["events"].as_array().unwrap().len() };
     let cases = || async { server.get(t, "/api/cases").await.json["cases"].as_array().unwrap().len() };
-    let files = || support::files_under(&server.data_dir().join("files"));
-    assert_eq!((events().await, cases().await, files()), (1, 1, 0));
+    let files = || async { support::documents_in(&server.db.url).await.0 };
+    assert_eq!((events().await, cases().await, files().await), (1, 1, 0));
 
     let raw = |path: &str, body: &'static str| {
         server.client.post(server.url(path)).bearer_auth(&alice).header("content-type", "application/json").body(body)
@@ -891,12 +889,12 @@ async fn bad_input_is_a_problem_that_says_why_and_stores_nothing() {
         .await;
     twice.problem(422, "invalid-input");
     assert_eq!(twice.json["errors"][0]["field"], "type", "{}", twice.text);
-    assert_eq!((events().await, cases().await, files()), (1, 1, 0), "a refused request stored something");
+    assert_eq!((events().await, cases().await, files().await), (1, 1, 0), "a refused request stored something");
 
     let sneaky = server.upload(t, id, "needs_assessment", "../../etc/passwd", b"%PDF real".to_vec()).await;
     sneaky.expect(201);
     assert_eq!(sneaky.json["evidence"][0]["file"]["name"], "passwd");
-    assert_eq!((events().await, files()), (2, 1));
+    assert_eq!((events().await, files().await), (2, 1));
     let download = server.get(t, &format!("{case}/evidence/needs_assessment/file")).await;
     download.expect(200);
     assert_eq!(download.text, "%PDF real");

@@ -159,9 +159,9 @@ async fn uploads_that_fail_leave_nothing_behind() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 
     // Nothing was stored, and an upload that succeeds still does.
-    assert_eq!(support::files_under(&server.data_dir().join("files")), 0);
+    assert_eq!(support::documents_in(&server.db.url).await, (0, 0));
     server.upload(Some(&alice), id, "needs_assessment", "needs.pdf", b"%PDF needs".to_vec()).await.expect(201);
-    assert_eq!(support::files_under(&server.data_dir().join("files")), 1);
+    assert_eq!(support::documents_in(&server.db.url).await, (1, 1));
     assert_eq!(count(&incoming(&server)), 0);
 }
 

@@ -5,7 +5,7 @@
 mod support;
 
 use gatehouse_adapters::store::entities::{case, event, evidence};
-use gatehouse_adapters::store::{FileStore, Store, StoreConfig};
+use gatehouse_adapters::store::{Store, StoreConfig};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -47,7 +47,6 @@ async fn killed_writers(backend: Backend) {
     let (checked, broken) = store.verify_audit().await.unwrap();
     assert_eq!(checked as usize, cases.len());
     assert_eq!(broken, vec![], "every audit chain is intact");
-    let files = FileStore::open(&data).unwrap();
     for c in &cases {
         let events = event::Entity::find().filter(event::Column::CaseId.eq(c.id)).all(db_conn).await.unwrap();
         let transitions = events.iter().filter(|e| e.kind == "transitioned").count() as i32;
@@ -55,8 +54,8 @@ async fn killed_writers(backend: Backend) {
         assert!(events.len() as i64 >= c.version, "case {}: every applied decision is in the trail", c.id);
         for e in evidence::Entity::find().filter(evidence::Column::CaseId.eq(c.id)).all(db_conn).await.unwrap() {
             if let Some(sha) = e.file_sha256 {
-                let bytes = files.get(&sha).unwrap_or_else(|err| {
-                    panic!("case {}: evidence row {} points at a missing file: {err}", c.id, e.id)
+                let bytes = store.document_bytes(&sha).await.unwrap_or_else(|err| {
+                    panic!("case {}: evidence row {} points at a document not stored whole: {err}", c.id, e.id)
                 });
                 assert_eq!(gatehouse_adapters::store::files::sha256_hex(&bytes), sha);
             }

@@ -216,11 +216,10 @@ async fn sqlite_a_full_disk_refuses_writes_and_loses_no_acknowledged_one() {
     }
 
     // With the disk full an upload is refused as such, and leaves nothing behind.
-    let files = server.data_dir().join("files");
-    let before = support::files_under(&files);
+    let before = support::documents_in(&server.db.url).await;
     let upload = upload(&server, &token, early, vec![b'%'; 1536 * 1024]).await;
     upload.problem(507, "insufficient-storage");
-    assert_eq!(support::files_under(&files), before, "a refused upload leaves no file");
+    assert_eq!(support::documents_in(&server.db.url).await, before, "a refused upload stores no document");
     let case = server.get(Some(&token), &format!("/api/cases/{early}")).await;
     assert_eq!(case.expect(200).json["evidence"], json!([]), "a refused upload leaves no evidence");
 

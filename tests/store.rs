@@ -306,6 +306,7 @@ async fn bad_input(backend: Backend) {
     let err = app.attach_document(&a, id, "needs_assessment", "big.pdf", "application/pdf", &big).await.unwrap_err();
     assert!(matches!(err, AppError::Invalid(_)), "{err:?}");
     assert_eq!(support::files_under(&db.dir.path().join("data")), 0, "no file was kept");
+    assert_eq!(support::documents_in(&db.url).await, (0, 0), "no document was stored");
     // A path-like file name is kept for display only, never as a path.
     let v = app.attach_document(&a, id, "needs_assessment", "../../etc/passwd", "text/plain", b"x").await.unwrap();
     let rec = &v.case.evidence["needs_assessment"];
@@ -329,12 +330,12 @@ async fn superseded(backend: Backend) {
     else {
         panic!()
     };
-    assert_eq!(app.files().get(sha256).unwrap(), b"second");
+    assert_eq!(app.store().document_bytes(sha256).await.unwrap(), b"second");
     use gatehouse_adapters::store::entities::evidence;
     let rows = evidence::Entity::find().order_by_asc(evidence::Column::Id).all(app.store().connection()).await.unwrap();
     assert_eq!(rows.len(), 2, "the superseded file stays in history");
     assert_eq!(rows[0].superseded_by, Some(rows[1].id));
-    assert_eq!(app.files().get(rows[0].file_sha256.as_ref().unwrap()).unwrap(), b"first");
+    assert_eq!(app.store().document_bytes(rows[0].file_sha256.as_ref().unwrap()).await.unwrap(), b"first");
 }
 on_both!(a_superseded_document_stays_in_history, superseded);
 

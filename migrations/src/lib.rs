@@ -7,6 +7,7 @@ mod m20261122_000001_initial;
 mod m20261201_000001_scheduler;
 mod m20261205_000001_sessions;
 mod m20261206_000001_integrity;
+mod m20261207_000001_documents;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_scheduler::Migration),
             Box::new(m20261205_000001_sessions::Migration),
             Box::new(m20261206_000001_integrity::Migration),
+            Box::new(m20261207_000001_documents::Migration),
         ]
     }
 }

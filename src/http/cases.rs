@@ -217,14 +217,13 @@ pub async fn document(http: &Http, reader: &Actor, id: i64, kind: &str) -> Answe
     let Some((sha256, name, media_type)) = found else {
         return Err(Problem::new(Kind::NotFound, format!("case {id} holds no document of type `{kind}`")));
     };
-    let path = http.app.files().path(&sha256);
-    let file =
-        tokio::fs::File::open(&path).await.map_err(|e| Problem::internal(&format!("{}: {e}", path.display())))?;
-    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let (size, chunks) = http.app.document(&sha256).await?;
+    let body = axum::body::Body::from_stream(chunks);
     let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], "_"));
     Ok((
         [
             (header::CONTENT_TYPE, media_type),
+            (header::CONTENT_LENGTH, size.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         ],

@@ -171,6 +171,19 @@ pub fn example(name: &str) -> PathBuf {
     exe.parent().unwrap().parent().unwrap().join("examples").join(name)
 }
 
+/// How many documents the database at `url` holds, and how many of their chunks.
+#[allow(dead_code)]
+pub async fn documents_in(url: &str) -> (i64, i64) {
+    let db = Database::connect(url).await.unwrap();
+    let count = |table: &str| {
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}");
+        let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+        let db = &db;
+        async move { db.query_one_raw(statement).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap() }
+    };
+    (count("documents").await, count("document_chunks").await)
+}
+
 /// How many files (not folders) there are under `dir`; 0 when it does not exist.
 pub fn files_under(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };

@@ -150,6 +150,15 @@ impl Server {
         std::mem::replace(&mut self.db, placeholder)
     }
 
+    /// SIGKILL: the process stops where it is, as in a power cut to it alone. Hands
+    /// back its database (to start another server on it).
+    pub fn kill(mut self) -> TestDb {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = TestDb { url: String::new(), dir: tempfile::tempdir().unwrap(), backend: self.db.backend };
+        std::mem::replace(&mut self.db, placeholder)
+    }
+
     /// SIGTERM, then wait for the process to exit; its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();

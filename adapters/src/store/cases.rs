@@ -3,6 +3,7 @@
 //! case is in `load.rs`).
 
 use super::audit::AuditHead;
+use super::documents::{self, NewDocument};
 use super::entities::{case, timer};
 use super::writes::{Writes, insert_returning_id};
 use super::{Store, StoreError, codec};
@@ -172,6 +173,27 @@ impl Store {
             Some(after) => Ok(after),
             None => Err(self.conflict(before).await),
         }
+    }
+
+    /// [`Store::apply`], storing `document` (the one the decision attaches) in the same
+    /// transaction: one commit makes both durable, and a conflict or a failure leaves
+    /// neither.
+    pub async fn apply_with_document(
+        &self,
+        before: &CaseSnapshot,
+        head: &AuditHead,
+        decided: &Decided,
+        document: &NewDocument<'_>,
+    ) -> Result<CaseSnapshot, StoreError> {
+        let plan = PreparedWrite::new(before, head, decided);
+        let (txn, _turn) = self.begin_write().await?;
+        let Some(after) = plan.run_each(&txn).await? else {
+            txn.rollback().await?;
+            return Err(self.conflict(before).await);
+        };
+        documents::write(&txn, document, decided.decision.at).await?;
+        txn.commit().await?;
+        Ok(after)
     }
 
     /// Apply several decisions, each made against its own case as loaded, in ONE

@@ -1,22 +1,24 @@
-//! Evidence files, stored content-addressed under the data directory:
-//! `files/ab/abcdef…` named by the sha256 of their bytes. A file is written to a
-//! temporary name in `files/.incoming/`, fsynced, renamed into place and its folder
-//! fsynced *before* the database row that points to it commits, so a committed row never
-//! points at nothing. The 256 prefix folders are made (and their own entries made
-//! durable) once, when the store is opened, so that storing a file never creates a
-//! folder whose name a crash could lose.
+//! Files under the data directory: where uploads are received, and where evidence was
+//! kept before documents moved into the database (`documents.rs`).
 //!
-//! A temporary file is removed as soon as whatever was receiving it is dropped without
-//! storing it: an upload cut off, refused, or whose client went away leaves nothing.
-//! What a crash can leave behind: temporary files in `files/.incoming/`, which opening
-//! the store removes once they are an hour old (younger ones may be uploads another
-//! process sharing the folder is still receiving); and a stored file whose row never
-//! committed, which no row points at. Such a file is harmless, and is used again if the
-//! same content is attached later; nothing removes it.
+//! An upload is written to a temporary name in `files/.incoming/` while it is hashed and
+//! counted, then stored in the database with the row that points to it; the temporary
+//! file is removed as soon as whatever was receiving it is dropped: stored, refused, cut
+//! off, or its client gone. What a crash can leave behind are temporary files, which
+//! opening the store removes once they are an hour old (younger ones may be uploads
+//! another process sharing the folder is still receiving).
+//!
+//! Documents stored by earlier versions are under `files/ab/abcdef…`, named by the
+//! sha256 of their bytes. They are still read from there until `gatehouse files
+//! migrate` has moved them into the database ([`FileStore::legacy`]).
 
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Whether `name` is a sha256 in hex.
+fn is_sha256(name: &str) -> bool {
+    name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit())
+}
 
 /// The content address of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -35,27 +37,12 @@ pub struct FileStore {
     root: PathBuf,
 }
 
-/// A stored file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredFile {
-    /// sha256 of the content, hex.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
 impl FileStore {
     /// The store rooted at `data_dir/files`, its folders made first where missing, each
     /// new one's name fsynced into its parent. Blocking (it runs once, at start).
     pub fn open(data_dir: &Path) -> std::io::Result<FileStore> {
         let root = data_dir.join("files");
-        // The folders whose entries changed: each is fsynced once, however many of its
-        // entries were made (all 257 of `files/` on the first start).
         let mut changed = std::collections::BTreeSet::new();
-        make_dir(&root, &mut changed)?;
-        for prefix in 0..=255u8 {
-            make_dir(&root.join(format!("{prefix:02x}")), &mut changed)?;
-        }
         make_dir(&root.join(INCOMING), &mut changed)?;
         for dir in changed {
             std::fs::File::open(&dir)?.sync_all()?;
@@ -94,43 +81,10 @@ impl FileStore {
         Ok(removed)
     }
 
-    /// Where a file with this hash lives.
+    /// Where an earlier version kept the document with this hash.
     pub fn path(&self, sha256: &str) -> PathBuf {
         let prefix = sha256.get(..2).unwrap_or("xx");
         self.root.join(prefix).join(sha256)
-    }
-
-    /// Store `content` durably: written to a temporary name in `files/.incoming/`,
-    /// fsynced, renamed into place and its folder fsynced. Storing the same content twice
-    /// is a no-op. Blocking: call it from `spawn_blocking`.
-    pub fn put(&self, content: &Content) -> std::io::Result<StoredFile> {
-        let path = self.path(&content.sha256);
-        let stored = StoredFile { sha256: content.sha256.clone(), size: content.size() };
-        if path.exists() {
-            return Ok(stored);
-        }
-        let dir = path.parent().expect("a file path has a parent");
-        let tmp = Temporary(Some(self.incoming_path()));
-        let mut f = std::fs::File::create(tmp.path())?;
-        f.write_all(&content.bytes)?;
-        f.sync_all()?;
-        tmp.rename(&path)?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(stored)
-    }
-
-    /// Move a received file into the store under its hash, durably: renamed into place
-    /// and its directory fsynced. Content already stored stays as it is.
-    pub fn adopt(&self, incoming: Incoming) -> std::io::Result<StoredFile> {
-        let path = self.path(&incoming.sha256);
-        let stored = StoredFile { sha256: incoming.sha256.clone(), size: incoming.size };
-        if !path.exists() {
-            let dir = path.parent().expect("a file path has a parent");
-            incoming.file.rename(&path)?;
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        // Content already stored: `incoming` is dropped here, and its file with it.
-        Ok(stored)
     }
 
     /// A new temporary name in `files/.incoming/`.
@@ -138,9 +92,30 @@ impl FileStore {
         self.root.join(INCOMING).join(format!("{}-{}", std::process::id(), uuid_like()))
     }
 
-    /// Read a stored file.
+    /// Every document an earlier version kept here: its hash (its file's name) and path.
+    pub fn legacy(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
+        let mut found = Vec::new();
+        for prefix in std::fs::read_dir(&self.root)? {
+            let prefix = prefix?;
+            let name = prefix.file_name().to_string_lossy().to_string();
+            if name.len() != 2 || !name.chars().all(|c| c.is_ascii_hexdigit()) || !prefix.path().is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(prefix.path())? {
+                let file = file?;
+                let sha256 = file.file_name().to_string_lossy().to_string();
+                if is_sha256(&sha256) && sha256.starts_with(&name) {
+                    found.push((sha256, file.path()));
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Read a document an earlier version kept here.
     pub fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
-        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        if !is_sha256(sha256) {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a sha256"));
         }
         std::fs::read(self.path(sha256))
@@ -161,6 +136,11 @@ impl Content {
         Content { bytes, sha256 }
     }
 
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// sha256 of the content, hex.
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -173,7 +153,7 @@ impl Content {
 }
 
 /// A file being received: written to `files/.incoming/` chunk by chunk while it is
-/// hashed and counted. Nothing is in the store until [`FileStore::adopt`] moves it in.
+/// hashed and counted. Nothing is in the store until it is stored in the database.
 /// Dropped before [`IncomingWriter::finish`] (an error, a body cut off, a client gone,
 /// a request timed out), its partial file is removed at once.
 pub struct IncomingWriter {
@@ -184,8 +164,8 @@ pub struct IncomingWriter {
     limit: u64,
 }
 
-/// A received file, fsynced, waiting to be adopted. Dropped unadopted (the engine
-/// refused it, a later part of the request was wrong), its file is removed.
+/// A received file, waiting to be stored. Dropped (stored, or the engine refused it, or
+/// a later part of the request was wrong), its file is removed.
 #[derive(Debug)]
 pub struct Incoming {
     file: Temporary,
@@ -193,6 +173,13 @@ pub struct Incoming {
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
+}
+
+impl Incoming {
+    /// Where it was received.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
 }
 
 impl IncomingWriter {
@@ -216,17 +203,16 @@ impl IncomingWriter {
         Ok(true)
     }
 
-    /// Flush and fsync the whole file.
+    /// Flush the whole file. It need not be durable: it is read back into the database,
+    /// whose commit is.
     pub async fn finish(mut self) -> std::io::Result<Incoming> {
         use tokio::io::AsyncWriteExt as _;
         self.file.flush().await?;
-        self.file.sync_all().await?;
         Ok(Incoming { file: self.temporary, sha256: hex::encode(self.hasher.finalize()), size: self.size })
     }
 }
 
-/// A temporary file in `files/.incoming/`, removed when this is dropped unless it was
-/// renamed into the store first. Every way out of receiving a file goes through a drop,
+/// A temporary file in `files/.incoming/`, removed when this is dropped. Every way out of receiving a file goes through a drop,
 /// including a future dropped half way (a client gone, a timeout), so no path can
 /// forget to clean up.
 #[derive(Debug)]
@@ -235,13 +221,6 @@ struct Temporary(Option<PathBuf>);
 impl Temporary {
     fn path(&self) -> &Path {
         self.0.as_deref().expect("a temporary file has a path until it is renamed")
-    }
-
-    /// Rename the file to `to`; from then on it is not temporary.
-    fn rename(mut self, to: &Path) -> std::io::Result<()> {
-        std::fs::rename(self.path(), to)?;
-        self.0 = None;
-        Ok(())
     }
 }
 
@@ -299,42 +278,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opening_makes_every_folder_a_file_goes_in_and_keeps_what_is_there() {
+    fn opening_makes_the_incoming_folder_and_keeps_documents_an_earlier_version_stored() {
         let data = tempfile::tempdir().unwrap();
-        let store = FileStore::open(&data.path().join("data")).unwrap();
-        let folders = std::fs::read_dir(data.path().join("data/files")).unwrap().count();
-        assert_eq!(folders, 256 + 1, "the 256 prefixes and the incoming folder");
+        let content = b"equality impact assessment";
+        let sha256 = sha256_hex(content);
+        let legacy = data.path().join("files").join(&sha256[..2]);
+        std::fs::create_dir_all(&legacy).unwrap();
+        std::fs::write(legacy.join(&sha256), content).unwrap();
+        std::fs::write(legacy.join("not-a-hash"), b"ignored").unwrap();
 
-        let content = Content::new(b"equality impact assessment".to_vec());
-        let stored = store.put(&content).unwrap();
-        assert_eq!(store.get(&stored.sha256).unwrap(), b"equality impact assessment");
-
-        // Opened again (the next start): the file is still there, nothing is remade.
-        let again = FileStore::open(&data.path().join("data")).unwrap();
-        assert_eq!(again.get(&stored.sha256).unwrap(), b"equality impact assessment");
+        let store = FileStore::open(data.path()).unwrap();
+        assert!(data.path().join("files/.incoming").is_dir());
+        assert_eq!(store.get(&sha256).unwrap(), content);
+        assert_eq!(store.legacy().unwrap(), vec![(sha256.clone(), legacy.join(&sha256))]);
     }
 
     #[test]
     fn opening_removes_temporary_files_a_crash_left_but_not_uploads_under_way() {
         let data = tempfile::tempdir().unwrap();
         let store = FileStore::open(data.path()).unwrap();
-        let stored = store.put(&Content::new(b"consultation report".to_vec())).unwrap();
         let (left, receiving) = (store.incoming_path(), store.incoming_path());
         std::fs::write(&left, b"half a document").unwrap();
         let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
         std::fs::File::options().write(true).open(&left).unwrap().set_modified(two_hours_ago).unwrap();
         std::fs::write(&receiving, b"an upload another process is receiving").unwrap();
 
-        let store = FileStore::open(data.path()).unwrap();
+        FileStore::open(data.path()).unwrap();
         assert!(!left.exists(), "a temporary file two hours old is removed");
         assert!(receiving.exists(), "one written just now is kept");
-        assert_eq!(store.get(&stored.sha256).unwrap(), b"consultation report", "stored files are kept");
-        let incoming: Vec<_> = std::fs::read_dir(data.path().join("files/.incoming")).unwrap().collect();
-        assert_eq!(incoming.len(), 1, "storing a file leaves no temporary file behind");
     }
 
     #[tokio::test]
-    async fn a_file_dropped_before_it_is_stored_is_removed_at_once() {
+    async fn a_file_received_is_removed_once_it_is_dropped_however_it_ends() {
         let data = tempfile::tempdir().unwrap();
         let store = FileStore::open(data.path()).unwrap();
         let incoming = || std::fs::read_dir(data.path().join("files/.incoming")).unwrap().count();
@@ -352,20 +327,14 @@ mod tests {
         drop(writer);
         assert_eq!(incoming(), 0, "a file over the limit was left");
 
-        // Received whole but never adopted (the engine refused it).
+        // Received whole, hashed, then dropped (stored, or refused).
         let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
-        writer.write(b"an assessment nobody accepted").await.unwrap();
-        drop(writer.finish().await.unwrap());
-        assert_eq!(incoming(), 0, "a file never adopted was left");
-
-        // Adopted: in the store, nothing left behind; the same content again is kept once.
-        for _ in 0..2 {
-            let mut writer = IncomingWriter::create(&store, 1024).await.unwrap();
-            writer.write(b"an accepted assessment").await.unwrap();
-            let stored = store.adopt(writer.finish().await.unwrap()).unwrap();
-            assert_eq!(store.get(&stored.sha256).unwrap(), b"an accepted assessment");
-            assert_eq!(incoming(), 0);
-        }
+        writer.write(b"an assessment").await.unwrap();
+        let received = writer.finish().await.unwrap();
+        assert_eq!(received.sha256, sha256_hex(b"an assessment"));
+        assert_eq!(std::fs::read(received.path()).unwrap(), b"an assessment");
+        drop(received);
+        assert_eq!(incoming(), 0, "a received file was left");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod audit;
 mod cases;
 pub mod codec;
 mod definitions;
+pub mod documents;
 pub mod entities;
 pub mod files;
 mod group;
