@@ -5,26 +5,12 @@
 
 mod support;
 
-use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use support::Backend;
 use support::server::{Options, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A case to upload to, and a commissioner's token.
-async fn case(server: &Server) -> (i64, String) {
-    let alice = server.user("alice@leeds.example", &["commissioner"]);
-    let contract_end = jiff::Zoned::now().date().checked_add(jiff::Span::new().months(9)).unwrap().to_string();
-    let fields = json!({"workflow": "lcc-decommissioning", "fields": {
-        "service_name": "Meals at home", "provider_name": "Hot Dinners CIC",
-        "provider_email": "office@hotdinners.example.org", "directorate": "Adults and Health",
-        "annual_value": 650000, "contract_end": contract_end}});
-    let c = server.post(Some(&alice), "/api/cases", fields).await;
-    c.expect(201);
-    (c.json["id"].as_i64().unwrap(), alice)
-}
 
 fn incoming(server: &Server) -> PathBuf {
     server.data_dir().join("files/.incoming")
@@ -95,7 +81,7 @@ async fn status_line(stream: &mut TcpStream) -> String {
 async fn uploads_that_fail_leave_nothing_behind() {
     let options = Options { env: vec![("GATEHOUSE_REQUEST_TIMEOUT".into(), "3".into())], ..Default::default() };
     let server = Server::start_with(Backend::Sqlite, options).await;
-    let (id, alice) = case(&server).await;
+    let (id, alice) = server.leeds_case().await;
     let address = server.base.trim_start_matches("http://").to_string();
     assert_eq!(count(&incoming(&server)), 0);
     let mut wrong = Vec::new();

@@ -7,25 +7,11 @@
 mod support;
 
 use gatehouse_adapters::store::{Store, StoreConfig};
-use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use support::server::{Options, Server, gatehouse};
 use support::{Backend, TestDb};
-
-/// A case to upload to, and a commissioner's token.
-async fn case(server: &Server) -> (i64, String) {
-    let alice = server.user("alice@leeds.example", &["commissioner"]);
-    let contract_end = jiff::Zoned::now().date().checked_add(jiff::Span::new().months(9)).unwrap().to_string();
-    let fields = json!({"workflow": "lcc-decommissioning", "fields": {
-        "service_name": "Meals at home", "provider_name": "Hot Dinners CIC",
-        "provider_email": "office@hotdinners.example.org", "directorate": "Adults and Health",
-        "annual_value": 650000, "contract_end": contract_end}});
-    let c = server.post(Some(&alice), "/api/cases", fields).await;
-    c.expect(201);
-    (c.json["id"].as_i64().unwrap(), alice)
-}
 
 /// A document of `size` bytes that differs with `n`: over several chunks when large.
 fn document(n: usize, size: usize) -> Vec<u8> {
@@ -48,7 +34,7 @@ async fn a_document_uploaded_through_one_node_is_read_through_another() {
     let one = Server::start(Backend::Postgres).await;
     let shared = TestDb { url: one.db.url.clone(), dir: tempfile::tempdir().unwrap(), backend: Backend::Postgres };
     let other = Server::start_on(shared, Options::default()).await;
-    let (id, alice) = case(&one).await;
+    let (id, alice) = one.leeds_case().await;
 
     let bytes = document(1, 700 * 1024); // three chunks
     one.upload(Some(&alice), id, "needs_assessment", "needs.pdf", bytes.clone()).await.expect(201);
@@ -72,7 +58,7 @@ async fn a_document_uploaded_through_one_node_is_read_through_another() {
 /// names a document has that document whole, and every upload it acknowledged is there.
 async fn killed_mid_upload(backend: Backend) {
     let mut server = Server::start(backend).await;
-    let (id, alice) = case(&server).await;
+    let (id, alice) = server.leeds_case().await;
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sent = Arc::new(AtomicUsize::new(0));
     for round in 0..4u64 {
@@ -143,7 +129,7 @@ on_both!(a_node_killed_mid_upload_leaves_no_row_without_its_document, killed_mid
 /// nothing left to move.
 async fn files_migrate(backend: Backend) {
     let server = Server::start(backend).await;
-    let (id, alice) = case(&server).await;
+    let (id, alice) = server.leeds_case().await;
     // A case whose needs assessment an earlier version stored in the data directory:
     // the same bytes are uploaded, then moved out of the database into the folder.
     let old = document(7, 600 * 1024);

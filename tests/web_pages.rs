@@ -440,6 +440,20 @@ async fn dashboard_and_register(backend: Backend) {
     assert!(soon.contains("1 contract<") && soon.contains("Meals"), "{soon}");
     let none = page(&client, &server, "/contracts?workflow=gloucestershire-compact").await;
     assert!(none.contains("No contracts match these filters."));
+    // Paged: the register says how many there are and shows a page of them at a time,
+    // with links that keep the filters.
+    let first = page(&client, &server, "/contracts?per_page=3").await;
+    assert!(first.contains("4 contracts") && first.contains("Showing 1 to 3"), "{first}");
+    assert_eq!(first.matches("class=\"govuk-table__row\"").count(), 1 + 3, "a header and three rows");
+    assert!(first.contains("href=\"&#x2f;contracts?per_page=3&amp;page=2\""), "{first}");
+    let second = page(&client, &server, "/contracts?per_page=3&page=2").await;
+    assert!(second.contains("Showing 4 to 4") && second.contains("href=\"&#x2f;contracts?per_page=3&amp;page=1\""));
+    assert_eq!(second.matches("class=\"govuk-table__row\"").count(), 1 + 1, "{second}");
+    let filtered = page(&client, &server, "/contracts?directorate=Children+and+Families&per_page=1").await;
+    assert!(
+        filtered.contains("href=\"&#x2f;contracts?directorate=Children%20and%20Families&amp;per_page=1&amp;page=2\""),
+        "{filtered}"
+    );
     let bad = client.get(server.url("/contracts?ends_before=soon")).send().await.unwrap();
     assert_eq!(bad.status(), 422);
     assert!(bad.text().await.unwrap().contains("must be a real date"));

@@ -32,7 +32,16 @@ pub struct RegisterQuery {
     directorate: Option<String>,
     state: Option<String>,
     ends_before: Option<String>,
+    /// The page of the register shown (from 1).
+    page: Option<String>,
+    /// Rows a page (default [`PER_PAGE`], at most [`MAX_PER_PAGE`]).
+    per_page: Option<String>,
 }
+
+/// Rows a page of the register shows, unless asked otherwise.
+const PER_PAGE: usize = 100;
+/// The most rows a page of the register shows.
+const MAX_PER_PAGE: usize = 1000;
 
 impl RegisterQuery {
     /// The filter, or the message for a date that is not one.
@@ -56,18 +65,40 @@ impl RegisterQuery {
 
     /// The same filters as a query string, for the CSV link.
     fn query_string(&self) -> String {
+        let parts = self.filter_pairs();
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+
+    /// The filters as `key=value` pairs, escaped.
+    fn filter_pairs(&self) -> Vec<String> {
         let pairs = [
             ("workflow", &self.workflow),
             ("directorate", &self.directorate),
             ("state", &self.state),
             ("ends_before", &self.ends_before),
         ];
-        let parts: Vec<String> = pairs
+        pairs
             .iter()
             .filter_map(|(k, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| (k, v)))
             .map(|(k, v)| format!("{k}={}", super::session::url_escape(v)))
-            .collect();
-        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+            .collect()
+    }
+
+    /// The rows a page, as asked (within bounds) or the default; a number that is not
+    /// one is the default, not an error: it only chooses how much to show.
+    fn per_page(&self) -> usize {
+        let asked = self.per_page.as_deref().and_then(|n| n.trim().parse::<usize>().ok());
+        asked.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE)
+    }
+
+    /// The link to page `page` with the same filters and page size.
+    fn page_href(&self, page: usize) -> String {
+        let mut parts = self.filter_pairs();
+        if self.per_page.is_some() {
+            parts.push(format!("per_page={}", self.per_page()));
+        }
+        parts.push(format!("page={page}"));
+        format!("/contracts?{}", parts.join("&"))
     }
 }
 
@@ -80,8 +111,25 @@ pub async fn register(State(http): State<Arc<Http>>, session: Session, Query(q):
     // Every directorate on the register, for the filter's choices.
     let directorates: BTreeSet<&str> = all.iter().filter_map(|r| r.directorate.as_deref()).collect();
     let rows: Vec<&contracts::ContractRow> = all.iter().filter(|r| filter.keeps(r)).collect();
+    // A page of them: the last page when asked for one past it.
+    let per_page = q.per_page();
+    let pages = rows.len().div_ceil(per_page).max(1);
+    let page = q.page.as_deref().and_then(|p| p.trim().parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
+    let shown = &rows[(page - 1) * per_page..(page * per_page).min(rows.len())];
     let mut ctx = base(&session, "contracts");
-    ctx.insert("rows".into(), serde_json::to_value(&rows).unwrap_or_default());
+    ctx.insert("total".into(), json!(rows.len()));
+    ctx.insert("rows".into(), serde_json::to_value(shown).unwrap_or_default());
+    ctx.insert(
+        "paging".into(),
+        json!({
+            "first": (page - 1) * per_page + 1,
+            "last": (page - 1) * per_page + shown.len(),
+            "previous": (page > 1).then(|| q.page_href(page - 1)),
+            "next": (page < pages).then(|| q.page_href(page + 1)),
+            "page": page,
+            "pages": pages,
+        }),
+    );
     ctx.insert(
         "workflows".into(),
         json!(

@@ -197,6 +197,21 @@ impl Server {
         self.send(auth(self.client.patch(self.url(path)), token).json(&body)).await
     }
 
+    /// A new user alice@leeds.example, a commissioner, and a Leeds decommissioning case
+    /// she opened: its id and her token.
+    #[allow(dead_code)]
+    pub async fn leeds_case(&self) -> (i64, String) {
+        let alice = self.user("alice@leeds.example", &["commissioner"]);
+        let contract_end = jiff::Zoned::now().date().checked_add(jiff::Span::new().months(9)).unwrap().to_string();
+        let fields = serde_json::json!({"workflow": "lcc-decommissioning", "fields": {
+            "service_name": "Meals at home", "provider_name": "Hot Dinners CIC",
+            "provider_email": "office@hotdinners.example.org", "directorate": "Adults and Health",
+            "annual_value": 650000, "contract_end": contract_end}});
+        let c = self.post(Some(&alice), "/api/cases", fields).await;
+        c.expect(201);
+        (c.json["id"].as_i64().unwrap(), alice)
+    }
+
     /// Upload a document as multipart.
     pub async fn upload(&self, token: Option<&str>, case: i64, evidence: &str, name: &str, bytes: Vec<u8>) -> Reply {
         let form = reqwest::multipart::Form::new().text("type", evidence.to_string()).part(
