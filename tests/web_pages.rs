@@ -590,6 +590,42 @@ async fn pages_follow_the_readers_rule(backend: Backend) {
 }
 on_both!(the_pages_show_a_person_only_the_cases_they_may_read, pages_follow_the_readers_rule);
 
+/// The cases list shows the newest cases first, a page at a time with a link to older
+/// ones, and searches every case the reader may read, not only those on one page.
+async fn cases_list_pages(backend: Backend) {
+    let server = Server::start(backend).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: String::new(),
+        director: String::new(),
+    };
+    let services = ["Oak day centre", "Ash meals", "Elm youth club", "Birch respite", "Yew lunch club"];
+    let mut ids = Vec::new();
+    for service in services {
+        ids.push(open(&server, &people, service, "Kirkstall Trust", "Adults and Health", "2030-01-31").await);
+    }
+    let alice = signed_in(&server, &people.alice).await;
+    let shown = |html: &str| -> Vec<&str> { services.iter().copied().filter(|s| html.contains(s)).collect() };
+
+    let newest = page(&alice, &server, "/cases?per_page=2").await;
+    assert_eq!(shown(&newest), ["Birch respite", "Yew lunch club"], "{newest}");
+    assert!(newest.find("Yew lunch club") < newest.find("Birch respite"), "newest first");
+    let older = format!("href=\"&#x2f;cases?per_page=2&amp;before={}\"", ids[3]);
+    assert!(newest.contains(&older), "a link to the older cases:\n{newest}");
+    let next = page(&alice, &server, &format!("/cases?per_page=2&before={}", ids[3])).await;
+    assert_eq!(shown(&next), ["Ash meals", "Elm youth club"], "{next}");
+    let last = page(&alice, &server, &format!("/cases?per_page=2&before={}", ids[1])).await;
+    assert_eq!(shown(&last), ["Oak day centre"]);
+    assert!(!last.contains("before="), "the oldest page links to no older one:\n{last}");
+
+    // A search finds a case however old, in any letter case; `%` is a letter like any other.
+    let found = page(&alice, &server, "/cases?per_page=2&q=OAK+DAY").await;
+    assert_eq!(shown(&found), ["Oak day centre"], "{found}");
+    let none = page(&alice, &server, "/cases?per_page=2&q=%25").await;
+    assert_eq!(shown(&none), Vec::<&str>::new(), "{none}");
+}
+on_both!(the_cases_list_pages_newest_first_and_searches_every_case, cases_list_pages);
+
 /// A provider's link to a case that has closed says so and offers no form to send
 /// anything with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

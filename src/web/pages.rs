@@ -13,7 +13,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
-use gatehouse_adapters::store::CaseFilter;
+use gatehouse_adapters::store::{CaseFilter, CaseRow};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use serde::Deserialize;
@@ -131,36 +131,94 @@ pub struct CasesQuery {
     q: Option<String>,
     mine: Option<String>,
     overdue: Option<String>,
+    /// Show cases older than this one (the page after the one that ended with it).
+    before: Option<String>,
+    /// Cases a page (default [`CASES_PER_PAGE`], at most [`MAX_CASES_PER_PAGE`]).
+    per_page: Option<String>,
 }
 
+/// Cases a page of the list shows, unless asked otherwise.
+const CASES_PER_PAGE: usize = 50;
+/// The most cases a page of the list shows.
+const MAX_CASES_PER_PAGE: usize = 500;
+/// Cases read at a time while filling a page that not every case qualifies for.
+const SCAN: u64 = 200;
+
+impl CasesQuery {
+    /// The link to the cases older than `before`, with the same filters and page size.
+    fn older_href(&self, before: i64) -> String {
+        let pairs = [("workflow", &self.workflow), ("state", &self.state), ("q", &self.q)];
+        let mut parts: Vec<String> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .map(|(k, v)| format!("{k}={}", super::session::url_escape(v)))
+            .collect();
+        for (flag, on) in [("mine", self.mine.is_some()), ("overdue", self.overdue.is_some())] {
+            if on {
+                parts.push(format!("{flag}=on"));
+            }
+        }
+        if let Some(n) = &self.per_page {
+            parts.push(format!("per_page={}", super::session::url_escape(n.trim())));
+        }
+        parts.push(format!("before={before}"));
+        format!("/cases?{}", parts.join("&"))
+    }
+}
+
+/// The cases list: newest first, a page at a time, the search done by the database over
+/// every case the reader may read.
 pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Query<CasesQuery>) -> Response {
     let nonempty = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let overdue = q.overdue.is_some();
+    let mine = q.mine.is_some();
+    let per_page = q
+        .per_page
+        .as_deref()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(CASES_PER_PAGE)
+        .clamp(1, MAX_CASES_PER_PAGE);
+    let before = q.before.as_deref().and_then(|b| b.trim().parse::<i64>().ok());
     let filter = CaseFilter {
         workflow: nonempty(&q.workflow),
         state: nonempty(&q.state),
-        limit: Some(500),
+        search: nonempty(&q.q),
+        newest_first: true,
         overdue_at: overdue.then(|| http.app.now()),
         // Who may read what is the app's to add (`App::list_cases`).
         ..CaseFilter::default()
     };
-    let rows = match http.app.list_cases(&session.actor, &filter).await {
-        Ok(rows) => rows,
-        Err(e) => return app_error_page(e),
-    };
-    let search = nonempty(&q.q).map(|s| s.to_lowercase());
-    let mine = q.mine.is_some();
-    let mut cases = Vec::new();
-    for row in rows.iter().rev() {
-        if search.as_ref().is_some_and(|s| !row.fields.to_lowercase().contains(s)) {
-            continue;
-        }
-        if mine {
-            let Ok(view) = http.app.case(row.id).await else { continue };
-            if approval_roles(&view, &session).is_empty() {
-                continue;
+    // Read until the page is full and one more case qualifies (so there is an older
+    // page), or there are no more: "mine" is decided case by case.
+    let limit = if mine { SCAN } else { per_page as u64 + 1 };
+    let (mut shown, mut cursor, mut older) = (Vec::new(), before, None);
+    'scan: loop {
+        let page = CaseFilter { before_id: cursor, limit: Some(limit), ..filter.clone() };
+        let rows = match http.app.list_cases(&session.actor, &page).await {
+            Ok(rows) => rows,
+            Err(e) => return app_error_page(e),
+        };
+        let exhausted = (rows.len() as u64) < limit;
+        for row in rows {
+            cursor = Some(row.id);
+            if mine {
+                let Ok(view) = http.app.case_for(&session.actor, row.id).await else { continue };
+                if approval_roles(&view, &session).is_empty() {
+                    continue;
+                }
             }
+            if shown.len() == per_page {
+                older = shown.last().map(|r: &CaseRow| r.id);
+                break 'scan;
+            }
+            shown.push(row);
         }
+        if exhausted {
+            break;
+        }
+    }
+    let mut cases = Vec::new();
+    for row in &shown {
         let fields: serde_json::Map<String, Value> = serde_json::from_str(&row.fields).unwrap_or_default();
         let def = http.app.workflow(&row.workflow_id).ok();
         // The field the workflow's `contract:` names as the service.
@@ -176,6 +234,10 @@ pub async fn cases(State(http): State<Arc<Http>>, session: Session, Query(q): Qu
     ctx.insert(
         "filter".into(),
         json!({"workflow": q.workflow, "state": q.state, "q": q.q, "mine": mine, "overdue": overdue}),
+    );
+    ctx.insert(
+        "paging".into(),
+        json!({"before": before, "older": older.map(|id| q.older_href(id)), "per_page": q.per_page}),
     );
     render(StatusCode::OK, "cases.html", Value::Object(ctx))
 }

@@ -26,8 +26,15 @@ pub struct CaseFilter {
     pub workflow: Option<String>,
     /// Only cases in this state.
     pub state: Option<String>,
-    /// Only cases with an id above this (for paging).
+    /// Only cases with an id above this (for paging oldest first).
     pub after_id: Option<i64>,
+    /// Only cases with an id below this (for paging newest first).
+    pub before_id: Option<i64>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
+    /// Only cases whose fields hold this text, in any letter case (`%` and `_` are
+    /// letters like any other here, not patterns).
+    pub search: Option<String>,
     /// At most this many (default 100).
     pub limit: Option<u64>,
     /// Only overdue cases as of this time: a reminder has already chased something the
@@ -63,9 +70,13 @@ impl Store {
         case::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| StoreError::NotFound(format!("case {id}")))
     }
 
-    /// Cases matching `filter`, oldest first.
+    /// Cases matching `filter`, oldest first (or newest first, as it says).
     pub async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>, StoreError> {
-        let mut q = case::Entity::find().order_by_asc(case::Column::Id);
+        let mut q = if filter.newest_first {
+            case::Entity::find().order_by_desc(case::Column::Id)
+        } else {
+            case::Entity::find().order_by_asc(case::Column::Id)
+        };
         let Some(only) = readable_condition(filter.readable.as_deref()) else { return Ok(Vec::new()) };
         q = q.filter(only);
         if let Some(w) = &filter.workflow {
@@ -76,6 +87,19 @@ impl Store {
         }
         if let Some(after) = filter.after_id {
             q = q.filter(case::Column::Id.gt(after));
+        }
+        if let Some(before) = filter.before_id {
+            q = q.filter(case::Column::Id.lt(before));
+        }
+        if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            use sea_orm::sea_query::{ExprTrait as _, Func, LikeExpr};
+            let escaped: String = text
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            let fields = Expr::from(Func::lower(Expr::col(case::Column::Fields)));
+            q = q.filter(fields.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
         }
         if let Some(now) = filter.overdue_at {
             let late = sea_orm::sea_query::Query::select()

@@ -16,12 +16,16 @@
 //!    1 evidence, 1 transition in every 10 requests; see [`wrk::mixed_script`]), with
 //!    [`THREADS`] wrk threads and [`CONNECTIONS`] connections each time.
 //! 5. Takes the server's resident memory (`VmRSS`) after seeding, after the reads and
-//!    after the mixed run, and its peak (`VmHWM`), then kills it.
+//!    after the mixed run, and its peak (`VmHWM`).
+//! 6. Takes whole cases through a ten-request lifecycle, 1 client and then 8 (see
+//!    [`lifecycle`]), each followed by the raw commit rate of the same disk with as many
+//!    clients (the `raw_commits` example), then kills the server.
 //!
 //! Every figure is reported whether or not the targets of the issue are met; the note
 //! says which are.
 
 mod client;
+mod lifecycle;
 mod seed;
 mod wrk;
 
@@ -51,6 +55,11 @@ const READ_TARGET_RPS: f64 = 10_000.0;
 const READ_TARGET_P99_MS: f64 = 10.0;
 const MIXED_TARGET_RPS: f64 = 1_500.0;
 const RSS_TARGET_MIB: f64 = 64.0;
+/// The scale issue's targets for the lifecycle over HTTP: operations per second with 1
+/// client, and with 8; and, with 1 client, the share of the raw commit rate.
+const LIFECYCLE_TARGET_1: f64 = 2_500.0;
+const LIFECYCLE_TARGET_8: f64 = 6_000.0;
+const LIFECYCLE_TARGET_RAW_SHARE: f64 = 0.25;
 
 /// The benchmark step: see the module documentation.
 pub fn load(options: &Options<'_>) -> Result<Section> {
@@ -58,6 +67,7 @@ pub fn load(options: &Options<'_>) -> Result<Section> {
     let cases = if options.quick { QUICK_CASES } else { CASES };
     let wrk_path = wrk::find_or_install()?;
     let binary = server::build()?;
+    let raw_commits = server::build_target("example", "raw_commits")?;
     let load_before = load_average();
 
     // Declared before the server, so that the server is killed before its files go.
@@ -81,11 +91,24 @@ pub fn load(options: &Options<'_>) -> Result<Section> {
     let (mixed, _) = server.unless_dead(wrk::run(&wrk_path, &mixed_script, &base, load))?;
     server.check_alive()?;
     let after_mixed = server.memory()?;
+
+    let (lifecycles, raw_seconds) = if options.quick { ([20, 40], 2) } else { ([300, 600], 5) };
+    let mut rates = Vec::new();
+    for (clients, count) in [1, 8].into_iter().zip(lifecycles) {
+        let measured = lifecycle::measure(server.addr(), &token, clients, count, &raw_commits, dir.path(), raw_seconds);
+        rates.push(server.unless_dead(measured)?);
+        server.check_alive()?;
+    }
     let complaints = server.complaints();
     drop(server);
 
-    let measured =
-        Measured { seeded: &seeded, read: &read, mixed: &mixed, memory: [after_seeding, after_reads, after_mixed] };
+    let measured = Measured {
+        seeded: &seeded,
+        read: &read,
+        mixed: &mixed,
+        memory: [after_seeding, after_reads, after_mixed],
+        lifecycles: &rates,
+    };
     // The command as it would read anywhere: no temporary directory, no port.
     let command = read_command
         .replace(&format!("{}/", dir.path().display()), "")
@@ -106,6 +129,8 @@ struct Measured<'a> {
     mixed: &'a wrk::Outcome,
     /// After seeding, after the reads, after the mixed run.
     memory: [Memory; 3],
+    /// The lifecycle over HTTP, 1 client and 8, each with the raw commit rate.
+    lifecycles: &'a [lifecycle::Rates],
 }
 
 impl Measured<'_> {
@@ -133,6 +158,48 @@ impl Measured<'_> {
             figure("RSS after mixed", mib(mixed.rss_kib), "MiB"),
             figure("RSS peak (VmHWM)", mib(self.peak_kib()), "MiB"),
         ]
+        .into_iter()
+        .chain(self.lifecycles.iter().flat_map(|r| {
+            let clients = if r.clients == 1 { "1 client".to_owned() } else { format!("{} clients", r.clients) };
+            [
+                figure(&format!("lifecycle, {clients}"), format!("{:.0}", r.operations_per_second), "operations/s"),
+                figure(&format!("raw commits, {clients}"), format!("{:.0}", r.raw_commits_per_second), "commits/s"),
+                figure(
+                    &format!("lifecycle vs raw, {clients}"),
+                    format!("{:.2}", r.operations_per_second / r.raw_commits_per_second),
+                    "ratio",
+                ),
+            ]
+        }))
+        .collect()
+    }
+
+    /// The lifecycle targets, met or missed.
+    fn lifecycle_verdicts(&self) -> String {
+        let rate = |clients: usize| self.lifecycles.iter().find(|r| r.clients == clients).copied();
+        let mut lines = Vec::new();
+        if let Some(one) = rate(1) {
+            let share = one.operations_per_second / one.raw_commits_per_second;
+            lines.push(format!(
+                "- Lifecycle over HTTP, 1 client, ≥ {LIFECYCLE_TARGET_1:.0} operations/s and ≥ {:.0}% of the raw \
+                 commit rate: **{}** ({:.0} operations/s, {:.0}% of {:.0} raw commits/s).",
+                LIFECYCLE_TARGET_RAW_SHARE * 100.0,
+                verdict(one.operations_per_second >= LIFECYCLE_TARGET_1 && share >= LIFECYCLE_TARGET_RAW_SHARE),
+                one.operations_per_second,
+                share * 100.0,
+                one.raw_commits_per_second,
+            ));
+        }
+        if let Some(eight) = rate(8) {
+            lines.push(format!(
+                "- Lifecycle over HTTP, 8 clients, ≥ {LIFECYCLE_TARGET_8:.0} operations/s: **{}** ({:.0} \
+                 operations/s; raw commits with 8 clients: {:.0}/s).",
+                verdict(eight.operations_per_second >= LIFECYCLE_TARGET_8),
+                eight.operations_per_second,
+                eight.raw_commits_per_second,
+            ));
+        }
+        lines.join("\n")
     }
 
     /// The most the server was resident: the kernel's VmHWM, or a larger sample (VmHWM
@@ -172,6 +239,18 @@ impl Measured<'_> {
                 verdict(rss_met),
                 mib(max_rss),
                 mib(self.peak_kib()),
+            ),
+            format!(
+                "The write path (scale issue):\n\n{}\n\nA lifecycle is ten requests, each one durable commit \
+                 answered only once it is: `POST /api/cases`, five documents uploaded (multipart; the documents \
+                 are stored in the database), the checklist answered (JSON) and three transitions \
+                 (`start_engagement`, `{}`, `{}`), by clients sending one request after another on keep-alive \
+                 connections, against the server holding the seeded cases. The raw commit rate is measured right \
+                 after each, on the same disk: single-row inserts, each its own transaction, through the store's \
+                 SQLite settings (WAL, `synchronous=FULL`), by the `raw_commits` example with as many clients.",
+                self.lifecycle_verdicts(),
+                seed::SUBMIT,
+                seed::REFER_BACK,
             ),
             "What limits reads and memory (from `perf record -g -p <server>` during a read load, 2026-12-01): a \
              read is one statement (the case with its evidence, approvals, conflicts, timers and audit head, \

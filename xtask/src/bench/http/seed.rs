@@ -80,7 +80,7 @@ fn create(client: &mut Client, annual_value: u64) -> Result<i64> {
 
 /// A case in `engagement` whose [`SUBMIT`] is allowed: a delegated decision by value,
 /// a needs assessment, `start_engagement`, the other documents and the checklist.
-fn prepare(client: &mut Client) -> Result<i64> {
+pub fn prepare(client: &mut Client) -> Result<i64> {
     let id = create(client, 240_000)?;
     let evidence = format!("/api/cases/{id}/evidence");
     client.upload(&evidence, "needs_assessment")?.expect(201, "uploading a needs assessment")?;
@@ -104,7 +104,7 @@ fn prepare(client: &mut Client) -> Result<i64> {
 
 /// Runs `job` `count` times over `connections` clients at once; the ids it returned.
 /// The first failure stops the others and is returned.
-fn in_parallel(
+pub fn in_parallel(
     addr: SocketAddr,
     token: &str,
     count: usize,
