@@ -12,7 +12,8 @@
 //! 3. Seeds [`CASES`] cases over the API itself (see [`seed`]): all but
 //!    [`PREPARED_PER_THREAD`] × [`THREADS`] are plain new cases; those few are brought to
 //!    `engagement` with every piece of evidence a submission needs.
-//! 4. Reads `GET /api/cases/{id}` for random ids, then runs the mixed workload (8 reads,
+//! 4. Times the pages that read many cases, signed in (see [`reports`]); then reads
+//!    `GET /api/cases/{id}` for random ids, then runs the mixed workload (8 reads,
 //!    1 evidence, 1 transition in every 10 requests; see [`wrk::mixed_script`]), with
 //!    [`THREADS`] wrk threads and [`CONNECTIONS`] connections each time.
 //! 5. Takes the server's resident memory (`VmRSS`) after seeding, after the reads and
@@ -26,6 +27,7 @@
 
 mod client;
 mod lifecycle;
+mod reports;
 mod seed;
 mod wrk;
 
@@ -60,6 +62,8 @@ const RSS_TARGET_MIB: f64 = 64.0;
 const LIFECYCLE_TARGET_1: f64 = 2_500.0;
 const LIFECYCLE_TARGET_8: f64 = 6_000.0;
 const LIFECYCLE_TARGET_RAW_SHARE: f64 = 0.25;
+/// The scale issue's target for the pages that read many cases.
+const PAGE_TARGET_MS: f64 = 200.0;
 
 /// The benchmark step: see the module documentation.
 pub fn load(options: &Options<'_>) -> Result<Section> {
@@ -81,6 +85,8 @@ pub fn load(options: &Options<'_>) -> Result<Section> {
     let seeded = server.unless_dead(seed::seed(server.addr(), &token, cases - prepared, prepared, SEED_CONNECTIONS))?;
     server.check_alive()?;
     let after_seeding = server.memory()?;
+    let pages = server.unless_dead(reports::measure(server.addr(), &token))?;
+    server.check_alive()?;
 
     let read_script = wrk::read_script(dir.path(), &token, seeded.cases)?;
     let (read, read_command) = server.unless_dead(wrk::run(&wrk_path, &read_script, &base, load))?;
@@ -108,6 +114,7 @@ pub fn load(options: &Options<'_>) -> Result<Section> {
         mixed: &mixed,
         memory: [after_seeding, after_reads, after_mixed],
         lifecycles: &rates,
+        pages: &pages,
     };
     // The command as it would read anywhere: no temporary directory, no port.
     let command = read_command
@@ -131,6 +138,8 @@ struct Measured<'a> {
     memory: [Memory; 3],
     /// The lifecycle over HTTP, 1 client and 8, each with the raw commit rate.
     lifecycles: &'a [lifecycle::Rates],
+    /// The pages that read many cases, with every seeded case stored.
+    pages: &'a [reports::PageTime],
 }
 
 impl Measured<'_> {
@@ -159,6 +168,12 @@ impl Measured<'_> {
             figure("RSS peak (VmHWM)", mib(self.peak_kib()), "MiB"),
         ]
         .into_iter()
+        .chain(self.pages.iter().flat_map(|p| {
+            [
+                figure(&format!("GET {}", p.path), format!("{:.1}", p.median_ms), "ms"),
+                figure(&format!("GET {} size", p.path), format!("{:.0}", p.bytes as f64 / 1024.0), "KiB"),
+            ]
+        }))
         .chain(self.lifecycles.iter().flat_map(|r| {
             let clients = if r.clients == 1 { "1 client".to_owned() } else { format!("{} clients", r.clients) };
             [
@@ -172,6 +187,26 @@ impl Measured<'_> {
             ]
         }))
         .collect()
+    }
+
+    /// The reports target, met or missed, page by page.
+    fn page_verdicts(&self) -> String {
+        let cases = self.seeded.cases;
+        let lines: Vec<String> = self
+            .pages
+            .iter()
+            .map(|p| {
+                format!(
+                    "- `GET {}` ({}) under {PAGE_TARGET_MS:.0} ms at {cases} cases: **{}** ({:.1} ms, {:.0} KiB).",
+                    p.path,
+                    p.what,
+                    verdict(p.median_ms < PAGE_TARGET_MS),
+                    p.median_ms,
+                    p.bytes as f64 / 1024.0
+                )
+            })
+            .collect();
+        lines.join("\n")
     }
 
     /// The lifecycle targets, met or missed.
@@ -239,6 +274,13 @@ impl Measured<'_> {
                 verdict(rss_met),
                 mib(max_rss),
                 mib(self.peak_kib()),
+            ),
+            format!(
+                "Reports at scale (scale issue):\n\n{}\n\nEach page is fetched by a user signed in through the \
+                 sign-in form (commissioner and director of the Leeds workflow, so every seeded case is theirs to \
+                 read), once to warm up and then three times on one keep-alive connection, right after seeding \
+                 and before the wrk runs; the median is shown.",
+                self.page_verdicts()
             ),
             format!(
                 "The write path (scale issue):\n\n{}\n\nA lifecycle is ten requests, each one durable commit \

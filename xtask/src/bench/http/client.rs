@@ -1,5 +1,6 @@
-//! Just enough of an HTTP/1.1 client to seed the server: one keep-alive connection, JSON
-//! and multipart bodies, `Content-Length` or chunked replies. Written on `std` alone, so
+//! Just enough of an HTTP/1.1 client to seed the server and time its pages: one
+//! keep-alive connection, JSON, form and multipart bodies, `Content-Length` or chunked
+//! replies, and the cookies the server sets (to sign in to the web pages). Written on `std` alone, so
 //! xtask keeps its few dependencies; the measuring itself is wrk's.
 
 use std::io::{BufRead, BufReader, Write};
@@ -17,12 +18,16 @@ pub struct Client {
     token: String,
     /// `None` until the first request, and again after the server said it would close.
     stream: Option<BufReader<TcpStream>>,
+    /// The cookies the server set, `name=value`, sent back with every request.
+    cookies: Vec<String>,
 }
 
 /// The status and body of an answer.
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `name=value` of each `Set-Cookie`.
+    pub set_cookies: Vec<String>,
 }
 
 impl Reply {
@@ -39,7 +44,31 @@ impl Reply {
 
 impl Client {
     pub fn new(addr: SocketAddr, token: &str) -> Client {
-        Client { addr, token: token.to_owned(), stream: None }
+        Client { addr, token: token.to_owned(), stream: None, cookies: Vec::new() }
+    }
+
+    /// `GET path`.
+    pub fn get(&mut self, path: &str) -> Result<Reply> {
+        self.send("GET", path, "text/plain", b"")
+    }
+
+    /// Sign in to the web pages with the user's token, as a browser does: the form (and
+    /// its cookie), then the post; the session cookie is kept for later requests.
+    pub fn sign_in(&mut self) -> Result<()> {
+        let form = self.get("/sign-in")?;
+        let html = String::from_utf8_lossy(&form.body);
+        let csrf = html
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("the sign-in form has no _csrf field")?
+            .to_owned();
+        let body = format!("token={}&next=%2Fcases&_csrf={csrf}", self.token);
+        let signed_in = self.send("POST", "/sign-in", "application/x-www-form-urlencoded", body.as_bytes())?;
+        if signed_in.status != 303 || !self.cookies.iter().any(|c| c.starts_with("gatehouse_session=")) {
+            bail!("signing in answered {} without a session", signed_in.status);
+        }
+        Ok(())
     }
 
     /// `POST path` with a JSON body.
@@ -65,8 +94,10 @@ impl Client {
             Some(stream) => stream,
             None => self.stream.insert(connect(self.addr).with_context(what)?),
         };
+        let cookie =
+            if self.cookies.is_empty() { String::new() } else { format!("Cookie: {}\r\n", self.cookies.join("; ")) };
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{cookie}Content-Type: {content_type}\r\n\
              Content-Length: {}\r\n\r\n",
             self.addr,
             self.token,
@@ -77,6 +108,13 @@ impl Client {
         let (reply, keep_alive) = read_reply(stream).with_context(what)?;
         if !keep_alive {
             self.stream = None;
+        }
+        for set in &reply.set_cookies {
+            let name = set.split('=').next().unwrap_or_default();
+            self.cookies.retain(|c| c.split('=').next() != Some(name));
+            if !set.ends_with('=') {
+                self.cookies.push(set.clone());
+            }
         }
         Ok(reply)
     }
@@ -99,6 +137,7 @@ fn read_reply(stream: &mut impl BufRead) -> Result<(Reply, bool)> {
         .and_then(|code| code.parse().ok())
         .with_context(|| format!("not an HTTP status line: {status_line:?}"))?;
     let (mut length, mut chunked, mut keep_alive) = (None, false, true);
+    let mut set_cookies = Vec::new();
     loop {
         let line = read_line(stream)?;
         if line.is_empty() {
@@ -110,6 +149,7 @@ fn read_reply(stream: &mut impl BufRead) -> Result<(Reply, bool)> {
             "content-length" => length = Some(value.parse().with_context(|| format!("Content-Length {value:?}"))?),
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
             "connection" => keep_alive = !value.eq_ignore_ascii_case("close"),
+            "set-cookie" => set_cookies.push(value.split(';').next().unwrap_or_default().trim().to_owned()),
             _ => {}
         }
     }
@@ -125,7 +165,7 @@ fn read_reply(stream: &mut impl BufRead) -> Result<(Reply, bool)> {
         stream.read_to_end(&mut body).context("reading the body")?;
         body
     };
-    Ok((Reply { status, body }, keep_alive))
+    Ok((Reply { status, body, set_cookies }, keep_alive))
 }
 
 fn read_chunked(stream: &mut impl BufRead) -> Result<Vec<u8>> {
