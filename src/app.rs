@@ -282,22 +282,59 @@ impl App {
 
     /// Every case `actor` may read, oldest first, read a page at a time.
     pub async fn all_cases(&self, actor: &Actor) -> Result<Vec<CaseRow>, AppError> {
+        self.all_cases_where(actor, &CaseFilter::default()).await
+    }
+
+    /// Every case `actor` may read that `filter` keeps (its paging aside), oldest first,
+    /// read a page at a time; a list of ids is asked for a slice at a time.
+    pub async fn all_cases_where(&self, actor: &Actor, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
+        const PAGE: usize = 1000;
         let readable = self.readable(actor);
         let mut out: Vec<CaseRow> = Vec::new();
-        loop {
-            let filter = CaseFilter {
-                after_id: out.last().map(|c| c.id),
-                limit: Some(1000),
-                readable: readable.clone(),
-                ..CaseFilter::default()
-            };
-            let page = self.store.list_cases(&filter).await?;
-            let done = page.len() < 1000;
-            out.extend(page);
-            if done {
-                return Ok(out);
+        let mut ids: Vec<i64> = filter.ids.clone().unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        let slices: Vec<Option<Vec<i64>>> = match &filter.ids {
+            None => vec![None],
+            Some(_) => ids.chunks(PAGE).map(|c| Some(c.to_vec())).collect(),
+        };
+        for slice in slices {
+            let mut after_id = None;
+            loop {
+                let page = CaseFilter {
+                    after_id,
+                    before_id: None,
+                    newest_first: false,
+                    limit: Some(PAGE as u64),
+                    ids: slice.clone(),
+                    readable: readable.clone(),
+                    ..filter.clone()
+                };
+                let rows = self.store.list_cases(&page).await?;
+                let done = rows.len() < PAGE;
+                after_id = rows.last().map(|c| c.id);
+                out.extend(rows);
+                if done {
+                    break;
+                }
             }
         }
+        Ok(out)
+    }
+
+    /// The state entries (from the audit trail) of every case `actor` may read, by case
+    /// and in order.
+    pub async fn state_entries(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<gatehouse_adapters::store::StateEntry>, AppError> {
+        Ok(self.store.state_entries(self.readable(actor).as_deref()).await?)
+    }
+
+    /// Every workflow version loaded whose cases `actor` may read.
+    pub fn readable_definitions(&self, actor: &Actor) -> Vec<Arc<Definition>> {
+        let definitions = self.definitions.read().expect("definitions lock");
+        definitions.all().filter(|d| self.may_read(actor, d)).cloned().collect()
     }
 
     /// Open a case on the latest version of `workflow`.

@@ -90,7 +90,7 @@ pub fn entered_on(def: &Definition, entries: Option<&Vec<StateEntry>>, state: &s
 /// Every contract of the cases `reader` may read, in case order, that `filter` keeps.
 pub async fn register(app: &App, reader: &Actor, filter: &ContractFilter) -> Result<Vec<ContractRow>, AppError> {
     let rows = app.all_cases(reader).await?;
-    let entries = entries_by_case(app.store().state_entries().await?);
+    let entries = entries_by_case(app.state_entries(reader).await?);
     let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
     let mut out = Vec::new();
     for row in rows {

@@ -5,14 +5,14 @@
 //! time in states); this module only puts the answers together.
 
 use crate::app::{App, AppError};
-use crate::reports::contracts::{entered_on, entries_by_case};
-use gatehouse_adapters::store::codec;
+use crate::reports::contracts::{contract_of, entered_on};
+use gatehouse_adapters::store::{CaseFilter, CaseRow, StateEntry, codec};
 use gatehouse_engine::definition::{Definition, GateKind};
 use gatehouse_engine::dwell;
 use gatehouse_engine::gates::Evaluator;
 use gatehouse_engine::snapshot::Actor;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Everything the dashboard shows.
@@ -151,20 +151,16 @@ pub struct NoticeRow {
 
 /// Gather the dashboard from the cases `reader` may read: every figure, list and count
 /// on it is of those cases only.
+///
+/// Its work grows with the cases it lists, not with every case stored: the counts are
+/// the database's; time in states reads the state entries alone (their states read out
+/// of the audit trail by the database); and only the cases that can show up in a list
+/// are read whole: those in a state one of whose ways out asks for an approval, those
+/// that entered a notice state, and those with a reminder overdue or an email in trouble.
 pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError> {
     let now = app.now();
-    let rows = app.all_cases(reader).await?;
     let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
-    let mut pinned: HashMap<i64, Arc<Definition>> = HashMap::new();
-    let mut fields = HashMap::new();
-    for row in &rows {
-        let def = app.definition(row)?;
-        let f = codec::fields_from_text(&def, &row.fields)
-            .map_err(|m| AppError::Internal(gatehouse_adapters::store::StoreError::Corrupt(m)))?;
-        fields.insert(row.id, f);
-        pinned.insert(row.id, def);
-    }
-    let service = |id: i64| -> Option<String> { pinned.get(&id)?.service_of(fields.get(&id)?) };
+    let readable = app.readable_definitions(reader);
     let state_title = |workflow: &str, state: &str| {
         latest
             .get(workflow)
@@ -189,14 +185,22 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
         w.states.sort_by_key(|(s, _, _)| order(s));
     }
 
-    // Time in states, from the audit trail.
-    let entries = entries_by_case(app.store().state_entries().await?);
+    // Time in states, from the audit trail; and which cases entered a notice state.
+    let entries = app.state_entries(reader).await?;
+    let notice_states: BTreeSet<(&str, &str)> = readable
+        .iter()
+        .filter_map(|d| Some((d.id.as_str(), contract_of(d, latest.get(&d.id))?.notice.as_ref()?.state.as_str())))
+        .collect();
     let mut stays: BTreeMap<String, Vec<dwell::Stay>> = BTreeMap::new();
-    for row in &rows {
-        let Some(e) = entries.get(&row.id) else { continue };
-        let visits: Vec<(String, jiff::Timestamp)> = e.iter().map(|e| (e.state.clone(), e.at)).collect();
-        stays.entry(row.workflow_id.clone()).or_default().extend(dwell::stays(&visits, now));
+    let mut served: HashMap<i64, Vec<StateEntry>> = HashMap::new();
+    for case in entries.chunk_by(|a, b| a.case_id == b.case_id) {
+        let visits: Vec<(String, jiff::Timestamp)> = case.iter().map(|e| (e.state.clone(), e.at)).collect();
+        stays.entry(case[0].workflow_id.clone()).or_default().extend(dwell::stays(&visits, now));
+        if case.iter().any(|e| notice_states.contains(&(e.workflow_id.as_str(), e.state.as_str()))) {
+            served.insert(case[0].case_id, case.to_vec());
+        }
     }
+    drop(entries);
     let times: Vec<WorkflowTimes> = stays
         .iter()
         .map(|(workflow, s)| {
@@ -225,15 +229,42 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
         })
         .collect();
 
+    // The cases the lists below may show, read whole: those waiting where a way out asks
+    // for an approval, those served notice, and those of the timers and messages below.
+    let overdue = app.store().timers_due_before(now).await?;
+    let troubled = app.store().messages_in_trouble().await?;
+    let awaiting: Vec<(String, i32, String)> = readable
+        .iter()
+        .flat_map(|d| {
+            d.states.keys().filter(|s| asks_for_approval(d, s)).map(|s| (d.id.clone(), d.version as i32, s.to_string()))
+        })
+        .collect();
+    let waiting_rows =
+        app.all_cases_where(reader, &CaseFilter { in_states: Some(awaiting), ..CaseFilter::default() }).await?;
+    let mut ids: Vec<i64> = served.keys().copied().collect();
+    ids.extend(overdue.iter().map(|t| t.timer.case_id));
+    ids.extend(troubled.iter().filter_map(|m| m.case_id));
+    let listed_rows = app.all_cases_where(reader, &CaseFilter { ids: Some(ids), ..CaseFilter::default() }).await?;
+    let mut rows: BTreeMap<i64, CaseRow> = listed_rows.into_iter().map(|r| (r.id, r)).collect();
+    let waiting: Vec<i64> = waiting_rows.iter().map(|r| r.id).collect();
+    rows.extend(waiting_rows.into_iter().map(|r| (r.id, r)));
+    let mut pinned: HashMap<i64, Arc<Definition>> = HashMap::new();
+    let mut fields = HashMap::new();
+    for row in rows.values() {
+        let def = app.definition(row)?;
+        let f = codec::fields_from_text(&def, &row.fields)
+            .map_err(|m| AppError::Internal(gatehouse_adapters::store::StoreError::Corrupt(m)))?;
+        fields.insert(row.id, f);
+        pinned.insert(row.id, def);
+    }
+    let service = |id: i64| -> Option<String> { pinned.get(&id)?.service_of(fields.get(&id)?) };
+
     // Reminders past due, and messages in trouble.
     let when = |def: Option<&Arc<Definition>>, t: jiff::Timestamp| {
         let tz = def.map(|d| d.timezone.clone()).unwrap_or(jiff::tz::TimeZone::UTC);
         t.to_zoned(tz).strftime("%-d %B %Y %H:%M").to_string()
     };
-    let overdue_timers = app
-        .store()
-        .timers_due_before(now)
-        .await?
+    let overdue_timers = overdue
         .into_iter()
         .filter(|t| pinned.contains_key(&t.timer.case_id))
         .map(|t| {
@@ -250,10 +281,7 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
             }
         })
         .collect();
-    let messages = app
-        .store()
-        .messages_in_trouble()
-        .await?
+    let messages = troubled
         .into_iter()
         // A message of a case the reader may not read is not theirs to see; one of no
         // case (a workflow's schedule) is the oversight roles'.
@@ -281,7 +309,7 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
     // Approvals waiting, and notice given.
     let mut approvals: BTreeMap<String, AwaitedRole> = BTreeMap::new();
     let mut notices = Vec::new();
-    for row in &rows {
+    for row in waiting.iter().map(|id| &rows[id]) {
         let def = &pinned[&row.id];
         if def.states.get(row.state.as_str()).is_some_and(|s| s.terminal) {
             continue;
@@ -315,14 +343,12 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
             }
         }
     }
-    for row in &rows {
+    for row in rows.values().filter(|r| served.contains_key(&r.id)) {
         let def = &pinned[&row.id];
-        let Some(notice) =
-            crate::reports::contracts::contract_of(def, latest.get(&row.workflow_id)).and_then(|c| c.notice.as_ref())
-        else {
+        let Some(notice) = contract_of(def, latest.get(&row.workflow_id)).and_then(|c| c.notice.as_ref()) else {
             continue;
         };
-        let Some(served) = entered_on(def, entries.get(&row.id), notice.state.as_str()) else { continue };
+        let Some(served) = entered_on(def, served.get(&row.id), notice.state.as_str()) else { continue };
         let verdict = notice.verdict(def, &fields[&row.id], served, now);
         let (until, given, result) = (verdict.until, verdict.given, verdict.result.name());
         notices.push(NoticeRow {
@@ -339,4 +365,17 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
     }
 
     Ok(Dashboard { counts, times, overdue_timers, messages, approvals: approvals.into_values().collect(), notices })
+}
+
+/// Whether a way out of `state` (not a terminal one) asks for an approval, under one of
+/// its gates: only a case in such a state can be waiting for one.
+fn asks_for_approval(def: &Definition, state: &gatehouse_engine::ids::StateId) -> bool {
+    if def.states.get(state).is_some_and(|s| s.terminal) {
+        return false;
+    }
+    def.outgoing(state).any(|t| {
+        let mut gates = Vec::new();
+        t.gates.iter().for_each(|g| g.leaves(&mut gates));
+        gates.iter().any(|g| matches!(g.kind, GateKind::Approval(_)))
+    })
 }

@@ -35,6 +35,11 @@ pub struct CaseFilter {
     /// Only cases whose fields hold this text, in any letter case (`%` and `_` are
     /// letters like any other here, not patterns).
     pub search: Option<String>,
+    /// Only these cases.
+    pub ids: Option<Vec<i64>>,
+    /// Only cases in one of these states of these workflow versions: (workflow,
+    /// version, state). An empty list keeps no case.
+    pub in_states: Option<Vec<(String, i32, String)>>,
     /// At most this many (default 100).
     pub limit: Option<u64>,
     /// Only overdue cases as of this time: a reminder has already chased something the
@@ -90,6 +95,22 @@ impl Store {
         }
         if let Some(before) = filter.before_id {
             q = q.filter(case::Column::Id.lt(before));
+        }
+        if let Some(ids) = &filter.ids {
+            q = q.filter(case::Column::Id.is_in(ids.iter().copied()));
+        }
+        if let Some(in_states) = &filter.in_states {
+            let mut any = sea_orm::Condition::any();
+            for (workflow, version, state) in in_states {
+                any = any.add(
+                    sea_orm::Condition::all()
+                        .add(case::Column::WorkflowId.eq(workflow.as_str()))
+                        .add(case::Column::WorkflowVersion.eq(*version))
+                        .add(case::Column::State.eq(state.as_str())),
+                );
+            }
+            // An empty `any` is false: no case.
+            q = q.filter(any);
         }
         if let Some(text) = filter.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             use sea_orm::sea_query::{ExprTrait as _, Func, LikeExpr};

@@ -23,6 +23,8 @@ pub struct StateCount {
 pub struct StateEntry {
     /// The case.
     pub case_id: i64,
+    /// Its workflow.
+    pub workflow_id: String,
     /// The state it entered (the initial state for `opened`).
     pub state: String,
     /// The transition it took, if it was not the opening.
@@ -84,29 +86,46 @@ impl Store {
         Ok(rows.into_iter().map(|(workflow_id, state, cases)| StateCount { workflow_id, state, cases }).collect())
     }
 
-    /// Every state entry of every case (`opened` and `transitioned` events), by case
-    /// and in order.
-    pub async fn state_entries(&self) -> Result<Vec<StateEntry>, StoreError> {
-        let rows = event::Entity::find()
-            .filter(event::Column::Kind.is_in(["opened", "transitioned"]))
-            .order_by_asc(event::Column::CaseId)
-            .order_by_asc(event::Column::Seq)
-            .all(&self.db)
-            .await?;
+    /// Every state entry (`opened` and `transitioned` events) of the cases pinned to the
+    /// `readable` (workflow, version) pairs (`None`: every case), by case and in order.
+    /// The state is read out of each event's payload by the database.
+    pub async fn state_entries(&self, readable: Option<&[(String, i32)]>) -> Result<Vec<StateEntry>, StoreError> {
+        let Some(only) = super::cases::readable_condition(readable) else { return Ok(Vec::new()) };
+        let (state, transition) = match self.backend() {
+            sea_orm::DbBackend::Postgres => (
+                "CASE WHEN events.kind = 'opened' THEN CAST(events.payload AS JSON)->>'state' \
+                 ELSE CAST(events.payload AS JSON)->>'to' END",
+                "CAST(events.payload AS JSON)->>'transition'",
+            ),
+            _ => (
+                "CASE WHEN events.kind = 'opened' THEN json_extract(events.payload, '$.state') \
+                 ELSE json_extract(events.payload, '$.to') END",
+                "json_extract(events.payload, '$.transition')",
+            ),
+        };
+        let rows: Vec<(i64, String, Option<String>, Option<String>, chrono::DateTime<chrono::Utc>)> =
+            event::Entity::find()
+                .join(
+                    sea_orm::JoinType::InnerJoin,
+                    event::Entity::belongs_to(case::Entity).from(event::Column::CaseId).to(case::Column::Id).into(),
+                )
+                .filter(only)
+                .filter(event::Column::Kind.is_in(["opened", "transitioned"]))
+                .select_only()
+                .column(event::Column::CaseId)
+                .column(case::Column::WorkflowId)
+                .column_as(sea_orm::sea_query::Expr::cust(state), "state")
+                .column_as(sea_orm::sea_query::Expr::cust(transition), "transition")
+                .column(event::Column::At)
+                .order_by_asc(event::Column::CaseId)
+                .order_by_asc(event::Column::Seq)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for e in rows {
-            let payload: serde_json::Value = serde_json::from_str(&e.payload)
-                .map_err(|err| StoreError::Corrupt(format!("case {} event {}: {err}", e.case_id, e.seq)))?;
-            let key = if e.kind == "opened" { "state" } else { "to" };
-            let Some(state) = payload.get(key).and_then(|s| s.as_str()) else {
-                return Err(StoreError::Corrupt(format!("case {} event {} names no state", e.case_id, e.seq)));
-            };
-            out.push(StateEntry {
-                case_id: e.case_id,
-                state: state.to_string(),
-                transition: payload.get("transition").and_then(|t| t.as_str()).map(str::to_string),
-                at: codec::to_jiff(e.at),
-            });
+        for (case_id, workflow_id, state, transition, at) in rows {
+            let state = state.ok_or_else(|| StoreError::Corrupt(format!("case {case_id}: an event names no state")))?;
+            out.push(StateEntry { case_id, workflow_id, state, transition, at: codec::to_jiff(at) });
         }
         Ok(out)
     }
