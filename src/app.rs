@@ -324,11 +324,13 @@ impl App {
 
     /// The state entries (from the audit trail) of every case `actor` may read, by case
     /// and in order.
+    /// With `ids`, of those cases only.
     pub async fn state_entries(
         &self,
         actor: &Actor,
+        ids: Option<&[i64]>,
     ) -> Result<Vec<gatehouse_adapters::store::StateEntry>, AppError> {
-        Ok(self.store.state_entries(self.readable(actor).as_deref()).await?)
+        Ok(self.store.state_entries(self.readable(actor).as_deref(), ids).await?)
     }
 
     /// Every workflow version loaded whose cases `actor` may read.

@@ -4,7 +4,7 @@
 //! version without a `contract:` block is read with its workflow's latest block.
 
 use crate::app::{App, AppError};
-use gatehouse_adapters::store::{StateEntry, codec};
+use gatehouse_adapters::store::{CaseRow, RegisterFilter, RegisterVersion, StateEntry, codec};
 use gatehouse_engine::contract::Contract;
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::ids::FieldId;
@@ -55,19 +55,6 @@ pub struct ContractFilter {
     pub ends_before: Option<Date>,
 }
 
-impl ContractFilter {
-    /// Whether `row` passes.
-    pub fn keeps(&self, row: &ContractRow) -> bool {
-        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
-        self.workflow.as_deref().is_none_or(|w| row.workflow_id == w)
-            && self.directorate.as_deref().is_none_or(|d| row.directorate.as_deref().is_some_and(|x| same(x, d)))
-            && self.state.as_deref().is_none_or(|s| same(&row.state_id, s) || same(&row.state, s))
-            && self.ends_before.is_none_or(|before| {
-                row.ends.as_deref().and_then(|e| e.parse::<Date>().ok()).is_some_and(|e| e < before)
-            })
-    }
-}
-
 /// The contract mapping for a case pinned to `def`: its own, or its workflow's latest.
 pub fn contract_of<'a>(def: &'a Definition, latest: Option<&'a Arc<Definition>>) -> Option<&'a Contract> {
     def.contract.as_ref().or_else(|| latest.and_then(|l| l.contract.as_ref()))
@@ -87,13 +74,109 @@ pub fn entered_on(def: &Definition, entries: Option<&Vec<StateEntry>>, state: &s
     entries?.iter().rev().find(|e| e.state == state).map(|e| e.at.to_zoned(def.timezone.clone()).date())
 }
 
-/// Every contract of the cases `reader` may read, in case order, that `filter` keeps.
-pub async fn register(app: &App, reader: &Actor, filter: &ContractFilter) -> Result<Vec<ContractRow>, AppError> {
-    let rows = app.all_cases(reader).await?;
-    let entries = entries_by_case(app.state_entries(reader).await?);
+/// One page of the register, with what the page around it shows.
+#[derive(Debug, Clone)]
+pub struct RegisterPage {
+    /// Its rows.
+    pub rows: Vec<ContractRow>,
+    /// How many rows the filter keeps, over every page.
+    pub total: u64,
+    /// Which page it is, from 0: the one asked for, or the last when that is past it.
+    pub page: u64,
+}
+
+/// The register's query for what `reader` may read and `filter` keeps: the versions of
+/// the workflows with a contract, each with its states, directorate and end fields.
+fn register_filter(app: &App, reader: &Actor, filter: &ContractFilter) -> RegisterFilter {
+    let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    let versions = app
+        .readable_definitions(reader)
+        .iter()
+        .filter(|d| filter.workflow.as_deref().is_none_or(|w| d.id == w))
+        .filter_map(|d| {
+            let contract = contract_of(d, latest.get(&d.id))?;
+            let states = filter.state.as_deref().map(|wanted| {
+                d.states
+                    .iter()
+                    .filter(|(id, s)| same(id.as_str(), wanted) || same(&s.title, wanted))
+                    .map(|(id, _)| id.to_string())
+                    .collect()
+            });
+            Some(RegisterVersion {
+                workflow: d.id.clone(),
+                version: d.version as i32,
+                states,
+                directorate: contract.directorate.as_ref().map(|f| f.to_string()),
+                ends: contract.ends.as_ref().map(|f| f.to_string()),
+            })
+        })
+        .collect();
+    RegisterFilter {
+        versions,
+        directorate: filter.directorate.clone(),
+        ends_before: filter.ends_before.map(|d| d.to_string()),
+    }
+}
+
+/// Page `page` (from 0; the last, when it is past it) of `per_page` rows of the register of what `reader` may read and
+/// `filter` keeps, in case order; the database filters and counts, and only the page's
+/// cases are read.
+pub async fn register_page(
+    app: &App,
+    reader: &Actor,
+    filter: &ContractFilter,
+    page: u64,
+    per_page: u64,
+) -> Result<RegisterPage, AppError> {
+    let query = register_filter(app, reader, filter);
+    let total = app.store().register_count(&query).await?;
+    let page = page.min(total.div_ceil(per_page).max(1) - 1);
+    let cases = app.store().register_page(&query, None, page * per_page, per_page).await?;
+    Ok(RegisterPage { rows: contract_rows(app, reader, cases).await?, total, page })
+}
+
+/// Every directorate a contract `reader` may read names, for the register's filter.
+pub async fn directorates(app: &App, reader: &Actor) -> Result<Vec<String>, AppError> {
+    let query = register_filter(app, reader, &ContractFilter::default());
+    Ok(app.store().register_directorates(&query.versions).await?)
+}
+
+/// The register of what `reader` may read and `filter` keeps, in case order, as CSV
+/// with a header row, made and sent [`CSV_PAGE`] cases at a time: the whole register is
+/// never held at once.
+pub fn csv_stream(app: Arc<App>, reader: Actor, filter: ContractFilter) -> crate::app::DocumentStream {
+    let query = register_filter(&app, &reader, &filter);
+    let header = csv(&[]).map_err(std::io::Error::other);
+    let first = futures_util::stream::once(async move { header.map(axum::body::Bytes::from) });
+    let pages = futures_util::stream::try_unfold(Some(None), move |after: Option<Option<i64>>| {
+        let (app, reader, query) = (app.clone(), reader.clone(), query.clone());
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let cases = app.store().register_page(&query, after, 0, CSV_PAGE).await.map_err(std::io::Error::other)?;
+            let next = (cases.len() as u64 == CSV_PAGE).then(|| cases.last().map(|c| c.id));
+            let rows = contract_rows(&app, &reader, cases).await.map_err(std::io::Error::other)?;
+            let mut body = csv(&rows).map_err(std::io::Error::other)?;
+            // Each page's own header row is cut: the first line.
+            let start = body.iter().position(|b| *b == b'\n').map_or(body.len(), |i| i + 1);
+            body.drain(..start);
+            Ok(Some((axum::body::Bytes::from(body), next)))
+        }
+    });
+    Box::pin(futures_util::StreamExt::chain(first, pages))
+}
+
+/// How many cases a piece of the CSV is made from.
+const CSV_PAGE: u64 = 1000;
+
+/// The contract rows of `cases` (which the register's query chose), with the day each
+/// was served notice.
+async fn contract_rows(app: &App, reader: &Actor, cases: Vec<CaseRow>) -> Result<Vec<ContractRow>, AppError> {
+    let ids: Vec<i64> = cases.iter().map(|c| c.id).collect();
+    let entries = entries_by_case(app.state_entries(reader, Some(&ids)).await?);
     let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
     let mut out = Vec::new();
-    for row in rows {
+    for row in cases {
         let def = app.definition(&row)?;
         let Some(contract) = contract_of(&def, latest.get(&row.workflow_id)) else { continue };
         let fields = codec::fields_from_text(&def, &row.fields)
@@ -108,7 +191,7 @@ pub async fn register(app: &App, reader: &Actor, filter: &ContractFilter) -> Res
             .as_ref()
             .and_then(|n| entered_on(&def, entries.get(&row.id), n.state.as_str()))
             .map(|d| d.to_string());
-        let c = ContractRow {
+        out.push(ContractRow {
             case_id: row.id,
             workflow_id: row.workflow_id.clone(),
             workflow: def.title.clone(),
@@ -121,10 +204,7 @@ pub async fn register(app: &App, reader: &Actor, filter: &ContractFilter) -> Res
             state: def.states.get(row.state.as_str()).map(|s| s.title.clone()).unwrap_or(row.state.clone()),
             state_id: row.state.clone(),
             notice_served,
-        };
-        if filter.keeps(&c) {
-            out.push(c);
-        }
+        });
     }
     Ok(out)
 }

@@ -186,7 +186,7 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
     }
 
     // Time in states, from the audit trail; and which cases entered a notice state.
-    let entries = app.state_entries(reader).await?;
+    let entries = app.state_entries(reader, None).await?;
     let notice_states: BTreeSet<(&str, &str)> = readable
         .iter()
         .filter_map(|d| Some((d.id.as_str(), contract_of(d, latest.get(&d.id))?.notice.as_ref()?.state.as_str())))

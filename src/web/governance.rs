@@ -12,7 +12,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub async fn dashboard(State(http): State<Arc<Http>>, session: Session) -> Response {
@@ -104,26 +103,28 @@ impl RegisterQuery {
 
 pub async fn register(State(http): State<Arc<Http>>, session: Session, Query(q): Query<RegisterQuery>) -> Response {
     let (filter, error) = q.filter();
-    let all = match contracts::register(&http.app, &session.actor, &ContractFilter::default()).await {
-        Ok(r) => r,
+    let per_page = q.per_page();
+    let asked = q.page.as_deref().and_then(|p| p.trim().parse::<usize>().ok()).unwrap_or(1).max(1);
+    let (app, reader) = (&http.app, &session.actor);
+    let found = match contracts::register_page(app, reader, &filter, asked as u64 - 1, per_page as u64).await {
+        Ok(found) => found,
         Err(e) => return error_page(&Problem::from(e)),
     };
     // Every directorate on the register, for the filter's choices.
-    let directorates: BTreeSet<&str> = all.iter().filter_map(|r| r.directorate.as_deref()).collect();
-    let rows: Vec<&contracts::ContractRow> = all.iter().filter(|r| filter.keeps(r)).collect();
-    // A page of them: the last page when asked for one past it.
-    let per_page = q.per_page();
-    let pages = rows.len().div_ceil(per_page).max(1);
-    let page = q.page.as_deref().and_then(|p| p.trim().parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
-    let shown = &rows[(page - 1) * per_page..(page * per_page).min(rows.len())];
+    let directorates = match contracts::directorates(app, reader).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&Problem::from(e)),
+    };
+    let (total, page) = (found.total as usize, found.page as usize + 1);
+    let pages = total.div_ceil(per_page).max(1);
     let mut ctx = base(&session, "contracts");
-    ctx.insert("total".into(), json!(rows.len()));
-    ctx.insert("rows".into(), serde_json::to_value(shown).unwrap_or_default());
+    ctx.insert("total".into(), json!(total));
+    ctx.insert("rows".into(), serde_json::to_value(&found.rows).unwrap_or_default());
     ctx.insert(
         "paging".into(),
         json!({
             "first": (page - 1) * per_page + 1,
-            "last": (page - 1) * per_page + shown.len(),
+            "last": (page - 1) * per_page + found.rows.len(),
             "previous": (page > 1).then(|| q.page_href(page - 1)),
             "next": (page < pages).then(|| q.page_href(page + 1)),
             "page": page,
@@ -158,27 +159,17 @@ pub async fn register(State(http): State<Arc<Http>>, session: Session, Query(q):
 }
 
 pub async fn register_csv(State(http): State<Arc<Http>>, session: Session, Query(q): Query<RegisterQuery>) -> Response {
-    let _ = &session;
     let (filter, error) = q.filter();
     if let Some(message) = error {
         return (StatusCode::UNPROCESSABLE_ENTITY, message).into_response();
     }
-    let rows = match contracts::register(&http.app, &session.actor, &filter).await {
-        Ok(r) => r,
-        Err(e) => return error_page(&Problem::from(e)),
-    };
-    match contracts::csv(&rows) {
-        Ok(body) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"contracts.csv\""),
-            ],
-            body,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "the contracts register did not write as CSV");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
-        }
-    }
+    let body = contracts::csv_stream(http.app.clone(), session.actor.clone(), filter);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"contracts.csv\""),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }

@@ -89,8 +89,17 @@ impl Store {
     /// Every state entry (`opened` and `transitioned` events) of the cases pinned to the
     /// `readable` (workflow, version) pairs (`None`: every case), by case and in order.
     /// The state is read out of each event's payload by the database.
-    pub async fn state_entries(&self, readable: Option<&[(String, i32)]>) -> Result<Vec<StateEntry>, StoreError> {
+    /// With `ids`, of those cases only.
+    pub async fn state_entries(
+        &self,
+        readable: Option<&[(String, i32)]>,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<StateEntry>, StoreError> {
         let Some(only) = super::cases::readable_condition(readable) else { return Ok(Vec::new()) };
+        let only = match ids {
+            Some(ids) => only.add(event::Column::CaseId.is_in(ids.iter().copied())),
+            None => only,
+        };
         let (state, transition) = match self.backend() {
             sea_orm::DbBackend::Postgres => (
                 "CASE WHEN events.kind = 'opened' THEN CAST(events.payload AS JSON)->>'state' \
