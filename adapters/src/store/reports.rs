@@ -112,25 +112,26 @@ impl Store {
                 "json_extract(events.payload, '$.transition')",
             ),
         };
-        let rows: Vec<(i64, String, Option<String>, Option<String>, chrono::DateTime<chrono::Utc>)> =
-            event::Entity::find()
-                .join(
-                    sea_orm::JoinType::InnerJoin,
-                    event::Entity::belongs_to(case::Entity).from(event::Column::CaseId).to(case::Column::Id).into(),
-                )
-                .filter(only)
-                .filter(event::Column::Kind.is_in(["opened", "transitioned"]))
-                .select_only()
-                .column(event::Column::CaseId)
-                .column(case::Column::WorkflowId)
-                .column_as(sea_orm::sea_query::Expr::cust(state), "state")
-                .column_as(sea_orm::sea_query::Expr::cust(transition), "transition")
-                .column(event::Column::At)
-                .order_by_asc(event::Column::CaseId)
-                .order_by_asc(event::Column::Seq)
-                .into_tuple()
-                .all(&self.db)
-                .await?;
+        /// (case, workflow, state, transition, when)
+        type Row = (i64, String, Option<String>, Option<String>, chrono::DateTime<chrono::Utc>);
+        let rows: Vec<Row> = event::Entity::find()
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                event::Entity::belongs_to(case::Entity).from(event::Column::CaseId).to(case::Column::Id).into(),
+            )
+            .filter(only)
+            .filter(event::Column::Kind.is_in(["opened", "transitioned"]))
+            .select_only()
+            .column(event::Column::CaseId)
+            .column(case::Column::WorkflowId)
+            .column_as(sea_orm::sea_query::Expr::cust(state), "state")
+            .column_as(sea_orm::sea_query::Expr::cust(transition), "transition")
+            .column(event::Column::At)
+            .order_by_asc(event::Column::CaseId)
+            .order_by_asc(event::Column::Seq)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for (case_id, workflow_id, state, transition, at) in rows {
             let state = state.ok_or_else(|| StoreError::Corrupt(format!("case {case_id}: an event names no state")))?;
