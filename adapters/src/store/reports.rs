@@ -27,8 +27,6 @@ pub struct StateEntry {
     pub workflow_id: String,
     /// The state it entered (the initial state for `opened`).
     pub state: String,
-    /// The transition it took, if it was not the opening.
-    pub transition: Option<String>,
     /// When.
     pub at: jiff::Timestamp,
 }
@@ -100,20 +98,18 @@ impl Store {
             Some(ids) => only.add(event::Column::CaseId.is_in(ids.iter().copied())),
             None => only,
         };
-        let (state, transition) = match self.backend() {
-            sea_orm::DbBackend::Postgres => (
+        let state = match self.backend() {
+            sea_orm::DbBackend::Postgres => {
                 "CASE WHEN events.kind = 'opened' THEN CAST(events.payload AS JSON)->>'state' \
-                 ELSE CAST(events.payload AS JSON)->>'to' END",
-                "CAST(events.payload AS JSON)->>'transition'",
-            ),
-            _ => (
+                 ELSE CAST(events.payload AS JSON)->>'to' END"
+            }
+            _ => {
                 "CASE WHEN events.kind = 'opened' THEN json_extract(events.payload, '$.state') \
-                 ELSE json_extract(events.payload, '$.to') END",
-                "json_extract(events.payload, '$.transition')",
-            ),
+                 ELSE json_extract(events.payload, '$.to') END"
+            }
         };
-        /// (case, workflow, state, transition, when)
-        type Row = (i64, String, Option<String>, Option<String>, chrono::DateTime<chrono::Utc>);
+        /// (case, workflow, state, when)
+        type Row = (i64, String, Option<String>, chrono::DateTime<chrono::Utc>);
         let rows: Vec<Row> = event::Entity::find()
             .join(
                 sea_orm::JoinType::InnerJoin,
@@ -125,7 +121,6 @@ impl Store {
             .column(event::Column::CaseId)
             .column(case::Column::WorkflowId)
             .column_as(sea_orm::sea_query::Expr::cust(state), "state")
-            .column_as(sea_orm::sea_query::Expr::cust(transition), "transition")
             .column(event::Column::At)
             .order_by_asc(event::Column::CaseId)
             .order_by_asc(event::Column::Seq)
@@ -133,9 +128,9 @@ impl Store {
             .all(&self.db)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (case_id, workflow_id, state, transition, at) in rows {
+        for (case_id, workflow_id, state, at) in rows {
             let state = state.ok_or_else(|| StoreError::Corrupt(format!("case {case_id}: an event names no state")))?;
-            out.push(StateEntry { case_id, workflow_id, state, transition, at: codec::to_jiff(at) });
+            out.push(StateEntry { case_id, workflow_id, state, at: codec::to_jiff(at) });
         }
         Ok(out)
     }
