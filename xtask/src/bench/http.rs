@@ -279,7 +279,13 @@ impl Measured<'_> {
                 "Reports at scale (scale issue):\n\n{}\n\nEach page is fetched by a user signed in through the \
                  sign-in form (commissioner and director of the Leeds workflow, so every seeded case is theirs to \
                  read), once to warm up and then three times on one keep-alive connection, right after seeding \
-                 and before the wrk runs; the median is shown.",
+                 and before the wrk runs; the median is shown.\n\nWhat limits the dashboard (from `perf record -g` \
+                 of `examples/report_profile.rs` on a database of 100,000 cases, 2026-12-05): reading every \
+                 readable case's state entries for time in states, about three quarters of its time (the SQL \
+                 itself is a fifth of that in the `sqlite3` shell; the rest is sqlx handing each of the 100,000 \
+                 rows from its SQLite worker thread to the caller and decoding it). What would lift it: time in \
+                 states aggregated by the database (window functions over the entries), or kept per case by the \
+                 write that moves it.",
                 self.page_verdicts()
             ),
             format!(
