@@ -21,7 +21,7 @@ fields:
   contract_end: { type: date, required: true }
 evidence:
   eia: { title: EIA, kind: document, valid_for: P12M }
-  dims: { title: Dimensions, kind: checklist, items: { a: A, b: B, c: C } }
+  dims: { title: Dimensions, kind: checklist, items: { a: A, b: B, c: { label: C, allow_na: true } } }
 states:
   draft: { initial: true }
   done: { terminal: true }
@@ -68,7 +68,7 @@ fn main() {
             Command::Attach {
                 evidence: "dims".into(),
                 content: EvidenceContent::Checklist(
-                    [("a", Answer::Yes), ("b", Answer::No), ("c", Answer::NotApplicable)]
+                    [("a", Answer::Yes), ("b", Answer::Yes), ("c", Answer::NotApplicable)]
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), (v, None)))
                         .collect(),
