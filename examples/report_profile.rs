@@ -38,7 +38,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let (app, _) = App::new(store, &config, Arc::new(SystemClock)).await?;
     let app = Arc::new(app);
-    let reader = Actor::user("auditor@example.org", ["audit"]);
+    let reader = match std::env::var("REPORT_READER_ROLE") {
+        Ok(role) => Actor::user("reader@example.org", [role.as_str()]),
+        Err(_) => Actor::user("auditor@example.org", ["audit"]),
+    };
     let times = |name: &str, ms: Vec<f64>| {
         let ms: Vec<String> = ms.iter().map(|m| format!("{m:.1}")).collect();
         println!("{name}: {} ms", ms.join(" "));

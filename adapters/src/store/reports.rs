@@ -93,10 +93,14 @@ impl Store {
         readable: Option<&[(String, i32)]>,
         ids: Option<&[i64]>,
     ) -> Result<Vec<StateEntry>, StoreError> {
-        let Some(only) = super::cases::readable_condition(readable) else { return Ok(Vec::new()) };
+        // Who may read what is checked here, on each row, rather than in the statement:
+        // an OR over every readable (workflow, version) pair leads the planners to read
+        // the cases by workflow for each pair, which costs far more than the check.
+        let readable: Option<std::collections::HashSet<(&str, i32)>> =
+            readable.map(|pairs| pairs.iter().map(|(w, v)| (w.as_str(), *v)).collect());
         let only = match ids {
-            Some(ids) => only.add(event::Column::CaseId.is_in(ids.iter().copied())),
-            None => only,
+            Some(ids) => Condition::all().add(event::Column::CaseId.is_in(ids.iter().copied())),
+            None => Condition::all(),
         };
         let state = match self.backend() {
             sea_orm::DbBackend::Postgres => {
@@ -108,8 +112,8 @@ impl Store {
                  ELSE json_extract(events.payload, '$.to') END"
             }
         };
-        /// (case, workflow, state, when)
-        type Row = (i64, String, Option<String>, chrono::DateTime<chrono::Utc>);
+        /// (case, workflow, version, state, when)
+        type Row = (i64, String, i32, Option<String>, chrono::DateTime<chrono::Utc>);
         let rows: Vec<Row> = event::Entity::find()
             .join(
                 sea_orm::JoinType::InnerJoin,
@@ -120,6 +124,7 @@ impl Store {
             .select_only()
             .column(event::Column::CaseId)
             .column(case::Column::WorkflowId)
+            .column(case::Column::WorkflowVersion)
             .column_as(sea_orm::sea_query::Expr::cust(state), "state")
             .column(event::Column::At)
             .order_by_asc(event::Column::CaseId)
@@ -128,7 +133,10 @@ impl Store {
             .all(&self.db)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (case_id, workflow_id, state, at) in rows {
+        for (case_id, workflow_id, version, state, at) in rows {
+            if readable.as_ref().is_some_and(|r| !r.contains(&(workflow_id.as_str(), version))) {
+                continue;
+            }
             let state = state.ok_or_else(|| StoreError::Corrupt(format!("case {case_id}: an event names no state")))?;
             out.push(StateEntry { case_id, workflow_id, state, at: codec::to_jiff(at) });
         }
