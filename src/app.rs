@@ -356,27 +356,22 @@ impl App {
     /// Load, decide, apply; when another request changed the case in between and the
     /// caller did not pin a version, decide again on the fresh case.
     async fn run(&self, case_id: i64, actor: &Actor, command: Command) -> Result<CaseView, AppError> {
-        self.run_with(case_id, actor, command, None, None).await
+        self.run_with(case_id, actor, command, None).await
     }
 
-    /// [`App::run`], starting from a case the caller has just loaded, if any, and
-    /// storing the `document` the command attaches in the same transaction as the
-    /// decision (nothing is stored when the engine refuses it).
+    /// [`App::run`], storing the `document` the command attaches, if any, in the same
+    /// transaction as the decision (nothing is stored when the engine refuses it).
     async fn run_with(
         &self,
         case_id: i64,
         actor: &Actor,
         command: Command,
-        mut loaded: Option<(Arc<Definition>, CaseSnapshot, AuditHead)>,
         document: Option<NewDocument<'_>>,
     ) -> Result<CaseView, AppError> {
         let pinned = matches!(command, Command::Transition { expected_version: Some(_), .. });
         let mut attempt = 0;
         loop {
-            let (def, before, head) = match loaded.take() {
-                Some(case) => case,
-                None => self.load_for_change(case_id).await?,
-            };
+            let (def, before, head) = self.load_for_change(case_id).await?;
             self.reaches(actor, &def, case_id)?;
             let decided = decide(&def, &before, &command, actor, self.clock.now())?;
             let applied = match &document {

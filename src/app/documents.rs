@@ -71,7 +71,7 @@ impl App {
             media_type: media_type.to_string(),
         };
         let command = Command::Attach { evidence: evidence.to_string(), content };
-        self.run_with(case_id, actor, command, None, Some(document.as_new())).await
+        self.run_with(case_id, actor, command, Some(document.as_new())).await
     }
 
     /// The document named `sha256`, a chunk at a time, and its size: from the database
