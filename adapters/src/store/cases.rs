@@ -3,7 +3,7 @@
 //! case is in `load.rs`).
 
 use super::audit::AuditHead;
-use super::documents::{self, NewDocument};
+use super::documents::{NewDocument, QueuedDocument};
 use super::entities::{case, timer};
 use super::writes::{Writes, insert_returning_id};
 use super::{Store, StoreError, codec};
@@ -222,7 +222,7 @@ impl Store {
 
     /// [`Store::apply`], storing `document` (the one the decision attaches) in the same
     /// transaction: one commit makes both durable, and a conflict or a failure leaves
-    /// neither.
+    /// neither. On SQLite it joins the group commit like any other decision.
     pub async fn apply_with_document(
         &self,
         before: &CaseSnapshot,
@@ -230,15 +230,25 @@ impl Store {
         decided: &Decided,
         document: &NewDocument<'_>,
     ) -> Result<CaseSnapshot, StoreError> {
-        let plan = PreparedWrite::new(before, head, decided);
-        let (txn, _turn) = self.begin_write().await?;
-        let Some(after) = plan.run_each(&txn).await? else {
-            txn.rollback().await?;
-            return Err(self.conflict(before).await);
+        let mut plan = PreparedWrite::new(before, head, decided);
+        plan.document = Some(QueuedDocument::of(document, decided.decision.at));
+        let applied = if self.backend() == DbBackend::Sqlite {
+            // With the other decisions waiting, in one transaction (see `group.rs`).
+            self.apply_in_group(plan).await?
+        } else {
+            let (txn, _turn) = self.begin_write().await?;
+            let applied = plan.run_each(&txn).await?;
+            if applied.is_some() {
+                txn.commit().await?;
+            } else {
+                txn.rollback().await?;
+            }
+            applied
         };
-        documents::write(&txn, document, decided.decision.at).await?;
-        txn.commit().await?;
-        Ok(after)
+        match applied {
+            Some(after) => Ok(after),
+            None => Err(self.conflict(before).await),
+        }
     }
 
     /// Apply several decisions, each made against its own case as loaded, in ONE
@@ -288,6 +298,8 @@ pub(super) struct PreparedWrite {
     after: CaseSnapshot,
     set: [(&'static str, Value); 8],
     writes: Writes,
+    /// The document the decision attaches, stored after its rows.
+    document: Option<QueuedDocument>,
 }
 
 impl PreparedWrite {
@@ -306,12 +318,13 @@ impl PreparedWrite {
             ("entered_at", codec::to_chrono(after.entered_at).into()),
             ("updated_at", codec::to_chrono(decision.at).into()),
         ];
-        PreparedWrite { case_id: before.id, version: before.version, after, set, writes }
+        PreparedWrite { case_id: before.id, version: before.version, after, set, writes, document: None }
     }
 
     /// On PostgreSQL, the whole decision as one statement (see `writes.rs`).
     fn one_statement(&self, backend: DbBackend) -> Option<Statement> {
-        if backend != DbBackend::Postgres {
+        // A document's chunks are statements of their own.
+        if backend != DbBackend::Postgres || self.document.is_some() {
             return None;
         }
         let n = self.set.len();
@@ -354,6 +367,9 @@ impl PreparedWrite {
             return Ok(None);
         }
         self.writes.write_each(c).await?;
+        if let Some(document) = &self.document {
+            document.write(c).await?;
+        }
         Ok(Some(self.after.clone()))
     }
 }

@@ -37,6 +37,43 @@ pub enum Bytes<'a> {
     Memory(&'a [u8]),
 }
 
+/// A [`NewDocument`] that owns where its bytes are, to wait in SQLite's group-commit
+/// queue (`group.rs`) with its decision.
+#[derive(Debug, Clone)]
+pub(crate) struct QueuedDocument {
+    sha256: String,
+    size: u64,
+    bytes: QueuedBytes,
+    at: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone)]
+enum QueuedBytes {
+    File(std::path::PathBuf),
+    Memory(Vec<u8>),
+}
+
+impl QueuedDocument {
+    /// `document`, stored at `at`. The file a document is in must stay where it is until
+    /// the decision is answered: its caller waits for the answer holding it.
+    pub(crate) fn of(document: &NewDocument<'_>, at: jiff::Timestamp) -> QueuedDocument {
+        let bytes = match document.bytes {
+            Bytes::File(path) => QueuedBytes::File(path.to_path_buf()),
+            Bytes::Memory(bytes) => QueuedBytes::Memory(bytes.to_vec()),
+        };
+        QueuedDocument { sha256: document.sha256.to_string(), size: document.size, bytes, at }
+    }
+
+    /// Store it in the caller's transaction ([`write`]).
+    pub(crate) async fn write<C: ConnectionTrait>(&self, c: &C) -> Result<(), StoreError> {
+        let bytes = match &self.bytes {
+            QueuedBytes::File(path) => Bytes::File(path),
+            QueuedBytes::Memory(bytes) => Bytes::Memory(bytes),
+        };
+        write(c, &NewDocument { sha256: &self.sha256, size: self.size, bytes }, self.at).await
+    }
+}
+
 /// A stored document's size and how many chunks it is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct StoredDocument {
