@@ -198,26 +198,7 @@ impl Store {
         head: &AuditHead,
         decided: &Decided,
     ) -> Result<CaseSnapshot, StoreError> {
-        let plan = PreparedWrite::new(before, head, decided);
-        let applied = match plan.one_statement(self.backend()) {
-            // One statement is atomic by itself.
-            Some(statement) => plan.run_one(&self.db, statement).await?,
-            None if self.backend() == DbBackend::Sqlite => self.apply_in_group(plan).await?,
-            None => {
-                let (txn, _turn) = self.begin_write().await?;
-                let applied = plan.run_each(&txn).await?;
-                if applied.is_some() {
-                    txn.commit().await?;
-                } else {
-                    txn.rollback().await?;
-                }
-                applied
-            }
-        };
-        match applied {
-            Some(after) => Ok(after),
-            None => Err(self.conflict(before).await),
-        }
+        self.apply_plan(before, PreparedWrite::new(before, head, decided)).await
     }
 
     /// [`Store::apply`], storing `document` (the one the decision attaches) in the same
@@ -232,18 +213,26 @@ impl Store {
     ) -> Result<CaseSnapshot, StoreError> {
         let mut plan = PreparedWrite::new(before, head, decided);
         plan.document = Some(QueuedDocument::of(document, decided.decision.at));
-        let applied = if self.backend() == DbBackend::Sqlite {
-            // With the other decisions waiting, in one transaction (see `group.rs`).
-            self.apply_in_group(plan).await?
-        } else {
-            let (txn, _turn) = self.begin_write().await?;
-            let applied = plan.run_each(&txn).await?;
-            if applied.is_some() {
-                txn.commit().await?;
-            } else {
-                txn.rollback().await?;
+        self.apply_plan(before, plan).await
+    }
+
+    /// Write `plan`, made against `before`: as one statement on PostgreSQL when it can
+    /// be, in SQLite's group commit, or in a transaction of its own.
+    async fn apply_plan(&self, before: &CaseSnapshot, plan: PreparedWrite) -> Result<CaseSnapshot, StoreError> {
+        let applied = match plan.one_statement(self.backend()) {
+            // One statement is atomic by itself.
+            Some(statement) => plan.run_one(&self.db, statement).await?,
+            None if self.backend() == DbBackend::Sqlite => self.apply_in_group(plan).await?,
+            None => {
+                let (txn, _turn) = self.begin_write().await?;
+                let applied = plan.run_each(&txn).await?;
+                if applied.is_some() {
+                    txn.commit().await?;
+                } else {
+                    txn.rollback().await?;
+                }
+                applied
             }
-            applied
         };
         match applied {
             Some(after) => Ok(after),
