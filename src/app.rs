@@ -333,6 +333,20 @@ impl App {
         Ok(self.store.state_entries(self.readable(actor).as_deref(), ids).await?)
     }
 
+    /// Each workflow's time in each state, as of `now`, over the cases `actor` may read.
+    pub async fn state_times(
+        &self,
+        actor: &Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<gatehouse_adapters::store::StateTime>, AppError> {
+        Ok(self.store.state_times(self.readable(actor).as_deref(), now).await?)
+    }
+
+    /// The cases `actor` may read that have been in one of `states` ((workflow, state)).
+    pub async fn cases_that_entered(&self, actor: &Actor, states: &[(String, String)]) -> Result<Vec<i64>, AppError> {
+        Ok(self.store.cases_that_entered(self.readable(actor).as_deref(), states).await?)
+    }
+
     /// Every workflow version loaded whose cases `actor` may read.
     pub fn readable_definitions(&self, actor: &Actor) -> Vec<Arc<Definition>> {
         let definitions = self.definitions.read().expect("definitions lock");

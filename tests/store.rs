@@ -466,6 +466,85 @@ async fn tamper(backend: Backend) {
 }
 on_both!(a_tampered_audit_trail_is_reported_at_its_first_broken_link, tamper);
 
+/// Time in states, as the governance dashboard shows it, is kept by the decisions that
+/// move a case (an amendment that sends it back included) and worked out by the
+/// database; a database from before it was kept is given it from the audit trails when
+/// the store starts, to the same figures.
+async fn time_in_states(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let (app, clock) = db.app().await;
+    let a = alice();
+    let dan = Actor::user("dan@leeds.example", ["director"]);
+    let day = |d: i8| clock_at(2026, 3, d);
+    clock.set(day(1));
+    let first = app.create_case(&a, "lcc-decommissioning", &lcc_fields(45_000, "2027-03-31")).await.unwrap().case.id;
+    app.create_case(&a, "lcc-decommissioning", &lcc_fields(45_000, "2027-03-31")).await.unwrap();
+    clock.set(day(2));
+    app.create_case(&a, "lcc-decommissioning", &lcc_fields(45_000, "2027-03-31")).await.unwrap();
+    clock.set(day(3));
+    ready_for_decision(&app, first).await;
+    clock.set(day(4));
+    app.request_transition(&a, first, "submit_administrative_decision", None).await.unwrap();
+    clock.set(day(5));
+    app.create_case(&a, "lcc-decommissioning", &lcc_fields(45_000, "2027-03-31")).await.unwrap();
+    clock.set(day(8));
+    let amended = app
+        .amend(&dan, first, vec![("annual_value".into(), Input::Int(650_000))], "Revised costing".into())
+        .await
+        .unwrap();
+    assert_eq!(amended.case.state.as_str(), "engagement", "the amendment sent the case back");
+
+    let now = day(10);
+    let days = |d: i64| d * 86_400_000;
+    let expected = vec![
+        // Two days there, then four; then back in engagement since day 8.
+        ("administrative_decision", 1, 0, days(4), days(4)),
+        ("engagement", 1, 1, days(1) + days(2), days(3)),
+        // The first case left after 2 days; the others are there still, 9, 8 and 5
+        // days in: the median is the mean of the middle two.
+        ("proposal", 4, 3, (days(5) + days(8)) / 2, days(9)),
+    ];
+    let times = |store: gatehouse_adapters::store::Store| async move {
+        let rows = store.state_times(None, now).await.unwrap();
+        rows.into_iter()
+            .map(|t| {
+                assert_eq!(t.workflow_id, "lcc-decommissioning");
+                (t.state, t.cases, t.current, t.median_ms, t.longest_ms)
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected: Vec<_> = expected.into_iter().map(|(s, n, c, m, l)| (s.to_string(), n, c, m, l)).collect();
+    assert_eq!(times(app.store().clone()).await, expected);
+    // The same as the engine works out from the audit trail.
+    let entries = app.store().state_entries(None, None).await.unwrap();
+    let stays: Vec<_> = entries
+        .chunk_by(|a, b| a.case_id == b.case_id)
+        .flat_map(|case| {
+            let visits: Vec<(String, jiff::Timestamp)> = case.iter().map(|e| (e.state.clone(), e.at)).collect();
+            gatehouse_engine::dwell::stays(&visits, now)
+        })
+        .collect();
+    let from_trail: Vec<_> = gatehouse_engine::dwell::summarise(&stays)
+        .into_iter()
+        .map(|(s, t)| {
+            let ms = |d: jiff::SignedDuration| d.as_millis() as i64;
+            (s, t.cases as i64, t.current as i64, ms(t.median), ms(t.longest))
+        })
+        .collect();
+    assert_eq!(from_trail, expected);
+    // Only the cases of the versions the reader may read.
+    assert!(app.store().state_times(Some(&[]), now).await.unwrap().is_empty());
+    assert!(app.store().state_times(Some(&[("ccg-decommissioning".into(), 1)]), now).await.unwrap().is_empty());
+
+    // A database whose cases were stored before time in states was kept.
+    app.store().connection().execute_unprepared("DELETE FROM state_stays").await.unwrap();
+    assert!(app.store().state_times(None, now).await.unwrap().is_empty());
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    assert_eq!(times(store).await, expected);
+}
+on_both!(time_in_states_is_kept_as_cases_move, time_in_states);
+
 /// Said at once, with the connection's own error: not "pool timed out" after 30 s.
 #[tokio::test]
 async fn an_unreachable_database_is_a_clear_error() {

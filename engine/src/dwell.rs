@@ -73,6 +73,46 @@ pub fn summarise<'a>(stays: impl IntoIterator<Item = &'a Stay>) -> BTreeMap<Stri
         .collect()
 }
 
+/// What one decision changes in a case's time in one state, kept by the store as the
+/// decision is written so that reports need not read the audit trail: `time` is added to
+/// the case's completed stays in `state`; `entered` is when its current visit there
+/// began, or `None` when the case is no longer there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StayChange {
+    /// The state id.
+    pub state: String,
+    /// Time to add to the case's completed visits of the state.
+    pub time: SignedDuration,
+    /// When the visit that is not over began; `None` when the case left the state.
+    pub entered: Option<Timestamp>,
+}
+
+/// The changes to a case's stays when, at `at`, a decision enters `entered` in order
+/// (the states of its `Opened`, `Transitioned` and `Amended { back_to }` events): the
+/// case was in `before` (its state and when it entered it; `None` for a new case). One
+/// change per state, the state it ends in last; none when it enters no state. The same
+/// stays as [`stays`] reads from the audit trail, kept as the case moves.
+pub fn changes(before: Option<(&str, Timestamp)>, entered: &[&str], at: Timestamp) -> Vec<StayChange> {
+    let Some(last) = entered.last() else { return Vec::new() };
+    let mut out: Vec<StayChange> = Vec::new();
+    let mut add = |state: &str, time: SignedDuration| match out.iter_mut().find(|c| c.state == state) {
+        Some(c) => c.time += time,
+        None => out.push(StayChange { state: state.to_string(), time, entered: None }),
+    };
+    let mut previous = before;
+    for state in entered {
+        if let Some((was, since)) = previous {
+            add(was, since.duration_until(at).max(SignedDuration::ZERO));
+        }
+        previous = Some((state, at));
+    }
+    add(last, SignedDuration::ZERO);
+    if let Some(c) = out.iter_mut().find(|c| c.state == *last) {
+        c.entered = Some(at);
+    }
+    out
+}
+
 /// A duration for people: "3 days 4 hours", "45 minutes", "less than a minute".
 pub fn describe(d: SignedDuration) -> String {
     let secs = d.as_secs().max(0);
@@ -122,5 +162,46 @@ mod tests {
         assert_eq!(describe(SignedDuration::from_hours(27)), "1 day 3 hours");
         assert_eq!(describe(SignedDuration::from_mins(61)), "1 hour 1 minute");
         assert_eq!(describe(SignedDuration::from_secs(5)), "less than a minute");
+    }
+
+    #[test]
+    fn changes_close_the_visit_left_and_open_the_one_entered() {
+        let t0 = at("2026-01-01T00:00:00Z");
+        let t1 = at("2026-01-03T00:00:00Z");
+        let change = |state: &str, hours: i64, entered: Option<Timestamp>| StayChange {
+            state: state.into(),
+            time: SignedDuration::from_hours(hours),
+            entered,
+        };
+        assert_eq!(changes(None, &["a"], t0), vec![change("a", 0, Some(t0))]);
+        assert_eq!(changes(Some(("a", t0)), &["b"], t1), vec![change("a", 48, None), change("b", 0, Some(t1))]);
+        // Through a state and back in one decision: the state passed through was visited
+        // for no time; the one left and entered again stays open.
+        assert_eq!(changes(Some(("a", t0)), &["b", "a"], t1), vec![change("a", 48, Some(t1)), change("b", 0, None)]);
+        assert_eq!(changes(Some(("a", t0)), &[], t1), vec![]);
+        // A clock that went back never makes a stay negative.
+        assert_eq!(changes(Some(("a", t1)), &["b"], t0), vec![change("a", 0, None), change("b", 0, Some(t0))]);
+    }
+
+    #[test]
+    fn changes_kept_as_a_case_moves_sum_to_its_stays() {
+        let entries = [("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T06:00:00Z"), ("a", "2026-01-04T00:00:00Z")];
+        let now = at("2026-01-05T00:00:00Z");
+        let mut kept: BTreeMap<String, (SignedDuration, Option<Timestamp>)> = BTreeMap::new();
+        let mut before: Option<(&str, Timestamp)> = None;
+        for (state, when) in entries {
+            for c in changes(before, &[state], at(when)) {
+                let k = kept.entry(c.state).or_default();
+                k.0 += c.time;
+                k.1 = c.entered;
+            }
+            before = Some((state, at(when)));
+        }
+        let visits: Vec<(String, Timestamp)> = entries.iter().map(|(s, w)| (s.to_string(), at(w))).collect();
+        for stay in stays(&visits, now) {
+            let (time, entered) = kept[&stay.state];
+            assert_eq!(time + entered.map_or(SignedDuration::ZERO, |e| e.duration_until(now)), stay.time);
+            assert_eq!(entered.is_some(), stay.current);
+        }
     }
 }

@@ -8,6 +8,7 @@ mod m20261201_000001_scheduler;
 mod m20261205_000001_sessions;
 mod m20261206_000001_integrity;
 mod m20261207_000001_documents;
+mod m20261208_000001_stays;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_sessions::Migration),
             Box::new(m20261206_000001_integrity::Migration),
             Box::new(m20261207_000001_documents::Migration),
+            Box::new(m20261208_000001_stays::Migration),
         ]
     }
 }

@@ -152,11 +152,11 @@ pub struct NoticeRow {
 /// Gather the dashboard from the cases `reader` may read: every figure, list and count
 /// on it is of those cases only.
 ///
-/// Its work grows with the cases it lists, not with every case stored: the counts are
-/// the database's; time in states reads the state entries alone (their states read out
-/// of the audit trail by the database); and only the cases that can show up in a list
-/// are read whole: those in a state one of whose ways out asks for an approval, those
-/// that entered a notice state, and those with a reminder overdue or an email in trouble.
+/// Its work grows with the cases it lists, not with every case stored: the counts and
+/// the time in states are the database's (time in states kept by the decisions that move
+/// cases, in `state_stays`); and only the cases that can show up in a list are read
+/// whole: those in a state one of whose ways out asks for an approval, those that
+/// entered a notice state, and those with a reminder overdue or an email in trouble.
 pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError> {
     let now = app.now();
     let latest: BTreeMap<String, Arc<Definition>> = app.workflows().into_iter().map(|d| (d.id.clone(), d)).collect();
@@ -185,49 +185,50 @@ pub async fn dashboard(app: &App, reader: &Actor) -> Result<Dashboard, AppError>
         w.states.sort_by_key(|(s, _, _)| order(s));
     }
 
-    // Time in states, from the audit trail; and which cases entered a notice state.
-    let entries = app.state_entries(reader, None).await?;
-    let notice_states: BTreeSet<(&str, &str)> = readable
-        .iter()
-        .filter_map(|d| Some((d.id.as_str(), contract_of(d, latest.get(&d.id))?.notice.as_ref()?.state.as_str())))
-        .collect();
-    let mut stays: BTreeMap<String, Vec<dwell::Stay>> = BTreeMap::new();
-    let mut served: HashMap<i64, Vec<StateEntry>> = HashMap::new();
-    for case in entries.chunk_by(|a, b| a.case_id == b.case_id) {
-        let visits: Vec<(String, jiff::Timestamp)> = case.iter().map(|e| (e.state.clone(), e.at)).collect();
-        stays.entry(case[0].workflow_id.clone()).or_default().extend(dwell::stays(&visits, now));
-        if case.iter().any(|e| notice_states.contains(&(e.workflow_id.as_str(), e.state.as_str()))) {
-            served.insert(case[0].case_id, case.to_vec());
+    // Time in states, kept as cases move and worked out by the database; each
+    // workflow's states in its order.
+    let mut by_workflow: Vec<(String, Vec<(usize, StateTimeRow)>)> = Vec::new();
+    for t in app.state_times(reader, now).await? {
+        if by_workflow.last().is_none_or(|(w, _)| *w != t.workflow_id) {
+            by_workflow.push((t.workflow_id.clone(), Vec::new()));
         }
+        let def = latest.get(&t.workflow_id);
+        let terminal = def.and_then(|d| d.states.get(t.state.as_str())).is_some_and(|s| s.terminal);
+        let order = def.and_then(|d| d.states.get_index_of(t.state.as_str())).unwrap_or(usize::MAX);
+        let describe = |ms: i64| dwell::describe(jiff::SignedDuration::from_millis(ms));
+        let row = StateTimeRow {
+            state: state_title(&t.workflow_id, &t.state),
+            cases: t.cases as usize,
+            current: t.current as usize,
+            median: (!terminal).then(|| describe(t.median_ms)),
+            longest: (!terminal).then(|| describe(t.longest_ms)),
+        };
+        by_workflow.last_mut().expect("pushed above").1.push((order, row));
     }
-    drop(entries);
-    let times: Vec<WorkflowTimes> = stays
-        .iter()
-        .map(|(workflow, s)| {
-            let def = latest.get(workflow);
-            let mut states: Vec<(usize, StateTimeRow)> = dwell::summarise(s)
-                .into_iter()
-                .map(|(state, t)| {
-                    let terminal = def.and_then(|d| d.states.get(state.as_str())).is_some_and(|s| s.terminal);
-                    let order = def.and_then(|d| d.states.get_index_of(state.as_str())).unwrap_or(usize::MAX);
-                    let row = StateTimeRow {
-                        state: state_title(workflow, &state),
-                        cases: t.cases,
-                        current: t.current,
-                        median: (!terminal).then(|| dwell::describe(t.median)),
-                        longest: (!terminal).then(|| dwell::describe(t.longest)),
-                    };
-                    (order, row)
-                })
-                .collect();
-            states.sort_by_key(|(o, _)| *o);
+    let times: Vec<WorkflowTimes> = by_workflow
+        .into_iter()
+        .map(|(id, mut states)| {
+            states.sort_by_key(|(order, _)| *order);
             WorkflowTimes {
-                id: workflow.clone(),
-                title: def.map(|d| d.title.clone()).unwrap_or(workflow.clone()),
+                title: latest.get(&id).map(|d| d.title.clone()).unwrap_or(id.clone()),
+                id,
                 states: states.into_iter().map(|(_, r)| r).collect(),
             }
         })
         .collect();
+
+    // The cases that entered a notice state, and when they did.
+    let notice_states: Vec<(String, String)> = readable
+        .iter()
+        .filter_map(|d| Some((d.id.clone(), contract_of(d, latest.get(&d.id))?.notice.as_ref()?.state.to_string())))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let served_ids = app.cases_that_entered(reader, &notice_states).await?;
+    let mut served: HashMap<i64, Vec<StateEntry>> = HashMap::new();
+    for entry in app.state_entries(reader, Some(&served_ids)).await? {
+        served.entry(entry.case_id).or_default().push(entry);
+    }
 
     // The cases the lists below may show, read whole: those waiting where a way out asks
     // for an approval, those served notice, and those of the timers and messages below.

@@ -5,7 +5,7 @@
 use super::audit::AuditHead;
 use super::documents::{NewDocument, QueuedDocument};
 use super::entities::{case, timer};
-use super::writes::{Writes, insert_returning_id};
+use super::writes::{Writes, insert_case};
 use super::{Store, StoreError, codec};
 use gatehouse_engine::decide::Decided;
 use gatehouse_engine::definition::Definition;
@@ -170,7 +170,7 @@ impl Store {
             row.id = Set(id);
             after.id = id;
             let writes = Writes::of(id, &AuditHead::genesis(), None, decision);
-            let (insert, values) = insert_returning_id(&row);
+            let (insert, values) = insert_case(&row);
             if let Some(statement) = writes.one_statement(&insert, values) {
                 Updated::find_by_statement(statement).one(&self.db).await?;
                 return Ok(after);
@@ -320,7 +320,7 @@ impl PreparedWrite {
         let assignments: Vec<String> =
             self.set.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + 1)).collect();
         let update = format!(
-            "UPDATE cases SET {} WHERE id = ${} AND version = ${} RETURNING id",
+            "UPDATE cases SET {} WHERE id = ${} AND version = ${} RETURNING id, workflow_id, workflow_version",
             assignments.join(", "),
             n + 1,
             n + 2

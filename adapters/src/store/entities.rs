@@ -140,6 +140,28 @@ pub mod event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `state_stays`: each case's time in each state it has been in, kept by the decisions
+/// that move it: `ms`, its visits there that are over; `entered_ms`, since when (ms
+/// since the Unix epoch) it has been there now, if it is.
+pub mod stay {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "state_stays")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub case_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state: String,
+        pub workflow_id: String,
+        pub workflow_version: i32,
+        pub ms: i64,
+        pub entered_ms: Option<i64>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `timers`: armed timers, claimed with a lease by the scheduler.
 pub mod timer {
     use sea_orm::entity::prelude::*;

@@ -17,6 +17,7 @@ mod register;
 mod reports;
 mod schedules;
 pub mod sessions;
+pub mod stays;
 mod timers;
 pub mod users;
 mod writes;
@@ -29,6 +30,7 @@ pub use load::LoadedCase;
 pub use outbox::{Delivery, NewMessage, OutboxMessage};
 pub use register::{RegisterFilter, RegisterVersion};
 pub use reports::{MessageTrouble, PublishedVersion, StateCount, StateEntry};
+pub use stays::StateTime;
 pub use timers::{ArmedTimerRow, DueTimer};
 pub use users::{User, UserError};
 
@@ -321,6 +323,13 @@ impl Store {
         let pending = Migrator::get_pending_migrations(&self.db).await?.len();
         if pending > 0 {
             Migrator::up(&self.db, None).await?;
+        }
+        let filled = self.fill_missing_stays().await?;
+        if filled > 0 {
+            tracing::info!(
+                cases = filled,
+                "time in states worked out from the audit trail of cases stored before it was kept"
+            );
         }
         Ok(pending)
     }

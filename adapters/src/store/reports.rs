@@ -18,13 +18,16 @@ pub struct StateCount {
     pub cases: i64,
 }
 
-/// A case entering a state, from its audit trail.
+/// A case entering a state, from its audit trail: opened in it, moved to it, or sent
+/// back to it by an amendment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateEntry {
     /// The case.
     pub case_id: i64,
     /// Its workflow.
     pub workflow_id: String,
+    /// The version of it the case is pinned to.
+    pub workflow_version: i32,
     /// The state it entered (the initial state for `opened`).
     pub state: String,
     /// When.
@@ -65,26 +68,37 @@ pub struct PublishedVersion {
 
 impl Store {
     /// How many cases each workflow has in each state, of the cases pinned to the
-    /// `readable` (workflow, version) pairs (`None`: every case).
+    /// `readable` (workflow, version) pairs (`None`: every case), by workflow and state.
     pub async fn state_counts(&self, readable: Option<&[(String, i32)]>) -> Result<Vec<StateCount>, StoreError> {
-        let Some(only) = super::cases::readable_condition(readable) else { return Ok(Vec::new()) };
-        let rows: Vec<(String, String, i64)> = case::Entity::find()
-            .filter(only)
+        // Counted per version and kept or not here: an OR over the readable pairs in the
+        // statement leads SQLite to read the cases one pair at a time (six times slower
+        // at 100,000 cases).
+        let readable: Option<std::collections::HashSet<(&str, i32)>> =
+            readable.map(|pairs| pairs.iter().map(|(w, v)| (w.as_str(), *v)).collect());
+        let rows: Vec<(String, i32, String, i64)> = case::Entity::find()
             .select_only()
             .column(case::Column::WorkflowId)
+            .column(case::Column::WorkflowVersion)
             .column(case::Column::State)
             .column_as(case::Column::Id.count(), "cases")
+            // In the order of `ix_cases_workflow_state_version`, which holds all it reads.
             .group_by(case::Column::WorkflowId)
             .group_by(case::Column::State)
-            .order_by_asc(case::Column::WorkflowId)
-            .order_by_asc(case::Column::State)
+            .group_by(case::Column::WorkflowVersion)
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|(workflow_id, state, cases)| StateCount { workflow_id, state, cases }).collect())
+        let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (workflow_id, version, state, cases) in rows {
+            if readable.as_ref().is_none_or(|r| r.contains(&(workflow_id.as_str(), version))) {
+                *counts.entry((workflow_id, state)).or_default() += cases;
+            }
+        }
+        Ok(counts.into_iter().map(|((workflow_id, state), cases)| StateCount { workflow_id, state, cases }).collect())
     }
 
-    /// Every state entry (`opened` and `transitioned` events) of the cases pinned to the
+    /// Every state entry (`opened` and `transitioned` events, and `amended` ones that sent
+    /// the case back) of the cases pinned to the
     /// `readable` (workflow, version) pairs (`None`: every case), by case and in order.
     /// The state is read out of each event's payload by the database.
     /// With `ids`, of those cases only.
@@ -104,27 +118,30 @@ impl Store {
         };
         let state = match self.backend() {
             sea_orm::DbBackend::Postgres => {
-                "CASE WHEN events.kind = 'opened' THEN CAST(events.payload AS JSON)->>'state' \
-                 ELSE CAST(events.payload AS JSON)->>'to' END"
+                "CASE events.kind WHEN 'opened' THEN CAST(events.payload AS JSON)->>'state' \
+                 WHEN 'transitioned' THEN CAST(events.payload AS JSON)->>'to' \
+                 ELSE CAST(events.payload AS JSON)->>'back_to' END"
             }
             _ => {
-                "CASE WHEN events.kind = 'opened' THEN json_extract(events.payload, '$.state') \
-                 ELSE json_extract(events.payload, '$.to') END"
+                "CASE events.kind WHEN 'opened' THEN json_extract(events.payload, '$.state') \
+                 WHEN 'transitioned' THEN json_extract(events.payload, '$.to') \
+                 ELSE json_extract(events.payload, '$.back_to') END"
             }
         };
         /// (case, workflow, version, state, when)
-        type Row = (i64, String, i32, Option<String>, chrono::DateTime<chrono::Utc>);
+        type Row = (i64, String, i32, String, Option<String>, chrono::DateTime<chrono::Utc>);
         let rows: Vec<Row> = event::Entity::find()
             .join(
                 sea_orm::JoinType::InnerJoin,
                 event::Entity::belongs_to(case::Entity).from(event::Column::CaseId).to(case::Column::Id).into(),
             )
             .filter(only)
-            .filter(event::Column::Kind.is_in(["opened", "transitioned"]))
+            .filter(event::Column::Kind.is_in(["opened", "transitioned", "amended"]))
             .select_only()
             .column(event::Column::CaseId)
             .column(case::Column::WorkflowId)
             .column(case::Column::WorkflowVersion)
+            .column(event::Column::Kind)
             .column_as(sea_orm::sea_query::Expr::cust(state), "state")
             .column(event::Column::At)
             .order_by_asc(event::Column::CaseId)
@@ -133,12 +150,17 @@ impl Store {
             .all(&self.db)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (case_id, workflow_id, version, state, at) in rows {
+        for (case_id, workflow_id, version, kind, state, at) in rows {
             if readable.as_ref().is_some_and(|r| !r.contains(&(workflow_id.as_str(), version))) {
                 continue;
             }
-            let state = state.ok_or_else(|| StoreError::Corrupt(format!("case {case_id}: an event names no state")))?;
-            out.push(StateEntry { case_id, workflow_id, state, at: codec::to_jiff(at) });
+            let state = match state {
+                Some(state) => state,
+                // An amendment that did not send the case back entered no state.
+                None if kind == "amended" => continue,
+                None => return Err(StoreError::Corrupt(format!("case {case_id}: an event names no state"))),
+            };
+            out.push(StateEntry { case_id, workflow_id, workflow_version: version, state, at: codec::to_jiff(at) });
         }
         Ok(out)
     }

@@ -17,6 +17,7 @@ use super::audit::{self, AuditHead};
 use super::entities::{approval, conflict, event, evidence, outbox, timer};
 use super::{StoreError, codec};
 use gatehouse_engine::decide::{Decision, Event};
+use gatehouse_engine::dwell::StayChange;
 use gatehouse_engine::ids::EvidenceId;
 use gatehouse_engine::snapshot::{CaseSnapshot, EvidenceContent};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -45,6 +46,9 @@ pub(super) struct Writes {
     /// Timers armed; one armed again replaces its row (an upsert on case and timer).
     arm: Vec<timer::ActiveModel>,
     messages: Vec<outbox::ActiveModel>,
+    /// The case's time in the states it left and the one it entered, added to its rows
+    /// (an upsert on case and state; the workflow and version are the case row's).
+    stays: Vec<StayChange>,
 }
 
 impl Writes {
@@ -64,7 +68,19 @@ impl Writes {
             cancel: Vec::new(),
             arm: Vec::new(),
             messages: Vec::new(),
+            stays: Vec::new(),
         };
+        let entered: Vec<&str> = decision
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Opened { state, .. } | Event::Transitioned { to: state, .. } => Some(state.as_str()),
+                Event::Amended { back_to, .. } => back_to.as_ref().map(|s| s.as_str()),
+                _ => None,
+            })
+            .collect();
+        let was = before.map(|b| (b.state.as_str(), b.entered_at));
+        writes.stays = gatehouse_engine::dwell::changes(was, &entered, decision.at);
         for event in &decision.events {
             match event {
                 Event::EvidenceAttached { evidence: id, content } => {
@@ -224,11 +240,21 @@ impl Writes {
                 .on_conflict(OnConflict::column(outbox::Column::IdempotencyKey).do_nothing().to_owned());
             statements.push(insert.build(backend));
         }
+        for change in &self.stays {
+            let mut q = Params::new(backend);
+            let values = stay_values(&mut q, change);
+            let case_id = q.param(self.case_id);
+            let sql = format!(
+                "{STAY_INSERT} SELECT id, workflow_id, workflow_version, {values} FROM cases WHERE id = {case_id}{STAY_UPSERT}"
+            );
+            statements.push(Statement::from_sql_and_values(backend, sql, q.values));
+        }
         statements
     }
 
     /// PostgreSQL: `case`, the statement that writes the case row (the compare-and-set
-    /// `UPDATE cases … RETURNING id`, or the `INSERT` of a new case, its values numbered
+    /// `UPDATE cases … RETURNING id, workflow_id, workflow_version`, or the `INSERT` of a
+    /// new case returning the same, its values numbered
     /// from `$1` in `case_values`), and every row, as one statement that returns one row
     /// with `n`, the number of case rows written (0 when the case moved on, and then
     /// nothing was written). None when the decision attaches two documents of one type,
@@ -239,7 +265,7 @@ impl Writes {
         if !self.evidence.iter().all(|a| seen.insert(a.evidence_type.as_str())) {
             return None;
         }
-        let mut q = Params { values: case_values };
+        let mut q = Params { values: case_values, numbered: true };
         let mut ctes = vec![format!("c AS ({case})")];
         for (i, a) in self.evidence.iter().enumerate() {
             ctes.push(insert_cte(&mut q, &format!("ev{i}"), &a.row, " RETURNING id, evidence_type"));
@@ -277,6 +303,12 @@ impl Writes {
         for (i, row) in self.messages.iter().enumerate() {
             ctes.push(insert_cte(&mut q, &format!("m{i}"), row, " ON CONFLICT (idempotency_key) DO NOTHING"));
         }
+        for (i, change) in self.stays.iter().enumerate() {
+            let values = stay_values(&mut q, change);
+            ctes.push(format!(
+                "st{i} AS ({STAY_INSERT} SELECT c.id, c.workflow_id, c.workflow_version, {values} FROM c{STAY_UPSERT})"
+            ));
+        }
         let sql = format!("WITH {} SELECT COUNT(*) AS n FROM c", ctes.join(", "));
         Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, q.values))
     }
@@ -308,16 +340,38 @@ fn rearm() -> OnConflict {
         .to_owned()
 }
 
-/// The values of a statement being built, numbered `$1`, `$2`, … as they are added.
-struct Params {
-    values: Vec<Value>,
+/// The start of the statement that adds to a case's stay in a state, the case's
+/// workflow and version read from its row (they never change).
+const STAY_INSERT: &str = "INSERT INTO state_stays (case_id, workflow_id, workflow_version, state, ms, entered_ms)";
+/// A stay in a state the case was in before: the time of the visit it left is added to
+/// the earlier ones; the start of the visit it is in now replaces any other.
+const STAY_UPSERT: &str =
+    " ON CONFLICT (case_id, state) DO UPDATE SET ms = state_stays.ms + excluded.ms, entered_ms = excluded.entered_ms";
+
+/// The state, time and start of `change`'s row, as placeholders.
+fn stay_values(q: &mut Params, change: &StayChange) -> String {
+    let state = q.param(change.state.as_str());
+    let ms = q.param(change.time.as_millis() as i64);
+    let entered = q.param(change.entered.map(|t| t.as_millisecond()));
+    format!("{state}, {ms}, {entered}")
+}
+
+/// The values of a statement being built, numbered `$1`, `$2`, … as they are added
+/// (PostgreSQL), or each `?` (SQLite).
+pub(super) struct Params {
+    pub(super) values: Vec<Value>,
+    numbered: bool,
 }
 
 impl Params {
+    pub(super) fn new(backend: DbBackend) -> Params {
+        Params { values: Vec::new(), numbered: backend == DbBackend::Postgres }
+    }
+
     /// Add a value; its placeholder.
-    fn param(&mut self, v: impl Into<Value>) -> String {
+    pub(super) fn param(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
-        format!("${}", self.values.len())
+        if self.numbered { format!("${}", self.values.len()) } else { "?".to_string() }
     }
 }
 
@@ -328,12 +382,13 @@ fn insert_cte<A: ActiveModelTrait>(q: &mut Params, name: &str, row: &A, tail: &s
     format!("{name} AS (INSERT INTO {table} ({columns}) SELECT {values} FROM c{tail})")
 }
 
-/// `INSERT INTO <table> (<the columns set>) VALUES (<their values>) RETURNING id`, its
-/// values numbered from `$1`: the new case row of [`Writes::one_statement`].
-pub(super) fn insert_returning_id<A: ActiveModelTrait>(row: &A) -> (String, Vec<Value>) {
-    let mut q = Params { values: Vec::new() };
+/// `INSERT INTO cases (<the columns set>) VALUES (<their values>) RETURNING id,
+/// workflow_id, workflow_version`, its values numbered from `$1`: the new case row of
+/// [`Writes::one_statement`] (whose time in states names its workflow).
+pub(super) fn insert_case(row: &super::entities::case::ActiveModel) -> (String, Vec<Value>) {
+    let mut q = Params::new(DbBackend::Postgres);
     let (table, columns, values) = columns_and_values(&mut q, row);
-    (format!("INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id"), q.values)
+    (format!("INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id, workflow_id, workflow_version"), q.values)
 }
 
 /// The table, the columns `row` sets and their placeholders.
