@@ -13,7 +13,11 @@
 //! xtask bench` sets it), else the one on 127.0.0.1:5432.
 //!
 //! Run with `cargo bench --bench store [-- --quick] [--backend sqlite|postgres]
-//! [--part throughput|latency]`; the last two narrow the run while profiling.
+//! [--part throughput|latency] [--transport socket]`; `--backend` and `--part` narrow the
+//! run while profiling; `--transport socket` says the PostgreSQL URL names the server's
+//! Unix socket (`?host=/run/postgresql`), and its figures are named `postgres_socket_…`
+//! (`cargo xtask bench` measures PostgreSQL over TCP and then, when it can reach the
+//! server's socket, over that).
 
 #[path = "store/commits.rs"]
 mod commits;
@@ -89,7 +93,7 @@ fn arg_value(flag: &str) -> Option<String> {
 /// taking turns, and the share of the one the other is.
 async fn throughput(backend: Backend, scale: &Scale) -> anyhow::Result<()> {
     let started = Instant::now();
-    let name = backend_name(backend);
+    let name = figure_prefix(backend);
     let raw_table = commits::RawTable::create(backend).await?;
     let db = fresh_db(backend).await;
     let (app, _) = db.app().await;
@@ -117,7 +121,7 @@ async fn throughput(backend: Backend, scale: &Scale) -> anyhow::Result<()> {
 /// over p50 in the smaller (p99 is left out of the ratio: it is one or two slow fsyncs).
 async fn transition_latency(backend: Backend, scale: &Scale) -> anyhow::Result<()> {
     let started = Instant::now();
-    let name = backend_name(backend);
+    let name = figure_prefix(backend);
     let mut databases = Vec::new();
     for cases in scale.sizes {
         databases.push(filled(backend, cases).await?);
@@ -167,11 +171,20 @@ fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
+/// The start of a figure's name: the backend's, and for PostgreSQL over its Unix socket
+/// (`--transport socket`), `postgres_socket`.
+fn figure_prefix(backend: Backend) -> String {
+    match (backend, arg_value("--transport").as_deref()) {
+        (Backend::Postgres, Some("socket")) => "postgres_socket".into(),
+        _ => backend_name(backend).into(),
+    }
+}
+
 /// SQLite's one-client rate is the headline figure, under the shorter name.
 fn raw_commit_rate_name(backend: Backend, clients: usize) -> String {
     match (backend, clients) {
         (Backend::Sqlite, 1) => "sqlite_raw_commit_rate".into(),
-        _ => format!("{}_raw_commit_rate_{}", backend_name(backend), clients_label(clients)),
+        _ => format!("{}_raw_commit_rate_{}", figure_prefix(backend), clients_label(clients)),
     }
 }
 

@@ -53,8 +53,12 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
                 .unwrap_or_else(|e| panic!("no PostgreSQL at {server} ({e}); run the tests with `cargo xtask test`"));
             let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
             admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-            let (base, _) = server.rsplit_once('/').unwrap();
-            format!("{base}/{name}")
+            // The server's URL with its database swapped: `…/postgres?host=/run/postgresql`
+            // (a Unix socket) keeps its query.
+            let (path, query) =
+                server.split_once('?').map_or((server.as_str(), String::new()), |(p, q)| (p, format!("?{q}")));
+            let (base, _) = path.rsplit_once('/').unwrap();
+            format!("{base}/{name}{query}")
         }
     };
     TestDb { url, dir, backend }
@@ -84,7 +88,8 @@ impl TestDb {
         if self.backend == Backend::Sqlite {
             return;
         }
-        let (_, name) = self.url.rsplit_once('/').unwrap();
+        let path = self.url.split_once('?').map_or(self.url.as_str(), |(p, _)| p);
+        let (_, name) = path.rsplit_once('/').unwrap();
         let admin = Database::connect(&postgres_server()).await.unwrap();
         admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
     }

@@ -122,7 +122,23 @@ fn cargo_benches(options: &Options<'_>) -> Result<Section> {
     if options.quick {
         command.args(["--", "--quick"]);
     }
-    let output = run_echoing_stdout(&mut command)?;
+    let mut output = run_echoing_stdout(&mut command)?;
+    // PostgreSQL's throughput again over its Unix socket, when it has one here: no TCP
+    // stack between the store and the server.
+    let mut commands = vec![cmd::display(&command)];
+    if let Some(socket) = options.postgres.socket_url() {
+        let mut over_socket = cargo();
+        over_socket
+            .args(["bench", "--bench", "store", "--"])
+            .args(["--backend", "postgres", "--part", "throughput", "--transport", "socket"])
+            .env(TEST_DATABASE_URL_VAR, &socket)
+            .current_dir(project_root());
+        if options.quick {
+            over_socket.arg("--quick");
+        }
+        output.push_str(&run_echoing_stdout(&mut over_socket)?);
+        commands.push(cmd::display(&over_socket));
+    }
     let figures = figures::parse(&output);
     let note = if figures.is_empty() {
         "The bench targets printed no figures.".to_owned()
@@ -130,7 +146,7 @@ fn cargo_benches(options: &Options<'_>) -> Result<Section> {
         let judged = targets::judge(&figures);
         format!("PostgreSQL: {}.\n\nTargets:\n\n{judged}\n\n{}", options.postgres, ANALYSIS.trim())
     };
-    Ok(Section { title, command: Some(cmd::display(&command)), figures, note: Some(note) })
+    Ok(Section { title, command: Some(commands.join("` then `")), figures, note: Some(note) })
 }
 
 /// The names of all `bench` targets of the workspace's packages, from `cargo metadata`.

@@ -69,6 +69,23 @@ impl TestServer {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// The same server over its Unix socket, when this machine can reach it there: a
+    /// throwaway cluster's, or the default local server's in `/var/run/postgresql`. None
+    /// for a server named by `GATEHOUSE_TEST_DATABASE_URL`, which may be anywhere.
+    pub fn socket_url(&self) -> Option<String> {
+        match self.origin {
+            Origin::Throwaway => self._cluster.as_ref()?.socket_url(),
+            Origin::LocalDefault => {
+                let dir = "/var/run/postgresql";
+                let socket = format!("{dir}/.s.PGSQL.{}", LOCAL_ADDR.1);
+                std::path::Path::new(&socket)
+                    .exists()
+                    .then(|| format!("postgres://postgres@localhost/postgres?host={dir}"))
+            }
+            Origin::Environment => None,
+        }
+    }
 }
 
 impl fmt::Display for TestServer {

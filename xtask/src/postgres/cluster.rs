@@ -52,6 +52,12 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The same server over its Unix socket (in the cluster's folder).
+    pub fn socket_url(&self) -> Option<String> {
+        let dir = self.dir.path().to_str()?;
+        Some(format!("postgres://postgres@localhost/postgres?host={dir}&port={}", self.port))
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
