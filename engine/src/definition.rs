@@ -350,6 +350,11 @@ pub struct Timer {
     pub limit: Option<u32>,
     /// Stops the timer once it holds.
     pub until: Option<Gate>,
+    /// While it holds, the timer keeps its schedule but a firing does nothing, and the
+    /// count of its firings starts again: for what is asked again every period (a
+    /// monitoring return, its evidence `valid_for` the period), which an `until` would
+    /// stop asking for after the first.
+    pub unless: Option<Gate>,
     /// The message sent each time it fires.
     pub send: Option<Send>,
     /// A transition requested each time it fires.

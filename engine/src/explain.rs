@@ -455,6 +455,10 @@ fn condition(def: &Definition, gate: &Gate, out: &mut Rich) {
                 (_, Some(r)) => format!("the {} is received from the {}", e.title, role(def, r)),
                 (_, None) => format!("the {} is attached", e.title),
             });
+            // Evidence that expires holds only while it is current.
+            if let Some(valid_for) = &e.valid_for {
+                out.text(format!(" within the last {}", valid_for.human()));
+            }
         }
         GateKind::Checklist(id) => {
             out.text(format!("every item of the {} is answered", checklist_name(&def.evidence[id].title)));
@@ -517,6 +521,10 @@ fn timer_item(def: &Definition, t: &Timer) -> Item {
     }
     text.text(", ");
     action(def, t.send.as_ref(), t.fire.as_ref(), &mut text);
+    if let Some(unless) = &t.unless {
+        text.text(", except while ");
+        condition(def, unless, &mut text);
+    }
     text.text(".");
     if !matches!(t.trigger, Trigger::OnEnter(_)) {
         text.text(format!(" This stops when the case leaves {state}."));

@@ -218,7 +218,8 @@ impl Checker {
             params: params.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             calendar: calendar.clone(),
         };
-        let refs = Refs { roles: &roles, evidence: &evidence, states: &states, scope: &scope, has_calendar };
+        let refs =
+            Refs { roles: &roles, evidence: &evidence, states: &states, scope: &scope, has_calendar, params: &params };
         let transitions = self.transitions(&raw.transitions, &refs);
         for (i, t) in raw.transitions.iter().enumerate() {
             for (j, f) in t.clears.iter().enumerate() {
@@ -666,6 +667,8 @@ struct Refs<'a> {
     states: &'a IndexMap<StateId, State>,
     scope: &'a Scope<'a>,
     has_calendar: bool,
+    /// The workflow's params, which a timer's durations may name (`every: params.x`).
+    params: &'a IndexMap<String, ParamValue>,
 }
 
 fn collect_gate_roles(gates: &[RawGate], used: &mut BTreeSet<String>) {

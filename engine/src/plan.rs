@@ -25,7 +25,7 @@ pub(crate) fn enter_state(def: &Definition, after: &CaseSnapshot, now: Timestamp
         }
         match &timer.trigger {
             Trigger::OnEnter(_) => {
-                send(timer, after, 1, None, decision);
+                send(timer, after, 1, None, None, decision);
                 if let Some(every) = &timer.every
                     && timer.limit.is_none_or(|l| l > 1)
                     && let Ok(due) = every.add_to(&zoned_now, def.calendar.as_deref())
@@ -64,6 +64,15 @@ pub(crate) fn replan(
         {
             stop(decision, &timer.id, "what it asks for has arrived");
             continue;
+        }
+        // What a timer asks for again and again has arrived for now: the case is no
+        // longer being chased (the count of reminders, which marks it overdue, starts
+        // again), and the timer keeps its schedule.
+        if let (Some(armed), Some(unless)) = (armed, &timer.unless)
+            && armed.occurrence > 0
+            && ev.holds(unless)
+        {
+            arm(decision, timer, armed.due_at, 0);
         }
         if let Trigger::At { field, .. } = &timer.trigger {
             if before.fields.get(field) == after.fields.get(field) {
@@ -105,9 +114,14 @@ pub(crate) fn fire(
         stop(decision, &timer.id, "what it asks for has arrived");
         return Ok(());
     }
-    let occurrence = armed.occurrence + 1;
-    send(timer, case, occurrence, at_date(case, timer), decision);
-    if let Some(t) = &timer.fire {
+    // What it asks for is in, for now: nothing is sent this time, and the count of
+    // reminders starts again; the timer keeps its schedule.
+    let quiet = timer.unless.as_ref().is_some_and(|unless| Evaluator::new(def, case, now).holds(unless));
+    let occurrence = if quiet { 0 } else { armed.occurrence + 1 };
+    if !quiet {
+        send(timer, case, occurrence, at_date(case, timer), Some(armed.due_at), decision);
+    }
+    if let Some(t) = timer.fire.as_ref().filter(|_| !quiet) {
         match transition_to(def, case, t.as_str(), &Actor::system(), now, decision) {
             Ok(()) => return Ok(()),
             Err(refusal) => {
@@ -115,7 +129,7 @@ pub(crate) fn fire(
             }
         }
     }
-    let repeat = timer.every.as_ref().filter(|_| timer.limit.is_none_or(|l| occurrence < l));
+    let repeat = timer.every.as_ref().filter(|_| quiet || timer.limit.is_none_or(|l| occurrence < l));
     match repeat {
         Some(every) => {
             // After downtime, skip the occurrences that were missed rather than sending
@@ -140,14 +154,30 @@ pub(crate) fn fire(
     Ok(())
 }
 
-fn send(timer: &Timer, case: &CaseSnapshot, occurrence: u32, deadline: Option<Date>, decision: &mut Decision) {
+/// The timer's message, `occurrence` of this visit, for the firing that was `due` (none
+/// as the case enters the state).
+fn send(
+    timer: &Timer,
+    case: &CaseSnapshot,
+    occurrence: u32,
+    deadline: Option<Date>,
+    due: Option<Timestamp>,
+    decision: &mut Decision,
+) {
     decision.events.push(Event::TimerFired { timer: timer.id.clone(), occurrence });
     if let Some(s) = &timer.send {
+        // The key makes sending idempotent. A timer with `unless` counts its reminders
+        // from 1 again each time what it asks for comes in, so its key is the firing's
+        // due time, which no other firing has (and a retry of this one keeps).
+        let key = match (&timer.unless, due) {
+            (Some(_), Some(due)) => format!("{}/{}/{}", case.visit, timer.id, due.as_second()),
+            _ => format!("{}/{}/{}", case.visit, timer.id, occurrence),
+        };
         decision.messages.push(Message {
             to: s.to.clone(),
             template: s.template.clone(),
             timer: Some(timer.id.clone()),
-            key: format!("{}/{}/{}", case.visit, timer.id, occurrence),
+            key,
             deadline,
         });
     }

@@ -348,6 +348,8 @@ pub(crate) struct RawTimer {
     #[serde(default)]
     pub until: Option<RawGate>,
     #[serde(default)]
+    pub unless: Option<RawGate>,
+    #[serde(default)]
     pub send: Option<RawSend>,
     #[serde(default)]
     pub fire: Option<String>,

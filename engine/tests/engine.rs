@@ -267,6 +267,52 @@ tests:
 }
 
 #[test]
+fn a_timer_with_unless_asks_again_whenever_what_it_asks_for_is_out_of_date() {
+    let yaml = wf(r#"
+params:
+  ask_every: { value: P1M, local_policy: test }
+transitions:
+  - { id: submit, from: draft, to: notice, by: commissioner, local_policy: test }
+  - { id: decide, from: notice, to: decision, by: board, local_policy: test }
+  - { id: close, from: decision, to: closed, local_policy: test }
+timers:
+  - id: ask
+    in: notice
+    after: params.ask_every
+    every: params.ask_every
+    unless: { evidence: eia }
+    local_policy: test
+    send: { to: provider, template: ask }
+tests:
+  - name: asked, quiet while the assessment is current, asked again once it is out of date
+    start: 2026-01-05
+    steps:
+      - create: { fields: { provider_email: p@example.org, contract_end: 2028-12-31 } }
+      - transition: submit
+      - advance: P1M
+      - expect_sent: { template: ask, to: provider, count: 1 }
+      - advance: P10D
+      - attach: eia
+      - advance: P12M
+      - expect_sent: { template: ask, count: 1 }
+      - advance: P1M
+      - expect_sent: { template: ask, count: 2 }
+      - advance: P1M
+      - expect_sent: { template: ask, count: 3 }
+"#);
+    expect![[r#"
+        PASS asked, quiet while the assessment is current, asked again once it is out of date
+    "#]]
+    .assert_eq(&run(&yaml, &["ask"]));
+    let once = yaml.replace("    every: params.ask_every\n", "");
+    expect![[r#"
+        wf.yaml:36:13: error: `unless` only applies to a timer that repeats
+          hint: add `every:`; for a timer that stops for good once something holds, use `until:`
+    "#]]
+    .assert_eq(&diagnostics(&once, &["ask"]));
+}
+
+#[test]
 fn every_problem_is_reported_with_its_position_and_a_hint() {
     let yaml = wf(r#"
 calendar: no-such-calendar

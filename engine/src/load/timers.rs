@@ -33,7 +33,8 @@ impl Checker {
                     let state = self.state_ref(&format!("{path}.in"), s, refs.states);
                     match (&t.after, &t.at) {
                         (Some(a), None) => {
-                            let after = self.duration(&format!("{path}.after"), a, refs.has_calendar);
+                            let after =
+                                self.duration_or_param(&format!("{path}.after"), a, refs.has_calendar, refs.params);
                             if after.as_ref().is_some_and(Duration::is_negative) {
                                 self.err(&format!("{path}.after"), "`after` cannot be negative", None);
                             }
@@ -72,7 +73,10 @@ impl Checker {
             if t.offset.is_some() && t.at.is_none() {
                 self.err(&format!("{path}.offset"), "`offset` only applies with `at:`", None);
             }
-            let every = t.every.as_ref().and_then(|e| self.duration(&format!("{path}.every"), e, refs.has_calendar));
+            let every = t
+                .every
+                .as_ref()
+                .and_then(|e| self.duration_or_param(&format!("{path}.every"), e, refs.has_calendar, refs.params));
             if every.as_ref().is_some_and(Duration::is_negative) {
                 self.err(&format!("{path}.every"), "`every` cannot be negative", None);
             }
@@ -80,6 +84,14 @@ impl Checker {
                 self.err(&format!("{path}.limit"), "limit must be 1 or more", None);
             }
             let until = t.until.as_ref().and_then(|u| self.gate(&format!("{path}.until"), u, refs));
+            let unless = t.unless.as_ref().and_then(|u| self.gate(&format!("{path}.unless"), u, refs));
+            if t.unless.is_some() && t.every.is_none() {
+                self.err(
+                    &format!("{path}.unless"),
+                    "`unless` only applies to a timer that repeats",
+                    Some("add `every:`; for a timer that stops for good once something holds, use `until:`".into()),
+                );
+            }
             let fields: Vec<&str> = refs.scope.fields.iter().map(|(f, _)| *f).collect();
             let send = t.send.as_ref().and_then(|s| self.send(&format!("{path}.send"), s, refs.roles, &fields, false));
             let fire = t.fire.as_ref().and_then(|f| match transitions.iter().find(|tr| tr.id.as_str() == f) {
@@ -127,6 +139,7 @@ impl Checker {
                     every,
                     limit: t.limit,
                     until,
+                    unless,
                     send,
                     fire,
                 });
