@@ -485,6 +485,19 @@ impl App {
         self.run(case_id, actor, Command::DeclareConflict { role: role.to_string(), reason: reason.to_string() }).await
     }
 
+    /// Make the user `owner` (an email address) the commissioner responsible for the
+    /// case: its letters name them, and they are told when its messages fail. They must
+    /// be a user who holds one of the workflow's roles (the engine decides).
+    pub async fn reassign(&self, actor: &Actor, case_id: i64, owner: &str) -> Result<CaseView, AppError> {
+        let Some(user) = self.store.user_by_email(owner).await? else {
+            return Err(AppError::Invalid(vec![gatehouse_engine::decide::Problem {
+                field: Some("owner".into()),
+                message: format!("`{}` is not the email address of a user of Gatehouse", owner.trim()),
+            }]));
+        };
+        self.run(case_id, actor, Command::Reassign { to: Actor::user(user.email, user.roles) }).await
+    }
+
     /// Move a case. With `expected_version`, a case that changed since is a conflict.
     pub async fn request_transition(
         &self,

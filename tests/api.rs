@@ -932,6 +932,7 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /api/cases/{id}/evidence/{type}/file",
         "POST /api/cases/{id}/approvals",
         "POST /api/cases/{id}/conflicts",
+        "PUT /api/cases/{id}/owner",
         "POST /api/cases/{id}/transitions",
         "GET /api/cases/{id}/events",
         "GET /api/me",

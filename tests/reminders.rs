@@ -132,6 +132,69 @@ async fn chaser(backend: Backend) {
 }
 on_both!(a_chaser_sends_through_smtp_until_the_evidence_arrives, chaser);
 
+/// A letter names the commissioner responsible for the case, by name: who opened it,
+/// until it is given to a colleague, whom the letters then name and who is told when one
+/// cannot be delivered. Reassigning is kept in the audit trail, and only to a colleague
+/// who holds one of the workflow's roles.
+async fn owner(backend: Backend) {
+    let db = fresh_db(backend).await;
+    let smtp = SmtpServer::start(SmtpOptions { reject: vec!["nowhere".into()], ..SmtpOptions::default() });
+    let clock = Arc::new(FixedClock::new(support::start()));
+    let rig = rig(&db, &settings(Some(smtp.url()), db.dir.path()), clock, "worker-1").await;
+    let now = rig.clock.now();
+    let store = rig.app.store();
+    store.add_user("alice@leeds.example", "Alice Adeyemi", &["commissioner".into()], now).await.unwrap();
+    store.add_user("dan@leeds.example", "Dan Dawson", &["director".into()], now).await.unwrap();
+    store.add_user("pat@leeds.example", "Pat Pig", &["pig".into()], now).await.unwrap();
+    let a = alice();
+
+    // Who opened it, by name.
+    let first = case_in_engagement(&rig.app, "2027-03-31").await;
+    assert_eq!(rig.app.case(first).await.unwrap().case.owner, "alice@leeds.example");
+    sent_keys(&rig.send_due_mail().await);
+    let letter = smtp.messages().into_iter().find(|m| m.rcpt_to == [PROVIDER]).expect("the early engagement letter");
+    assert!(letter.body.contains("Alice Adeyemi"), "{}", letter.body);
+
+    // Only to a colleague who holds one of the workflow's roles, by one who does.
+    let second = case_in_engagement(&rig.app, "2027-03-31").await;
+    let refused = rig.app.reassign(&a, second, "pat@leeds.example").await.unwrap_err();
+    assert!(refused.to_string().contains("holds none of this workflow's roles"), "{refused}");
+    let unknown = rig.app.reassign(&a, second, "nobody@leeds.example").await.unwrap_err();
+    assert!(unknown.to_string().contains("is not the email address of a user"), "{unknown}");
+    let outsider = rig.app.reassign(&Actor::link("provider"), second, "dan@leeds.example").await.unwrap_err();
+    assert!(matches!(outsider, gatehouse::app::AppError::NotAllowed(_)), "{outsider:?}");
+    let view = rig.app.reassign(&a, second, " Dan@Leeds.example ").await.unwrap();
+    assert_eq!(view.case.owner, "dan@leeds.example");
+    let again = rig.app.reassign(&a, second, "dan@leeds.example").await.unwrap_err();
+    assert!(again.to_string().contains("already responsible"), "{again}");
+    let (events, broken) = rig.app.audit_trail(&Actor::system(), second).await.unwrap();
+    assert!(broken.is_none());
+    let changed = events.iter().find(|e| e.kind == "owner_changed").expect("kept in the audit trail");
+    assert_eq!(changed.actor, "alice@leeds.example");
+    let payload: serde_json::Value = serde_json::from_str(&changed.payload).unwrap();
+    assert_eq!(payload, serde_json::json!({"from": "alice@leeds.example", "to": "dan@leeds.example"}));
+
+    // Its letters now name Dan; one that cannot be delivered is told to Dan (and to the
+    // commissioners, as every failure is).
+    sent_keys(&rig.send_due_mail().await);
+    let letters: Vec<_> = smtp.messages().into_iter().filter(|m| m.rcpt_to == [PROVIDER]).collect();
+    assert_eq!(letters.len(), 2);
+    assert!(letters[1].body.contains("Dan Dawson") && !letters[1].body.contains("Alice"), "{}", letters[1].body);
+    let third = case_in_engagement(&rig.app, "2027-03-31").await;
+    rig.app.reassign(&a, third, "dan@leeds.example").await.unwrap();
+    rig.app
+        .set_fields(&a, third, vec![("provider_email".into(), support::text("office@nowhere.example"))])
+        .await
+        .unwrap();
+    let before = smtp.messages().len();
+    rig.send_due_mail().await;
+    let mut told: Vec<String> = smtp.messages()[before..].iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    told.sort();
+    assert_eq!(told, ["alice@leeds.example", "dan@leeds.example"], "the owner and the commissioners");
+    db.drop_database().await;
+}
+on_both!(letters_name_the_responsible_commissioner_who_may_be_reassigned, owner);
+
 async fn smtp_down(backend: Backend) {
     let db = fresh_db(backend).await;
     let port = closed_port();

@@ -693,6 +693,42 @@ async fn approval_form_decisions(backend: Backend) {
 }
 on_both!(the_approval_form_records_only_approve_or_reject, approval_form_decisions);
 
+/// The case page names the commissioner responsible for the case and lets a colleague
+/// give it to another: a person who holds none of the workflow's roles is the form's
+/// error, and nothing changes.
+async fn reassign_form(backend: Backend) {
+    let server = Server::start(backend).await;
+    let people = People {
+        alice: server.user("alice@leeds.example", &["commissioner"]),
+        chief: server.user("chief@leeds.example", &["chief_officer"]),
+        director: String::new(),
+    };
+    server.user("pat@leeds.example", &["pig"]);
+    let id = open(&server, &people, "Day centre", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    let client = signed_in(&server, &people.alice).await;
+    let html = page(&client, &server, &format!("/cases/{id}")).await;
+    assert!(html.contains("Responsible commissioner: <strong>alice@leeds.example</strong>"), "{html}");
+    let csrf = csrf_of(&html);
+    let owner = server.url(&format!("/cases/{id}/owner"));
+    let r = client
+        .post(owner.clone())
+        .form(&[("_csrf", csrf.as_str()), ("owner", "pat@leeds.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("holds none of this workflow"));
+    let r =
+        client.post(owner).form(&[("_csrf", csrf.as_str()), ("owner", "chief@leeds.example")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("The case has a new responsible commissioner."), "{html}");
+    assert!(html.contains("Responsible commissioner: <strong>chief@leeds.example</strong>"), "{html}");
+    let case = server.get(Some(&people.alice), &format!("/api/cases/{id}")).await;
+    assert_eq!(case.json["owner"], "chief@leeds.example");
+}
+on_both!(the_case_page_names_the_responsible_commissioner_and_reassigns, reassign_form);
+
 /// `html` with the escapes the templates use for `/` and `"` undone, to look for text.
 fn unescaped(html: &str) -> String {
     html.replace("&#x2f;", "/").replace("&quot;", "\"")

@@ -111,6 +111,7 @@ pub fn decide(
             }
             decision.events.push(Event::ConflictDeclared { role, reason: reason.trim().to_string() });
         }
+        Command::Reassign { to } => reassign(def, case, to, actor, &mut decision)?,
         Command::Transition { transition, expected_version } => {
             if let Some(expected) = expected_version
                 && *expected != case.version
@@ -147,6 +148,33 @@ fn set_fields(
         return Err(Refusal::NotAvailable(crate::locks::locked_message(def, locked.0, locked.1)));
     }
     decision.events.push(Event::FieldsSet { set, cleared });
+    Ok(())
+}
+
+/// The case given to `to`, by a member of the workflow's roles, to a member of them.
+fn reassign(
+    def: &Definition,
+    case: &CaseSnapshot,
+    to: &Actor,
+    actor: &Actor,
+    decision: &mut Decision,
+) -> Result<(), Refusal> {
+    if actor.kind != ActorKind::User || !holds_internal_role(def, actor) {
+        return Err(Refusal::NotAllowed("only members of this workflow's roles can reassign a case".into()));
+    }
+    if to.kind != ActorKind::User || !holds_internal_role(def, to) {
+        return Err(Refusal::Invalid(vec![Problem {
+            field: Some("owner".into()),
+            message: format!("{} holds none of this workflow's roles, so cannot be responsible for its cases", to.id),
+        }]));
+    }
+    if def.states[&case.state].terminal {
+        return Err(Refusal::NotAvailable(format!("the case is closed (`{}`)", case.state)));
+    }
+    if to.id == case.owner {
+        return Err(Refusal::NotAvailable(format!("{} is already responsible for the case", to.id)));
+    }
+    decision.events.push(Event::OwnerChanged { from: case.owner.clone(), to: to.id.clone() });
     Ok(())
 }
 

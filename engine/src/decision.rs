@@ -47,6 +47,11 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Make `to` the commissioner responsible for the case (its owner).
+    Reassign {
+        /// The new owner, with the roles they hold.
+        to: Actor,
+    },
     /// Move the case.
     Transition {
         /// The transition id.
@@ -117,6 +122,13 @@ pub enum Event {
         /// The visit of the state it was given in: it counts only in that visit.
         visit: u32,
     },
+    /// The case was given to another commissioner to be responsible for.
+    OwnerChanged {
+        /// The owner before.
+        from: String,
+        /// The owner now.
+        to: String,
+    },
     /// A conflict of interest declared.
     ConflictDeclared {
         /// For which role.
@@ -168,6 +180,7 @@ impl Event {
             Event::EvidenceAttached { .. } => "evidence_attached",
             Event::ApprovalRecorded { .. } => "approval_recorded",
             Event::ConflictDeclared { .. } => "conflict_declared",
+            Event::OwnerChanged { .. } => "owner_changed",
             Event::Transitioned { .. } => "transitioned",
             Event::TimerFired { .. } => "timer_fired",
             Event::TimerStopped { .. } => "timer_stopped",

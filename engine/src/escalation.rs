@@ -1,10 +1,13 @@
-//! When a message about a case fails for good: who is told. The case's owner always
-//! (`@creator`), and the installation's escalation role when the workflow has it as an
+//! When a message about a case fails for good: who is told. The case's owner (the
+//! commissioner responsible for it) always (`@owner`), and the installation's escalation role when the workflow has it as an
 //! internal role. A failed escalation is not escalated again.
 
 use crate::definition::Definition;
 
-/// The recipient that stands for the person who opened the case.
+/// The recipient that stands for the commissioner responsible for the case (its owner:
+/// who opened it, until it is reassigned).
+pub const OWNER: &str = "@owner";
+/// What [`OWNER`] was called before cases could be reassigned, in messages queued then.
 pub const CREATOR: &str = "@creator";
 
 /// The suffix of an escalation's idempotency key.
@@ -15,7 +18,7 @@ const SUFFIX: &str = "/escalation";
 pub struct Escalation {
     /// Its idempotency key: the failed message's, with `/escalation`.
     pub key: String,
-    /// Role ids, or [`CREATOR`].
+    /// Role ids, or [`OWNER`].
     pub to: Vec<String>,
 }
 
@@ -27,7 +30,7 @@ pub fn escalate(key: &str, def: Option<&Definition>, escalation_role: &str) -> O
     if key.ends_with(SUFFIX) {
         return None;
     }
-    let mut to = vec![CREATOR.to_string()];
+    let mut to = vec![OWNER.to_string()];
     if def.and_then(|d| d.role(escalation_role)).is_some_and(|(_, r)| !r.is_external()) {
         to.push(escalation_role.to_string());
     }

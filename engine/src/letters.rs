@@ -9,8 +9,9 @@ use crate::values::FieldValue;
 impl TemplateData {
     /// What a template is rendered with for `case` of `def` (none for a workflow
     /// schedule's message): the workflow, the case's id, web address (under
-    /// `base_url`), state and every declared field as shown to people (empty when not
-    /// set). Recipient, link, deadline and timer are the sender's to fill in.
+    /// `base_url`), state, owner (named by their id, which is their email address, until
+    /// the sender puts their name in) and every declared field as shown to people (empty
+    /// when not set). Recipient, link, deadline and timer are the sender's to fill in.
     pub fn for_case(def: &Definition, case: Option<&CaseSnapshot>, base_url: &str) -> Self {
         let mut data = TemplateData {
             workflow_id: def.id.clone(),
@@ -25,6 +26,8 @@ impl TemplateData {
             data.state = case.state.to_string();
             data.state_title =
                 def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string());
+            data.owner_name = case.owner.clone();
+            data.owner_email = case.owner.clone();
             for (id, value) in &case.fields {
                 data.fields.insert(id.to_string(), in_letter(value));
             }

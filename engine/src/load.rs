@@ -249,7 +249,7 @@ impl Checker {
             template_names.push((format!("schedules.{i}.send.template"), TemplateName::new(&s.send.template)));
         }
         self.templates(&template_names, library, &fields);
-        self.letters_state(&raw.timers, library);
+        self.letters_state(&raw.timers, library, &roles);
         self.unused_roles(&raw, &roles);
 
         let tests = self.scenarios(&raw.tests);

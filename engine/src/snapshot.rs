@@ -102,6 +102,9 @@ pub struct CaseSnapshot {
     pub created_by: String,
     /// When.
     pub created_at: Timestamp,
+    /// The commissioner responsible for the case, whom its letters name: who opened it,
+    /// until it is reassigned.
+    pub owner: String,
     /// Who made the transition into the current state (the creator, initially).
     pub entered_by: String,
     /// When the case entered the current state.
@@ -128,6 +131,7 @@ impl CaseSnapshot {
             conflicts: Vec::new(),
             created_by: actor.id.clone(),
             created_at: now,
+            owner: actor.id.clone(),
             entered_by: actor.id.clone(),
             entered_at: now,
             timers: Vec::new(),
@@ -183,6 +187,7 @@ impl CaseSnapshot {
                 self.fields = fields.clone();
                 self.created_by = actor.to_string();
                 self.created_at = at;
+                self.owner = actor.to_string();
                 self.entered_by = actor.to_string();
                 self.entered_at = at;
             }
@@ -211,6 +216,7 @@ impl CaseSnapshot {
                     basis: basis.clone(),
                 });
             }
+            Event::OwnerChanged { to, .. } => self.owner = to.clone(),
             Event::ConflictDeclared { role, reason } => {
                 self.conflicts.push(ConflictRecord {
                     role: role.clone(),

@@ -19,7 +19,7 @@ pub struct TemplateSource {
 }
 
 /// The variables a template may use, for hints.
-pub const VARIABLES: &str = "workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id";
+pub const VARIABLES: &str = "workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id";
 
 /// What a message is rendered with.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +38,11 @@ pub struct TemplateData {
     pub state: String,
     /// State title.
     pub state_title: String,
+    /// The name of the commissioner responsible for the case (its owner); empty for a
+    /// message of no case.
+    pub owner_name: String,
+    /// Their email address.
+    pub owner_email: String,
     /// Every declared field, shown for people; empty when not set.
     pub fields: BTreeMap<String, String>,
     /// The recipient's role id.
@@ -110,6 +115,7 @@ pub fn render(source: &TemplateSource, data: &TemplateData) -> Result<Rendered, 
             url => &data.case_url,
             state => &data.state,
             state_title => &data.state_title,
+            owner => context! { name => &data.owner_name, email => &data.owner_email },
             fields => Value::from(data.fields.clone()),
         },
         recipient => context! { role => &data.recipient_role, title => &data.recipient_title },
@@ -177,7 +183,8 @@ fn unknown_variable(name: &str, fields: &[&str]) -> Option<String> {
     let ok = match parts.as_slice() {
         ["link"] | ["deadline"] => true,
         ["workflow"] | ["workflow", "id" | "title" | "organisation"] => true,
-        ["case"] | ["case", "id" | "url" | "state" | "state_title" | "fields"] => true,
+        ["case"] | ["case", "id" | "url" | "state" | "state_title" | "fields" | "owner"] => true,
+        ["case", "owner", "name" | "email"] => true,
         ["case", "fields", f, ..] => {
             if !fields.contains(f) {
                 let hint = crate::diagnostics::did_you_mean(f, fields.iter().copied())

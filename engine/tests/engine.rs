@@ -308,6 +308,8 @@ tests:
     expect![[r#"
         wf.yaml:36:13: error: `unless` only applies to a timer that repeats
           hint: add `every:`; for a timer that stops for good once something holds, use `until:`
+        wf.yaml:38:27: warning: template `ask` writes to `provider` but does not name the commissioner responsible for the case
+          hint: sign templates/ask.txt with {{ case.owner.name }}
     "#]]
     .assert_eq(&diagnostics(&once, &["ask"]));
 }
@@ -475,9 +477,9 @@ timers:
     };
     expect![[r#"
         wf.yaml:31:69: error: template `notice`: subject: unknown field `case.fields.service`
-          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
+          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
         wf.yaml:31:69: error: template `notice`: body: syntax error: unexpected end of block (line 1 of the body)
-          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
+          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
         wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence
@@ -490,6 +492,8 @@ timers:
           hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
         wf.yaml:31:5: warning: timer `letter` cites no source
           hint: add `source:` with the document and paragraph it comes from, or `local_policy:` with why it is our own choice
+        wf.yaml:31:59: warning: template `notice` writes to `provider` but does not name the commissioner responsible for the case
+          hint: sign templates/notice.txt with {{ case.owner.name }}
     "#]].assert_eq(&out);
 }
 

@@ -205,11 +205,14 @@ tests:
         Err(d) => format!("{d:?}"),
     };
     expect![[r#"
-
+        wf.yaml:45:27: warning: template `notice` writes to `provider` but does not name the commissioner responsible for the case
+          hint: sign templates/notice.txt with {{ case.owner.name }}
         PASS
     "#]]
     .assert_eq(&outcome(&with("The contract ends on {{ case.fields.contract_end }}.")));
     expect![[r#"
+        wf.yaml:45:27: warning: template `notice` writes to `provider` but does not name the commissioner responsible for the case
+          hint: sign templates/notice.txt with {{ case.owner.name }}
         wf.yaml:45:58: warning: template `notice` does not state `contract_end`, which this letter must
           hint: put {{ case.fields.contract_end }} in templates/notice.txt
         FAIL: letter `notice` does not state Contract end ("31 December 2027"), which it must (`must_state`)

@@ -9,6 +9,7 @@ mod m20261205_000001_sessions;
 mod m20261206_000001_integrity;
 mod m20261207_000001_documents;
 mod m20261208_000001_stays;
+mod m20261209_000001_owner;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_integrity::Migration),
             Box::new(m20261207_000001_documents::Migration),
             Box::new(m20261208_000001_stays::Migration),
+            Box::new(m20261209_000001_owner::Migration),
         ]
     }
 }

@@ -270,6 +270,25 @@ pub async fn conflict(
     Ok(created(CaseDto::from(&view)))
 }
 
+/// Make another commissioner responsible for a case (its owner): its letters name them,
+/// and they are told when its messages fail. Recorded in the audit trail.
+#[utoipa::path(put, path = "/api/cases/{id}/owner", tag = "cases", request_body = OwnerRequest,
+    params(("id" = i64, Path, description = "The case id")),
+    responses((status = 200, body = CaseDto),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`owner` is not a user who holds one of the workflow's roles"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "They are responsible for it already, or the case is closed"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn reassign(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path(id): Path<i64>,
+    Json(body): Json<OwnerRequest>,
+) -> Answered {
+    let view = http.app.reassign(&caller.actor, id, &body.owner).await?;
+    Ok(ok(CaseDto::from(&view)))
+}
+
 /// Move a case. Blocked: 422 with every unmet gate. Stale `expected_version`: 409.
 #[utoipa::path(post, path = "/api/cases/{id}/transitions", tag = "cases", request_body = TransitionRequest,
     params(("id" = i64, Path, description = "The case id")),

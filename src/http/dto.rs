@@ -119,6 +119,8 @@ pub struct CaseSummary {
     pub version: i64,
     /// Who opened it.
     pub created_by: String,
+    /// The commissioner responsible for it (a user's email address).
+    pub owner: String,
     /// When (RFC 3339).
     pub created_at: String,
     /// When it last changed.
@@ -134,6 +136,7 @@ impl From<&CaseRow> for CaseSummary {
             state: r.state.clone(),
             version: r.version,
             created_by: r.created_by.clone(),
+            owner: r.owner.clone(),
             created_at: r.created_at.to_rfc3339(),
             updated_at: r.updated_at.to_rfc3339(),
         }
@@ -171,6 +174,9 @@ pub struct CaseDto {
     pub transitions: Vec<NextStep>,
     /// Who opened it and when (RFC 3339).
     pub created_by: String,
+    /// The commissioner responsible for it (a user's email address): who opened it,
+    /// until it is reassigned (`PUT /api/cases/{id}/owner`). Its letters name them.
+    pub owner: String,
     /// When it was opened.
     pub created_at: String,
     /// When it entered its current state.
@@ -417,6 +423,7 @@ impl From<&CaseView> for CaseDto {
                 .collect(),
             transitions: v.transitions.iter().map(NextStep::from).collect(),
             created_by: c.created_by.clone(),
+            owner: c.owner.clone(),
             created_at: c.created_at.to_string(),
             entered_at: c.entered_at.to_string(),
         }
@@ -464,6 +471,14 @@ pub enum ApprovalDecision {
     Approve,
     /// Against; blocks the gate.
     Reject,
+}
+
+/// Give a case to another commissioner to be responsible for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerRequest {
+    /// The email address of a user who holds one of the workflow's roles.
+    pub owner: String,
 }
 
 /// Declare a conflict of interest.

@@ -153,6 +153,7 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
         .routes(routes!(cases::file))
         .routes(routes!(cases::approve))
         .routes(routes!(cases::conflict))
+        .routes(routes!(cases::reassign))
         .routes(routes!(cases::transition))
         .routes(routes!(cases::events))
         .routes(routes!(cases::me))

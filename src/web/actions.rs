@@ -196,6 +196,27 @@ pub struct TransitionForm {
     expected_version: Option<i64>,
 }
 
+#[derive(Deserialize)]
+pub struct OwnerForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    owner: String,
+}
+
+/// Give the case to another commissioner to be responsible for.
+pub async fn reassign(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<OwnerForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return forbidden_csrf();
+    }
+    let result = http.app.reassign(&session.actor, id, &form.owner).await;
+    after(&http, &session, id, result, "reassigned").await
+}
+
 pub async fn transition(
     State(http): State<Arc<Http>>,
     session: Session,

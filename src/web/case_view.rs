@@ -40,6 +40,8 @@ struct CaseHead {
     state: Option<String>,
     version: i64,
     entered_at: String,
+    /// The responsible commissioner's user id (their email address).
+    owner: String,
 }
 
 /// A transition out of the case's state.
@@ -162,6 +164,7 @@ impl CasePage {
                 state: def.states.get(&case.state).map(|s| s.title.clone()),
                 version: case.version,
                 entered_at: at(&case.entered_at),
+                owner: case.owner.clone(),
             },
             steps: steps(view),
             documents: def
@@ -304,7 +307,9 @@ fn message_line(def: &Definition, m: &OutboxMessage, delivery: &Delivery) -> Mes
         .iter()
         .map(|r| match def.roles.get(r.as_str()) {
             Some(role) => role.title.clone(),
-            None if r == gatehouse_engine::escalation::CREATOR => "the case's owner".to_string(),
+            None if r == gatehouse_engine::escalation::OWNER || r == gatehouse_engine::escalation::CREATOR => {
+                "the commissioner responsible for the case".to_string()
+            }
             None => r.clone(),
         })
         .collect();

@@ -76,6 +76,7 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/cases/{id}/approvals", post(actions::approve))
         .route("/cases/{id}/amendments", post(amend::amend))
         .route("/cases/{id}/transitions", post(actions::transition))
+        .route("/cases/{id}/owner", post(actions::reassign))
         .route("/governance", get(governance::dashboard))
         .route("/contracts", get(governance::register))
         .route("/contracts.csv", get(governance::register_csv))

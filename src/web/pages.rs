@@ -361,6 +361,7 @@ pub(super) fn notice(done: Option<&str>) -> Option<&'static str> {
         "decided" => "Your decision is recorded.",
         "amended" => "The amendment is recorded.",
         "moved" => "The case has moved on.",
+        "reassigned" => "The case has a new responsible commissioner.",
         "sent" => "Thank you: it has been received.",
         _ => return None,
     })

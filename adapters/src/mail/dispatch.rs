@@ -218,7 +218,7 @@ async fn deliveries<H: Host>(
         if recipient.addresses.is_empty() {
             continue;
         }
-        let data = compose::template_data(
+        let mut data = compose::template_data(
             def,
             case,
             &recipient,
@@ -226,6 +226,12 @@ async fn deliveries<H: Host>(
             timer.unwrap_or_default(),
             &cx.config.links.base_url,
         );
+        // The responsible commissioner by name, when they are a user still.
+        if let Some(case) = case
+            && let Some(name) = members.name_of(&case.owner).await?
+        {
+            data.owner_name = name;
+        }
         let rendered = match templates::render(&source, &data) {
             Ok(r) => r,
             Err(e) => return Ok(Err(format!("the template `{}` does not render: {e}", msg.template))),

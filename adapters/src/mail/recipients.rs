@@ -13,7 +13,7 @@ use lettre::Address;
 use std::collections::HashMap;
 
 /// The recipient that means "the person who opened the case".
-pub use gatehouse_engine::escalation::CREATOR;
+pub use gatehouse_engine::escalation::{CREATOR, OWNER};
 
 /// How links in messages are made.
 #[derive(Debug, Clone)]
@@ -55,6 +55,11 @@ impl<'a> Members<'a> {
         }
         Ok(self.known.get(role).map(Vec::as_slice).unwrap_or_default())
     }
+
+    /// The name of the user `email`, when they are a live user.
+    pub async fn name_of(&mut self, email: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.store.user_by_email(email).await?.map(|u| u.name))
+    }
 }
 
 /// The addresses for one recipient of a message sent by `timer`, or why there are none
@@ -68,13 +73,16 @@ pub async fn resolve(
     links: &Links,
     now: jiff::Timestamp,
 ) -> Result<Result<Recipient, String>, StoreError> {
-    if recipient == CREATOR {
+    if recipient == OWNER || recipient == CREATOR {
         let Some(case) = case else { return Ok(Err("a message without a case has no owner to send to".into())) };
-        return Ok(match case.created_by.parse::<Address>() {
-            Ok(a) => {
-                Ok(Recipient { role: "creator".into(), title: "Case owner".into(), addresses: vec![a], link: None })
-            }
-            Err(_) => Err(format!("the case's owner `{}` has no email address", case.created_by)),
+        return Ok(match case.owner.parse::<Address>() {
+            Ok(a) => Ok(Recipient {
+                role: "owner".into(),
+                title: "Responsible commissioner".into(),
+                addresses: vec![a],
+                link: None,
+            }),
+            Err(_) => Err(format!("the case's owner `{}` has no email address", case.owner)),
         });
     }
     let Some((id, role)) = def.role(recipient) else {

@@ -153,6 +153,7 @@ impl Store {
             locks: Set(codec::locks_text(&after)),
             created_by: Set(after.created_by.clone()),
             created_at: Set(now),
+            owner: Set(after.owner.clone()),
             entered_by: Set(after.entered_by.clone()),
             entered_at: Set(codec::to_chrono(after.entered_at)),
             updated_at: Set(now),
@@ -285,7 +286,7 @@ pub(super) struct PreparedWrite {
     case_id: i64,
     version: i64,
     after: CaseSnapshot,
-    set: [(&'static str, Value); 8],
+    set: [(&'static str, Value); 9],
     writes: Writes,
     /// The document the decision attaches, stored after its rows.
     document: Option<QueuedDocument>,
@@ -304,6 +305,7 @@ impl PreparedWrite {
             ("fields", codec::fields_text(&after.fields).into()),
             ("locks", codec::locks_text(&after).into()),
             ("entered_by", after.entered_by.clone().into()),
+            ("owner", after.owner.clone().into()),
             ("entered_at", codec::to_chrono(after.entered_at).into()),
             ("updated_at", codec::to_chrono(decision.at).into()),
         ];

@@ -40,6 +40,8 @@ pub mod case {
         pub locks: String,
         pub created_by: String,
         pub created_at: DateTimeUtc,
+        /// The commissioner responsible for the case (a user id).
+        pub owner: String,
         pub entered_by: String,
         pub entered_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

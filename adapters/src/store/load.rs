@@ -35,7 +35,7 @@ const HEAD: &str = "5head";
 /// they were written.
 const LOAD_CASE: &str = "\
 SELECT '0case' AS kind, id, workflow_id AS a, state AS b, fields AS c, created_by AS d, entered_by AS e, \
-       CAST(NULL AS TEXT) AS f, locks AS g, created_at AS t1, entered_at AS t2, updated_at AS t3, CAST(NULL AS DATE) AS dt, \
+       owner AS f, locks AS g, created_at AS t1, entered_at AS t2, updated_at AS t3, CAST(NULL AS DATE) AS dt, \
        CAST(version AS BIGINT) AS n1, CAST(visit AS BIGINT) AS n2, CAST(workflow_version AS BIGINT) AS n3 \
   FROM cases WHERE id = $1 \
 UNION ALL \
@@ -127,6 +127,7 @@ impl LoadPart {
             fields: self.c.ok_or_else(|| missing("fields"))?,
             created_by: self.d.ok_or_else(|| missing("created_by"))?,
             entered_by: self.e.ok_or_else(|| missing("entered_by"))?,
+            owner: self.f.ok_or_else(|| missing("owner"))?,
             locks: self.g.ok_or_else(|| missing("locks"))?,
             created_at: self.t1.ok_or_else(|| missing("created_at"))?,
             entered_at: self.t2.ok_or_else(|| missing("entered_at"))?,
@@ -230,6 +231,7 @@ impl LoadedCase {
         snapshot.fields = fields;
         (snapshot.visited, snapshot.relied) = codec::locks_from_text(def, &row.locks).map_err(corrupt)?;
         snapshot.created_by = row.created_by.clone();
+        snapshot.owner = row.owner.clone();
         snapshot.entered_by = row.entered_by.clone();
         snapshot.entered_at = codec::to_jiff(row.entered_at);
 

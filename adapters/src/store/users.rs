@@ -154,6 +154,11 @@ impl Store {
         self.user_by_token_hash(&token_hash(token)).await
     }
 
+    /// The user with this email address, unless they were revoked.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.live_user(sea_orm::Condition::all().add(user::Column::Email.eq(email.trim().to_lowercase()))).await
+    }
+
     /// The user whose token has this sha256 (hex), unless it was revoked.
     pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<User>, StoreError> {
         self.live_user(sea_orm::Condition::all().add(user::Column::TokenHash.eq(hash))).await

@@ -238,13 +238,28 @@ impl Checker {
         out
     }
 
-    /// Warn of each letter whose template does not state a field its `must_state:` names
-    /// (`--strict` refuses it).
-    pub(super) fn letters_state(&mut self, raw: &[RawTimer], library: &Library) {
+    /// Warn of each letter whose template does not state a field its `must_state:` names,
+    /// and of each letter to someone outside (a provider) that does not name the
+    /// commissioner responsible for the case, whom they can reply to (`--strict` refuses
+    /// both).
+    pub(super) fn letters_state(&mut self, raw: &[RawTimer], library: &Library, roles: &IndexMap<RoleId, Role>) {
         for (i, t) in raw.iter().enumerate() {
             let Some(send) = &t.send else { continue };
             let Some(source) = library.templates.get(send.template.as_str()) else { continue };
             let text = format!("{}\n{}", source.text, source.html.as_deref().unwrap_or(""));
+            let outside = send.to.to_vec().into_iter().find(|r| roles.get(r.as_str()).is_some_and(Role::is_external));
+            if let Some(role) = outside
+                && !text.contains("case.owner.name")
+            {
+                self.warn(
+                    &format!("timers.{i}.send.template"),
+                    format!(
+                        "template `{}` writes to `{role}` but does not name the commissioner responsible for the case",
+                        send.template
+                    ),
+                    Some(format!("sign templates/{}.txt with {{{{ case.owner.name }}}}", send.template)),
+                );
+            }
             for (j, f) in send.must_state.iter().enumerate() {
                 if !crate::templates::states_field(&text, f) {
                     self.warn(
