@@ -105,6 +105,9 @@ async fn chaser(backend: Backend) {
         .filter(|m| m.subject().starts_with("Reminder - please acknowledge notice"))
         .collect();
     assert_eq!(reminders.len(), 2);
+    // Each asks for a reply by the day it would remind again: 15 January, then 22.
+    assert!(reminders[0].body.contains("by 22 January 2026"), "{}", reminders[0].body);
+    assert!(reminders[1].body.contains("by 29 January 2026"), "{}", reminders[1].body);
     let visit = rig.app.case(id).await.unwrap().case.visit;
     assert_eq!(
         reminders[0].message_id(),

@@ -25,12 +25,15 @@ pub(crate) fn enter_state(def: &Definition, after: &CaseSnapshot, now: Timestamp
         }
         match &timer.trigger {
             Trigger::OnEnter(_) => {
-                send(timer, after, 1, None, None, decision);
-                if let Some(every) = &timer.every
-                    && timer.limit.is_none_or(|l| l > 1)
-                    && let Ok(due) = every.add_to(&zoned_now, def.calendar.as_deref())
-                {
-                    arm(decision, timer, due.timestamp(), 1);
+                let next = timer
+                    .every
+                    .as_ref()
+                    .filter(|_| timer.limit.is_none_or(|l| l > 1))
+                    .and_then(|every| every.add_to(&zoned_now, def.calendar.as_deref()).ok())
+                    .map(|due| due.timestamp());
+                send(timer, after, 1, reply_by(def, timer, next), None, decision);
+                if let Some(due) = next {
+                    arm(decision, timer, due, 1);
                 }
             }
             Trigger::After { after: d, .. } => {
@@ -118,8 +121,15 @@ pub(crate) fn fire(
     // reminders starts again; the timer keeps its schedule.
     let quiet = timer.unless.as_ref().is_some_and(|unless| Evaluator::new(def, case, now).holds(unless));
     let occurrence = if quiet { 0 } else { armed.occurrence + 1 };
+    // When it fires next, if it repeats: `Some(None)` when that cannot be worked out.
+    let next = timer
+        .every
+        .as_ref()
+        .filter(|_| quiet || timer.limit.is_none_or(|l| occurrence < l))
+        .map(|every| next_after(def, armed.due_at, every, now));
     if !quiet {
-        send(timer, case, occurrence, at_date(case, timer), Some(armed.due_at), decision);
+        let deadline = at_date(case, timer).or_else(|| reply_by(def, timer, next.flatten()));
+        send(timer, case, occurrence, deadline, Some(armed.due_at), decision);
     }
     if let Some(t) = timer.fire.as_ref().filter(|_| !quiet) {
         match transition_to(def, case, t.as_str(), &Actor::system(), now, decision) {
@@ -129,29 +139,36 @@ pub(crate) fn fire(
             }
         }
     }
-    let repeat = timer.every.as_ref().filter(|_| quiet || timer.limit.is_none_or(|l| occurrence < l));
-    match repeat {
-        Some(every) => {
-            // After downtime, skip the occurrences that were missed rather than sending
-            // a burst of reminders at once.
-            let mut due = armed.due_at.to_zoned(def.timezone.clone());
-            loop {
-                match every.add_to(&due, def.calendar.as_deref()) {
-                    Ok(next) if next.timestamp() > now => {
-                        arm(decision, timer, next.timestamp(), occurrence);
-                        break;
-                    }
-                    Ok(next) => due = next,
-                    Err(_) => {
-                        decision.cancel.push(timer.id.clone());
-                        break;
-                    }
-                }
-            }
-        }
+    match next.flatten() {
+        Some(due) => arm(decision, timer, due, occurrence),
         None => decision.cancel.push(timer.id.clone()),
     }
     Ok(())
+}
+
+/// The first occurrence every `every` from `due` that is after `now`: after downtime the
+/// occurrences missed are skipped rather than sent in a burst. `None` when it cannot be
+/// worked out (past the calendar's years).
+fn next_after(
+    def: &Definition,
+    due: Timestamp,
+    every: &crate::duration::Duration,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let mut due = due.to_zoned(def.timezone.clone());
+    loop {
+        match every.add_to(&due, def.calendar.as_deref()) {
+            Ok(next) if next.timestamp() > now => return Some(next.timestamp()),
+            Ok(next) => due = next,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The date a reminder asks for a reply by: the day it would remind again, for a timer
+/// that waits for something (`until:` or `unless:`) and repeats.
+fn reply_by(def: &Definition, timer: &Timer, next: Option<Timestamp>) -> Option<Date> {
+    (timer.until.is_some() || timer.unless.is_some()).then_some(next?).map(|t| def.day(t))
 }
 
 /// The timer's message, `occurrence` of this visit, for the firing that was `due` (none

@@ -341,7 +341,8 @@ impl Runner<'_> {
                 continue;
             }
             let Some(source) = self.def.letters.get(&m.template) else { continue };
-            let data = crate::templates::TemplateData::for_case(self.def, Some(case), "");
+            let mut data = crate::templates::TemplateData::for_case(self.def, Some(case), "");
+            data.deadline = m.deadline.map(crate::letters::date_in_words).unwrap_or_default();
             let letter = crate::templates::render(source, &data)
                 .map_err(|e| format!("letter `{}` cannot be rendered: {e}", m.template))?;
             for f in &send.must_state {

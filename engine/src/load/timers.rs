@@ -239,7 +239,8 @@ impl Checker {
     }
 
     /// Warn of each letter whose template does not state a field its `must_state:` names,
-    /// and of each letter to someone outside (a provider) that does not name the
+    /// of each reminder that asks for something without saying by when, and of each
+    /// letter to someone outside (a provider) that does not name the
     /// commissioner responsible for the case, whom they can reply to (`--strict` refuses
     /// both).
     pub(super) fn letters_state(&mut self, raw: &[RawTimer], library: &Library, roles: &IndexMap<RoleId, Role>) {
@@ -247,6 +248,19 @@ impl Checker {
             let Some(send) = &t.send else { continue };
             let Some(source) = library.templates.get(send.template.as_str()) else { continue };
             let text = format!("{}\n{}", source.text, source.html.as_deref().unwrap_or(""));
+            if (t.until.is_some() || t.unless.is_some()) && t.every.is_some() && !text.contains("deadline") {
+                self.warn(
+                    &format!("timers.{i}.send.template"),
+                    format!(
+                        "template `{}` asks again and again for something but gives no date to reply by",
+                        send.template
+                    ),
+                    Some(format!(
+                        "say by when in templates/{}.txt with {{{{ deadline }}}}: the day it would remind again",
+                        send.template
+                    )),
+                );
+            }
             let outside = send.to.to_vec().into_iter().find(|r| roles.get(r.as_str()).is_some_and(Role::is_external));
             if let Some(role) = outside
                 && !text.contains("case.owner.name")
