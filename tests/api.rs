@@ -160,12 +160,16 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
     // Notice: six months are needed, and the support offer.
     let decided = server.get(alice, &case).await;
     assert_eq!(decided.json["state"], "decided");
-    assert_eq!(decided.blocked_by("serve_notice").unwrap(), ["six_months_notice", "support_offer"]);
+    assert_eq!(
+        decided.blocked_by("serve_notice").unwrap(),
+        ["six_months_notice", "support_offer", "decommissioning_plan"]
+    );
     let later =
         server.patch(alice, &format!("{case}/fields"), json!({"fields": {"contract_end": months_from_today(9)}})).await;
     later.expect(200);
-    assert_eq!(later.blocked_by("serve_notice").unwrap(), ["support_offer"]);
-    let offered = server.upload(alice, id, "support_offer", "support.pdf", b"%PDF support".to_vec()).await;
+    assert_eq!(later.blocked_by("serve_notice").unwrap(), ["support_offer", "decommissioning_plan"]);
+    server.upload(alice, id, "support_offer", "support.pdf", b"%PDF support".to_vec()).await.expect(201);
+    let offered = server.upload(alice, id, "decommissioning_plan", "plan.pdf", b"%PDF plan".to_vec()).await;
     offered.expect(201);
     // Someone else changed the case since this version was read: 409, nothing moves.
     let stale = server

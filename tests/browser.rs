@@ -291,6 +291,7 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
 
     // Notice is served (over the API); the provider follows the emailed link.
     server.upload(Some(&alice), id, "support_offer", "support.pdf", b"%PDF".to_vec()).await.expect(201);
+    server.upload(Some(&alice), id, "decommissioning_plan", "plan.pdf", b"%PDF plan".to_vec()).await.expect(201);
     server
         .post(Some(&alice), &format!("/api/cases/{id}/transitions"), json!({"transition": "serve_notice"}))
         .await

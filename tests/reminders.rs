@@ -48,6 +48,7 @@ async fn case_in_notice(rig: &Rig) -> i64 {
     app.record_approval(&eb, id, "exec_board", Verdict::Approve, None, None, None).await.unwrap();
     app.request_transition(&a, id, "approve_key_decision", None).await.unwrap();
     app.attach_document(&a, id, "support_offer", "support.pdf", "application/pdf", b"support").await.unwrap();
+    app.attach_document(&a, id, "decommissioning_plan", "plan.pdf", "application/pdf", b"plan").await.unwrap();
     let v = app.request_transition(&a, id, "serve_notice", None).await.unwrap();
     assert_eq!(v.case.state.as_str(), "notice");
     id

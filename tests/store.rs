@@ -60,7 +60,8 @@ async fn lifecycle(backend: Backend) {
     let v = app.request_transition(&a, id, "approve_key_decision", None).await.unwrap();
     assert_eq!(v.case.approvals[0].meeting, Some(meeting));
     app.attach_document(&a, id, "support_offer", "support.pdf", "application/pdf", b"support").await.unwrap();
-    let v = app.request_transition(&a, id, "serve_notice", Some(v.case.version + 1)).await.unwrap();
+    app.attach_document(&a, id, "decommissioning_plan", "plan.pdf", "application/pdf", b"plan").await.unwrap();
+    let v = app.request_transition(&a, id, "serve_notice", Some(v.case.version + 2)).await.unwrap();
     assert_eq!(v.case.state.as_str(), "notice");
     // Entering `notice` armed the chaser and queued the notice letter in the same transaction.
     assert!(v.case.timers.iter().any(|t| t.timer.as_str().contains("acknowledg")), "{:?}", v.case.timers);

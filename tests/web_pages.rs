@@ -284,6 +284,7 @@ async fn serve(server: &Server, p: &People, id: i64, short: bool) {
         .expect(201);
     step(server, &p.chief, id, "approve_administrative_decision").await;
     server.upload(alice, id, "support_offer", "support.pdf", b"%PDF support".to_vec()).await.expect(201);
+    server.upload(alice, id, "decommissioning_plan", "plan.pdf", b"%PDF plan".to_vec()).await.expect(201);
     if short {
         server.upload(alice, id, "short_notice_justification", "why.pdf", b"%PDF why".to_vec()).await.expect(201);
         server

@@ -29,7 +29,7 @@ pub const NEEDS_ASSESSMENT: Op = Op::Attach("needs_assessment");
 pub const START_ENGAGEMENT: Op = Op::Move("start_engagement");
 
 /// Everything after opening, in order.
-pub const LIFECYCLE: [Op; 16] = [
+pub const LIFECYCLE: [Op; 17] = [
     NEEDS_ASSESSMENT,
     START_ENGAGEMENT,
     Op::Answer("financial_requirements"),
@@ -45,6 +45,7 @@ pub const LIFECYCLE: [Op; 16] = [
     Op::Approve,
     Op::Move("approve_key_decision"),
     Op::Attach("support_offer"),
+    Op::Attach("decommissioning_plan"),
     Op::Move("serve_notice"),
 ];
 

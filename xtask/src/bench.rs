@@ -129,7 +129,8 @@ fn cargo_benches(options: &Options<'_>) -> Result<Section> {
     if let Some(socket) = options.postgres.socket_url() {
         let mut over_socket = cargo();
         over_socket
-            .args(["bench", "--bench", "store", "--"])
+            // `--workspace` as above, so that the same build serves both runs.
+            .args(["bench", "--workspace", "--bench", "store", "--"])
             .args(["--backend", "postgres", "--part", "throughput", "--transport", "socket"])
             .env(TEST_DATABASE_URL_VAR, &socket)
             .current_dir(project_root());

@@ -196,13 +196,21 @@ impl Measured<'_> {
             .pages
             .iter()
             .map(|p| {
+                let kib = p.bytes as f64 / 1024.0;
+                // The issue asks the CSV to stream (a thousand cases at a time, never the
+                // whole register in memory), and sets it no time.
+                if p.path == "/contracts.csv" {
+                    return format!(
+                        "- `GET {}` ({}) at {cases} cases: streamed, with no time target ({:.1} ms for {kib:.0} KiB).",
+                        p.path, p.what, p.median_ms
+                    );
+                }
                 format!(
-                    "- `GET {}` ({}) under {PAGE_TARGET_MS:.0} ms at {cases} cases: **{}** ({:.1} ms, {:.0} KiB).",
+                    "- `GET {}` ({}) under {PAGE_TARGET_MS:.0} ms at {cases} cases: **{}** ({:.1} ms, {kib:.0} KiB).",
                     p.path,
                     p.what,
                     verdict(p.median_ms < PAGE_TARGET_MS),
                     p.median_ms,
-                    p.bytes as f64 / 1024.0
                 )
             })
             .collect();
@@ -279,13 +287,11 @@ impl Measured<'_> {
                 "Reports at scale (scale issue):\n\n{}\n\nEach page is fetched by a user signed in through the \
                  sign-in form (commissioner and director of the Leeds workflow, so every seeded case is theirs to \
                  read), once to warm up and then three times on one keep-alive connection, right after seeding \
-                 and before the wrk runs; the median is shown.\n\nWhat limits the dashboard (from `perf record -g` \
-                 of `examples/report_profile.rs` on a database of 100,000 cases, 2026-12-05): reading every \
-                 readable case's state entries for time in states, about three quarters of its time (the SQL \
-                 itself is a fifth of that in the `sqlite3` shell; the rest is sqlx handing each of the 100,000 \
-                 rows from its SQLite worker thread to the caller and decoding it). What would lift it: time in \
-                 states aggregated by the database (window functions over the entries), or kept per case by the \
-                 write that moves it.",
+                 and before the wrk runs; the median is shown.\n\nThe dashboard's time in states is kept by the \
+                 decisions that move cases (`state_stays`, written in their transaction) and worked out by the \
+                 database: one grouped statement over an index, and one sorted read per state for its median \
+                 (ranking every stay with window functions took three times as long in the `sqlite3` shell). \
+                 Before, it carried every case's state entries out of the audit trail: 619 ms at 100,000 cases.",
                 self.page_verdicts()
             ),
             format!(
@@ -295,7 +301,15 @@ impl Measured<'_> {
                  (`start_engagement`, `{}`, `{}`), by clients sending one request after another on keep-alive \
                  connections, against the server holding the seeded cases. The raw commit rate is measured right \
                  after each, on the same disk: single-row inserts, each its own transaction, through the store's \
-                 SQLite settings (WAL, `synchronous=FULL`), by the `raw_commits` example with as many clients.",
+                 SQLite settings (WAL, `synchronous=FULL`), by the `raw_commits` example with as many clients.\n\n\
+                 What limits the write path (a keep-alive client timing each request against a release server, \
+                 and `perf record -g -p <server>` over 500 lifecycles, 2026-12-05): a transition takes 1.1 ms \
+                 where `GET /api/cases/{{id}}` takes 0.4 ms and a raw commit 0.3 ms; in process the store bench's \
+                 operation takes 0.67 ms. A fifth of the server's CPU is the scheduler switching to and from \
+                 sqlx's SQLite worker thread, which every statement of a decision visits (load, `BEGIN \
+                 IMMEDIATE`, the update, the batch of rows, `COMMIT`). What would lift it: a writer thread that \
+                 owns its SQLite connection and runs a group's whole transaction in one visit (rusqlite, or \
+                 SeaORM's synchronous flavour), not yet tried.",
                 self.lifecycle_verdicts(),
                 seed::SUBMIT,
                 seed::REFER_BACK,
