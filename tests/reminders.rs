@@ -71,6 +71,8 @@ async fn chaser(backend: Backend) {
     let notice =
         mail.iter().find(|m| m.subject().starts_with("Notice of de-commissioning")).expect("the notice was sent");
     assert_eq!(notice.rcpt_to, [PROVIDER]);
+    // It asks for an acknowledgement by the day the first reminder would go: 15 January.
+    assert!(notice.body.contains("acknowledge by 15 January 2026"), "{}", notice.body);
     let key_decision = mail.iter().find(|m| m.rcpt_to == ["eb@leeds.example"]).expect("the Executive Board was asked");
     assert!(!key_decision.body.contains("/p/"), "internal recipients get no provider link");
     // The provider's link is scoped to this case, their role and what they are asked for.

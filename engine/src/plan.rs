@@ -31,7 +31,8 @@ pub(crate) fn enter_state(def: &Definition, after: &CaseSnapshot, now: Timestamp
                     .filter(|_| timer.limit.is_none_or(|l| l > 1))
                     .and_then(|every| every.add_to(&zoned_now, def.calendar.as_deref()).ok())
                     .map(|due| due.timestamp());
-                send(timer, after, 1, reply_by(def, timer, next), None, decision);
+                let deadline = reply_by(def, timer, next).or_else(|| first_reminder(def, after, timer, now));
+                send(timer, after, 1, deadline, None, decision);
                 if let Some(due) = next {
                     arm(decision, timer, due, 1);
                 }
@@ -163,6 +164,27 @@ fn next_after(
             Err(_) => return None,
         }
     }
+}
+
+/// The date a letter sent on entering a state asks for a reply by: the day the reminder
+/// for what it asks of its recipient (a timer of the same state that waits for it) first
+/// fires, if there is one.
+fn first_reminder(def: &Definition, case: &CaseSnapshot, letter: &Timer, now: Timestamp) -> Option<Date> {
+    let send = letter.send.as_ref()?;
+    let asked: Vec<_> = send.to.iter().flat_map(|r| def.evidence_asked(r.as_str(), Some(letter.id.as_str()))).collect();
+    let reminder = def.timers_in(&case.state).filter(|t| t.id != letter.id).find(|t| {
+        let mut awaited = Vec::new();
+        t.until.iter().chain(&t.unless).for_each(|g| g.evidence_named(&mut awaited));
+        awaited.iter().any(|e| asked.contains(e))
+    })?;
+    let due = match &reminder.trigger {
+        Trigger::After { after, .. } => {
+            after.add_to(&now.to_zoned(def.timezone.clone()), def.calendar.as_deref()).ok()?.timestamp()
+        }
+        Trigger::At { .. } => at_due(def, case, reminder)?,
+        Trigger::OnEnter(_) => return None,
+    };
+    Some(def.day(due))
 }
 
 /// The date a reminder asks for a reply by: the day it would remind again, for a timer
