@@ -166,17 +166,23 @@ fn next_after(
     }
 }
 
-/// The date a letter sent on entering a state asks for a reply by: the day the reminder
-/// for what it asks of its recipient (a timer of the same state that waits for it) first
-/// fires, if there is one.
-fn first_reminder(def: &Definition, case: &CaseSnapshot, letter: &Timer, now: Timestamp) -> Option<Date> {
+/// The timer of the same state that reminds the recipients of `letter` (sent on
+/// entering the state) of what it asks of them: one that waits (`until:`/`unless:`) for
+/// evidence the letter asks its recipients for.
+pub(crate) fn reminder_for<'a>(def: &'a Definition, letter: &'a Timer) -> Option<&'a Timer> {
     let send = letter.send.as_ref()?;
     let asked: Vec<_> = send.to.iter().flat_map(|r| def.evidence_asked(r.as_str(), Some(letter.id.as_str()))).collect();
-    let reminder = def.timers_in(&case.state).filter(|t| t.id != letter.id).find(|t| {
+    def.timers_in(letter.state()).filter(|t| t.id != letter.id).find(|t| {
         let mut awaited = Vec::new();
         t.until.iter().chain(&t.unless).for_each(|g| g.evidence_named(&mut awaited));
         awaited.iter().any(|e| asked.contains(e))
-    })?;
+    })
+}
+
+/// The date a letter sent on entering a state asks for a reply by: the day the reminder
+/// for what it asks ([`reminder_for`]) first fires.
+fn first_reminder(def: &Definition, case: &CaseSnapshot, letter: &Timer, now: Timestamp) -> Option<Date> {
+    let reminder = reminder_for(def, letter)?;
     let due = match &reminder.trigger {
         Trigger::After { after, .. } => {
             after.add_to(&now.to_zoned(def.timezone.clone()), def.calendar.as_deref()).ok()?.timestamp()

@@ -315,6 +315,41 @@ tests:
 }
 
 #[test]
+fn a_letter_that_asks_for_something_must_say_by_when() {
+    let yaml = wf(r#"
+transitions:
+  - { id: submit, from: draft, to: decision, by: commissioner, local_policy: test }
+  - { id: decide, from: decision, to: notice, by: board, local_policy: test }
+  - { id: close, from: notice, to: closed, gates: [ { evidence: ack } ], local_policy: test }
+timers:
+  - id: notice_letter
+    on_enter: notice
+    local_policy: test
+    send: { to: provider, template: notice }
+  - id: chase
+    in: notice
+    after: P10D
+    every: P7D
+    until: { evidence: ack }
+    local_policy: test
+    send: { to: provider, template: chase }
+"#);
+    // The test templates give no date, name no commissioner: each letter is warned of.
+    expect![[r#"
+        ok
+        wf.yaml:34:27: warning: template `notice` writes to `provider` but does not name the commissioner responsible for the case
+          hint: sign templates/notice.txt with {{ case.owner.name }}
+        wf.yaml:41:27: warning: template `chase` asks again and again for something but gives no date to reply by
+          hint: say by when in templates/chase.txt with {{ deadline }}: the day it would remind again
+        wf.yaml:41:27: warning: template `chase` writes to `provider` but does not name the commissioner responsible for the case
+          hint: sign templates/chase.txt with {{ case.owner.name }}
+        wf.yaml:34:27: warning: template `notice` asks for something that `chase` reminds of, but gives no date to reply by
+          hint: say by when in templates/notice.txt with {{ deadline }}: the day the reminder first fires
+    "#]]
+    .assert_eq(&diagnostics(&yaml, &["notice", "chase"]));
+}
+
+#[test]
 fn every_problem_is_reported_with_its_position_and_a_hint() {
     let yaml = wf(r#"
 calendar: no-such-calendar
