@@ -293,29 +293,8 @@ impl Checker {
             contract,
             sha256,
         };
-        // A letter sent on entering a state that asks for something says by when (the
-        // day its reminder first fires).
         if !self.diags.iter().any(Diagnostic::is_error) {
-            for (i, t) in def.timers.iter().enumerate() {
-                let Some(send) = t.send.as_ref().filter(|_| matches!(t.trigger, Trigger::OnEnter(_))) else { continue };
-                let Some(source) = library.templates.get(send.template.as_str()) else { continue };
-                let text = format!("{}\n{}", source.text, source.html.as_deref().unwrap_or(""));
-                if let Some(reminder) = crate::plan::reminder_for(&def, t)
-                    && !text.contains("deadline")
-                {
-                    self.warn(
-                        &format!("timers.{i}.send.template"),
-                        format!(
-                            "template `{}` asks for something that `{}` reminds of, but gives no date to reply by",
-                            send.template, reminder.id
-                        ),
-                        Some(format!(
-                            "say by when in templates/{}.txt with {{{{ deadline }}}}: the day the reminder first fires",
-                            send.template
-                        )),
-                    );
-                }
-            }
+            self.letters_say_when(&def, library);
         }
         // Scenarios are checked against a sound workflow only: otherwise one misspelt
         // state would also be reported at every step that uses what it broke.

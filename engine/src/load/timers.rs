@@ -286,6 +286,32 @@ impl Checker {
         }
     }
 
+    /// Warn of each letter sent on entering a state that asks for something a reminder
+    /// of that state waits for, when its template gives no date to reply by (the day the
+    /// reminder first fires). Run on a sound workflow only.
+    pub(super) fn letters_say_when(&mut self, def: &Definition, library: &Library) {
+        for (i, t) in def.timers.iter().enumerate() {
+            let Some(send) = t.send.as_ref().filter(|_| matches!(t.trigger, Trigger::OnEnter(_))) else { continue };
+            let Some(source) = library.templates.get(send.template.as_str()) else { continue };
+            let text = format!("{}\n{}", source.text, source.html.as_deref().unwrap_or(""));
+            if let Some(reminder) = crate::plan::reminder_for(def, t)
+                && !text.contains("deadline")
+            {
+                self.warn(
+                    &format!("timers.{i}.send.template"),
+                    format!(
+                        "template `{}` asks for something that `{}` reminds of, but gives no date to reply by",
+                        send.template, reminder.id
+                    ),
+                    Some(format!(
+                        "say by when in templates/{}.txt with {{{{ deadline }}}}: the day the reminder first fires",
+                        send.template
+                    )),
+                );
+            }
+        }
+    }
+
     pub(super) fn templates(
         &mut self,
         used: &[(String, TemplateName)],
