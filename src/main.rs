@@ -26,6 +26,16 @@ struct Db {
     url: String,
 }
 
+#[derive(clap::Args)]
+struct Documents {
+    /// Where new evidence documents' bytes are kept: `database` (the default: in the
+    /// database, with the rows that point to them) or `s3://bucket/prefix`, an
+    /// S3-compatible object store whose other settings are the AWS_* variables
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP).
+    #[arg(long = "document-store", env = "GATEHOUSE_DOCUMENT_STORE", default_value = "database")]
+    store: String,
+}
+
 // Parsed once at start: the size of the largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
@@ -34,6 +44,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         db: Db,
+        #[command(flatten)]
+        documents: Documents,
         /// The workflows folder.
         #[arg(long, env = "GATEHOUSE_WORKFLOWS", default_value = "workflows")]
         workflows: PathBuf,
@@ -192,6 +204,8 @@ enum FilesCommand {
     Migrate {
         #[command(flatten)]
         db: Db,
+        #[command(flatten)]
+        documents: Documents,
         /// The data directory the documents were kept in.
         #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
         data_dir: PathBuf,
@@ -216,9 +230,20 @@ fn main() -> ExitCode {
     init_tracing();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Serve { db, workflows, data_dir, listen, max_upload_bytes, oversight_roles, workers, http } => {
+        Command::Serve {
+            db,
+            documents,
+            workflows,
+            data_dir,
+            listen,
+            max_upload_bytes,
+            oversight_roles,
+            workers,
+            http,
+        } => {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
-            block_on(service::serve(ServeConfig { app, listen, workers, http }))
+            let document_store = documents.store;
+            block_on(service::serve(ServeConfig { app, document_store, listen, workers, http }))
         }
         Command::Timers { db, workflows, due_before } => {
             block_on(gatehouse::cli::timers::list_timers(&db.url, &workflows, due_before, &mut out))
@@ -237,8 +262,8 @@ fn main() -> ExitCode {
             block_on(service::publish(&db.url, &paths, &mut out))
         }
         Command::Audit { command: AuditCommand::Verify { db } } => block_on(service::audit_verify(&db.url, &mut out)),
-        Command::Files { command: FilesCommand::Migrate { db, data_dir } } => {
-            block_on(gatehouse::cli::files::migrate(&db.url, &data_dir, &mut out))
+        Command::Files { command: FilesCommand::Migrate { db, documents, data_dir } } => {
+            block_on(gatehouse::cli::files::migrate(&db.url, &documents.store, &data_dir, &mut out))
         }
         Command::Validate { paths, strict } => authoring::validate(&paths, strict, &mut out),
         Command::Test { paths, mutants: false } => authoring::test(&paths, &mut out),

@@ -75,22 +75,11 @@ impl App {
     }
 
     /// The document named `sha256`, a chunk at a time, and its size: from the database
-    /// or, for one stored before documents moved into it and not moved yet (`gatehouse
+    /// (or the object store it names) or, for one stored before documents moved into it and not moved yet (`gatehouse
     /// files migrate`), from this node's data directory. `NotFound` when neither has it.
     pub async fn document(&self, sha256: &str) -> Result<(u64, DocumentStream), AppError> {
-        if let Some(stored) = self.store.document(sha256).await? {
-            let (store, sha256) = (self.store.clone(), sha256.to_string());
-            let chunks = futures_util::stream::try_unfold(0, move |seq| {
-                let (store, sha256) = (store.clone(), sha256.clone());
-                async move {
-                    if seq >= stored.chunks {
-                        return Ok(None);
-                    }
-                    let chunk = store.document_chunk(&sha256, seq).await.map_err(std::io::Error::other)?;
-                    Ok(Some((axum::body::Bytes::from(chunk), seq + 1)))
-                }
-            });
-            return Ok((stored.size.max(0) as u64, Box::pin(chunks)));
+        if let Some(found) = self.store.document_stream(sha256).await? {
+            return Ok(found);
         }
         let path = self.files.path(sha256);
         match tokio::fs::File::open(&path).await {

@@ -1,14 +1,17 @@
 //! `gatehouse files migrate`: move the documents an earlier version kept in a data
-//! directory (`files/ab/abcdef…`) into the database, where every node reads them.
+//! directory (`files/ab/abcdef…`) into the document store, where every node reads them:
+//! the database, or the object store `--document-store` names. With an object store, the
+//! documents kept in the database move there too.
 //!
 //! Each file is hashed as it is stored (a file whose bytes do not match its name is
-//! refused and kept where it is), stored in a transaction of its own, read back from
-//! the database and checked against its name, and only then removed from the folder.
-//! Stopped at any point, it can be run again: what is stored is not stored twice, and
-//! a file is never removed before its copy is known good.
+//! refused and kept where it is), stored on its own, read back from the store and
+//! checked against its name, and only then removed from the folder; a document moved
+//! out of the database is checked the same way before its chunks are dropped. Stopped
+//! at any point, it can be run again: what is stored is not stored twice, and nothing is
+//! removed before its copy is known good.
 
 use crate::cli::authoring::Status;
-use crate::cli::service::connect;
+use crate::cli::service::connect_with_documents;
 use anyhow::{Context, Result};
 use gatehouse_adapters::store::FileStore;
 use gatehouse_adapters::store::documents::{Bytes, NewDocument};
@@ -16,8 +19,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// `gatehouse files migrate`
-pub async fn migrate(url: &str, data_dir: &Path, out: &mut dyn Write) -> Result<Status> {
-    let store = connect(url).await?;
+pub async fn migrate(url: &str, document_store: &str, data_dir: &Path, out: &mut dyn Write) -> Result<Status> {
+    let store = connect_with_documents(url, document_store).await?;
     store.migrate().await.context("applying migrations")?;
     let dir = data_dir.to_path_buf();
     let files = tokio::task::spawn_blocking(move || FileStore::open(&dir))
@@ -38,7 +41,7 @@ pub async fn migrate(url: &str, data_dir: &Path, out: &mut dyn Write) -> Result<
             Err(e) => return Err(e).with_context(|| format!("storing {}", path.display())),
         };
         if !store.verify_document(&sha256).await? {
-            writeln!(out, "refused: {}: the database's copy does not match it; left where it is", path.display())?;
+            writeln!(out, "refused: {}: the stored copy does not match it; left where it is", path.display())?;
             refused += 1;
             continue;
         }
@@ -47,10 +50,21 @@ pub async fn migrate(url: &str, data_dir: &Path, out: &mut dyn Write) -> Result<
             writeln!(out, "moved: {sha256} ({size} bytes)")?;
             moved += 1;
         } else {
-            writeln!(out, "already in the database: {sha256}")?;
+            writeln!(out, "already stored: {sha256}")?;
             there += 1;
         }
     }
-    writeln!(out, "{moved} moved, {there} already in the database, {refused} refused")?;
+    if let Some(objects) = store.objects() {
+        for (sha256, size) in store.documents_in_database().await? {
+            if store.move_to_objects(&sha256).await.with_context(|| format!("moving {sha256} to {objects}"))? {
+                writeln!(out, "moved to {objects}: {sha256} ({size} bytes)")?;
+                moved += 1;
+            } else {
+                writeln!(out, "refused: {sha256}: the copy in {objects} does not match it; kept in the database")?;
+                refused += 1;
+            }
+        }
+    }
+    writeln!(out, "{moved} moved, {there} already stored, {refused} refused")?;
     Ok(if refused == 0 { Status::Ok } else { Status::InputWrong })
 }

@@ -16,6 +16,13 @@ pub async fn connect(url: &str) -> Result<Store> {
     Ok(Store::connect(&StoreConfig::new(url)).await?)
 }
 
+/// [`connect`], with new documents' bytes kept in `document_store` (`database`, or an
+/// `s3://` URL).
+pub async fn connect_with_documents(url: &str, document_store: &str) -> Result<Store> {
+    let config = StoreConfig { document_store: Some(document_store.to_string()), ..StoreConfig::new(url) };
+    Ok(Store::connect(&config).await?)
+}
+
 /// `gatehouse migrate`
 pub async fn migrate(url: &str, out: &mut dyn Write) -> Result<Status> {
     let store = connect(url).await?;
@@ -71,6 +78,8 @@ pub async fn audit_verify(url: &str, out: &mut dyn Write) -> Result<Status> {
 pub struct ServeConfig {
     /// The app.
     pub app: AppConfig,
+    /// Where new documents' bytes are kept: `database`, or an `s3://` URL.
+    pub document_store: String,
     /// Where to listen.
     pub listen: SocketAddr,
     /// The scheduler and the outbox.
@@ -82,7 +91,10 @@ pub struct ServeConfig {
 /// `gatehouse serve`: apply migrations, publish the workflows folder, serve HTTP until
 /// interrupted.
 pub async fn serve(config: ServeConfig) -> Result<Status> {
-    let store = connect(&config.app.database_url).await?;
+    let store = connect_with_documents(&config.app.database_url, &config.document_store).await?;
+    if let Some(objects) = store.objects() {
+        tracing::info!(document_store = %objects, "new documents are kept in an object store");
+    }
     let applied = store.migrate().await.context("applying migrations")?;
     if applied > 0 {
         tracing::info!(applied, "migrations applied");

@@ -12,6 +12,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_adapters::store::StoreError;
 use gatehouse_engine::decide::Problem as FieldProblem;
 use gatehouse_engine::gates::Unmet;
 use serde::Serialize;
@@ -281,6 +282,13 @@ impl From<AppError> for Problem {
             AppError::Internal(e) if e.is_out_of_space() => {
                 tracing::error!(error = %e, "the disk is full");
                 Problem::new(Kind::InsufficientStorage, OUT_OF_SPACE)
+            }
+            AppError::Internal(e @ StoreError::Objects(_)) => {
+                tracing::error!(error = %e, "document store unavailable");
+                Problem::new(
+                    Kind::Unavailable,
+                    "the document store is unavailable and nothing was saved; try again shortly",
+                )
             }
             AppError::Internal(e) if e.is_unavailable() => {
                 tracing::error!(error = %e, "database unavailable");

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pg_cluster;
+pub mod s3;
 pub mod server;
 pub mod smtp;
 pub mod tls;

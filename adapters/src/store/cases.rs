@@ -212,8 +212,11 @@ impl Store {
         decided: &Decided,
         document: &NewDocument<'_>,
     ) -> Result<CaseSnapshot, StoreError> {
+        // Into the object store first, if there is one: the row is committed only once
+        // the bytes are there.
+        let queued = self.queue_document(document, decided.decision.at).await?;
         let mut plan = PreparedWrite::new(before, head, decided);
-        plan.document = Some(QueuedDocument::of(document, decided.decision.at));
+        plan.document = Some(queued);
         self.apply_plan(before, plan).await
     }
 

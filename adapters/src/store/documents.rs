@@ -7,9 +7,16 @@
 //! are not there, whatever stops the process. It is read back one chunk at a time too.
 //! The same content attached twice is stored once; two nodes storing it at once wait
 //! for each other on its primary key (`ON CONFLICT DO NOTHING`), and one writes it.
+//!
+//! An installation with an object store (`objects.rs`) keeps new documents' bytes there
+//! instead: uploaded before the transaction begins, its row (`place = 'objects'`, no
+//! chunks) committed with the evidence row. Documents stored before stay where they are
+//! until `gatehouse files migrate` moves them ([`Store::move_to_objects`]).
 
 use super::files::sha256_hex;
+use super::objects::ByteStream;
 use super::{StoreError, codec};
+use futures_util::StreamExt as _;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -51,7 +58,14 @@ pub(crate) struct QueuedDocument {
 enum QueuedBytes {
     File(std::path::PathBuf),
     Memory(Vec<u8>),
+    /// In the object store already: only its row is written.
+    Uploaded,
 }
+
+/// Where a stored document's bytes are (`documents.place`).
+pub const IN_DATABASE: &str = "database";
+/// The object store's `documents.place`.
+pub const IN_OBJECTS: &str = "objects";
 
 impl QueuedDocument {
     /// `document`, stored at `at`. The file a document is in must stay where it is until
@@ -64,23 +78,32 @@ impl QueuedDocument {
         QueuedDocument { sha256: document.sha256.to_string(), size: document.size, bytes, at }
     }
 
-    /// Store it in the caller's transaction ([`write`]).
+    /// `document`, uploaded to the object store already, recorded at `at`.
+    pub(crate) fn uploaded(document: &NewDocument<'_>, at: jiff::Timestamp) -> QueuedDocument {
+        QueuedDocument { sha256: document.sha256.to_string(), size: document.size, bytes: QueuedBytes::Uploaded, at }
+    }
+
+    /// Store it in the caller's transaction ([`write`]), or record where the object store
+    /// has it.
     pub(crate) async fn write<C: ConnectionTrait>(&self, c: &C) -> Result<(), StoreError> {
         let bytes = match &self.bytes {
             QueuedBytes::File(path) => Bytes::File(path),
             QueuedBytes::Memory(bytes) => Bytes::Memory(bytes),
+            QueuedBytes::Uploaded => return record_uploaded(c, &self.sha256, self.size, self.at).await,
         };
         write(c, &NewDocument { sha256: &self.sha256, size: self.size, bytes }, self.at).await
     }
 }
 
-/// A stored document's size and how many chunks it is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+/// A stored document's size, how many chunks it is in and where.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct StoredDocument {
     /// Size in bytes.
     pub size: i64,
-    /// Chunks, numbered from 0.
+    /// Chunks in the database, numbered from 0 (none when it is in the object store).
     pub chunks: i32,
+    /// [`IN_DATABASE`] or [`IN_OBJECTS`].
+    pub place: String,
 }
 
 #[derive(FromQueryResult)]
@@ -143,6 +166,25 @@ pub(crate) async fn write<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Record, in the caller's transaction, a document the object store holds, unless it is
+/// recorded already (in either place).
+async fn record_uploaded<C: ConnectionTrait>(
+    c: &C,
+    sha256: &str,
+    size: u64,
+    at: jiff::Timestamp,
+) -> Result<(), StoreError> {
+    let size = i64::try_from(size).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
+    let insert = Statement::from_sql_and_values(
+        c.get_database_backend(),
+        "INSERT INTO documents (sha256, size, chunks, stored_at, place) VALUES ($1, $2, 0, $3, $4) \
+         ON CONFLICT (sha256) DO NOTHING",
+        [sha256.into(), size.into(), codec::to_chrono(at).into(), IN_OBJECTS.into()],
+    );
+    c.execute_raw(insert).await?;
+    Ok(())
+}
+
 async fn insert_chunk<C: ConnectionTrait>(
     c: &C,
     backend: DbBackend,
@@ -166,8 +208,92 @@ impl super::Store {
         if self.document(document.sha256).await?.is_some() {
             return Ok(false);
         }
+        // Uploaded (when it goes to the object store) before the transaction begins.
+        let queued = self.queue_document(document, at).await?;
         let (txn, _turn) = self.begin_write().await?;
-        write(&txn, document, at).await?;
+        queued.write(&txn).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Upload `document` to the object store, if the installation has one and the
+    /// document is not stored already: what [`QueuedDocument`] then records instead of
+    /// its bytes. Called before the transaction that records it begins.
+    pub(crate) async fn queue_document(
+        &self,
+        document: &NewDocument<'_>,
+        at: jiff::Timestamp,
+    ) -> Result<QueuedDocument, StoreError> {
+        let Some(objects) = &self.objects else { return Ok(QueuedDocument::of(document, at)) };
+        if self.document(document.sha256).await?.is_none() {
+            objects.put(document.sha256, document.size, document.bytes).await?;
+        }
+        Ok(QueuedDocument::uploaded(document, at))
+    }
+
+    /// Whether new documents go to an object store, and which.
+    pub fn objects(&self) -> Option<&super::objects::Objects> {
+        self.objects.as_ref()
+    }
+
+    /// The documents whose bytes are in the database, oldest first: what `gatehouse
+    /// files migrate` moves to an object store.
+    pub async fn documents_in_database(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            sha256: String,
+            size: i64,
+        }
+        let statement = Statement::from_sql_and_values(
+            self.backend(),
+            "SELECT sha256, size FROM documents WHERE place = $1 ORDER BY stored_at, sha256",
+            [IN_DATABASE.into()],
+        );
+        let rows = Row::find_by_statement(statement).all(&self.db).await?;
+        Ok(rows.into_iter().map(|r| (r.sha256, r.size.max(0) as u64)).collect())
+    }
+
+    /// Move the document named `sha256` from the database to the object store: upload it
+    /// a chunk at a time, read it back and check it against its name, and only then, in
+    /// one transaction, mark it as in the object store and drop its chunks. Whether it
+    /// moved (`false`: it was not in the database, or the copy did not check out and it
+    /// stays where it is). Stopped at any point, nothing is lost: until the commit the
+    /// database's copy is the one read.
+    pub async fn move_to_objects(&self, sha256: &str) -> Result<bool, StoreError> {
+        let objects = self.objects.as_ref().ok_or_else(|| StoreError::DocumentStoreSetting {
+            url: "database".into(),
+            reason: "no object store to move to".into(),
+        })?;
+        let Some(stored) = self.document(sha256).await?.filter(|d| d.place == IN_DATABASE) else { return Ok(false) };
+        let size = stored.size.max(0) as u64;
+        let (store, name) = (self.clone(), sha256.to_string());
+        let chunks = futures_util::stream::try_unfold(0, move |seq| {
+            let (store, name) = (store.clone(), name.clone());
+            async move {
+                if seq >= stored.chunks {
+                    return Ok(None);
+                }
+                Ok(Some((bytes::Bytes::from(store.document_chunk(&name, seq).await?), seq + 1)))
+            }
+        });
+        objects.upload(sha256, size, chunks.boxed()).await?;
+        if !objects.verify(sha256, size).await? {
+            return Ok(false);
+        }
+        let (txn, _turn) = self.begin_write().await?;
+        let backend = self.backend();
+        let mark = Statement::from_sql_and_values(
+            backend,
+            "UPDATE documents SET place = $1, chunks = 0 WHERE sha256 = $2 AND place = $3",
+            [IN_OBJECTS.into(), sha256.into(), IN_DATABASE.into()],
+        );
+        if txn.execute_raw(mark).await?.rows_affected() == 0 {
+            txn.rollback().await?;
+            return Ok(false); // moved meanwhile by another run
+        }
+        let drop_chunks =
+            Statement::from_sql_and_values(backend, "DELETE FROM document_chunks WHERE sha256 = $1", [sha256.into()]);
+        txn.execute_raw(drop_chunks).await?;
         txn.commit().await?;
         Ok(true)
     }
@@ -176,7 +302,7 @@ impl super::Store {
     pub async fn document(&self, sha256: &str) -> Result<Option<StoredDocument>, StoreError> {
         let statement = Statement::from_sql_and_values(
             self.backend(),
-            "SELECT size, chunks FROM documents WHERE sha256 = $1",
+            "SELECT size, chunks, place FROM documents WHERE sha256 = $1",
             [sha256.into()],
         );
         Ok(StoredDocument::find_by_statement(statement).one(&self.db).await?)
@@ -199,6 +325,9 @@ impl super::Store {
     /// and its sha256 what they should be. Read a chunk at a time.
     pub async fn verify_document(&self, sha256: &str) -> Result<bool, StoreError> {
         let Some(stored) = self.document(sha256).await? else { return Ok(false) };
+        if stored.place == IN_OBJECTS {
+            return self.objects_for(sha256)?.verify(sha256, stored.size.max(0) as u64).await;
+        }
         let mut hasher = Sha256::new();
         let mut size = 0i64;
         for seq in 0..stored.chunks {
@@ -216,14 +345,48 @@ impl super::Store {
     /// Read the whole document named `sha256` and check it against its name: for tests
     /// and checks, not for serving (which streams it a chunk at a time).
     pub async fn document_bytes(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
-        let stored = self.document(sha256).await?.ok_or_else(|| StoreError::NotFound(format!("document {sha256}")))?;
+        let (size, mut parts) =
+            self.document_stream(sha256).await?.ok_or_else(|| StoreError::NotFound(format!("document {sha256}")))?;
         let mut bytes = Vec::new();
-        for seq in 0..stored.chunks {
-            bytes.extend(self.document_chunk(sha256, seq).await?);
+        while let Some(part) = parts.next().await {
+            bytes.extend(part?);
         }
-        if bytes.len() as i64 != stored.size || sha256_hex(&bytes) != sha256 {
+        if bytes.len() as u64 != size || sha256_hex(&bytes) != sha256 {
             return Err(StoreError::Corrupt(format!("document {sha256} does not hold the bytes it names")));
         }
         Ok(bytes)
+    }
+
+    /// The stored document named `sha256`, a part at a time, and its size: from the
+    /// database a chunk at a time, or from the object store. `None` when no row names it.
+    pub async fn document_stream(&self, sha256: &str) -> Result<Option<(u64, ByteStream)>, StoreError> {
+        let Some(stored) = self.document(sha256).await? else { return Ok(None) };
+        let size = stored.size.max(0) as u64;
+        if stored.place == IN_OBJECTS {
+            return Ok(Some((size, self.objects_for(sha256)?.get(sha256).await?)));
+        }
+        let (store, sha256) = (self.clone(), sha256.to_string());
+        let chunks = futures_util::stream::try_unfold(0, move |seq| {
+            let (store, sha256) = (store.clone(), sha256.clone());
+            async move {
+                if seq >= stored.chunks {
+                    return Ok(None);
+                }
+                let chunk = store.document_chunk(&sha256, seq).await.map_err(std::io::Error::other)?;
+                Ok(Some((bytes::Bytes::from(chunk), seq + 1)))
+            }
+        });
+        Ok(Some((size, chunks.boxed())))
+    }
+
+    /// The object store, to read a document recorded as kept there.
+    fn objects_for(&self, sha256: &str) -> Result<&super::objects::Objects, StoreError> {
+        self.objects.as_ref().ok_or_else(|| StoreError::DocumentStoreSetting {
+            url: "database".into(),
+            reason: format!(
+                "document {sha256} is kept in an object store, and none is set: give --document-store \
+                 (GATEHOUSE_DOCUMENT_STORE) the s3:// URL it was stored with"
+            ),
+        })
     }
 }

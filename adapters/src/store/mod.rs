@@ -12,6 +12,7 @@ pub mod files;
 mod group;
 mod lease;
 mod load;
+pub mod objects;
 mod outbox;
 mod register;
 mod reports;
@@ -84,6 +85,18 @@ pub enum StoreError {
     /// The file store failed.
     #[error("file store: {0}")]
     Io(#[from] std::io::Error),
+    /// The document store named by `--document-store` cannot be used as given.
+    #[error("--document-store {url}: {reason}")]
+    DocumentStoreSetting {
+        /// The setting.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The object store documents are kept in failed: it could not be reached, it
+    /// refused the request, or it answered with an error.
+    #[error("document store: {0}")]
+    Objects(#[from] object_store::Error),
 }
 
 impl StoreError {
@@ -94,6 +107,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unreachable { .. } => true,
+            StoreError::Objects(_) => true,
             StoreError::Db(e) => matches!(trouble(e), Some(Trouble::Unavailable)),
             _ => false,
         }
@@ -179,6 +193,8 @@ pub struct Store {
     writers: Arc<tokio::sync::Mutex<()>>,
     /// On SQLite, decisions waiting to be committed together by the next writer.
     queue: Arc<group::Queue>,
+    /// Where new documents' bytes go: an object store, or (`None`) the database.
+    objects: Option<objects::Objects>,
 }
 
 /// A writer's turn: held until its transaction has committed or rolled back.
@@ -191,6 +207,12 @@ pub struct StoreConfig {
     pub url: String,
     /// Pool size.
     pub max_connections: u32,
+    /// Where new documents' bytes are kept: `None` (or `database`) in the database,
+    /// `s3://bucket/prefix` in an S3-compatible object store ([`objects`]).
+    pub document_store: Option<String>,
+    /// Settings for the object store beside those in the environment (`AWS_ENDPOINT`,
+    /// …, as the environment names them).
+    pub document_store_settings: Vec<(String, String)>,
 }
 
 impl StoreConfig {
@@ -200,7 +222,7 @@ impl StoreConfig {
     pub fn new(url: impl Into<String>) -> StoreConfig {
         let url = url.into();
         let max_connections = if url.starts_with("sqlite:") { 8 } else { 16 };
-        StoreConfig { url, max_connections }
+        StoreConfig { url, max_connections, document_store: None, document_store_settings: Vec::new() }
     }
 }
 
@@ -308,10 +330,14 @@ impl Store {
                     // operating system's file cache keeps the rest of the file warm.
                     .pragma("cache_size", "-1024")
             });
+        let objects = match config.document_store.as_deref() {
+            None | Some("" | "database") => None,
+            Some(url) => Some(objects::Objects::open(url, &config.document_store_settings)?),
+        };
         let db = Database::connect(opts)
             .await
             .map_err(|e| StoreError::Unreachable { url: redact(&config.url), reason: e.to_string() })?;
-        Ok(Store { db, writers: Arc::default(), queue: Arc::default() })
+        Ok(Store { db, writers: Arc::default(), queue: Arc::default(), objects })
     }
 
     /// Apply pending migrations. Returns how many were applied.
