@@ -9,7 +9,7 @@ use gatehouse_adapters::store::{
     AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, StateCount, Store, StoreError,
 };
 use gatehouse_engine::access::{Oversight, may_read};
-use gatehouse_engine::decide::{Command, Decision, decide, open};
+use gatehouse_engine::decide::{Command, Decision, decide, open, open_child};
 use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::gates::{Standing, Unmet};
@@ -206,7 +206,11 @@ impl App {
         let loaded = self.store.load(case_id).await.map_err(not_found)?;
         let def = self.definition(&loaded.row)?;
         let head = loaded.head.clone();
-        let snapshot = loaded.snapshot(&def)?;
+        let mut snapshot = loaded.snapshot(&def)?;
+        if !def.children.is_empty() {
+            // Read from the children's own rows, as the gates on them need.
+            snapshot.children = self.store.children_of(case_id).await?;
+        }
         Ok((def, snapshot, head))
     }
 
@@ -365,6 +369,41 @@ impl App {
         let case = self.store.create(&def, &decided).await?;
         self.poke_if_needed(&decided.decision);
         Ok(self.view(actor, def, case))
+    }
+
+    /// Open a child case of case `parent_id` in `group` (`children:` of its workflow),
+    /// on the latest version of the child workflow, with `fields`: the parent's
+    /// decision and the new case are stored in one transaction. When another request
+    /// changed the parent in between, decide again on the fresh parent. Returns the
+    /// child.
+    pub async fn open_child(
+        &self,
+        actor: &Actor,
+        parent_id: i64,
+        group: &str,
+        fields: &[(String, Input)],
+    ) -> Result<CaseView, AppError> {
+        let mut attempt = 0;
+        loop {
+            let (def, parent, head) = self.load_for_change(parent_id).await?;
+            self.reaches(actor, &def, parent_id)?;
+            let child_def = match def.children.get(group) {
+                Some(g) => self.workflow(&g.workflow)?,
+                None => def.clone(), // the engine refuses an unknown group, with a hint
+            };
+            let opened = open_child(&def, &parent, group, &child_def, fields, actor, self.clock.now())?;
+            match self.store.open_child(&parent, &head, &child_def, &opened).await {
+                Ok((_, child)) => {
+                    self.poke_if_needed(&opened.child.decision);
+                    return Ok(self.view(actor, child_def, child));
+                }
+                Err(StoreError::Conflict { expected, actual }) if attempt >= RETRIES => {
+                    return Err(AppError::Conflict { expected, actual });
+                }
+                Err(StoreError::Conflict { .. }) => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Load, decide, apply; when another request changed the case in between and the

@@ -930,6 +930,7 @@ async fn the_openapi_document_matches_the_routes() {
         "POST /api/cases",
         "GET /api/cases",
         "GET /api/cases/{id}",
+        "POST /api/cases/{id}/children",
         "PATCH /api/cases/{id}/fields",
         "POST /api/cases/{id}/amendments",
         "POST /api/cases/{id}/evidence",

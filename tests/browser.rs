@@ -330,3 +330,80 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     check_page(&c, "contracts").await;
     c.close().await.unwrap();
 }
+
+/// A grant round in a browser: the round's page lists its applications, each a case of
+/// its own, and records a new one through the application's own form; the application's
+/// page names the round it belongs to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grant_round_records_its_applications_in_a_browser() {
+    let server = Server::start(Backend::Sqlite).await;
+    let alice = server.user("alice@glos.example", &["commissioner"]);
+    let round = server
+        .post(
+            Some(&alice),
+            "/api/cases",
+            json!({"workflow": "glos-grant-round", "fields": {"round_name": "Rural isolation fund"}}),
+        )
+        .await;
+    round.expect(201);
+    let id = round.json["id"].as_i64().unwrap();
+    server
+        .upload(Some(&alice), id, "funding_prospectus", "prospectus.pdf", b"%PDF prospectus".to_vec())
+        .await
+        .expect(201);
+    let today = months_from_today(0);
+    let dates = json!({"fields": {"opportunity_notified_on": today.to_string(), "application_deadline": months_from_today(3).to_string()}});
+    server.patch(Some(&alice), &format!("/api/cases/{id}/fields"), dates).await.expect(200);
+    server
+        .post(Some(&alice), &format!("/api/cases/{id}/transitions"), json!({"transition": "announce"}))
+        .await
+        .expect(200);
+    for (organisation, email) in [
+        ("Forest Friends CIO", "grants@forestfriends.example.org"),
+        ("Stroud Valley Youth Trust", "office@svyt.example.org"),
+    ] {
+        let application = json!({"group": "applications", "fields": {"organisation_name": organisation, "applicant_email": email,
+            "project": "Befriending", "received_on": today.to_string(), "application_officer": "Sam Patel",
+            "decision_due_on": months_from_today(4).to_string()}});
+        server.post(Some(&alice), &format!("/api/cases/{id}/children"), application).await.expect(201);
+    }
+    let driver = Driver::start();
+    let c = driver.client().await;
+    sign_in(&c, &server, &alice, false).await;
+
+    c.goto(&server.url(&format!("/cases/{id}"))).await.unwrap();
+    c.find(Locator::LinkText("Record a new application")).await.unwrap().click().await.unwrap();
+    for _ in 0..200 {
+        if c.current_url().await.unwrap().path() == "/cases/new" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let type_in = |field: String, value: String| {
+        let c = c.clone();
+        async move { c.find(Locator::Id(&field)).await.unwrap().send_keys(&value).await.unwrap() }
+    };
+    for (field, value) in [
+        ("organisation_name", "Cotswold Carers"),
+        ("applicant_email", "hello@cotswoldcarers.example.org"),
+        ("project", "Carers' respite"),
+        ("application_officer", "Sam Patel"),
+    ] {
+        type_in(format!("f-{field}"), value.to_string()).await;
+    }
+    for (field, date) in [("received_on", today), ("decision_due_on", months_from_today(4))] {
+        type_in(format!("f-{field}"), date.day().to_string()).await;
+        type_in(format!("f-{field}-month"), date.month().to_string()).await;
+        type_in(format!("f-{field}-year"), date.year().to_string()).await;
+    }
+    submit(&c, "/cases/new").await;
+    assert!(text(&c, "#parent").await.contains(&format!("case {id}")), "the application names its round");
+    assert!(text(&c, "#parent").await.contains("number 3"));
+
+    c.goto(&server.url(&format!("/cases/{id}"))).await.unwrap();
+    let listed = text(&c, "#children-applications + table").await;
+    for n in 1..=3 {
+        assert!(listed.contains(&format!("Application {n}")), "{listed}");
+    }
+    check_page(&c, "grant-round").await;
+}

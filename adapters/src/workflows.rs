@@ -161,5 +161,35 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Report, ReadError> {
             }
         }
     }
+    check_related(&mut report);
     Ok(report)
+}
+
+/// Check the workflows' `children:` against the child workflows loaded with them; a
+/// problem is reported at the parent's `children:` key, and a parent with an error does
+/// not load.
+fn check_related(report: &mut Report) {
+    let defs: Vec<&gatehouse_engine::definition::Definition> =
+        report.loaded.iter().map(|(_, l)| &l.definition).collect();
+    let problems = gatehouse_engine::load::check_children(&defs);
+    for p in problems {
+        let Some((file, _)) = report.loaded.iter().find(|(_, l)| l.definition.id == p.workflow) else { continue };
+        let line = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.lines().position(|l| l.starts_with("children:")))
+            .map_or(1, |i| i + 1);
+        report.diagnostics.push(Diagnostic {
+            file: file.display().to_string(),
+            line,
+            column: 1,
+            severity: if p.error { Severity::Error } else { Severity::Warning },
+            message: p.message,
+            hint: None,
+        });
+        if p.error && !report.failed.contains(file) {
+            report.failed.push(file.clone());
+        }
+    }
+    let failed = report.failed.clone();
+    report.loaded.retain(|(file, _)| !failed.contains(file));
 }

@@ -73,6 +73,80 @@ pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Ti
     Ok(Decided::of(&blank, decision))
 }
 
+/// A child case opened from its parent (`children:`): the parent's decision (its
+/// `ChildOpened`, which bumps its version, so a parent that moved on meanwhile, out of
+/// the states that may open children say, is a conflict) and the child's own opening.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedChild {
+    /// The parent's decision.
+    pub parent: Decided,
+    /// The child's.
+    pub child: Decided,
+    /// The group, and the child's number in it.
+    pub group: String,
+    /// Its number within the group, from 1.
+    pub number: u32,
+}
+
+/// Open a child of `parent` in `group`, following `child_def`, with `fields`: while the
+/// parent is in one of the group's `open_in` states, by a member of one of its `by`
+/// roles who may open a case of the child workflow.
+#[allow(clippy::too_many_arguments)]
+pub fn open_child(
+    def: &Definition,
+    parent: &CaseSnapshot,
+    group: &str,
+    child_def: &Definition,
+    fields: &[(String, Input)],
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<OpenedChild, Refusal> {
+    let Some(g) = def.children.get(group) else {
+        let hint = crate::diagnostics::did_you_mean(group, def.children.keys().map(|k| k.as_str()))
+            .map(|c| format!("did you mean `{c}`?"));
+        return Err(Refusal::NotFound { what: "kind of child case", id: group.to_string(), hint });
+    };
+    if child_def.id != g.workflow {
+        return Err(Refusal::Invalid(vec![Problem {
+            field: Some("workflow".into()),
+            message: format!("{} follows `{}`, not `{}`", a_or_an(&g.one), g.workflow, child_def.id),
+        }]));
+    }
+    if actor.kind != ActorKind::User || !g.by.iter().any(|r| actor.has_role(r.as_str())) {
+        let roles: Vec<&str> = g.by.iter().map(|r| def.roles[r].title.as_str()).collect();
+        return Err(Refusal::NotAllowed(format!(
+            "only members of {} can open {}",
+            roles.join(" or "),
+            a_or_an(&g.one)
+        )));
+    }
+    if !g.open_in.contains(&parent.state) {
+        let states: Vec<String> = g.open_in.iter().map(|s| format!("`{s}`")).collect();
+        return Err(Refusal::NotAvailable(format!(
+            "{} can be opened only while the case is in {}; it is in `{}`",
+            capitalise_first(&a_or_an(&g.one)),
+            states.join(" or "),
+            parent.state
+        )));
+    }
+    let child = open(child_def, fields, actor, now)?;
+    let number = parent.next_child(group);
+    let mut decision = Decision::new(actor, now);
+    decision.events.push(Event::ChildOpened { group: group.to_string(), number, state: child.after.state.clone() });
+    Ok(OpenedChild { parent: Decided::of(parent, decision), child, group: group.to_string(), number })
+}
+
+/// "an application", "a tender".
+fn a_or_an(noun: &str) -> String {
+    let vowel = noun.chars().next().is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
+fn capitalise_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 /// Decide what `command` means for `case`.
 pub fn decide(
     def: &Definition,

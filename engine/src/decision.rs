@@ -129,6 +129,16 @@ pub enum Event {
         /// The owner now.
         to: String,
     },
+    /// A child case was opened (`children:`): the first event of the child is its own
+    /// `Opened`.
+    ChildOpened {
+        /// Its group.
+        group: String,
+        /// Its number within the group.
+        number: u32,
+        /// The state it starts in.
+        state: StateId,
+    },
     /// A conflict of interest declared.
     ConflictDeclared {
         /// For which role.
@@ -181,6 +191,7 @@ impl Event {
             Event::ApprovalRecorded { .. } => "approval_recorded",
             Event::ConflictDeclared { .. } => "conflict_declared",
             Event::OwnerChanged { .. } => "owner_changed",
+            Event::ChildOpened { .. } => "child_opened",
             Event::Transitioned { .. } => "transitioned",
             Event::TimerFired { .. } => "timer_fired",
             Event::TimerStopped { .. } => "timer_stopped",

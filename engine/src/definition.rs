@@ -66,6 +66,9 @@ pub struct Definition {
     /// Which fields hold the case's contract, and the notice it must be given
     /// (`contract:`), when the workflow is about a contract.
     pub contract: Option<crate::contract::Contract>,
+    /// The kinds of child case a case of this workflow opens (`children:`): one per
+    /// applicant of a grant round, one per bidder of a tender.
+    pub children: IndexMap<String, ChildGroup>,
     /// sha256 of the source text, hex.
     pub sha256: String,
 }
@@ -80,6 +83,24 @@ pub enum Origin {
     LocalPolicy(String),
     /// Neither said (`gatehouse validate` warns; `--strict` refuses).
     Unstated,
+}
+
+/// A kind of child case (`children: <id>:`): cases of another workflow that a case of
+/// this one opens and waits on, each numbered within its parent.
+#[derive(Debug, Clone)]
+pub struct ChildGroup {
+    /// The group's id, as gates name it (`applications`).
+    pub id: String,
+    /// The workflow each child follows.
+    pub workflow: String,
+    /// What one child is called, in sentences ("application").
+    pub one: String,
+    /// The parent's states in which a child may be opened.
+    pub open_in: Vec<StateId>,
+    /// The parent's roles whose members may open one.
+    pub by: Vec<RoleId>,
+    /// Where the rule comes from.
+    pub origin: Origin,
 }
 
 /// A role.
@@ -256,6 +277,9 @@ pub enum GateKind {
     Approval(ApprovalGate),
     /// A CEL rule holds.
     Rule(Expr),
+    /// Enough children of a group were opened, and every one is in one of some states
+    /// ("every application decided").
+    Children(ChildrenGate),
     /// Every gate holds.
     All(Vec<Gate>),
     /// At least one gate holds.
@@ -270,10 +294,22 @@ impl GateKind {
             GateKind::Checklist(_) => "checklist",
             GateKind::Approval(_) => "approval",
             GateKind::Rule(_) => "rule",
+            GateKind::Children(_) => "children",
             GateKind::All(_) => "all",
             GateKind::Any(_) => "any",
         }
     }
+}
+
+/// A children gate: `children: <group>`, `in: [<child states>]`, `at_least: <n>`.
+#[derive(Debug, Clone)]
+pub struct ChildrenGate {
+    /// The group (`children:` of the workflow).
+    pub group: String,
+    /// The states of the child workflow every child must be in.
+    pub states: Vec<StateId>,
+    /// How many children must have been opened (1 unless it says).
+    pub at_least: u32,
 }
 
 /// An approval gate.

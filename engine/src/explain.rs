@@ -65,6 +65,8 @@ struct Doc {
     stages: Vec<Stage>,
     reminders: Vec<Item>,
     schedules: Vec<Item>,
+    /// The kinds of child case its cases open (`children:`); none for most workflows.
+    children: Vec<Item>,
     /// Transitions, timers and gates that are the installation's own choices.
     local_rules: Vec<LocalRule>,
 }
@@ -94,6 +96,11 @@ fn local_rules(def: &Definition) -> Vec<LocalRule> {
                 let what = format!("Condition {} of “{}”: {}", g.id, t.title, text.trim_end_matches('.'));
                 out.push(LocalRule { what, reason: reason.to_string() });
             }
+        }
+    }
+    for g in def.children.values() {
+        if let Origin::LocalPolicy(reason) = &g.origin {
+            out.push(LocalRule { what: format!("Child cases “{}” ({})", g.one, g.id), reason: reason.clone() });
         }
     }
     for t in &def.timers {
@@ -319,6 +326,7 @@ impl Doc {
                 .collect(),
             reminders: def.timers.iter().map(|t| timer_item(def, t)).collect(),
             schedules: def.schedules.iter().map(|s| schedule_item(def, s)).collect(),
+            children: def.children.values().map(|g| child_group_item(def, g)).collect(),
         }
     }
 }
@@ -425,6 +433,10 @@ fn gate_item(def: &Definition, gate: &Gate) -> Item {
             with_params(def, expr.text(), &mut text);
             text.text(").");
         }
+        GateKind::Children(c) => {
+            let default = || capitalise(&children_phrase(def, c)) + ".";
+            text.text(explain.map_or_else(default, sentence));
+        }
         GateKind::All(gates) => {
             text.text(explain.map_or_else(|| "All of the following:".to_string(), sentence));
             children = gates.iter().map(|g| gate_item(def, g)).collect();
@@ -465,6 +477,9 @@ fn condition(def: &Definition, gate: &Gate, out: &mut Rich) {
         }
         GateKind::Approval(a) => {
             out.text(format!("{} is given", approval_phrase(def, a)));
+        }
+        GateKind::Children(c) => {
+            out.text(children_phrase(def, c));
         }
         GateKind::Rule(expr) => {
             out.text(format!("this holds: {} (", trim_period(gate.explain.as_deref().unwrap_or("the rule"))))
@@ -619,3 +634,43 @@ const HTML_TEMPLATE: &str = include_str!("explain/policy.html");
 
 #[cfg(test)]
 mod tests;
+
+/// "at least 1 application has been opened and every application is funded or declined
+/// (Gloucestershire grant application)".
+fn children_phrase(def: &Definition, c: &crate::definition::ChildrenGate) -> String {
+    let (one, workflow) =
+        def.children.get(&c.group).map_or((c.group.as_str(), ""), |g| (g.one.as_str(), g.workflow.as_str()));
+    let states: Vec<&str> = c.states.iter().map(|s| s.as_str()).collect();
+    let states = match states.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    };
+    match c.at_least {
+        0 => format!("every {one} opened is {states} (each a case of `{workflow}`)"),
+        1 => format!("at least one {one} has been opened and every {one} is {states} (each a case of `{workflow}`)"),
+        n => format!("at least {n} {one}s have been opened and every {one} is {states} (each a case of `{workflow}`)"),
+    }
+}
+
+/// "Each application is a case of its own, following `glos-grant-application`: a
+/// Commissioner opens one while the case is in Open for applications."
+fn child_group_item(def: &Definition, g: &crate::definition::ChildGroup) -> Item {
+    let by: Vec<String> = g.by.iter().map(|r| role(def, r)).collect();
+    let states: Vec<String> = g.open_in.iter().map(|s| format!("“{}”", def.states[s].title)).collect();
+    let mut text = Rich::default();
+    text.text(format!("Each {} is a case of its own, following ", g.one))
+        .code(g.workflow.clone())
+        .text(format!(
+            ", numbered from 1 within the case that opened it: a {} opens one while the case is in {}. Gates of the form “every {} is …” wait on them.",
+            by.join(" or "),
+            states.join(" or "),
+            g.one
+        ));
+    let source = match &g.origin {
+        Origin::Cited(s) => Some(s.clone()),
+        Origin::LocalPolicy(why) => Some(format!("{}{why}", crate::load::LOCAL_POLICY)),
+        Origin::Unstated => None,
+    };
+    Item { text, source, items: Vec::new(), children: Vec::new() }
+}

@@ -1,7 +1,7 @@
 //! Gate evaluation: for a case, which transitions are allowed and, for the others, every
 //! unmet gate with a sentence a person can act on.
 
-use crate::definition::{ApprovalGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
+use crate::definition::{ApprovalGate, ChildrenGate, Definition, EvidenceKind, Gate, GateKind, Separation, Transition};
 use crate::expr::{Bindings, CelField, evaluate_bool};
 use crate::ids::EvidenceId;
 use crate::snapshot::{Actor, Answer, ApprovalRecord, CaseSnapshot, EvidenceContent, FieldValue, Verdict};
@@ -135,6 +135,16 @@ impl<'a> Evaluator<'a> {
                     out.push(u);
                 }
             },
+            GateKind::Children(c) => {
+                if let Err((m, waiting)) = self.children_in(c) {
+                    let mut u = unmet(m);
+                    // A gate's own sentence still says which children it waits for.
+                    if let (Some(_), Some(waiting)) = (&gate.explain, waiting) {
+                        u.message = format!("{} (still waiting: {waiting})", u.message.trim_end_matches('.'));
+                    }
+                    out.push(u);
+                }
+            }
             GateKind::All(gates) => gates.iter().for_each(|g| self.collect_unmet(g, out)),
             GateKind::Any(gates) => {
                 let mut reasons = Vec::new();
@@ -149,6 +159,38 @@ impl<'a> Evaluator<'a> {
                 out.push(unmet(format!("one of these is needed: {}", reasons.join(" — or — "))));
             }
         }
+    }
+
+    /// Enough children of the group opened, and each in one of the gate's states. The
+    /// error is the sentence, and which children are not there yet, when some are not.
+    fn children_in(&self, gate: &ChildrenGate) -> Result<(), (String, Option<String>)> {
+        let one = self.def.children.get(&gate.group).map_or(gate.group.as_str(), |g| g.one.as_str());
+        let ours: Vec<_> = self.case.children.iter().filter(|c| c.group == gate.group).collect();
+        let states: Vec<String> = gate.states.iter().map(|s| format!("`{s}`")).collect();
+        let states = or_list(&states);
+        if (ours.len() as u32) < gate.at_least {
+            let have = match ours.len() {
+                0 => "none has".to_string(),
+                1 => "1 has".to_string(),
+                n => format!("{n} have"),
+            };
+            let m = format!(
+                "at least {} {one}{} must be opened and {states}; {have} been opened",
+                gate.at_least,
+                if gate.at_least == 1 { "" } else { "s" }
+            );
+            return Err((m, None));
+        }
+        let waiting: Vec<String> = ours
+            .iter()
+            .filter(|c| !gate.states.iter().any(|s| s.as_str() == c.state))
+            .map(|c| format!("{one} {} is in `{}`", c.number, c.state))
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let waiting = waiting.join(", ");
+        Err((format!("every {one} must be {states}: {waiting}"), Some(waiting)))
     }
 
     fn evidence_held(&self, id: &EvidenceId) -> Result<(), String> {
@@ -289,5 +331,14 @@ impl<'a> Evaluator<'a> {
                 self.def.params.iter().map(|(k, v)| (k.as_str(), v)).collect();
             Bindings::new(self.case.state.as_str(), fields, &params, &self.now, self.def.calendar.clone())
         })
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }

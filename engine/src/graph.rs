@@ -109,6 +109,9 @@ fn compact(gate: &Gate) -> String {
             s
         }
         GateKind::Rule(_) => format!("rule {}", gate.id),
+        GateKind::Children(c) => {
+            format!("every {} in {}", c.group, c.states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("/"))
+        }
         GateKind::All(inner) => format!("all of ({})", gate_list(inner)),
         GateKind::Any(inner) => format!("any of ({})", gate_list(inner)),
     }

@@ -19,10 +19,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 mod amend;
+mod children;
 mod origins;
 mod rules;
 mod timers;
 
+pub use children::{ChildProblem, check_children};
 pub use origins::LOCAL_POLICY;
 use origins::origin_text;
 
@@ -213,13 +215,21 @@ impl Checker {
         let evidence = self.evidence(&raw.evidence, &roles, has_calendar, &params);
         let (states, initial) = self.states(&raw.states);
         let amend = self.amends(&raw, &mut fields, &roles, &states);
+        let children = self.children(&raw.children, &roles, &states);
         let scope = Scope {
             fields: fields.iter().map(|(k, f)| (k.as_str(), &f.kind)).collect(),
             params: params.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             calendar: calendar.clone(),
         };
-        let refs =
-            Refs { roles: &roles, evidence: &evidence, states: &states, scope: &scope, has_calendar, params: &params };
+        let refs = Refs {
+            roles: &roles,
+            evidence: &evidence,
+            states: &states,
+            scope: &scope,
+            has_calendar,
+            params: &params,
+            children: &children,
+        };
         let transitions = self.transitions(&raw.transitions, &refs);
         for (i, t) in raw.transitions.iter().enumerate() {
             for (j, f) in t.clears.iter().enumerate() {
@@ -291,6 +301,7 @@ impl Checker {
             equivalent_mutants: self.equivalent_mutants(&raw.mutants),
             amend,
             contract,
+            children,
             sha256,
         };
         if !self.diags.iter().any(Diagnostic::is_error) {
@@ -637,6 +648,9 @@ impl Checker {
         for a in raw.fields.values().filter_map(|f| f.amend.as_ref()).chain(&raw.amend) {
             used.extend(a.by.to_vec());
         }
+        for c in raw.children.values() {
+            used.extend(c.by.to_vec());
+        }
         for r in roles.keys() {
             if !used.contains(r.as_str()) {
                 self.warn(
@@ -672,6 +686,8 @@ struct Refs<'a> {
     has_calendar: bool,
     /// The workflow's params, which a timer's durations may name (`every: params.x`).
     params: &'a IndexMap<String, ParamValue>,
+    /// Its kinds of child case, which a `children:` gate names.
+    children: &'a IndexMap<String, ChildGroup>,
 }
 
 fn collect_gate_roles(gates: &[RawGate], used: &mut BTreeSet<String>) {

@@ -46,6 +46,23 @@ pub(crate) struct RawDefinition {
     pub amend: Option<RawAmend>,
     #[serde(default)]
     pub mutants: Option<RawMutants>,
+    #[serde(default)]
+    pub children: IndexMap<String, RawChildGroup>,
+}
+
+/// `children: <id>:`: a kind of child case this workflow's cases open.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChildGroup {
+    pub workflow: String,
+    /// What one is called ("application").
+    pub one: String,
+    pub open_in: OneOrMany,
+    pub by: OneOrMany,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub local_policy: Option<String>,
 }
 
 /// `mutants:`: what `gatehouse test --mutants` should know about this workflow.
@@ -289,6 +306,14 @@ pub(crate) struct RawGate {
     #[serde(default)]
     pub rule: Option<String>,
     #[serde(default)]
+    pub children: Option<String>,
+    /// For `children:`: the child states every child must be in.
+    #[serde(default, rename = "in")]
+    pub in_states: Option<OneOrMany>,
+    /// For `children:`: how many must have been opened (1 when absent).
+    #[serde(default)]
+    pub at_least: Option<u32>,
+    #[serde(default)]
     pub all: Option<Vec<RawGate>>,
     #[serde(default)]
     pub any: Option<Vec<RawGate>>,
@@ -399,6 +424,8 @@ pub(crate) enum RawStep {
     Amend(RawAmendStep),
     ExpectSent(RawExpectSent),
     ExpectNotSent(String),
+    /// The case's child cases, by group: the state of each, numbered from 1.
+    Children(IndexMap<String, Vec<String>>),
 }
 
 #[derive(Deserialize)]

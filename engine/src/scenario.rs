@@ -101,6 +101,9 @@ enum Action {
         count: Option<u32>,
     },
     ExpectNotSent(String),
+    /// The case's child cases in a group are in these states (numbered from 1): what
+    /// the store would read from the children's rows.
+    Children(Vec<(String, Vec<String>)>),
 }
 
 /// How one scenario went.
@@ -221,6 +224,9 @@ impl Scenario {
                         Action::ExpectSent { template: e.template.clone(), to: e.to.clone(), count: e.count }
                     }
                     RawStep::ExpectNotSent(t) => Action::ExpectNotSent(t.clone()),
+                    RawStep::Children(groups) => {
+                        Action::Children(groups.iter().map(|(g, states)| (g.clone(), states.clone())).collect())
+                    }
                 };
                 Step { line: step_line(j), action }
             })
@@ -489,6 +495,22 @@ impl Runner<'_> {
                     .timestamp();
                 self.fire_due(target)?;
                 self.clock = target;
+                Ok(())
+            }
+            Action::Children(groups) => {
+                let Some(case) = self.case.as_mut() else { return Err("no case yet: `create` one first".into()) };
+                for (group, states) in groups {
+                    case.children.retain(|c| &c.group != group);
+                    for (i, state) in states.iter().enumerate() {
+                        let number = i as u32 + 1;
+                        case.children.push(crate::snapshot::ChildCase {
+                            id: i64::from(number),
+                            group: group.clone(),
+                            number,
+                            state: state.clone(),
+                        });
+                    }
+                }
                 Ok(())
             }
             Action::ExpectState(s) => {

@@ -79,6 +79,20 @@ pub struct ConflictRecord {
     pub at: Timestamp,
 }
 
+/// A child case as its parent sees it (`children:`): loaded with the parent, never
+/// written with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildCase {
+    /// Its id in the store (0 until it is stored).
+    pub id: i64,
+    /// The group it belongs to.
+    pub group: String,
+    /// Its number within the group, from 1.
+    pub number: u32,
+    /// The state it is in, in its own workflow.
+    pub state: String,
+}
+
 /// One case as the engine sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseSnapshot {
@@ -115,6 +129,9 @@ pub struct CaseSnapshot {
     pub relied: Vec<Reliance>,
     /// Every state the case has been in, in the order first entered.
     pub visited: Vec<StateId>,
+    /// Its child cases (`children:`), by group and number: read with the case from the
+    /// children's own rows, as the gates on them need.
+    pub children: Vec<ChildCase>,
 }
 
 impl CaseSnapshot {
@@ -137,6 +154,7 @@ impl CaseSnapshot {
             timers: Vec::new(),
             relied: Vec::new(),
             visited: Vec::new(),
+            children: Vec::new(),
         }
     }
 
@@ -152,6 +170,11 @@ impl CaseSnapshot {
         }
         self.order_timers();
         self.version += 1;
+    }
+
+    /// The next number of a child in `group`.
+    pub fn next_child(&self, group: &str) -> u32 {
+        self.children.iter().filter(|c| c.group == group).map(|c| c.number).max().unwrap_or(0) + 1
     }
 
     /// The reliance that locks `field`, the earliest when several do.
@@ -217,6 +240,9 @@ impl CaseSnapshot {
                 });
             }
             Event::OwnerChanged { to, .. } => self.owner = to.clone(),
+            Event::ChildOpened { group, number, state } => {
+                self.children.push(ChildCase { id: 0, group: group.clone(), number: *number, state: state.to_string() })
+            }
             Event::ConflictDeclared { role, reason } => {
                 self.conflicts.push(ConflictRecord {
                     role: role.clone(),

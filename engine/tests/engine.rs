@@ -429,7 +429,7 @@ schedules:
 fn unknown_keys_are_refused_with_a_suggestion() {
     let yaml = BASE.replace("states:", "statse:");
     expect![[r#"
-        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `organisation`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`, `contract`, `amend`, `mutants`
+        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `organisation`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`, `contract`, `amend`, `mutants`, `children`
           hint: did you mean `states`?
     "#]].assert_eq(&diagnostics(&yaml, &[]));
     let yaml = wf("transitions:\n  - { id: submit, from: draft, to: decision, gate: [] }\n");

@@ -11,6 +11,7 @@ mod m20261207_000001_documents;
 mod m20261208_000001_stays;
 mod m20261209_000001_owner;
 mod m20261210_000001_document_place;
+mod m20261210_000002_children;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_stays::Migration),
             Box::new(m20261209_000001_owner::Migration),
             Box::new(m20261210_000001_document_place::Migration),
+            Box::new(m20261210_000002_children::Migration),
         ]
     }
 }

@@ -45,6 +45,27 @@ pub async fn create(State(http): State<Arc<Http>>, Staff(caller): Staff, Json(bo
     Ok(created(CaseDto::from(&view)))
 }
 
+/// Open a child case of a case (one application of a grant round), while the parent is
+/// in a state its workflow allows it in. The parent records it in its audit trail.
+#[utoipa::path(post, path = "/api/cases/{id}/children", tag = "cases", request_body = NewChild,
+    params(("id" = i64, Path, description = "The parent case's id")),
+    responses((status = 201, body = CaseDto, description = "The child, opened; `Location` names it"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A field is wrong or missing"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such case, or no such kind of child case"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The parent is not in a state that opens children"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn open_child(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path(id): Path<i64>,
+    Json(body): Json<NewChild>,
+) -> Answered {
+    let fields = field_inputs(body.fields)?;
+    let view = http.app.open_child(&caller.actor, id, &body.group, &fields).await?;
+    Ok(created(CaseDto::from(&view)))
+}
+
 /// Cases, by id, a page at a time.
 #[utoipa::path(get, path = "/api/cases", tag = "cases", params(CaseQuery),
     responses((status = 200, body = CaseList), (status = 422, body = Problem, content_type = "application/problem+json")),

@@ -181,6 +181,36 @@ pub struct CaseDto {
     pub created_at: String,
     /// When it entered its current state.
     pub entered_at: String,
+    /// Its child cases (`children:` of its workflow: the applications of a grant round),
+    /// each with the state it is in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildDto>,
+}
+
+/// A child case, as its parent lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildDto {
+    /// Its id (`GET /api/cases/{id}`).
+    pub id: i64,
+    /// Its kind (`children:` of the parent's workflow).
+    pub group: String,
+    /// Its number within the kind, from 1.
+    pub number: u32,
+    /// The state it is in.
+    pub state: String,
+}
+
+/// Open a child case (`children:` of the parent's workflow), on the latest version of
+/// the workflow the kind names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewChild {
+    /// The kind of child case (`applications`).
+    pub group: String,
+    /// The child's field values by id.
+    #[serde(default, deserialize_with = "unique_keys::deserialize")]
+    #[schema(schema_with = field_values)]
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 /// A piece of evidence held.
@@ -426,6 +456,11 @@ impl From<&CaseView> for CaseDto {
             owner: c.owner.clone(),
             created_at: c.created_at.to_string(),
             entered_at: c.entered_at.to_string(),
+            children: c
+                .children
+                .iter()
+                .map(|k| ChildDto { id: k.id, group: k.group.clone(), number: k.number, state: k.state.clone() })
+                .collect(),
         }
     }
 }

@@ -148,6 +148,7 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
         .routes(routes!(workflows::diagram))
         .routes(routes!(cases::create, cases::list))
         .routes(routes!(cases::get))
+        .routes(routes!(cases::open_child))
         .routes(routes!(cases::set_fields))
         .routes(routes!(amend::amend))
         .routes(routes!(cases::file))

@@ -30,6 +30,29 @@ pub(super) struct CasePage {
     chain_intact: bool,
     broken_at: Option<i64>,
     mermaid: String,
+    /// Its kinds of child case, each with its children and whether one may be opened now.
+    children: Vec<ChildGroupLine>,
+}
+
+/// A kind of child case (`children:`) on its parent's page.
+#[derive(Serialize)]
+struct ChildGroupLine {
+    id: String,
+    /// "Applications".
+    title: String,
+    /// "application".
+    one: String,
+    workflow: String,
+    /// Whether the case is in a state that opens one.
+    open: bool,
+    children: Vec<ChildLine>,
+}
+
+#[derive(Serialize)]
+struct ChildLine {
+    id: i64,
+    number: u32,
+    state: String,
 }
 
 #[derive(Serialize)]
@@ -136,6 +159,15 @@ struct EventLine {
     kind: String,
 }
 
+/// "application" as a heading: "Applications".
+fn capitalised_plural(one: &str) -> String {
+    let mut chars = one.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}s", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
 /// A time as the pages show it, in the workflow's zone: "5 January 2026 09:00".
 pub(super) fn shown(def: &Definition, t: &jiff::Timestamp) -> String {
     t.to_zoned(def.timezone.clone()).strftime("%-d %B %Y %H:%M").to_string()
@@ -160,12 +192,41 @@ impl CasePage {
             case: CaseHead {
                 id: case.id,
                 workflow: def.title.clone(),
-                service: def.service_of(&case.fields).unwrap_or_else(|| format!("Case {}", case.id)),
+                // What the case is about: its contract's service, else its first
+                // required text (a grant round's name, an applicant's organisation).
+                service: def
+                    .service_of(&case.fields)
+                    .or_else(|| {
+                        def.fields
+                            .iter()
+                            .filter(|(_, f)| {
+                                f.required && matches!(f.kind, gatehouse_engine::definition::FieldType::Text)
+                            })
+                            .find_map(|(id, _)| case.fields.get(id).map(|v| v.display()))
+                    })
+                    .unwrap_or_else(|| format!("Case {}", case.id)),
                 state: def.states.get(&case.state).map(|s| s.title.clone()),
                 version: case.version,
                 entered_at: at(&case.entered_at),
                 owner: case.owner.clone(),
             },
+            children: def
+                .children
+                .values()
+                .map(|g| ChildGroupLine {
+                    id: g.id.clone(),
+                    title: capitalised_plural(&g.one),
+                    one: g.one.clone(),
+                    workflow: g.workflow.clone(),
+                    open: g.open_in.contains(&case.state),
+                    children: case
+                        .children
+                        .iter()
+                        .filter(|c| c.group == g.id)
+                        .map(|c| ChildLine { id: c.id, number: c.number, state: c.state.replace('_', " ") })
+                        .collect(),
+                })
+                .collect(),
             steps: steps(view),
             documents: def
                 .evidence

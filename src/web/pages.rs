@@ -255,6 +255,9 @@ pub(super) fn workflows_json(http: &Http) -> Value {
 #[derive(Deserialize)]
 pub struct NewCaseQuery {
     workflow: Option<String>,
+    /// Opening a child case (`children:`): its parent, and its kind.
+    parent: Option<i64>,
+    group: Option<String>,
 }
 
 pub async fn new_case_page(State(http): State<Arc<Http>>, session: Session, Query(q): Query<NewCaseQuery>) -> Response {
@@ -268,6 +271,9 @@ pub async fn new_case_page(State(http): State<Arc<Http>>, session: Session, Quer
             }
             Err(e) => return app_error_page(e),
         }
+    }
+    if let (Some(parent), Some(group)) = (q.parent, q.group.filter(|g| !g.is_empty())) {
+        ctx.insert("parent".into(), json!({"id": parent, "group": group}));
     }
     ctx.insert("values".into(), json!({}));
     ctx.insert("field_errors".into(), json!({}));
@@ -324,7 +330,13 @@ pub async fn new_case(
             inputs.push((id.to_string(), Input::Null));
         }
     }
-    match http.app.create_case(&session.actor, &workflow, &inputs).await {
+    let parent = values.get("_parent").and_then(|p| p.parse::<i64>().ok());
+    let group = values.get("_group").cloned().unwrap_or_default();
+    let opened = match parent {
+        Some(parent) => http.app.open_child(&session.actor, parent, &group, &inputs).await,
+        None => http.app.create_case(&session.actor, &workflow, &inputs).await,
+    };
+    match opened {
         Ok(view) => Redirect::to(&format!("/cases/{}?done=opened", view.case.id)).into_response(),
         Err(AppError::Invalid(problems)) => {
             let mut field_errors = serde_json::Map::new();
@@ -339,6 +351,9 @@ pub async fn new_case(
             let mut ctx = base(&session, "new");
             ctx.insert("workflow".into(), json!({"id": def.id, "title": def.title}));
             ctx.insert("fields".into(), fields_json(&def));
+            if let Some(parent) = parent {
+                ctx.insert("parent".into(), json!({"id": parent, "group": group}));
+            }
             ctx.insert("values".into(), json!(values));
             ctx.insert("field_errors".into(), Value::Object(field_errors));
             ctx.insert("errors".into(), json!(errors));
@@ -402,6 +417,12 @@ pub(super) async fn case_response(
     let mut ctx = base(session, "cases");
     if let Value::Object(page) = serde_json::to_value(page).unwrap_or_default() {
         ctx.extend(page);
+    }
+    // A child case (`children:`) names the case it was opened from.
+    if let Ok(row) = http.app.store().case_row(id).await
+        && let (Some(parent), Some(group), Some(number)) = (row.parent_id, row.child_group, row.child_number)
+    {
+        ctx.insert("parent".into(), json!({"id": parent, "group": group, "number": number}));
     }
     ctx.insert("errors".into(), json!(errors));
     ctx.insert("notice".into(), json!(notice));

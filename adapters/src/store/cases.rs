@@ -7,9 +7,9 @@ use super::documents::{NewDocument, QueuedDocument};
 use super::entities::{case, timer};
 use super::writes::{Writes, insert_case};
 use super::{Store, StoreError, codec};
-use gatehouse_engine::decide::Decided;
+use gatehouse_engine::decide::{Decided, OpenedChild};
 use gatehouse_engine::definition::Definition;
-use gatehouse_engine::snapshot::CaseSnapshot;
+use gatehouse_engine::snapshot::{CaseSnapshot, ChildCase};
 use sea_orm::sea_query::{Alias, Expr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
@@ -157,6 +157,9 @@ impl Store {
             entered_by: Set(after.entered_by.clone()),
             entered_at: Set(codec::to_chrono(after.entered_at)),
             updated_at: Set(now),
+            parent_id: Set(None),
+            child_group: Set(None),
+            child_number: Set(None),
         };
         if self.backend() == DbBackend::Postgres {
             // The id first (the audit chain's hashes name it), then the case and all its
@@ -183,6 +186,74 @@ impl Store {
         Writes::of(id, &AuditHead::genesis(), None, decision).write_each(&txn).await?;
         txn.commit().await?;
         Ok(after)
+    }
+
+    /// Open a child case: the parent's decision (`ChildOpened`, a compare-and-set on its
+    /// version, as any decision) and the new child case with its audit trail, timers and
+    /// messages, in ONE transaction. A parent that moved on since `parent` was loaded is
+    /// a `Conflict` and nothing is written. Returns the parent and the child as stored.
+    pub async fn open_child(
+        &self,
+        parent: &CaseSnapshot,
+        head: &AuditHead,
+        child_def: &Definition,
+        opened: &OpenedChild,
+    ) -> Result<(CaseSnapshot, CaseSnapshot), StoreError> {
+        let Decided { decision, after } = &opened.child;
+        let mut child = after.clone();
+        let now = codec::to_chrono(decision.at);
+        let row = case::ActiveModel {
+            id: Default::default(),
+            workflow_id: Set(child_def.id.clone()),
+            workflow_version: Set(child_def.version as i32),
+            state: Set(child.state.to_string()),
+            version: Set(child.version),
+            visit: Set(child.visit as i32),
+            fields: Set(codec::fields_text(&child.fields)),
+            locks: Set(codec::locks_text(&child)),
+            created_by: Set(child.created_by.clone()),
+            created_at: Set(now),
+            owner: Set(child.owner.clone()),
+            entered_by: Set(child.entered_by.clone()),
+            entered_at: Set(codec::to_chrono(child.entered_at)),
+            updated_at: Set(now),
+            parent_id: Set(Some(parent.id)),
+            child_group: Set(Some(opened.group.clone())),
+            child_number: Set(Some(opened.number as i32)),
+        };
+        let (txn, _turn) = self.begin_write().await?;
+        let Some(mut parent_after) = PreparedWrite::new(parent, head, &opened.parent).run_each(&txn).await? else {
+            txn.rollback().await?;
+            return Err(self.conflict(parent).await);
+        };
+        let id = case::Entity::insert(row).exec(&txn).await?.last_insert_id;
+        child.id = id;
+        Writes::of(id, &AuditHead::genesis(), None, decision).write_each(&txn).await?;
+        txn.commit().await?;
+        if let Some(entry) =
+            parent_after.children.iter_mut().find(|c| c.group == opened.group && c.number == opened.number)
+        {
+            entry.id = id;
+        }
+        Ok((parent_after, child))
+    }
+
+    /// The child cases of case `id` (`children:`), by group and number.
+    pub async fn children_of(&self, id: i64) -> Result<Vec<ChildCase>, StoreError> {
+        let rows = case::Entity::find()
+            .filter(case::Column::ParentId.eq(id))
+            .order_by_asc(case::Column::ChildGroup)
+            .order_by_asc(case::Column::ChildNumber)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let (Some(group), Some(number)) = (r.child_group, r.child_number) else {
+                    return Err(StoreError::Corrupt(format!("case {} has a parent but no group or number", r.id)));
+                };
+                Ok(ChildCase { id: r.id, group, number: number.max(0) as u32, state: r.state })
+            })
+            .collect()
     }
 
     /// Apply `decided`, made against `before`, atomically; `head` is the end of its

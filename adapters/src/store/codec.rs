@@ -248,6 +248,9 @@ pub fn event_payload(e: &Event) -> Value {
         }),
         Event::ConflictDeclared { role, reason } => json!({ "role": role.as_str(), "reason": reason }),
         Event::OwnerChanged { from, to } => json!({ "from": from, "to": to }),
+        Event::ChildOpened { group, number, state } => {
+            json!({ "group": group, "number": number, "state": state.as_str() })
+        }
         Event::Transitioned { transition, from, to, relied_on } => json!({
             "transition": transition.as_str(), "from": from.as_str(), "to": to.as_str(),
             "relied_on": relied_on.iter().map(|f| f.as_str()).collect::<Vec<_>>(),

@@ -45,6 +45,12 @@ pub mod case {
         pub entered_by: String,
         pub entered_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        /// The case this one was opened from (`children:`), if any.
+        pub parent_id: Option<i64>,
+        /// Its kind of child case, in the parent's workflow.
+        pub child_group: Option<String>,
+        /// Its number within that kind, from 1.
+        pub child_number: Option<i32>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

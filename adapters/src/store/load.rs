@@ -134,6 +134,10 @@ impl LoadPart {
             updated_at: self.t3.ok_or_else(|| missing("updated_at"))?,
             version: self.n1.ok_or_else(|| missing("version"))?,
             visit: narrow(self.n2.ok_or_else(|| missing("visit"))?)?,
+            // Not read with the case: a parent reads its children with `children_of`.
+            parent_id: None,
+            child_group: None,
+            child_number: None,
         })
     }
 

@@ -120,6 +120,10 @@ pub(super) fn render_markdown(doc: &Doc) -> String {
         }
     }
 
+    if !doc.children.is_empty() {
+        o.push_str("## Related cases\n\n");
+        markdown_items(&mut o, &doc.children, "");
+    }
     o.push_str("## Reminders and notices\n\n");
     markdown_items(&mut o, &doc.reminders, "This workflow sends no reminders or notices.");
     o.push_str("## Schedules\n\n");

@@ -119,6 +119,7 @@ impl Checker {
             g.checklist.as_ref().map(|_| "checklist"),
             g.approval.as_ref().map(|_| "approval"),
             g.rule.as_ref().map(|_| "rule"),
+            g.children.as_ref().map(|_| "children"),
             g.all.as_ref().map(|_| "all"),
             g.any.as_ref().map(|_| "any"),
         ]
@@ -127,7 +128,7 @@ impl Checker {
         .collect();
         if kinds.len() != 1 {
             let m = if kinds.is_empty() {
-                "a gate needs one of: evidence, checklist, approval, rule, all, any".to_string()
+                "a gate needs one of: evidence, checklist, approval, rule, children, all, any".to_string()
             } else {
                 format!("a gate has exactly one kind, this one has {}", kinds.join(" and "))
             };
@@ -222,6 +223,9 @@ impl Checker {
             }
             let id = needs_id(self, "rule")?;
             (GateKind::Rule(self.expr(&format!("{path}.rule"), r, refs.scope)?), Some(id))
+        } else if g.children.is_some() {
+            let id = needs_id(self, "children")?;
+            (GateKind::Children(self.children_gate(path, g, refs)?), Some(id))
         } else if let Some(all) = &g.all {
             let id = needs_id(self, "all")?;
             (GateKind::All(self.gates(&format!("{path}.all"), all, refs)), Some(id))
@@ -236,6 +240,9 @@ impl Checker {
         };
         if let Some(id) = &g.id {
             self.snake(&format!("{path}.id"), id, "gate");
+        }
+        if g.children.is_none() && (g.in_states.is_some() || g.at_least.is_some()) {
+            self.err(path, "`in:` and `at_least:` belong to a `children` gate", None);
         }
         let id = g.id.as_ref().map(GateId::new).or(default_id)?;
         if g.source.is_some() && g.local_policy.is_some() {

@@ -94,6 +94,12 @@ pub(crate) fn check_references(
                     }
                 }
                 Action::ExpectNotSent(template) => check(&path, "templates", template, &templates),
+                Action::Children(groups) => {
+                    let known: Vec<&str> = def.children.keys().map(String::as_str).collect();
+                    for (group, _) in groups {
+                        check(&path, "children", group, &known);
+                    }
+                }
                 Action::Advance(d) => {
                     if Duration::parse(d).is_err() {
                         check(&path, "duration (use ISO 8601 like P10D)", d, &[]);
