@@ -57,6 +57,7 @@ async fn write_cases(app: Arc<App>, writer: u64) -> anyhow::Result<()> {
             ("directorate".into(), Input::Text("Adults and Health".into())),
             ("annual_value".into(), Input::Int(650_000)),
             ("contract_end".into(), Input::Text("2030-03-31".into())),
+            ("decision_meeting_on".into(), Input::Text("2030-01-31".into())),
         ];
         let id = app.create_case(&a, "lcc-decommissioning", &fields).await?.case.id;
         app.attach_document(&a, id, "needs_assessment", "n.pdf", "application/pdf", format!("needs {n}").as_bytes())

@@ -46,6 +46,7 @@ async fn walk_a_leeds_decommissioning_case(backend: Backend) {
                 // In the forward plan long enough, and the decision notice published and past
                 // its call-in period, by the time the Board decides and notice is served.
                 "forward_plan_published_on": support::days_ago(40),
+                "decision_meeting_on": months_from_today(2),
                 "decision_reference": "D-2026-0211-07",
                 "decision_published_on": support::days_ago(10),
             }}),

@@ -222,6 +222,7 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     // A key decision: in the forward plan long enough, its decision notice published and past
     // its call-in period by the time it is acted on (recorded over the API).
     let dates = json!({"fields": {"forward_plan_published_on": support::days_ago(40),
+        "decision_meeting_on": months_from_today(2).to_string(),
         "decision_reference": "D-2026-0211-07", "decision_published_on": support::days_ago(10)}});
     server.patch(Some(&alice), &format!("/api/cases/{id}/fields"), dates).await.expect(200);
 

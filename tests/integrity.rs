@@ -182,7 +182,8 @@ async fn submitted_for_an_administrative_decision(server: &Server, alice: &str) 
             json!({"workflow": "lcc-decommissioning", "fields": {
                 "service_name": "Community lunch club", "provider_name": "Bramley Lunch Club",
                 "provider_email": "secretary@bramley.example.org", "directorate": "Communities and Environment",
-                "annual_value": 45000, "contract_end": months_from_today(9)}}),
+                "annual_value": 45000, "contract_end": months_from_today(9),
+                "decision_meeting_on": months_from_today(3)}}),
         )
         .await;
     created.expect(201);

@@ -131,6 +131,7 @@ pub fn lcc_fields(annual_value: i64, contract_end: &str) -> Vec<(String, Input)>
         ("annual_value".into(), Input::Int(annual_value)),
         ("contract_end".into(), text(contract_end)),
         ("forward_plan_published_on".into(), text("2025-10-01")),
+        ("decision_meeting_on".into(), text("2030-12-31")),
         ("decision_reference".into(), text("D-2025-1101-01")),
         ("decision_published_on".into(), text("2025-11-03")),
     ]
