@@ -418,17 +418,29 @@ impl PreparedWrite {
 
     /// The compare-and-set, then the rows a statement per kind, in the caller's
     /// transaction. `None` when the case moved on; then nothing was written.
-    pub(super) async fn run_each<C: ConnectionTrait>(&self, c: &C) -> Result<Option<CaseSnapshot>, StoreError> {
+    /// The compare-and-set update of the case row.
+    pub(super) fn cas_statement(&self, backend: DbBackend) -> Statement {
         let mut update = case::Entity::update_many();
         for (column, value) in &self.set {
             update = update.col_expr(Alias::new(*column), Expr::value(value.clone()));
         }
-        let updated = update
-            .filter(case::Column::Id.eq(self.case_id))
-            .filter(case::Column::Version.eq(self.version))
-            .exec(c)
-            .await?;
-        if updated.rows_affected != 1 {
+        let update = update.filter(case::Column::Id.eq(self.case_id)).filter(case::Column::Version.eq(self.version));
+        sea_orm::QueryTrait::build(&update, backend)
+    }
+
+    /// This decision as SQLite's writer thread runs it (`writer.rs`).
+    pub(super) fn sync_plan(&self) -> super::writer::SyncPlan {
+        super::writer::SyncPlan {
+            cas: self.cas_statement(DbBackend::Sqlite),
+            rows: self.writes.statements(DbBackend::Sqlite),
+            document: self.document.clone(),
+            after: self.after.clone(),
+        }
+    }
+
+    pub(super) async fn run_each<C: ConnectionTrait>(&self, c: &C) -> Result<Option<CaseSnapshot>, StoreError> {
+        let updated = c.execute_raw(self.cas_statement(c.get_database_backend())).await?;
+        if updated.rows_affected() != 1 {
             return Ok(None);
         }
         self.writes.write_each(c).await?;

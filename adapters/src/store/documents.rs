@@ -166,6 +166,75 @@ pub(crate) async fn write<C: ConnectionTrait>(
     Ok(())
 }
 
+impl QueuedDocument {
+    /// [`QueuedDocument::write`] on SQLite's writer thread (`writer.rs`), in its
+    /// transaction: the same rows, the bytes read a chunk at a time and hashed again.
+    pub(crate) fn write_sync(&self, c: &rusqlite::Connection) -> Result<(), StoreError> {
+        let backend = DbBackend::Sqlite;
+        let size = i64::try_from(self.size).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
+        let at = codec::to_chrono(self.at);
+        if let QueuedBytes::Uploaded = self.bytes {
+            let insert = Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO documents (sha256, size, chunks, stored_at, place) VALUES ($1, $2, 0, $3, $4) \
+                 ON CONFLICT (sha256) DO NOTHING",
+                [self.sha256.as_str().into(), size.into(), at.into(), IN_OBJECTS.into()],
+            );
+            super::writer::execute(c, &insert)?;
+            return Ok(());
+        }
+        let chunks = self.size.div_ceil(CHUNK as u64);
+        let chunks = i32::try_from(chunks).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
+        let insert = Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO documents (sha256, size, chunks, stored_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256) DO NOTHING",
+            [self.sha256.as_str().into(), size.into(), chunks.into(), at.into()],
+        );
+        if super::writer::execute(c, &insert)? == 0 {
+            return Ok(()); // stored before, by this node or another
+        }
+        let mut file = match &self.bytes {
+            QueuedBytes::File(path) => Some(std::fs::File::open(path)?),
+            _ => None,
+        };
+        let mut hasher = Sha256::new();
+        let (mut stored, mut buffer) = (0u64, vec![0u8; CHUNK]);
+        for seq in 0..chunks {
+            let want = (self.size - stored).min(CHUNK as u64) as usize;
+            let chunk: &[u8] = match (&mut file, &self.bytes) {
+                (Some(file), _) => {
+                    use std::io::Read as _;
+                    file.read_exact(&mut buffer[..want])?;
+                    &buffer[..want]
+                }
+                (None, QueuedBytes::Memory(bytes)) => {
+                    bytes.get(stored as usize..stored as usize + want).ok_or_else(|| {
+                        StoreError::Corrupt(format!("document {}: fewer bytes than its size", self.sha256))
+                    })?
+                }
+                _ => unreachable!("a file document is opened above; an uploaded one returned"),
+            };
+            hasher.update(chunk);
+            stored += want as u64;
+            let row = Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO document_chunks (sha256, seq, bytes) VALUES ($1, $2, $3)",
+                [self.sha256.as_str().into(), seq.into(), Value::Bytes(Some(chunk.to_vec()))],
+            );
+            super::writer::execute(c, &row)?;
+        }
+        let hashed = hex::encode(hasher.finalize());
+        if hashed != self.sha256 {
+            return Err(StoreError::Corrupt(format!(
+                "a document named {} holds bytes whose sha256 is {hashed}: not stored",
+                self.sha256
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Record, in the caller's transaction, a document the object store holds, unless it is
 /// recorded already (in either place).
 async fn record_uploaded<C: ConnectionTrait>(

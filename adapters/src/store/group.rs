@@ -16,6 +16,11 @@
 //! fails (a full disk, an I/O error) is no decision's doing: every decision of the group
 //! gets the error, and none is answered as done, since none is.
 //!
+//! On a SQLite file the group is written by the store's writer thread (`writer.rs`),
+//! which owns a connection of its own and runs the whole transaction in one visit; the
+//! turn is held while it does. (An in-memory database has no file a second connection
+//! could open: its groups go through the pool.)
+//!
 //! The group is written by a task of its own, which the caller waits for: a caller that
 //! goes away (a client that hung up) must not stop a transaction carrying the decisions
 //! of others. A caller that goes away while its decision still waits in the queue takes
@@ -76,9 +81,12 @@ impl Store {
                 // Empty when a writer before took this decision: its answer is sent.
                 let group = self.queue.take();
                 if !group.is_empty() {
-                    let db = self.db.clone();
+                    let (db, writer) = (self.db.clone(), self.writer.clone());
                     tokio::spawn(async move {
-                        write(&db, group).await;
+                        match writer {
+                            Some(writer) => write_on_thread(&writer, group).await,
+                            None => write(&db, group).await,
+                        }
                         drop(turn);
                     });
                 }
@@ -114,6 +122,60 @@ async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
         let applied = in_one_transaction(db, std::iter::once(&queued.plan)).await;
         let _ = queued.answer.send(applied.map(|mut a| a.pop().flatten()).map_err(StoreError::from));
     }
+}
+
+/// [`write`], on SQLite's writer thread (`writer.rs`): the same group, the same
+/// fallback to one decision at a time when a statement fails.
+async fn write_on_thread(writer: &super::writer::Writer, group: Vec<Queued>) {
+    use super::writer::Failed as ThreadFailed;
+    if group.len() > 1 {
+        match writer.write(group.iter().map(|q| q.plan.sync_plan()).collect()).await {
+            Ok(applied) => {
+                for (queued, applied) in group.into_iter().zip(applied) {
+                    let _ = queued.answer.send(Ok(applied));
+                }
+                return;
+            }
+            Err(ThreadFailed::Commit(e)) => {
+                tracing::error!(error = %e, decisions = group.len(), "a group commit failed; none of its decisions was applied");
+                let message = e.to_string();
+                let unavailable = e.is_unavailable();
+                let full = e.is_out_of_space();
+                let mut first = Some(e);
+                for queued in group {
+                    // The first decision gets the error itself; the others one that says
+                    // the same and is classed the same (out of space, unavailable).
+                    let error = first.take().unwrap_or_else(|| same_trouble(&message, unavailable, full));
+                    let _ = queued.answer.send(Err(error));
+                }
+                return;
+            }
+            Err(ThreadFailed::Statement(e)) => {
+                tracing::warn!(error = %e, decisions = group.len(), "a group commit failed; applying its decisions one at a time")
+            }
+        }
+    }
+    for queued in group {
+        let applied = writer.write(vec![queued.plan.sync_plan()]).await;
+        let answer = match applied {
+            Ok(mut applied) => Ok(applied.pop().flatten()),
+            Err(ThreadFailed::Statement(e) | ThreadFailed::Commit(e)) => Err(e),
+        };
+        let _ = queued.answer.send(answer);
+    }
+}
+
+/// An error like one a commit gave, for the other decisions of its group.
+fn same_trouble(message: &str, unavailable: bool, full: bool) -> StoreError {
+    use rusqlite::ffi;
+    let code = if full {
+        ffi::SQLITE_FULL
+    } else if unavailable {
+        ffi::SQLITE_IOERR
+    } else {
+        ffi::SQLITE_ERROR
+    };
+    StoreError::Sqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(message.to_string())))
 }
 
 /// Why a transaction wrote nothing.

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod stays;
 mod timers;
 pub mod users;
+mod writer;
 mod writes;
 
 pub use audit::{AuditHead, BrokenLink, chain_hash, check_chain};
@@ -97,6 +98,9 @@ pub enum StoreError {
     /// refused the request, or it answered with an error.
     #[error("document store: {0}")]
     Objects(#[from] object_store::Error),
+    /// SQLite's writer thread failed (`writer.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl StoreError {
@@ -108,6 +112,7 @@ impl StoreError {
         match self {
             StoreError::Unreachable { .. } => true,
             StoreError::Objects(_) => true,
+            StoreError::Sqlite(e) => matches!(sqlite_trouble(e), Some(Trouble::Unavailable)),
             StoreError::Db(e) => matches!(trouble(e), Some(Trouble::Unavailable)),
             _ => false,
         }
@@ -119,6 +124,7 @@ impl StoreError {
         match self {
             StoreError::Db(e) => matches!(trouble(e), Some(Trouble::OutOfSpace)),
             StoreError::Io(e) => files::is_out_of_space(e),
+            StoreError::Sqlite(e) => matches!(sqlite_trouble(e), Some(Trouble::OutOfSpace)),
             _ => false,
         }
     }
@@ -129,6 +135,20 @@ impl StoreError {
 enum Trouble {
     Unavailable,
     OutOfSpace,
+}
+
+/// What an error of SQLite's writer thread says about the database.
+fn sqlite_trouble(e: &rusqlite::Error) -> Option<Trouble> {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code()? {
+        ErrorCode::DiskFull => Some(Trouble::OutOfSpace),
+        ErrorCode::DatabaseBusy
+        | ErrorCode::DatabaseLocked
+        | ErrorCode::ReadOnly
+        | ErrorCode::SystemIoFailure
+        | ErrorCode::CannotOpen => Some(Trouble::Unavailable),
+        _ => None,
+    }
 }
 
 fn trouble(e: &DbErr) -> Option<Trouble> {
@@ -195,6 +215,8 @@ pub struct Store {
     queue: Arc<group::Queue>,
     /// Where new documents' bytes go: an object store, or (`None`) the database.
     objects: Option<objects::Objects>,
+    /// On SQLite (a file), the thread that writes decisions (`writer.rs`).
+    writer: Option<Arc<writer::Writer>>,
 }
 
 /// A writer's turn: held until its transaction has committed or rolled back.
@@ -224,6 +246,16 @@ impl StoreConfig {
         let max_connections = if url.starts_with("sqlite:") { 8 } else { 16 };
         StoreConfig { url, max_connections, document_store: None, document_store_settings: Vec::new() }
     }
+}
+
+/// The file a `sqlite:` URL names; `None` for another database or an in-memory one.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr as _;
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
 }
 
 /// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
@@ -337,7 +369,11 @@ impl Store {
         let db = Database::connect(opts)
             .await
             .map_err(|e| StoreError::Unreachable { url: redact(&config.url), reason: e.to_string() })?;
-        Ok(Store { db, writers: Arc::default(), queue: Arc::default(), objects })
+        let writer = match sqlite_file(&config.url) {
+            Some(file) => Some(Arc::new(writer::Writer::start(file)?)),
+            None => None,
+        };
+        Ok(Store { db, writers: Arc::default(), queue: Arc::default(), objects, writer })
     }
 
     /// Apply pending migrations. Returns how many were applied.

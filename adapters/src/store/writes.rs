@@ -195,7 +195,7 @@ impl Writes {
     }
 
     /// The statements of [`Writes::write_each`], in order.
-    fn statements(&self, backend: DbBackend) -> Vec<Statement> {
+    pub(super) fn statements(&self, backend: DbBackend) -> Vec<Statement> {
         // The id of the evidence row inserted just before: an attachment supersedes the
         // current row of its type, which stays, in history, pointing at what replaced it.
         let inserted = match backend {
