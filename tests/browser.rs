@@ -339,22 +339,8 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
 async fn a_grant_round_records_its_applications_in_a_browser() {
     let server = Server::start(Backend::Sqlite).await;
     let alice = server.user("alice@glos.example", &["commissioner"]);
-    let round = server
-        .post(
-            Some(&alice),
-            "/api/cases",
-            json!({"workflow": "glos-grant-round", "fields": {"round_name": "Rural isolation fund"}}),
-        )
-        .await;
-    round.expect(201);
-    let id = round.json["id"].as_i64().unwrap();
-    server
-        .upload(Some(&alice), id, "funding_prospectus", "prospectus.pdf", b"%PDF prospectus".to_vec())
-        .await
-        .expect(201);
     let today = months_from_today(0);
-    let dates = json!({"fields": {"opportunity_notified_on": today.to_string(), "application_deadline": months_from_today(3).to_string()}});
-    server.patch(Some(&alice), &format!("/api/cases/{id}/fields"), dates).await.expect(200);
+    let id = server.grant_round(&alice, &today.to_string(), &months_from_today(3).to_string()).await;
     server
         .post(Some(&alice), &format!("/api/cases/{id}/transitions"), json!({"transition": "announce"}))
         .await

@@ -32,22 +32,8 @@ async fn grant_round(backend: support::Backend) {
 
     // The round: announced with its prospectus and three months to apply; the deadline
     // has passed by the time it is assessed.
-    let round = server
-        .post(
-            Some(&alice),
-            "/api/cases",
-            json!({"workflow": "glos-grant-round", "fields": {"round_name": "Rural isolation fund"}}),
-        )
-        .await;
-    round.expect(201);
-    let id = round.json["id"].as_i64().unwrap();
+    let id = server.grant_round(&alice, &day(-120), &day(-1)).await;
     let at = |path: &str| format!("/api/cases/{id}{path}");
-    server
-        .upload(Some(&alice), id, "funding_prospectus", "prospectus.pdf", b"%PDF prospectus".to_vec())
-        .await
-        .expect(201);
-    let dates = json!({"fields": {"opportunity_notified_on": day(-120), "application_deadline": day(-1)}});
-    server.patch(Some(&alice), &at("/fields"), dates).await.expect(200);
 
     // No application before the round is announced.
     let early = server.post(Some(&alice), &at("/children"), application("A", "a@example.org", "A")).await;

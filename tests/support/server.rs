@@ -212,6 +212,24 @@ impl Server {
         (c.json["id"].as_i64().unwrap(), alice)
     }
 
+    /// A Gloucestershire grant round (`glos-grant-round`) opened by `by`, with its
+    /// prospectus and the dates the opportunity was notified and applications close, not
+    /// yet announced: its id.
+    #[allow(dead_code)]
+    pub async fn grant_round(&self, by: &str, notified_on: &str, deadline: &str) -> i64 {
+        let fields =
+            serde_json::json!({"workflow": "glos-grant-round", "fields": {"round_name": "Rural isolation fund"}});
+        let round = self.post(Some(by), "/api/cases", fields).await;
+        round.expect(201);
+        let id = round.json["id"].as_i64().unwrap();
+        let prospectus = b"%PDF prospectus".to_vec();
+        self.upload(Some(by), id, "funding_prospectus", "prospectus.pdf", prospectus).await.expect(201);
+        let dates =
+            serde_json::json!({"fields": {"opportunity_notified_on": notified_on, "application_deadline": deadline}});
+        self.patch(Some(by), &format!("/api/cases/{id}/fields"), dates).await.expect(200);
+        id
+    }
+
     /// Upload a document as multipart.
     pub async fn upload(&self, token: Option<&str>, case: i64, evidence: &str, name: &str, bytes: Vec<u8>) -> Reply {
         let form = reqwest::multipart::Form::new().text("type", evidence.to_string()).part(

@@ -141,26 +141,7 @@ impl Store {
     pub async fn create(&self, def: &Definition, decided: &Decided) -> Result<CaseSnapshot, StoreError> {
         let Decided { decision, after } = decided;
         let mut after = after.clone();
-        let now = codec::to_chrono(decision.at);
-        let mut row = case::ActiveModel {
-            id: Default::default(),
-            workflow_id: Set(def.id.clone()),
-            workflow_version: Set(def.version as i32),
-            state: Set(after.state.to_string()),
-            version: Set(after.version),
-            visit: Set(after.visit as i32),
-            fields: Set(codec::fields_text(&after.fields)),
-            locks: Set(codec::locks_text(&after)),
-            created_by: Set(after.created_by.clone()),
-            created_at: Set(now),
-            owner: Set(after.owner.clone()),
-            entered_by: Set(after.entered_by.clone()),
-            entered_at: Set(codec::to_chrono(after.entered_at)),
-            updated_at: Set(now),
-            parent_id: Set(None),
-            child_group: Set(None),
-            child_number: Set(None),
-        };
+        let mut row = new_case_row(def, &after, decision.at, None);
         if self.backend() == DbBackend::Postgres {
             // The id first (the audit chain's hashes name it), then the case and all its
             // rows in one statement: two round trips.
@@ -201,26 +182,7 @@ impl Store {
     ) -> Result<(CaseSnapshot, CaseSnapshot), StoreError> {
         let Decided { decision, after } = &opened.child;
         let mut child = after.clone();
-        let now = codec::to_chrono(decision.at);
-        let row = case::ActiveModel {
-            id: Default::default(),
-            workflow_id: Set(child_def.id.clone()),
-            workflow_version: Set(child_def.version as i32),
-            state: Set(child.state.to_string()),
-            version: Set(child.version),
-            visit: Set(child.visit as i32),
-            fields: Set(codec::fields_text(&child.fields)),
-            locks: Set(codec::locks_text(&child)),
-            created_by: Set(child.created_by.clone()),
-            created_at: Set(now),
-            owner: Set(child.owner.clone()),
-            entered_by: Set(child.entered_by.clone()),
-            entered_at: Set(codec::to_chrono(child.entered_at)),
-            updated_at: Set(now),
-            parent_id: Set(Some(parent.id)),
-            child_group: Set(Some(opened.group.clone())),
-            child_number: Set(Some(opened.number as i32)),
-        };
+        let row = new_case_row(child_def, &child, decision.at, Some((parent.id, &opened.group, opened.number)));
         let (txn, _turn) = self.begin_write().await?;
         let Some(mut parent_after) = PreparedWrite::new(parent, head, &opened.parent).run_each(&txn).await? else {
             txn.rollback().await?;
@@ -344,6 +306,36 @@ impl Store {
             Ok(None) => StoreError::NotFound(format!("case {}", before.id)),
             Err(e) => e.into(),
         }
+    }
+}
+
+/// The row of a new case `after`, opened at `at` on `def`; a child case names its
+/// parent, its kind and its number.
+fn new_case_row(
+    def: &Definition,
+    after: &CaseSnapshot,
+    at: jiff::Timestamp,
+    parent: Option<(i64, &str, u32)>,
+) -> case::ActiveModel {
+    let now = codec::to_chrono(at);
+    case::ActiveModel {
+        id: Default::default(),
+        workflow_id: Set(def.id.clone()),
+        workflow_version: Set(def.version as i32),
+        state: Set(after.state.to_string()),
+        version: Set(after.version),
+        visit: Set(after.visit as i32),
+        fields: Set(codec::fields_text(&after.fields)),
+        locks: Set(codec::locks_text(after)),
+        created_by: Set(after.created_by.clone()),
+        created_at: Set(now),
+        owner: Set(after.owner.clone()),
+        entered_by: Set(after.entered_by.clone()),
+        entered_at: Set(codec::to_chrono(after.entered_at)),
+        updated_at: Set(now),
+        parent_id: Set(parent.map(|(id, _, _)| id)),
+        child_group: Set(parent.map(|(_, group, _)| group.to_string())),
+        child_number: Set(parent.map(|(_, _, number)| number as i32)),
     }
 }
 
