@@ -437,6 +437,20 @@ impl Definition {
         fields.get(field).map(|v| v.display())
     }
 
+    /// What a case is about, for headings: its contract's service, else its first
+    /// required text field that is set (a grant round's name, an applicant).
+    pub fn heading_of(
+        &self,
+        fields: &std::collections::BTreeMap<FieldId, crate::values::FieldValue>,
+    ) -> Option<String> {
+        self.service_of(fields).or_else(|| {
+            self.fields
+                .iter()
+                .filter(|(_, f)| f.required && matches!(f.kind, FieldType::Text))
+                .find_map(|(id, _)| fields.get(id).map(|v| v.display()))
+        })
+    }
+
     /// The day `at` falls on in the workflow's zone.
     pub fn day(&self, at: jiff::Timestamp) -> jiff::civil::Date {
         at.to_zoned(self.timezone.clone()).date()

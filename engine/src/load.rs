@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 mod amend;
 mod children;
+mod contract;
 mod origins;
+mod roles;
 mod rules;
 mod timers;
 
@@ -315,112 +317,6 @@ impl Checker {
         Some((def, tests))
     }
 
-    fn contract(
-        &mut self,
-        raw: &RawContract,
-        fields: &IndexMap<FieldId, Field>,
-        states: &IndexMap<StateId, State>,
-        params: &IndexMap<String, ParamValue>,
-        scope: &Scope,
-    ) -> crate::contract::Contract {
-        // `want` says which field types fit: none means any.
-        let field = |cx: &mut Self, key: &str, id: &Option<String>, want: &[&str]| -> Option<FieldId> {
-            let id = id.as_ref()?;
-            let path = format!("contract.{key}");
-            let Some((fid, f)) = fields.get_key_value(id.as_str()) else {
-                let hint = hint_for(id, "fields", fields.keys().map(|k| k.as_str()));
-                cx.err(&path, format!("unknown field `{id}`"), Some(hint));
-                return None;
-            };
-            if !want.is_empty() && !want.contains(&f.kind.name()) {
-                cx.err(
-                    &path,
-                    format!("field `{id}` is a {} field; `{key}` needs a {} field", f.kind.name(), want.join(" or ")),
-                    None,
-                );
-                return None;
-            }
-            Some(fid.clone())
-        };
-        let service = field(self, "service", &raw.service, &[]);
-        let provider = field(self, "provider", &raw.provider, &[]);
-        let value = field(self, "value", &raw.value, &["money"]);
-        let ends = field(self, "ends", &raw.ends, &["date"]);
-        let directorate = field(self, "directorate", &raw.directorate, &[]);
-        let notice = raw.notice.as_ref().and_then(|n| {
-            let state = self.state_ref("contract.notice.state", &n.state, states);
-            let until = match &n.until {
-                Some(_) => field(self, "notice.until", &n.until, &["date"]),
-                None if raw.ends.is_some() => ends.clone(),
-                None => {
-                    self.err_key(
-                        "contract.notice",
-                        "notice needs the date it runs to",
-                        Some("add `until: <date field>`, or `ends:` to the contract".into()),
-                    );
-                    None
-                }
-            };
-            let (months, months_param) = self.notice_months(&n.months, params);
-            let when = n.when.as_ref().and_then(|w| self.expr("contract.notice.when", w, scope));
-            Some(crate::contract::Notice {
-                state: state?,
-                until: until?,
-                months: months?,
-                months_param,
-                when,
-                source: n.source.clone(),
-            })
-        });
-        crate::contract::Contract { service, provider, value, ends, directorate, notice }
-    }
-
-    /// `months:` is a whole number of months, or `params.<id>` naming one.
-    fn notice_months(
-        &mut self,
-        raw: &serde_yaml::Value,
-        params: &IndexMap<String, ParamValue>,
-    ) -> (Option<u32>, Option<String>) {
-        let path = "contract.notice.months";
-        let whole = |n: f64| (n.fract() == 0.0 && (1.0..=120.0).contains(&n)).then_some(n as u32);
-        let hint =
-            Some("a whole number of months from 1 to 120, like `months: 6`, or `months: params.notice_months`".into());
-        match raw {
-            serde_yaml::Value::Number(n) => match n.as_f64().and_then(whole) {
-                Some(m) => (Some(m), None),
-                None => {
-                    self.err(path, format!("`{n}` is not a whole number of months"), hint);
-                    (None, None)
-                }
-            },
-            serde_yaml::Value::String(s) => {
-                let name = s.strip_prefix("params.").unwrap_or(s).trim();
-                match params.get(name) {
-                    Some(ParamValue::Number(n)) => match whole(*n) {
-                        Some(m) => (Some(m), Some(name.to_string())),
-                        None => {
-                            self.err(path, format!("param `{name}` is {n}, not a whole number of months"), hint);
-                            (None, None)
-                        }
-                    },
-                    Some(_) => {
-                        self.err(path, format!("param `{name}` is not a number"), hint);
-                        (None, None)
-                    }
-                    None => {
-                        let h = hint_for(name, "params", params.keys().map(String::as_str));
-                        self.err(path, format!("unknown param `{name}`"), Some(h));
-                        (None, None)
-                    }
-                }
-            }
-            _ => {
-                self.err(path, "`months` must be a number or `params.<id>`", hint);
-                (None, None)
-            }
-        }
-    }
-
     fn fields(&mut self, raw: &IndexMap<String, RawField>) -> IndexMap<FieldId, Field> {
         let mut out = IndexMap::new();
         for (k, f) in raw {
@@ -450,52 +346,6 @@ impl Checker {
             out.insert(
                 FieldId::new(k),
                 Field { kind, title, description: f.description.clone(), required: f.required, amend: None },
-            );
-        }
-        out
-    }
-
-    fn roles(&mut self, raw: &IndexMap<String, RawRole>, fields: &IndexMap<FieldId, Field>) -> IndexMap<RoleId, Role> {
-        let mut out = IndexMap::new();
-        for (k, r) in raw {
-            let path = format!("roles.{k}");
-            self.snake(&path, k, "role");
-            let email_field = match (&r.email_field, r.external) {
-                (Some(f), true) => match fields.get_key_value(f.as_str()) {
-                    Some((id, field)) if field.kind == FieldType::Email => Some(id.clone()),
-                    Some(_) => {
-                        self.err(&format!("{path}.email_field"), format!("field `{f}` is not an email field"), None);
-                        None
-                    }
-                    None => {
-                        let hint = hint_for(f, "fields", fields.keys().map(|k| k.as_str()));
-                        self.err(&format!("{path}.email_field"), format!("unknown field `{f}`"), Some(hint));
-                        None
-                    }
-                },
-                (None, true) => {
-                    self.err(
-                        &path,
-                        format!("external role `{k}` needs `email_field:`"),
-                        Some(
-                            "name the case field holding their email address, like `email_field: provider_email`"
-                                .into(),
-                        ),
-                    );
-                    None
-                }
-                (Some(_), false) => {
-                    self.err(&format!("{path}.email_field"), "`email_field` only applies to external roles", Some("add `external: true`, or remove it: internal roles are reached through their members' accounts".into()));
-                    None
-                }
-                (None, false) => None,
-            };
-            // An external role whose field is broken is still external for the checks
-            // that follow; give it a placeholder so they do not cascade.
-            let email_field = email_field.or_else(|| r.external.then(|| FieldId::new("")));
-            out.insert(
-                RoleId::new(k),
-                Role { title: r.title.clone(), description: r.description.clone(), email_field },
             );
         }
         out
@@ -626,42 +476,6 @@ impl Checker {
         (out, initial)
     }
 
-    fn unused_roles(&mut self, raw: &RawDefinition, roles: &IndexMap<RoleId, Role>) {
-        let mut used = BTreeSet::new();
-        for t in &raw.transitions {
-            if let Some(b) = &t.by {
-                used.extend(b.to_vec());
-            }
-            collect_gate_roles(&t.gates, &mut used);
-        }
-        for t in &raw.timers {
-            if let Some(s) = &t.send {
-                used.extend(s.to.to_vec());
-            }
-        }
-        for s in &raw.schedules {
-            used.extend(s.send.to.to_vec());
-        }
-        for e in raw.evidence.values() {
-            used.extend(e.from.clone());
-        }
-        for a in raw.fields.values().filter_map(|f| f.amend.as_ref()).chain(&raw.amend) {
-            used.extend(a.by.to_vec());
-        }
-        for c in raw.children.values() {
-            used.extend(c.by.to_vec());
-        }
-        for r in roles.keys() {
-            if !used.contains(r.as_str()) {
-                self.warn(
-                    &format!("roles.{r}"),
-                    format!("role `{r}` is not used by any transition, gate, timer or evidence"),
-                    Some("remove it, or give it something to do".into()),
-                );
-            }
-        }
-    }
-
     fn scenarios(&mut self, raw: &[RawScenario]) -> Vec<scenario::Scenario> {
         raw.iter()
             .enumerate()
@@ -688,17 +502,6 @@ struct Refs<'a> {
     params: &'a IndexMap<String, ParamValue>,
     /// Its kinds of child case, which a `children:` gate names.
     children: &'a IndexMap<String, ChildGroup>,
-}
-
-fn collect_gate_roles(gates: &[RawGate], used: &mut BTreeSet<String>) {
-    for g in gates {
-        if let Some(a) = &g.approval {
-            used.insert(a.role.clone());
-        }
-        for nested in [&g.all, &g.any].into_iter().flatten() {
-            collect_gate_roles(nested, used);
-        }
-    }
 }
 
 /// `submit_for_decision` → "Submit for decision".

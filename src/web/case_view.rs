@@ -192,19 +192,7 @@ impl CasePage {
             case: CaseHead {
                 id: case.id,
                 workflow: def.title.clone(),
-                // What the case is about: its contract's service, else its first
-                // required text (a grant round's name, an applicant's organisation).
-                service: def
-                    .service_of(&case.fields)
-                    .or_else(|| {
-                        def.fields
-                            .iter()
-                            .filter(|(_, f)| {
-                                f.required && matches!(f.kind, gatehouse_engine::definition::FieldType::Text)
-                            })
-                            .find_map(|(id, _)| case.fields.get(id).map(|v| v.display()))
-                    })
-                    .unwrap_or_else(|| format!("Case {}", case.id)),
+                service: def.heading_of(&case.fields).unwrap_or_else(|| format!("Case {}", case.id)),
                 state: def.states.get(&case.state).map(|s| s.title.clone()),
                 version: case.version,
                 entered_at: at(&case.entered_at),

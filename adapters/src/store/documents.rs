@@ -120,15 +120,8 @@ pub(crate) async fn write<C: ConnectionTrait>(
     at: jiff::Timestamp,
 ) -> Result<(), StoreError> {
     let backend = c.get_database_backend();
-    let chunks = document.size.div_ceil(CHUNK as u64);
-    let chunks = i32::try_from(chunks).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
-    let size = i64::try_from(document.size).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
-    let insert = Statement::from_sql_and_values(
-        backend,
-        "INSERT INTO documents (sha256, size, chunks, stored_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (sha256) DO NOTHING",
-        [document.sha256.into(), size.into(), chunks.into(), codec::to_chrono(at).into()],
-    );
+    let chunks = chunk_count(document.size)?;
+    let insert = document_row(backend, document.sha256, document.size, Some(chunks), at)?;
     if c.execute_raw(insert).await?.rows_affected() == 0 {
         return Ok(()); // stored before, by this node or another
     }
@@ -154,13 +147,54 @@ pub(crate) async fn write<C: ConnectionTrait>(
         };
         hasher.update(chunk);
         stored += want as u64;
-        insert_chunk(c, backend, document.sha256, seq, chunk).await?;
+        c.execute_raw(chunk_row(backend, document.sha256, seq, chunk)).await?;
     }
+    hashed_as_named(document.sha256, hasher)
+}
+
+/// How many chunks a document of `size` bytes is stored in.
+fn chunk_count(size: u64) -> Result<i32, StoreError> {
+    i32::try_from(size.div_ceil(CHUNK as u64)).map_err(|_| StoreError::Corrupt("a document too large to store".into()))
+}
+
+/// A document's row, unless one for its content is there already: its bytes in
+/// `chunks` chunks in the database, or (`None`) in the object store.
+fn document_row(
+    backend: DbBackend,
+    sha256: &str,
+    size: u64,
+    chunks: Option<i32>,
+    at: jiff::Timestamp,
+) -> Result<Statement, StoreError> {
+    let size = i64::try_from(size).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
+    let (chunks, place) = match chunks {
+        Some(chunks) => (chunks, IN_DATABASE),
+        None => (0, IN_OBJECTS),
+    };
+    Ok(Statement::from_sql_and_values(
+        backend,
+        "INSERT INTO documents (sha256, size, chunks, stored_at, place) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (sha256) DO NOTHING",
+        [sha256.into(), size.into(), chunks.into(), codec::to_chrono(at).into(), place.into()],
+    ))
+}
+
+/// Chunk `seq` of the document named `sha256`.
+fn chunk_row(backend: DbBackend, sha256: &str, seq: i32, bytes: &[u8]) -> Statement {
+    Statement::from_sql_and_values(
+        backend,
+        "INSERT INTO document_chunks (sha256, seq, bytes) VALUES ($1, $2, $3)",
+        [sha256.into(), seq.into(), Value::Bytes(Some(bytes.to_vec()))],
+    )
+}
+
+/// Whether the bytes `hasher` read are what `sha256` names; refused (and the
+/// transaction with them) when not.
+fn hashed_as_named(sha256: &str, hasher: Sha256) -> Result<(), StoreError> {
     let hashed = hex::encode(hasher.finalize());
-    if hashed != document.sha256 {
+    if hashed != sha256 {
         return Err(StoreError::Corrupt(format!(
-            "a document named {} holds bytes whose sha256 is {hashed}: not stored",
-            document.sha256
+            "a document named {sha256} holds bytes whose sha256 is {hashed}: not stored"
         )));
     }
     Ok(())
@@ -171,26 +205,12 @@ impl QueuedDocument {
     /// transaction: the same rows, the bytes read a chunk at a time and hashed again.
     pub(crate) fn write_sync(&self, c: &rusqlite::Connection) -> Result<(), StoreError> {
         let backend = DbBackend::Sqlite;
-        let size = i64::try_from(self.size).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
-        let at = codec::to_chrono(self.at);
         if let QueuedBytes::Uploaded = self.bytes {
-            let insert = Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO documents (sha256, size, chunks, stored_at, place) VALUES ($1, $2, 0, $3, $4) \
-                 ON CONFLICT (sha256) DO NOTHING",
-                [self.sha256.as_str().into(), size.into(), at.into(), IN_OBJECTS.into()],
-            );
-            super::writer::execute(c, &insert)?;
+            super::writer::execute(c, &document_row(backend, &self.sha256, self.size, None, self.at)?)?;
             return Ok(());
         }
-        let chunks = self.size.div_ceil(CHUNK as u64);
-        let chunks = i32::try_from(chunks).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
-        let insert = Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO documents (sha256, size, chunks, stored_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (sha256) DO NOTHING",
-            [self.sha256.as_str().into(), size.into(), chunks.into(), at.into()],
-        );
+        let chunks = chunk_count(self.size)?;
+        let insert = document_row(backend, &self.sha256, self.size, Some(chunks), self.at)?;
         if super::writer::execute(c, &insert)? == 0 {
             return Ok(()); // stored before, by this node or another
         }
@@ -217,21 +237,9 @@ impl QueuedDocument {
             };
             hasher.update(chunk);
             stored += want as u64;
-            let row = Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO document_chunks (sha256, seq, bytes) VALUES ($1, $2, $3)",
-                [self.sha256.as_str().into(), seq.into(), Value::Bytes(Some(chunk.to_vec()))],
-            );
-            super::writer::execute(c, &row)?;
+            super::writer::execute(c, &chunk_row(backend, &self.sha256, seq, chunk))?;
         }
-        let hashed = hex::encode(hasher.finalize());
-        if hashed != self.sha256 {
-            return Err(StoreError::Corrupt(format!(
-                "a document named {} holds bytes whose sha256 is {hashed}: not stored",
-                self.sha256
-            )));
-        }
-        Ok(())
+        hashed_as_named(&self.sha256, hasher)
     }
 }
 
@@ -243,30 +251,7 @@ async fn record_uploaded<C: ConnectionTrait>(
     size: u64,
     at: jiff::Timestamp,
 ) -> Result<(), StoreError> {
-    let size = i64::try_from(size).map_err(|_| StoreError::Corrupt("a document too large to store".into()))?;
-    let insert = Statement::from_sql_and_values(
-        c.get_database_backend(),
-        "INSERT INTO documents (sha256, size, chunks, stored_at, place) VALUES ($1, $2, 0, $3, $4) \
-         ON CONFLICT (sha256) DO NOTHING",
-        [sha256.into(), size.into(), codec::to_chrono(at).into(), IN_OBJECTS.into()],
-    );
-    c.execute_raw(insert).await?;
-    Ok(())
-}
-
-async fn insert_chunk<C: ConnectionTrait>(
-    c: &C,
-    backend: DbBackend,
-    sha256: &str,
-    seq: i32,
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    let statement = Statement::from_sql_and_values(
-        backend,
-        "INSERT INTO document_chunks (sha256, seq, bytes) VALUES ($1, $2, $3)",
-        [sha256.into(), seq.into(), Value::Bytes(Some(bytes.to_vec()))],
-    );
-    c.execute_raw(statement).await?;
+    c.execute_raw(document_row(c.get_database_backend(), sha256, size, None, at)?).await?;
     Ok(())
 }
 

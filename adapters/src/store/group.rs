@@ -27,6 +27,7 @@
 //! it with it: the next writer leaves it out.
 
 use super::cases::PreparedWrite;
+use super::writer::Failed;
 use super::{Store, StoreError};
 use gatehouse_engine::snapshot::CaseSnapshot;
 use sea_orm::{DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
@@ -83,9 +84,9 @@ impl Store {
                 if !group.is_empty() {
                     let (db, writer) = (self.db.clone(), self.writer.clone());
                     tokio::spawn(async move {
-                        match writer {
-                            Some(writer) => write_on_thread(&writer, group).await,
-                            None => write(&db, group).await,
+                        match &writer {
+                            Some(writer) => write(Via::Thread(writer), group).await,
+                            None => write(Via::Pool(&db), group).await,
                         }
                         drop(turn);
                     });
@@ -96,10 +97,28 @@ impl Store {
     }
 }
 
+/// Where a group is written: SQLite's writer thread (`writer.rs`), or the pool (an
+/// in-memory database, which no second connection could open).
+enum Via<'a> {
+    Thread(&'a super::writer::Writer),
+    Pool(&'a DatabaseConnection),
+}
+
+impl Via<'_> {
+    /// Apply `plans` in order in one transaction and commit it.
+    async fn apply(&self, plans: &[&PreparedWrite]) -> Result<Vec<Option<CaseSnapshot>>, Failed> {
+        match self {
+            Via::Thread(writer) => writer.write(plans.iter().map(|p| p.sync_plan()).collect()).await,
+            Via::Pool(db) => in_one_transaction(db, plans.iter().copied()).await,
+        }
+    }
+}
+
 /// Write `group` and send each decision its answer.
-async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
+async fn write(via: Via<'_>, group: Vec<Queued>) {
     if group.len() > 1 {
-        match in_one_transaction(db, group.iter().map(|q| &q.plan)).await {
+        let plans: Vec<&PreparedWrite> = group.iter().map(|q| &q.plan).collect();
+        match via.apply(&plans).await {
             Ok(applied) => {
                 for (queued, applied) in group.into_iter().zip(applied) {
                     let _ = queued.answer.send(Ok(applied));
@@ -109,7 +128,7 @@ async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
             Err(Failed::Commit(e)) => {
                 tracing::error!(error = %e, decisions = group.len(), "a group commit failed; none of its decisions was applied");
                 for queued in group {
-                    let _ = queued.answer.send(Err(StoreError::Db(e.clone())));
+                    let _ = queued.answer.send(Err(like(&e)));
                 }
                 return;
             }
@@ -119,78 +138,29 @@ async fn write(db: &DatabaseConnection, group: Vec<Queued>) {
         }
     }
     for queued in group {
-        let applied = in_one_transaction(db, std::iter::once(&queued.plan)).await;
-        let _ = queued.answer.send(applied.map(|mut a| a.pop().flatten()).map_err(StoreError::from));
-    }
-}
-
-/// [`write`], on SQLite's writer thread (`writer.rs`): the same group, the same
-/// fallback to one decision at a time when a statement fails.
-async fn write_on_thread(writer: &super::writer::Writer, group: Vec<Queued>) {
-    use super::writer::Failed as ThreadFailed;
-    if group.len() > 1 {
-        match writer.write(group.iter().map(|q| q.plan.sync_plan()).collect()).await {
-            Ok(applied) => {
-                for (queued, applied) in group.into_iter().zip(applied) {
-                    let _ = queued.answer.send(Ok(applied));
-                }
-                return;
-            }
-            Err(ThreadFailed::Commit(e)) => {
-                tracing::error!(error = %e, decisions = group.len(), "a group commit failed; none of its decisions was applied");
-                let message = e.to_string();
-                let unavailable = e.is_unavailable();
-                let full = e.is_out_of_space();
-                let mut first = Some(e);
-                for queued in group {
-                    // The first decision gets the error itself; the others one that says
-                    // the same and is classed the same (out of space, unavailable).
-                    let error = first.take().unwrap_or_else(|| same_trouble(&message, unavailable, full));
-                    let _ = queued.answer.send(Err(error));
-                }
-                return;
-            }
-            Err(ThreadFailed::Statement(e)) => {
-                tracing::warn!(error = %e, decisions = group.len(), "a group commit failed; applying its decisions one at a time")
-            }
-        }
-    }
-    for queued in group {
-        let applied = writer.write(vec![queued.plan.sync_plan()]).await;
-        let answer = match applied {
+        let answer = match via.apply(&[&queued.plan]).await {
             Ok(mut applied) => Ok(applied.pop().flatten()),
-            Err(ThreadFailed::Statement(e) | ThreadFailed::Commit(e)) => Err(e),
+            Err(Failed::Statement(e) | Failed::Commit(e)) => Err(e),
         };
         let _ = queued.answer.send(answer);
     }
 }
 
-/// An error like one a commit gave, for the other decisions of its group.
-fn same_trouble(message: &str, unavailable: bool, full: bool) -> StoreError {
+/// An error like `e`, a commit's, for each decision of its group: the same words, and
+/// classed the same (out of space, unavailable).
+fn like(e: &StoreError) -> StoreError {
     use rusqlite::ffi;
-    let code = if full {
-        ffi::SQLITE_FULL
-    } else if unavailable {
-        ffi::SQLITE_IOERR
-    } else {
-        ffi::SQLITE_ERROR
-    };
-    StoreError::Sqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(message.to_string())))
-}
-
-/// Why a transaction wrote nothing.
-enum Failed {
-    /// A statement failed (or `BEGIN` did): it may be one decision's doing.
-    Statement(StoreError),
-    /// Every statement ran, and `COMMIT` failed.
-    Commit(DbErr),
-}
-
-impl From<Failed> for StoreError {
-    fn from(failed: Failed) -> StoreError {
-        match failed {
-            Failed::Statement(e) => e,
-            Failed::Commit(e) => StoreError::Db(e),
+    match e {
+        StoreError::Db(e) => StoreError::Db(e.clone()),
+        other => {
+            let code = if other.is_out_of_space() {
+                ffi::SQLITE_FULL
+            } else if other.is_unavailable() {
+                ffi::SQLITE_IOERR
+            } else {
+                ffi::SQLITE_ERROR
+            };
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(other.to_string())))
         }
     }
 }
@@ -210,7 +180,7 @@ async fn in_one_transaction<'p>(
     for plan in plans {
         applied.push(plan.run_each(&txn).await.map_err(Failed::Statement)?);
     }
-    txn.commit().await.map_err(Failed::Commit)?;
+    txn.commit().await.map_err(|e| Failed::Commit(e.into()))?;
     Ok(applied)
 }
 
