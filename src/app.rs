@@ -14,7 +14,9 @@ use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::gates::{Standing, Unmet};
 use gatehouse_engine::ids::TransitionId;
-use gatehouse_engine::snapshot::{Actor, ActorKind, Answer, CaseSnapshot, EvidenceContent, Meeting, Verdict};
+use gatehouse_engine::snapshot::{
+    Actor, ActorKind, Answer, CaseSnapshot, EvidenceContent, Meeting, ParentCase, Verdict,
+};
 use gatehouse_engine::{Library, gates};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -211,7 +213,20 @@ impl App {
             // Read from the children's own rows, as the gates on them need.
             snapshot.children = self.store.children_of(case_id).await?;
         }
+        if def.parent.is_some() {
+            snapshot.parent = self.parent_of(case_id).await?;
+        }
         Ok((def, snapshot, head))
+    }
+
+    /// The case child case `case_id` was opened from, as its letters read it: read
+    /// afresh each time, so that they say what the parent says now.
+    async fn parent_of(&self, case_id: i64) -> Result<Option<ParentCase>, AppError> {
+        let Some(parent_id) = self.store.case_row(case_id).await?.parent_id else { return Ok(None) };
+        let loaded = self.store.load(parent_id).await?;
+        let def = self.definition(&loaded.row)?;
+        let parent = loaded.snapshot(&def)?;
+        Ok(Some(ParentCase::of(&def, &parent)))
     }
 
     /// `case` and where its next steps stand for `actor`.
@@ -393,7 +408,8 @@ impl App {
             };
             let opened = open_child(&def, &parent, group, &child_def, fields, actor, self.clock.now())?;
             match self.store.open_child(&parent, &head, &child_def, &opened).await {
-                Ok((_, child)) => {
+                Ok((parent_after, mut child)) => {
+                    child.parent = Some(ParentCase::of(&def, &parent_after));
                     self.poke_if_needed(&opened.child.decision);
                     return Ok(self.view(actor, child_def, child));
                 }

@@ -54,11 +54,20 @@ async fn grant_round(backend: support::Backend) {
         let child = server.post(Some(&alice), &at("/children"), application(organisation, email, project)).await;
         child.expect(201);
         assert_eq!(child.json["workflow"], "glos-grant-application");
+        assert_eq!(child.json["parent"]["id"], id, "a child names its round: {}", child.text);
         children.push((child.json["id"].as_i64().unwrap(), email));
         // Each applicant is told who deals with it and when decisions will be made.
         let ack = smtp.wait_for(email, "we have received your application").await;
         assert!(ack.body.contains("Sam Patel"), "{}", ack.body);
+        // The letter reads the round's own fields (`parent.fields`), as the round has them.
+        assert!(ack.body.contains("Rural isolation fund"), "{}", ack.body);
     }
+    // An application is opened from its round, never on its own.
+    let alone = json!({"workflow": "glos-grant-application", "fields": {"organisation_name": "E"}});
+    let alone = server.post(Some(&alice), "/api/cases", alone).await;
+    assert_eq!(alone.status, 422, "{}", alone.text);
+    assert!(alone.text.contains("glos-grant-round"), "{}", alone.text);
+
     let parent = server.get(Some(&alice), &at("")).await;
     let listed: Vec<(i64, u64, &str)> = parent.json["children"]
         .as_array()
@@ -123,6 +132,7 @@ async fn grant_round(backend: support::Backend) {
         let declined = smtp.wait_for(children[i].1, "decision on your application").await;
         assert!(declined.body.contains(reasons), "{}", declined.body);
         assert!(declined.body.contains("feedback"), "{}", declined.body);
+        assert!(declined.body.contains("Rural isolation fund"), "{}", declined.body);
     }
 
     // The round's audit trail records each application opened.

@@ -33,6 +33,25 @@ impl Decided {
 
 /// Open a new case with `fields`.
 pub fn open(def: &Definition, fields: &[(String, Input)], actor: &Actor, now: Timestamp) -> Result<Decided, Refusal> {
+    if let Some(parent) = &def.parent {
+        return Err(Refusal::Invalid(vec![Problem {
+            field: Some("workflow".into()),
+            message: format!(
+                "a {} case is opened from a `{parent}` case, as one of its children (POST /api/cases/{{id}}/children), not on its own",
+                def.title
+            ),
+        }]));
+    }
+    open_case(def, fields, actor, now)
+}
+
+/// [`open`], for a case on its own or a child its parent opens.
+pub(crate) fn open_case(
+    def: &Definition,
+    fields: &[(String, Input)],
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Decided, Refusal> {
     if actor.kind != ActorKind::User || !holds_internal_role(def, actor) {
         return Err(Refusal::NotAllowed(format!(
             "only members of this workflow's roles can open a {} case",
@@ -129,7 +148,7 @@ pub fn open_child(
             parent.state
         )));
     }
-    let child = open(child_def, fields, actor, now)?;
+    let child = open_case(child_def, fields, actor, now)?;
     let number = parent.next_child(group);
     let mut decision = Decision::new(actor, now);
     decision.events.push(Event::ChildOpened { group: group.to_string(), number, state: child.after.state.clone() });

@@ -69,6 +69,10 @@ pub struct Definition {
     /// The kinds of child case a case of this workflow opens (`children:`): one per
     /// applicant of a grant round, one per bidder of a tender.
     pub children: IndexMap<String, ChildGroup>,
+    /// The workflow whose cases open this one's (`parent:`): a case of it is opened only
+    /// as a child of one of theirs, and its letters may read the parent's fields
+    /// (`parent.fields.<id>`).
+    pub parent: Option<String>,
     /// sha256 of the source text, hex.
     pub sha256: String,
 }

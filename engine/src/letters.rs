@@ -3,7 +3,8 @@
 
 use crate::definition::Definition;
 use crate::snapshot::CaseSnapshot;
-use crate::templates::TemplateData;
+use crate::snapshot::ParentCase;
+use crate::templates::{ParentData, TemplateData};
 use crate::values::FieldValue;
 
 impl TemplateData {
@@ -31,8 +32,33 @@ impl TemplateData {
             for (id, value) in &case.fields {
                 data.fields.insert(id.to_string(), in_letter(value));
             }
+            data.parent = case.parent.as_ref().map(|p| ParentData {
+                id: p.id,
+                url: format!("{}/cases/{}", base_url.trim_end_matches('/'), p.id),
+                state: p.state.to_string(),
+                state_title: p.state_title.clone(),
+                fields: p.fields.clone(),
+            });
         }
         data
+    }
+}
+
+impl ParentCase {
+    /// The case `case` of `def` as its children's letters read it.
+    pub fn of(def: &Definition, case: &CaseSnapshot) -> Self {
+        ParentCase {
+            id: case.id,
+            workflow: def.id.clone(),
+            state: case.state.clone(),
+            state_title: def.states.get(&case.state).map(|s| s.title.clone()).unwrap_or_else(|| case.state.to_string()),
+            // Every declared field, empty when not set, as for the case's own.
+            fields: def
+                .fields
+                .keys()
+                .map(|f| (f.to_string(), case.fields.get(f).map(in_letter).unwrap_or_default()))
+                .collect(),
+        }
     }
 }
 

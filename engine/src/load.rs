@@ -260,7 +260,10 @@ impl Checker {
         for (i, s) in raw.schedules.iter().enumerate() {
             template_names.push((format!("schedules.{i}.send.template"), TemplateName::new(&s.send.template)));
         }
-        self.templates(&template_names, library, &fields);
+        if raw.parent.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            self.err("parent", "name the workflow whose cases open this one's, like `parent: glos-grant-round`", None);
+        }
+        self.templates(&template_names, library, &fields, raw.parent.is_some());
         self.letters_state(&raw.timers, library, &roles);
         self.unused_roles(&raw, &roles);
 
@@ -304,6 +307,7 @@ impl Checker {
             amend,
             contract,
             children,
+            parent: raw.parent.clone(),
             sha256,
         };
         if !self.diags.iter().any(Diagnostic::is_error) {

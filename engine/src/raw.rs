@@ -48,6 +48,8 @@ pub(crate) struct RawDefinition {
     pub mutants: Option<RawMutants>,
     #[serde(default)]
     pub children: IndexMap<String, RawChildGroup>,
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// `children: <id>:`: a kind of child case this workflow's cases open.
@@ -433,6 +435,10 @@ pub(crate) enum RawStep {
 pub(crate) struct RawCreate {
     #[serde(default)]
     pub fields: IndexMap<String, serde_yaml::Value>,
+    /// For a child workflow (`parent:`): the parent case's fields, as its letters show
+    /// them.
+    #[serde(default)]
+    pub parent: IndexMap<String, String>,
     #[serde(default, rename = "as")]
     pub actor: Option<String>,
 }

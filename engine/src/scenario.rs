@@ -5,7 +5,7 @@
 mod references;
 pub(crate) use references::check_references;
 
-use crate::decide::{Command, Decided, Message, Refusal, decide, open};
+use crate::decide::{Command, Decided, Message, Refusal, decide};
 use crate::definition::{Definition, EvidenceKind};
 use crate::duration::Duration;
 use crate::fields::Input;
@@ -41,6 +41,8 @@ enum Action {
     Create {
         fields: Vec<(String, Input)>,
         actor: Option<String>,
+        /// The parent case's fields, for a child workflow.
+        parent: BTreeMap<String, String>,
     },
     Set(Vec<(String, Input)>),
     Attach {
@@ -151,7 +153,11 @@ impl Scenario {
             .enumerate()
             .map(|(j, s)| {
                 let action = match s {
-                    RawStep::Create(c) => Action::Create { fields: inputs(&c.fields), actor: c.actor.clone() },
+                    RawStep::Create(c) => Action::Create {
+                        fields: inputs(&c.fields),
+                        actor: c.actor.clone(),
+                        parent: c.parent.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    },
                     RawStep::Set(m) => Action::Set(inputs(m)),
                     RawStep::Attach(RawAttach::Id(e)) => Action::Attach { evidence: e.clone(), actor: None },
                     RawStep::Attach(RawAttach::Full(f)) => {
@@ -389,13 +395,22 @@ impl Runner<'_> {
 
     fn step(&mut self, action: &Action) -> Result<(), String> {
         match action {
-            Action::Create { fields, actor } => {
+            Action::Create { fields, actor, parent } => {
                 if self.case.is_some() {
                     return Err("a scenario has one case: `create` only once".into());
                 }
                 let actor = self.actor(actor, self.author());
-                let Decided { decision, after } =
-                    open(self.def, fields, &actor, self.clock).map_err(|r| refusal(&r))?;
+                // A child workflow's case is opened by its parent, which the scenario
+                // stands in for with the fields it gives.
+                let Decided { decision, mut after } =
+                    crate::decide::open_case(self.def, fields, &actor, self.clock).map_err(|r| refusal(&r))?;
+                after.parent = self.def.parent.as_ref().map(|workflow| crate::snapshot::ParentCase {
+                    id: 0,
+                    workflow: workflow.clone(),
+                    state: crate::ids::StateId::new("open"),
+                    state_title: String::new(),
+                    fields: parent.clone(),
+                });
                 self.case = Some(after);
                 self.record(&decision)?;
                 self.fire_due(self.clock)

@@ -93,6 +93,22 @@ pub struct ChildCase {
     pub state: String,
 }
 
+/// The case a child case was opened from (`parent:`), as the child's letters read it:
+/// loaded with the child each time, so they read the parent's fields as they stand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParentCase {
+    /// Its id in the store.
+    pub id: i64,
+    /// Its workflow's id.
+    pub workflow: String,
+    /// The state it is in.
+    pub state: StateId,
+    /// That state's title in its workflow.
+    pub state_title: String,
+    /// Its fields that are set, as people see them in a letter (dates in words).
+    pub fields: BTreeMap<String, String>,
+}
+
 /// One case as the engine sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseSnapshot {
@@ -132,6 +148,8 @@ pub struct CaseSnapshot {
     /// Its child cases (`children:`), by group and number: read with the case from the
     /// children's own rows, as the gates on them need.
     pub children: Vec<ChildCase>,
+    /// The case it was opened from, for a child case (`parent:`): read with the case.
+    pub parent: Option<ParentCase>,
 }
 
 impl CaseSnapshot {
@@ -155,6 +173,7 @@ impl CaseSnapshot {
             relied: Vec::new(),
             visited: Vec::new(),
             children: Vec::new(),
+            parent: None,
         }
     }
 

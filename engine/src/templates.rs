@@ -19,7 +19,7 @@ pub struct TemplateSource {
 }
 
 /// The variables a template may use, for hints.
-pub const VARIABLES: &str = "workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id";
+pub const VARIABLES: &str = "workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, parent.id, parent.url, parent.state, parent.state_title, parent.fields.<id> (a child case's, with `parent:`), recipient.role, recipient.title, link, deadline, timer.id";
 
 /// What a message is rendered with.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +55,23 @@ pub struct TemplateData {
     pub deadline: String,
     /// The timer sending the message.
     pub timer: String,
+    /// The case a child case was opened from (`parent:`); `None` for any other case.
+    pub parent: Option<ParentData>,
+}
+
+/// The parent case, as a child case's letter reads it (`parent.*`).
+#[derive(Debug, Clone, Default)]
+pub struct ParentData {
+    /// Its id.
+    pub id: i64,
+    /// Its page.
+    pub url: String,
+    /// Its state's id.
+    pub state: String,
+    /// Its state's title.
+    pub state_title: String,
+    /// Its fields that are set, shown for people.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// A rendered message.
@@ -122,6 +139,13 @@ pub fn render(source: &TemplateSource, data: &TemplateData) -> Result<Rendered, 
         link => &data.link,
         deadline => &data.deadline,
         timer => context! { id => &data.timer },
+        parent => data.parent.as_ref().map(|p| context! {
+            id => p.id,
+            url => &p.url,
+            state => &p.state,
+            state_title => &p.state_title,
+            fields => Value::from(p.fields.clone()),
+        }),
     };
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -142,8 +166,10 @@ pub fn render(source: &TemplateSource, data: &TemplateData) -> Result<Rendered, 
 }
 
 /// Problems in `source` for a workflow with `fields`: syntax errors, unknown variables,
-/// and anything that fails when rendered with sample values.
-pub fn check(source: &TemplateSource, fields: &[&str]) -> Vec<String> {
+/// and anything that fails when rendered with sample values. `parent.*` is known only
+/// to a workflow whose cases have a parent (`has_parent`); which fields the parent has
+/// is checked with the folder ([`parent_fields`], `load::check_children`).
+pub fn check(source: &TemplateSource, fields: &[&str], has_parent: bool) -> Vec<String> {
     let (subject, body) = match split(&source.text) {
         Ok(parts) => parts,
         Err(e) => return vec![e],
@@ -158,7 +184,7 @@ pub fn check(source: &TemplateSource, fields: &[&str]) -> Vec<String> {
                 let mut names: Vec<String> = t.undeclared_variables(true).into_iter().collect();
                 names.sort();
                 for name in names {
-                    if let Some(p) = unknown_variable(&name, fields) {
+                    if let Some(p) = unknown_variable(&name, fields, has_parent) {
                         problems.push(format!("{what}: {p}"));
                     }
                 }
@@ -169,6 +195,10 @@ pub fn check(source: &TemplateSource, fields: &[&str]) -> Vec<String> {
         let data = TemplateData {
             workflow_id: "sample".into(),
             fields: fields.iter().map(|f| (f.to_string(), "sample".to_string())).collect(),
+            parent: has_parent.then(|| ParentData {
+                fields: parent_fields(source).into_iter().map(|f| (f, "sample".to_string())).collect(),
+                ..ParentData::default()
+            }),
             ..TemplateData::default()
         };
         if let Err(e) = render(source, &data) {
@@ -178,8 +208,26 @@ pub fn check(source: &TemplateSource, fields: &[&str]) -> Vec<String> {
     problems
 }
 
-fn unknown_variable(name: &str, fields: &[&str]) -> Option<String> {
+/// The parent's fields `source` reads (`parent.fields.<id>`), in every part.
+pub fn parent_fields(source: &TemplateSource) -> std::collections::BTreeSet<String> {
+    let env = Environment::new();
+    let Ok((subject, body)) = split(&source.text) else { return Default::default() };
+    [Some(subject), Some(body), source.html.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|text| env.template_from_str(text).ok())
+        .flat_map(|t| t.undeclared_variables(true))
+        .filter_map(|name| name.strip_prefix("parent.fields.").map(|f| f.split('.').next().unwrap_or(f).to_string()))
+        .collect()
+}
+
+fn unknown_variable(name: &str, fields: &[&str], has_parent: bool) -> Option<String> {
     let parts: Vec<&str> = name.split('.').collect();
+    if parts.first() == Some(&"parent") && !has_parent {
+        return Some(format!(
+            "`{name}` reads a parent case, but this workflow's cases have none: declare `parent: <workflow>` if they are opened as its children"
+        ));
+    }
     let ok = match parts.as_slice() {
         ["link"] | ["deadline"] => true,
         ["workflow"] | ["workflow", "id" | "title" | "organisation"] => true,
@@ -196,6 +244,9 @@ fn unknown_variable(name: &str, fields: &[&str]) -> Option<String> {
         }
         ["recipient"] | ["recipient", "role" | "title"] => true,
         ["timer"] | ["timer", "id"] => true,
+        ["parent"] | ["parent", "id" | "url" | "state" | "state_title" | "fields"] | ["parent", "fields", _, ..] => {
+            true
+        }
         _ => false,
     };
     (!ok).then(|| format!("unknown variable `{name}`"))

@@ -10,7 +10,8 @@ use gatehouse_engine::definition::Definition;
 use gatehouse_engine::fields::Input;
 use gatehouse_engine::gates::evaluate;
 use gatehouse_engine::load;
-use gatehouse_engine::snapshot::{Actor, CaseSnapshot, ChildCase};
+use gatehouse_engine::snapshot::{Actor, CaseSnapshot, ChildCase, ParentCase};
+use gatehouse_engine::templates::{TemplateData, TemplateSource, render};
 use support::diagnostics;
 
 const ROUND: &str = r#"
@@ -50,10 +51,12 @@ const APPLICATION: &str = r#"
 id: application
 version: 1
 title: Application
+parent: round
 roles:
   commissioner: { title: Commissioner }
 fields:
   applicant: { type: text, required: true }
+  applicant_email: { type: email }
 states:
   received: { initial: true }
   funded: { terminal: true }
@@ -227,5 +230,103 @@ fn a_folder_check_finds_a_state_the_child_workflow_does_not_have() {
             .chain(&alone)
             .map(|p| format!("{}: {}\n", if p.error { "error" } else { "warning" }, p.message))
             .collect::<String>(),
+    );
+}
+
+/// An application whose acknowledgement reads the round's fields, with `template` as
+/// that letter's text.
+fn acknowledged(template: &str, parent: &str) -> (String, gatehouse_engine::Library) {
+    let mut library = support::library(&[]);
+    library
+        .templates
+        .insert("ack".into(), TemplateSource { file: "templates/ack.txt".into(), text: template.into(), html: None });
+    let yaml = APPLICATION.replace("parent: round\n", parent).replace(
+        "transitions:\n",
+        "roles:\n  applicant: { title: Applicant, external: true, email_field: applicant_email }\ntimers:\n  - { id: ack, in: received, after: P1D, send: { template: ack, to: applicant }, local_policy: test }\ntransitions:\n",
+    );
+    (
+        yaml.replacen("roles:\n  commissioner: { title: Commissioner }\n", "", 1)
+            .replace("roles:\n  applicant:", "roles:\n  commissioner: { title: Commissioner }\n  applicant:"),
+        library,
+    )
+}
+
+const ACK: &str = "Subject: Your application to {{ parent.fields.round_name }}\n\nDear {{ case.fields.applicant }},\nthe round closes on {{ parent.fields.closes_on }}. See {{ parent.url }}.\n{{ case.owner.name }}\n";
+
+#[test]
+fn a_child_letter_reads_its_parents_fields_as_they_stand() {
+    let round = definition(
+        &ROUND.replace("states:\n", "fields:\n  round_name: { type: text }\n  closes_on: { type: date }\nstates:\n"),
+    );
+    let (yaml, library) = acknowledged(ACK, "parent: round\n");
+    let application = load("wf.yaml", &yaml, &library).map(|l| l.definition).expect("loads");
+    assert!(load::check_children(&[&round, &application]).is_empty());
+
+    let mut parent = opened(&round);
+    parent.id = 7;
+    let set = vec![("round_name".to_string(), Input::Text("Rural isolation fund".into()))];
+    parent = decide(&round, &parent, &Command::SetFields(set), &commissioner(), now()).unwrap().after;
+    // Opened from the round; never on its own.
+    let alone = open(&application, &applicant("Forest Friends"), &commissioner(), now());
+    assert!(
+        matches!(&alone, Err(Refusal::Invalid(p)) if p[0].message.contains("opened from a `round` case")),
+        "{alone:?}"
+    );
+    let opened =
+        open_child(&round, &parent, "applications", &application, &applicant("Forest Friends"), &commissioner(), now());
+    let mut child = opened.unwrap().child.after;
+    child.parent = Some(ParentCase::of(&round, &parent));
+    let ack = application.letters.values().next().unwrap();
+    // A field the round has not set yet reads as empty, not as a failure to send.
+    let letter = render(ack, &TemplateData::for_case(&application, Some(&child), "https://gh.example")).unwrap();
+    assert_eq!(letter.subject, "Your application to Rural isolation fund");
+    assert!(letter.text.contains("the round closes on . See https://gh.example/cases/7."), "{}", letter.text);
+
+    // Read again once the round has its date: the letter says it in words.
+    let set = vec![("closes_on".to_string(), Input::Text("2026-06-30".into()))];
+    parent = decide(&round, &parent, &Command::SetFields(set), &commissioner(), now()).unwrap().after;
+    child.parent = Some(ParentCase::of(&round, &parent));
+    let letter = render(ack, &TemplateData::for_case(&application, Some(&child), "")).unwrap();
+    assert!(letter.text.contains("the round closes on 30 June 2026."), "{}", letter.text);
+}
+
+#[test]
+fn what_a_child_reads_of_its_parent_is_checked() {
+    let round = definition(
+        &ROUND.replace("states:\n", "fields:\n  round_name: { type: text }\n  closes_on: { type: date }\nstates:\n"),
+    );
+    // Only a workflow whose cases have a parent may read one.
+    let (orphan, library) = acknowledged(ACK, "");
+    let text = match load("wf.yaml", &orphan, &library) {
+        Ok(_) => panic!("a letter reading a parent loads without `parent:`"),
+        Err(d) => d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n"),
+    };
+    assert!(
+        text.contains("`parent.fields.round_name` reads a parent case, but this workflow's cases have none"),
+        "{text}"
+    );
+
+    // A field the parent does not have, a parent that opens no such children, and a
+    // child group whose workflow does not name its parent back.
+    let (yaml, library) = acknowledged(&ACK.replace("closes_on", "close_on"), "parent: round\n");
+    let application = load("wf.yaml", &yaml, &library).map(|l| l.definition).expect("loads");
+    let stranger = definition(&ROUND.replace("workflow: application", "workflow: other"));
+    let no_parent = definition(&APPLICATION.replace("parent: round\n", ""));
+    let problems = [
+        load::check_children(&[&round, &application]),
+        load::check_children(&[&stranger, &application]),
+        load::check_children(&[&round, &no_parent]),
+        load::check_children(&[&application]),
+    ]
+    .concat();
+    expect![[r#"
+        error: template `ack` reads `parent.fields.close_on`, which `round` does not have (did you mean `closes_on`?)
+        warning: children `applications` follow workflow `other`, which was not loaded with it, so its states are not checked
+        error: `parent: round`, but `round` opens no children of this workflow: add a `children:` group with `workflow: application` to it
+        error: children `applications` follow workflow `application`, which must say whose children its cases are: add `parent: round` to it
+        warning: its cases are children of `round` cases (`parent:`), which was not loaded with it, so what its letters read of them is not checked
+    "#]]
+    .assert_eq(
+        &problems.iter().map(|p| format!("{}: {}\n", if p.error { "error" } else { "warning" }, p.message)).collect::<String>(),
     );
 }

@@ -429,7 +429,7 @@ schedules:
 fn unknown_keys_are_refused_with_a_suggestion() {
     let yaml = BASE.replace("states:", "statse:");
     expect![[r#"
-        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `organisation`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`, `contract`, `amend`, `mutants`, `children`
+        wf.yaml:20:1: error: unknown field `statse`, expected one of `id`, `version`, `title`, `organisation`, `description`, `source`, `timezone`, `calendar`, `params`, `roles`, `fields`, `evidence`, `states`, `transitions`, `timers`, `schedules`, `tests`, `contract`, `amend`, `mutants`, `children`, `parent`
           hint: did you mean `states`?
     "#]].assert_eq(&diagnostics(&yaml, &[]));
     let yaml = wf("transitions:\n  - { id: submit, from: draft, to: decision, gate: [] }\n");
@@ -512,9 +512,9 @@ timers:
     };
     expect![[r#"
         wf.yaml:31:69: error: template `notice`: subject: unknown field `case.fields.service`
-          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
+          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, parent.id, parent.url, parent.state, parent.state_title, parent.fields.<id> (a child case's, with `parent:`), recipient.role, recipient.title, link, deadline, timer.id
         wf.yaml:31:69: error: template `notice`: body: syntax error: unexpected end of block (line 1 of the body)
-          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, recipient.role, recipient.title, link, deadline, timer.id
+          hint: templates can use workflow.id, workflow.title, workflow.organisation, case.id, case.url, case.state, case.state_title, case.owner.name, case.owner.email, case.fields.<id>, parent.id, parent.url, parent.state, parent.state_title, parent.fields.<id> (a child case's, with `parent:`), recipient.role, recipient.title, link, deadline, timer.id
         wf.yaml:6:3: warning: role `commissioner` is not used by any transition, gate, timer or evidence
           hint: remove it, or give it something to do
         wf.yaml:7:3: warning: role `board` is not used by any transition, gate, timer or evidence

@@ -215,7 +215,7 @@ pub fn start_workers(
         .templates
         .get(name)
         .with_context(|| format!("the escalation template `{name}` is not in the workflows folder's templates/"))?;
-    let problems = templates::check(source, &[]);
+    let problems = templates::check(source, &[], false);
     anyhow::ensure!(problems.is_empty(), "the escalation template `{name}` is broken: {}", problems.join("; "));
     let transport = settings.transport()?;
     let mail = settings.mail_config(data_dir)?;

@@ -185,6 +185,20 @@ pub struct CaseDto {
     /// each with the state it is in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildDto>,
+    /// The case it was opened from, for a child case (an application's grant round).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentDto>,
+}
+
+/// The case a child case was opened from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParentDto {
+    /// Its id (`GET /api/cases/{id}`).
+    pub id: i64,
+    /// Its workflow.
+    pub workflow: String,
+    /// The state it is in.
+    pub state: String,
 }
 
 /// A child case, as its parent lists it.
@@ -461,6 +475,11 @@ impl From<&CaseView> for CaseDto {
                 .iter()
                 .map(|k| ChildDto { id: k.id, group: k.group.clone(), number: k.number, state: k.state.clone() })
                 .collect(),
+            parent: c.parent.as_ref().map(|p| ParentDto {
+                id: p.id,
+                workflow: p.workflow.clone(),
+                state: p.state.to_string(),
+            }),
         }
     }
 }

@@ -104,11 +104,30 @@ pub struct ChildProblem {
 }
 
 /// Check each workflow's `children:` against the workflows it names: the child workflow
-/// is among `defs`, and every state a `children:` gate names is one of its states.
+/// is among `defs`, declares the parent back (`parent:`), and has every state a
+/// `children:` gate names; and each workflow with a `parent:` is opened by it, and its
+/// letters read only fields the parent has.
 pub fn check_children(defs: &[&Definition]) -> Vec<ChildProblem> {
     let mut problems = Vec::new();
     let find = |id: &str| defs.iter().filter(|d| d.id == id).max_by_key(|d| d.version);
     for def in defs {
+        if let Some(parent_id) = &def.parent {
+            problems.extend(check_parent(def, parent_id, find(parent_id).copied()));
+        }
+        for g in def.children.values() {
+            if let Some(child) = find(&g.workflow)
+                && child.parent.as_deref() != Some(def.id.as_str())
+            {
+                problems.push(ChildProblem {
+                    workflow: def.id.clone(),
+                    message: format!(
+                        "children `{}` follow workflow `{}`, which must say whose children its cases are: add `parent: {}` to it",
+                        g.id, g.workflow, def.id
+                    ),
+                    error: true,
+                });
+            }
+        }
         for g in def.children.values() {
             if find(&g.workflow).is_none() {
                 problems.push(ChildProblem {
@@ -142,6 +161,44 @@ pub fn check_children(defs: &[&Definition]) -> Vec<ChildProblem> {
                         });
                     }
                 }
+            }
+        }
+    }
+    problems
+}
+
+/// A child workflow `def` against its parent workflow, when that was loaded with it.
+fn check_parent(def: &Definition, parent_id: &str, parent: Option<&Definition>) -> Vec<ChildProblem> {
+    let problem = |message: String, error: bool| ChildProblem { workflow: def.id.clone(), message, error };
+    let Some(parent) = parent else {
+        return vec![problem(
+            format!(
+                "its cases are children of `{parent_id}` cases (`parent:`), which was not loaded with it, so what its letters read of them is not checked"
+            ),
+            false,
+        )];
+    };
+    if !parent.children.values().any(|g| g.workflow == def.id) {
+        return vec![problem(
+            format!(
+                "`parent: {parent_id}`, but `{parent_id}` opens no children of this workflow: add a `children:` group with `workflow: {}` to it",
+                def.id
+            ),
+            true,
+        )];
+    }
+    let mut problems = Vec::new();
+    let known: Vec<&str> = parent.fields.keys().map(|k| k.as_str()).collect();
+    for (name, source) in &def.letters {
+        for f in crate::templates::parent_fields(source) {
+            if !known.contains(&f.as_str()) {
+                let hint = crate::diagnostics::did_you_mean(&f, known.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                problems.push(problem(
+                    format!("template `{name}` reads `parent.fields.{f}`, which `{parent_id}` does not have{hint}"),
+                    true,
+                ));
             }
         }
     }

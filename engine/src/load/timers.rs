@@ -317,6 +317,7 @@ impl Checker {
         used: &[(String, TemplateName)],
         library: &Library,
         fields: &IndexMap<FieldId, Field>,
+        has_parent: bool,
     ) {
         let field_ids: Vec<&str> = fields.keys().map(|k| k.as_str()).collect();
         let mut checked = BTreeSet::new();
@@ -334,7 +335,7 @@ impl Checker {
                     if !checked.insert(name.clone()) {
                         continue;
                     }
-                    for problem in templates::check(source, &field_ids) {
+                    for problem in templates::check(source, &field_ids, has_parent) {
                         self.err(
                             path,
                             format!("template `{name}`: {problem}"),

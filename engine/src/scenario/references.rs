@@ -19,6 +19,7 @@ pub(crate) fn check_references(
     for s in scenarios {
         let mut problems: Vec<(String, String, Option<String>)> = Vec::new();
         let mut empty_refusals = Vec::new();
+        let mut orphans = Vec::new();
         let mut check = |path: &str, what: &str, id: &str, all: &[&str]| {
             if !all.contains(&id) {
                 let one = what.strip_suffix('s').unwrap_or(what);
@@ -106,8 +107,15 @@ pub(crate) fn check_references(
                     }
                 }
                 Action::ExpectChangeRefused { fields, .. } if fields.is_empty() => empty_refusals.push(path.clone()),
+                Action::Create { parent, .. } if !parent.is_empty() && def.parent.is_none() => {
+                    orphans.push(format!("{path}.create.parent"))
+                }
                 Action::Create { .. } | Action::Set(_) | Action::Amend { .. } | Action::ExpectChangeRefused { .. } => {}
             }
+        }
+        for path in orphans {
+            let message = "this workflow's cases have no parent case (it has no `parent:`), so `create` gives none";
+            problems.push((path, message.into(), None));
         }
         for path in empty_refusals {
             problems.push((
