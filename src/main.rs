@@ -216,6 +216,7 @@ enum FilesCommand {
 enum GraphArg {
     Mermaid,
     Dot,
+    Svg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -272,6 +273,7 @@ fn main() -> ExitCode {
             let format = match format {
                 GraphArg::Mermaid => GraphFormat::Mermaid,
                 GraphArg::Dot => GraphFormat::Dot,
+                GraphArg::Svg => GraphFormat::Svg,
             };
             authoring::graph(&file, format, &mut out)
         }

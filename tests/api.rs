@@ -967,6 +967,24 @@ async fn the_openapi_document_matches_the_routes() {
     assert!(schemas.contains_key("Problem") && schemas.contains_key("CaseDto"), "{:?}", schemas.keys());
 }
 
+/// A workflow's state diagram in each format; the SVG is the one the pages draw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diagram_comes_as_mermaid_dot_or_svg() {
+    let server = Server::start(Backend::Sqlite).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let at = |f: &str| format!("/api/workflows/lcc-decommissioning/diagram?format={f}");
+    let mermaid = server.get(Some(&alice), &at("mermaid")).await;
+    assert!(mermaid.text.starts_with("stateDiagram-v2") && mermaid.content_type.starts_with("text/plain"));
+    let svg = server.get(Some(&alice), &at("svg")).await;
+    svg.expect(200);
+    assert_eq!(svg.content_type, "image/svg+xml");
+    assert!(
+        svg.text.starts_with("<svg ") && svg.text.contains("Leeds City Council decommissioning toolkit"),
+        "{}",
+        svg.text
+    );
+}
+
 /// SIGTERM while an upload is still arriving: the upload finishes and is answered, then
 /// the server exits cleanly; JSON logs carry a request id on every request's span.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

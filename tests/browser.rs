@@ -112,6 +112,35 @@ async fn check_page(c: &Client, name: &str) {
     assert!(serious.is_empty(), "{name}: accessibility violations: {serious:#?}");
 }
 
+/// The text of the page's state diagram (SVG), its lines joined by spaces.
+async fn diagram_text(c: &Client) -> String {
+    let js = "return Array.from(document.querySelectorAll('.gh-diagram text'))
+        .map(t => Array.from(t.querySelectorAll('tspan')).map(s => s.textContent.trim()).join(' ')).join(' | ');";
+    c.execute(js, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
+}
+
+/// A screenshot of the state diagram alone, whole: the page shows it at its own size in
+/// a region that scrolls, so for the picture the region is let out and the window made
+/// wide and tall enough to hold it.
+async fn diagram_screenshot(c: &Client, name: &str) {
+    let size = c
+        .execute(
+            "document.querySelector('.gh-diagram-wrap').style.overflow = 'visible';
+             const r = document.querySelector('.gh-diagram').getBoundingClientRect();
+             return [Math.ceil(r.right + 40), Math.ceil(r.height + 200)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (w, h) = (size[0].as_u64().unwrap() as u32, size[1].as_u64().unwrap() as u32);
+    c.set_window_size(w.max(1280), h.max(1400)).await.unwrap();
+    let svg = c.find(Locator::Css(".gh-diagram")).await.unwrap();
+    c.execute("arguments[0].scrollIntoView()", vec![serde_json::to_value(&svg).unwrap()]).await.unwrap();
+    let png = svg.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+    c.set_window_size(1280, 1400).await.unwrap();
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).text().await.unwrap()
 }
@@ -282,6 +311,13 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     check_page(&c, "cases-waiting").await;
     c.goto(&server.url(&case_path)).await.unwrap();
     check_page(&c, "case-decision").await;
+    // The state diagram, drawn on the server, says where the case is, where it has been
+    // and which next step is blocked, in words as well as colour.
+    let diagram = diagram_text(&c).await;
+    for mark in ["(current state)", "(passed through)", "(blocked)"] {
+        assert!(diagram.contains(mark), "the diagram says {mark}: {diagram}");
+    }
+    diagram_screenshot(&c, "case-diagram").await;
     c.find(Locator::Id("comment-exec_board")).await.unwrap().send_keys("Resolved to de-commission").await.unwrap();
     submit(&c, "/approvals").await;
     assert!(text(&c, ".govuk-notification-banner").await.contains("decision is recorded"));
@@ -322,6 +358,12 @@ async fn a_case_from_opening_to_notice_acknowledged_in_a_browser() {
     );
     c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
     check_page(&c, "workflow").await;
+    // The largest shipped workflow's diagram, which must stay readable.
+    c.goto(&server.url("/workflows/gloucestershire-compact")).await.unwrap();
+    check_page(&c, "workflow-largest").await;
+    let diagram = diagram_text(&c).await;
+    assert!(diagram.contains("Needs analysis and consultation") && !diagram.contains("(current state)"), "{diagram}");
+    diagram_screenshot(&c, "workflow-diagram").await;
     // The governance dashboard and the contracts register, with this case on them.
     c.goto(&server.url("/governance")).await.unwrap();
     assert!(text(&c, "#compliance + p + table").await.contains("Met"), "{}", text(&c, "main").await);

@@ -123,6 +123,13 @@ fn graph_and_explain_render_a_shipped_workflow() {
     assert!(stdout(&out).starts_with("stateDiagram-v2"), "{}", stdout(&out));
     let out = gatehouse(tmp.path(), &["graph", "workflows/lcc-decommissioning.yaml", "--format", "dot"]);
     assert!(stdout(&out).starts_with("digraph"), "{}", stdout(&out));
+    let out = gatehouse(tmp.path(), &["graph", "workflows/lcc-decommissioning.yaml", "--format", "svg"]);
+    assert_eq!(out.status.code(), Some(0));
+    let svg = stdout(&out);
+    assert!(
+        svg.starts_with("<svg ") && svg.contains("Awaiting Executive") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
     let out = gatehouse(tmp.path(), &["explain", "workflows/lcc-decommissioning.yaml", "--format", "html"]);
     assert_eq!(out.status.code(), Some(0));
     let html = stdout(&out);

@@ -1,9 +1,12 @@
 //! The state diagram of a workflow, as Mermaid (`stateDiagram-v2`) or Graphviz DOT text,
-//! for `gatehouse graph` and the web pages.
+//! for `gatehouse graph` and the web pages, and as SVG drawn on the server ([`svg`]).
 //!
 //! Each edge is labelled with its transition's title, its `when` routing and a compact
 //! list of its gates, so a diagram can be checked against the policy at a glance. Output
 //! follows file order, so the same workflow always gives the same text.
+
+mod svg;
+pub use svg::{Marks, svg};
 
 use crate::definition::{Definition, Gate, GateKind, Separation, Transition};
 use crate::ids::StateId;

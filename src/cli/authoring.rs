@@ -35,6 +35,8 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz.
     Dot,
+    /// SVG, laid out by Gatehouse (as the web pages show it).
+    Svg,
 }
 
 /// Policy document formats.
@@ -182,12 +184,16 @@ fn load_one(file: &Path, out: &mut dyn Write) -> Result<Option<Definition>> {
     Ok(Some(report.loaded.remove(0).1.definition))
 }
 
-/// `gatehouse graph FILE --format mermaid|dot`
+/// `gatehouse graph FILE --format mermaid|dot|svg`
 pub fn graph(file: &Path, format: GraphFormat, out: &mut dyn Write) -> Result<Status> {
     let Some(def) = load_one(file, out)? else { return Ok(Status::InputWrong) };
     let text = match format {
         GraphFormat::Mermaid => gatehouse_engine::graph::mermaid(&def),
         GraphFormat::Dot => gatehouse_engine::graph::dot(&def),
+        GraphFormat::Svg => {
+            let title = format!("State diagram of {} (version {})", def.title, def.version);
+            gatehouse_engine::graph::svg(&def, &gatehouse_engine::graph::Marks::default(), &title)
+        }
     };
     write!(out, "{text}")?;
     Ok(Status::Ok)

@@ -34,7 +34,7 @@ pub async fn get(
     Ok(Json(WorkflowDetail::from(def.as_ref())))
 }
 
-/// The state diagram, as Mermaid or Graphviz dot text.
+/// The state diagram, as Mermaid or Graphviz dot text, or as SVG.
 #[utoipa::path(get, path = "/api/workflows/{id}/diagram", tag = "workflows",
     params(("id" = String, Path, description = "The workflow id"), DiagramQuery),
     responses((status = 200, body = String, content_type = "text/plain"),
@@ -48,16 +48,22 @@ pub async fn diagram(
     Query(q): Query<DiagramQuery>,
 ) -> Result<impl IntoResponse, Problem> {
     let def = http.app.workflow(&id)?;
-    let text = match q.format.as_deref().unwrap_or("mermaid") {
-        "mermaid" => gatehouse_engine::graph::mermaid(&def),
-        "dot" => gatehouse_engine::graph::dot(&def),
+    let (text, content_type) = match q.format.as_deref().unwrap_or("mermaid") {
+        "mermaid" => (gatehouse_engine::graph::mermaid(&def), "text/plain; charset=utf-8"),
+        "dot" => (gatehouse_engine::graph::dot(&def), "text/plain; charset=utf-8"),
+        "svg" => (gatehouse_engine::graph::svg(&def, &Default::default(), &diagram_title(&def)), "image/svg+xml"),
         other => {
             return Err(Problem::field(
                 Kind::InvalidInput,
                 "format",
-                format!("`{other}` is not a diagram format; use `mermaid` or `dot`"),
+                format!("`{other}` is not a diagram format; use `mermaid`, `dot` or `svg`"),
             ));
         }
     };
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+    Ok(([(header::CONTENT_TYPE, content_type)], text))
+}
+
+/// What a workflow's state diagram is called, for people using a screen reader.
+pub fn diagram_title(def: &gatehouse_engine::Definition) -> String {
+    format!("State diagram of {} (version {})", def.title, def.version)
 }

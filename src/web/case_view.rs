@@ -30,6 +30,8 @@ pub(super) struct CasePage {
     chain_intact: bool,
     broken_at: Option<i64>,
     mermaid: String,
+    /// The state diagram (SVG), marked with where the case is, has been, and can go.
+    diagram: String,
     /// Its kinds of child case, each with its children and whether one may be opened now.
     children: Vec<ChildGroupLine>,
 }
@@ -262,8 +264,47 @@ impl CasePage {
             chain_intact: broken.is_none(),
             broken_at: broken.map(|b| b.seq),
             mermaid: gatehouse_engine::graph::mermaid_highlight(def, &case.state),
+            diagram: diagram(view, events),
         }
     }
+}
+
+/// The case's state diagram: its current state, the states its audit trail shows it
+/// entered before, and each next step that applies, may be taken now or is blocked.
+fn diagram(view: &CaseView, events: &[event::Model]) -> String {
+    let def = &view.definition;
+    let case = &view.case;
+    let entered = |e: &event::Model| -> Option<String> {
+        let payload: serde_json::Value = serde_json::from_str(&e.payload).ok()?;
+        let key = match e.kind.as_str() {
+            "opened" => "state",
+            "transitioned" => "to",
+            "amended" => "back_to",
+            _ => return None,
+        };
+        payload.get(key)?.as_str().map(str::to_string)
+    };
+    let marks = gatehouse_engine::graph::Marks {
+        current: Some(case.state.clone()),
+        visited: events
+            .iter()
+            .filter_map(entered)
+            .filter_map(|s| def.states.get_key_value(s.as_str()).map(|(id, _)| id.clone()))
+            .filter(|s| *s != case.state)
+            .collect(),
+        next: view
+            .transitions
+            .iter()
+            .filter(|t| t.not_applicable.is_none())
+            .map(|t| (t.id.clone(), t.allowed))
+            .collect(),
+    };
+    let title = format!(
+        "State diagram of case {}, now in {}",
+        case.id,
+        def.states.get(&case.state).map_or(case.state.as_str(), |s| s.title.as_str())
+    );
+    gatehouse_engine::graph::svg(def, &marks, &title)
 }
 
 fn steps(view: &CaseView) -> Vec<Step> {

@@ -30,6 +30,8 @@ pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id):
     );
     ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
     ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
+    let title = crate::http::workflows::diagram_title(&def);
+    ctx.insert("diagram".into(), json!(gatehouse_engine::graph::svg(&def, &Default::default(), &title)));
     let versions = match http.app.published_versions(&def.id).await {
         Ok(v) => v,
         Err(e) => return app_error_page(e),

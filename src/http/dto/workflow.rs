@@ -239,7 +239,7 @@ impl From<&Definition> for WorkflowDetail {
 /// A diagram.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DiagramQuery {
-    /// `mermaid` (the default) or `dot`.
+    /// `mermaid` (the default), `dot`, or `svg` (drawn by Gatehouse, as the web pages show it).
     #[param(schema_with = diagram_format)]
     pub format: Option<String>,
 }
@@ -247,7 +247,7 @@ pub struct DiagramQuery {
 fn diagram_format() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["mermaid", "dot"]))
+        .enum_values(Some(["mermaid", "dot", "svg"]))
         .default(Some(serde_json::json!("mermaid")))
         .build()
 }
