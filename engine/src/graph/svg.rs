@@ -274,7 +274,7 @@ transitions:
 
     #[test]
     fn labels_wrap_between_words() {
-        assert_eq!(wrap("Notice served to the provider in writing"), "Notice served to the\nprovider in writing");
+        assert_eq!(wrap("Notice served to the provider in writing"), "Notice served to\nthe provider in\nwriting");
         assert_eq!(wrap("Short"), "Short");
     }
 }
