@@ -9,6 +9,8 @@ const ALLOWED: &[&str] = &[
     "hex",
     "indexmap",
     "jiff",
+    // Graph layout and SVG text; no dependencies of its own (its `log` is optional, off).
+    "layout-rs",
     "marked-yaml",
     "minijinja",
     "serde",
