@@ -92,6 +92,8 @@ pub struct App {
     store: Store,
     files: FileStore,
     definitions: RwLock<Definitions>,
+    /// How many versions were published when `definitions` was last read from the store.
+    published: std::sync::atomic::AtomicU64,
     library: Library,
     clock: Arc<dyn Clock>,
     max_upload_bytes: u64,
@@ -115,6 +117,9 @@ impl App {
     /// every published definition.
     pub async fn new(store: Store, config: &AppConfig, clock: Arc<dyn Clock>) -> anyhow::Result<(App, PublishReport)> {
         let (library, report) = publish_folder(&store, &config.workflows, clock.now()).await?;
+        // Counted before reading, so that a version published in between is read at the
+        // next refresh rather than never.
+        let published = store.published_count().await?;
         let (definitions, problems) = store.definitions(&library).await?;
         for p in problems {
             tracing::warn!("{p}");
@@ -123,6 +128,7 @@ impl App {
             store,
             files: open_files(&config.data_dir).await?,
             definitions: RwLock::new(definitions),
+            published: published.into(),
             library,
             clock,
             max_upload_bytes: config.max_upload_bytes,
@@ -130,6 +136,30 @@ impl App {
             oversight: Oversight::new(config.oversight_roles.iter().cloned()),
         };
         Ok((app, report))
+    }
+
+    /// Read the published versions again when another node (or `gatehouse workflows
+    /// publish`) published one since they were last read: new cases then open on it at
+    /// once, without a restart. Returns the versions now loaded that were not before.
+    pub async fn refresh_definitions(&self) -> Result<Vec<(String, u32)>, AppError> {
+        use std::sync::atomic::Ordering;
+        let count = self.store.published_count().await?;
+        if count == self.published.load(Ordering::Acquire) {
+            return Ok(Vec::new());
+        }
+        let (fresh, problems) = self.store.definitions(&self.library).await?;
+        for p in problems {
+            tracing::warn!("{p}");
+        }
+        let mut definitions = self.definitions.write().expect("definitions lock");
+        let added: Vec<(String, u32)> = fresh
+            .all()
+            .filter(|d| definitions.get(&d.id, d.version).is_none())
+            .map(|d| (d.id.clone(), d.version))
+            .collect();
+        *definitions = fresh;
+        self.published.store(count, Ordering::Release);
+        Ok(added)
     }
 
     /// The time now, by the app's clock.
@@ -181,6 +211,19 @@ impl App {
             .expect("definitions lock")
             .latest(id)
             .ok_or_else(|| AppError::NotFound(format!("unknown workflow `{id}`")))
+    }
+
+    /// What changed in workflow `id` from version `from` to version `to`, in words; each
+    /// must be a published version.
+    pub fn changes(&self, id: &str, from: u32, to: u32) -> Result<Vec<String>, AppError> {
+        let definitions = self.definitions.read().expect("definitions lock");
+        let version = |v: u32| {
+            definitions
+                .get(id, v)
+                .ok_or_else(|| AppError::NotFound(format!("workflow `{id}` has no published version {v}")))
+        };
+        let (before, after) = (version(from)?, version(to)?);
+        Ok(gatehouse_engine::changes::changes(&before, &after))
     }
 
     /// The definition a case row is pinned to.

@@ -64,6 +64,10 @@ enum Command {
         /// hold a role in.
         #[arg(long = "oversight-role", env = "GATEHOUSE_OVERSIGHT_ROLES", value_delimiter = ',')]
         oversight_roles: Vec<String>,
+        /// How often, in seconds, to look for workflow versions published by another
+        /// node or `gatehouse workflows publish`; new cases open on them at once.
+        #[arg(long, env = "GATEHOUSE_DEFINITIONS_POLL_SECS", default_value_t = 5)]
+        definitions_poll_secs: u64,
         #[command(flatten)]
         workers: gatehouse::app::workers::WorkerSettings,
         #[command(flatten)]
@@ -140,6 +144,14 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ExplainArg::Markdown, env = "GATEHOUSE_EXPLAIN_FORMAT")]
         format: ExplainArg,
+    },
+    /// Say what changed between two versions of a workflow file, as the rules it changes
+    /// (`git show HEAD:workflows/x.yaml > old.yaml; gatehouse diff old.yaml workflows/x.yaml`).
+    Diff {
+        /// The earlier version.
+        old: PathBuf,
+        /// The later one; both are read with the templates and calendars of its folder.
+        new: PathBuf,
     },
 }
 
@@ -239,12 +251,14 @@ fn main() -> ExitCode {
             listen,
             max_upload_bytes,
             oversight_roles,
+            definitions_poll_secs,
             workers,
             http,
         } => {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
             let document_store = documents.store;
-            block_on(service::serve(ServeConfig { app, document_store, listen, workers, http }))
+            let definitions_poll = std::time::Duration::from_secs(definitions_poll_secs.max(1));
+            block_on(service::serve(ServeConfig { app, document_store, listen, definitions_poll, workers, http }))
         }
         Command::Timers { db, workflows, due_before } => {
             block_on(gatehouse::cli::timers::list_timers(&db.url, &workflows, due_before, &mut out))
@@ -277,6 +291,7 @@ fn main() -> ExitCode {
             };
             authoring::graph(&file, format, &mut out)
         }
+        Command::Diff { old, new } => authoring::diff(&old, &new, &mut out),
         Command::Explain { file, format } => {
             let format = match format {
                 ExplainArg::Markdown => ExplainFormat::Markdown,

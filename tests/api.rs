@@ -348,6 +348,14 @@ async fn every_route_answers_each_caller_as_the_workflow_allows() {
             false,
             [401, 401, 401, 200, 200, 200, 403, 403, 200, 200, 200],
         ),
+        (
+            "changes",
+            "GET",
+            "/api/workflows/lcc-decommissioning/changes",
+            json!(null),
+            false,
+            [401, 401, 401, 404, 404, 404, 403, 403, 404, 404, 404],
+        ),
         // Only an internal role of the workflow opens a case.
         ("open", "POST", "/api/cases", lcc_case(), false, [401, 401, 401, 201, 201, 201, 403, 403, 403, 403, 403]),
         ("list", "GET", "/api/cases", json!(null), false, [401, 401, 401, 200, 200, 200, 403, 403, 200, 200, 200]),
@@ -928,6 +936,7 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /api/workflows",
         "GET /api/workflows/{id}",
         "GET /api/workflows/{id}/diagram",
+        "GET /api/workflows/{id}/changes",
         "POST /api/cases",
         "GET /api/cases",
         "GET /api/cases/{id}",

@@ -137,6 +137,35 @@ fn graph_and_explain_render_a_shipped_workflow() {
     assert!(html.contains("leeds-commissioning-code-of-practice-2018.txt"), "citations belong in the policy document");
 }
 
+/// `gatehouse diff`: a governance group that keeps its workflows in git sees what a
+/// change does to the rules before publishing it, an earlier version taken out of git
+/// into another folder included.
+#[test]
+fn diff_says_what_a_change_does_to_the_rules() {
+    let (tmp, dir) = shipped();
+    let file = dir.join("gloucestershire-compact.yaml");
+    let old = tmp.path().join("old.yaml");
+    std::fs::copy(&file, &old).unwrap();
+    let source = std::fs::read_to_string(&file).unwrap();
+    let changed = source.replacen("version: 6", "version: 7", 1).replacen(
+        "  notice_months:\n    value: 3",
+        "  notice_months:\n    value: 4",
+        1,
+    );
+    assert_ne!(changed, source, "the test changes the notice");
+    std::fs::write(&file, changed).unwrap();
+    let out = gatehouse(tmp.path(), &["diff", "old.yaml", "workflows/gloucestershire-compact.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "gloucestershire-compact version 6 → 7: 1 change\n- param `notice_months` 3 → 4\n");
+    // Two different workflows are not two versions of one.
+    let out = gatehouse(
+        tmp.path(),
+        &["diff", "workflows/lcc-decommissioning.yaml", "workflows/gloucestershire-compact.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("compare two versions of one workflow"), "{}", stdout(&out));
+}
+
 #[test]
 fn a_path_that_does_not_exist_is_wrong_input() {
     let tmp = tempfile::tempdir().unwrap();

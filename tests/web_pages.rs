@@ -510,7 +510,7 @@ async fn version_history(backend: Backend) {
     let first = page(&client, &server, "/workflows/lcc-decommissioning").await;
     let current = cells(row(&first, "New cases open on this version"));
     assert!(current.starts_with(&format!("{shipped} New cases open on this version ")), "{current}");
-    assert!(current.ends_with(" 1"), "one case on version {shipped}: {current}");
+    assert!(current.ends_with(" 1 First published version"), "one case on version {shipped}: {current}");
     let report = gatehouse_adapters::workflows::load_paths(&[support::workflows_dir()]).unwrap();
     let (_, loaded) = report.loaded.iter().find(|(p, _)| p.ends_with("lcc-decommissioning.yaml")).unwrap();
     assert!(current.contains(&loaded.definition.sha256[..12]), "{current}");
@@ -521,7 +521,8 @@ async fn version_history(backend: Backend) {
     let file = dir.path().join("lcc-decommissioning.yaml");
     let changed = source
         .replacen(&format!("version: {shipped}"), &format!("version: {next}"), 1)
-        .replace("key_decision_threshold: 500000", "key_decision_threshold: 600000");
+        .replace("key_decision_threshold:\n    value: 500000", "key_decision_threshold:\n    value: 600000");
+    assert!(changed.contains("value: 600000"), "the test changes the threshold");
     std::fs::write(&file, changed).unwrap();
     let out = support::server::gatehouse()
         .args(["workflows", "publish", "--database-url", &server.db.url])
@@ -530,12 +531,31 @@ async fn version_history(backend: Backend) {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let after = page(&client, &server, "/workflows/lcc-decommissioning").await;
+    // The running server picks the version up within seconds, without a restart, and
+    // says what changed in words.
+    let change = "param `key_decision_threshold` 500000 → 600000";
+    let mut after = String::new();
+    for _ in 0..100 {
+        after = page(&client, &server, "/workflows/lcc-decommissioning").await;
+        if after.contains(change) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let table = &after[after.find("Published versions").unwrap()..];
     let newer = table.find(&version_row(next)).expect("the next version is listed");
     let older = table.find(&version_row(shipped)).expect("the shipped version is still listed");
     assert!(newer < older, "newest first");
-    assert!(cells(row(table, &version_row(next))).ends_with(" 0"), "no case on the next version yet");
+    let next_row = cells(row(table, &version_row(next)));
+    assert!(next_row.contains(change), "the change is said in words: {next_row}");
+    assert!(next_row.contains(" 0 "), "no case on the next version yet: {next_row}");
+    let api = server.get(Some(&alice), &format!("/api/workflows/lcc-decommissioning/changes?to={next}")).await;
+    assert_eq!(api.json["changes"], serde_json::json!([change]), "{}", api.text);
+    // New cases open on it at once; the first case stays on the version it opened with.
+    let newer_case =
+        open(&server, &people, "Meals on wheels", "Kirkstall Trust", "Adults and Health", "2030-01-31").await;
+    let newer_case = server.get(Some(&alice), &format!("/api/cases/{newer_case}")).await;
+    assert_eq!(newer_case.json["workflow_version"], next, "{}", newer_case.text);
 }
 on_both!(the_workflow_page_lists_every_published_version, version_history);
 

@@ -89,7 +89,7 @@ fn gate_list(gates: &[Gate]) -> String {
 }
 
 /// A gate in a few words, by the ids people find in the workflow file.
-fn compact(gate: &Gate) -> String {
+pub(crate) fn compact(gate: &Gate) -> String {
     match &gate.kind {
         GateKind::Evidence(id) => id.to_string(),
         GateKind::Checklist(id) => format!("checklist {id}"),

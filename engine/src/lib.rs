@@ -12,6 +12,7 @@
 pub mod access;
 pub mod basis;
 pub mod calendar;
+pub mod changes;
 pub mod contract;
 pub mod decide;
 pub mod decision;

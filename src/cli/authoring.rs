@@ -199,6 +199,65 @@ pub fn graph(file: &Path, format: GraphFormat, out: &mut dyn Write) -> Result<St
     Ok(Status::Ok)
 }
 
+/// `gatehouse diff OLD NEW`: one line per change, or that there is none. `NEW` loads as
+/// `validate` loads it; `OLD` with `NEW`'s folder's templates and calendars, so that an
+/// earlier version taken out of git into another folder loads too.
+pub fn diff(old: &Path, new: &Path, out: &mut dyn Write) -> Result<Status> {
+    let Some(after) = load_one(new, out)? else { return Ok(Status::InputWrong) };
+    let folder = new.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let (library, _) = match workflows::read_library(folder) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(Status::InputWrong);
+        }
+    };
+    let text = match std::fs::read_to_string(old) {
+        Ok(t) => t,
+        Err(e) => {
+            writeln!(out, "error: {}: {e}", old.display())?;
+            return Ok(Status::InputWrong);
+        }
+    };
+    let before = match gatehouse_engine::load(&old.display().to_string(), &text, &library) {
+        Ok(l) => l.definition,
+        Err(diags) => {
+            for d in diags.iter().filter(|d| d.is_error()) {
+                writeln!(out, "{d}")?;
+            }
+            return Ok(Status::InputWrong);
+        }
+    };
+    if before.id != after.id {
+        writeln!(
+            out,
+            "error: {} is workflow `{}` and {} is `{}`: compare two versions of one workflow",
+            old.display(),
+            before.id,
+            new.display(),
+            after.id
+        )?;
+        return Ok(Status::InputWrong);
+    }
+    let changes = gatehouse_engine::changes::changes(&before, &after);
+    writeln!(
+        out,
+        "{} version {} → {}: {}",
+        after.id,
+        before.version,
+        after.version,
+        match changes.len() {
+            0 => "no change to its rules".to_string(),
+            1 => "1 change".to_string(),
+            n => format!("{n} changes"),
+        }
+    )?;
+    for c in &changes {
+        writeln!(out, "- {c}")?;
+    }
+    Ok(Status::Ok)
+}
+
 /// `gatehouse explain FILE --format markdown|html`
 pub fn explain(file: &Path, format: ExplainFormat, out: &mut dyn Write) -> Result<Status> {
     let Some(def) = load_one(file, out)? else { return Ok(Status::InputWrong) };

@@ -82,6 +82,8 @@ pub struct ServeConfig {
     pub document_store: String,
     /// Where to listen.
     pub listen: SocketAddr,
+    /// How often to look for versions published elsewhere.
+    pub definitions_poll: std::time::Duration,
     /// The scheduler and the outbox.
     pub workers: crate::app::workers::WorkerSettings,
     /// HTTP limits and timeouts.
@@ -108,6 +110,7 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     let signer = config.workers.signer(&config.app.data_dir)?;
     let workers =
         crate::app::workers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;
+    let refresher = tokio::spawn(refresh_definitions(app.clone(), config.definitions_poll));
     let public_https = config.workers.base_url.starts_with("https://");
     let public_origin = crate::web::sign_in::origin(&config.workers.base_url);
     let http = Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https, public_origin });
@@ -120,8 +123,27 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     // and any lease they could not release expires on its own.
     let (timeouts, max_connections) = (config.http.timeouts(), config.http.max_connections as usize);
     crate::http::serve::serve(listener, router, timeouts, max_connections, shutdown()).await;
+    refresher.abort();
     workers.shutdown().await;
     Ok(Status::Ok)
+}
+
+/// Every `every`, load the workflow versions published since the last look (by another
+/// node sharing the database, or `gatehouse workflows publish`).
+async fn refresh_definitions(app: Arc<App>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match app.refresh_definitions().await {
+            Ok(added) => {
+                for (id, version) in added {
+                    tracing::info!(%id, version, "workflow version published elsewhere is now served");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the published workflow versions"),
+        }
+    }
 }
 
 async fn shutdown() {

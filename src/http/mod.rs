@@ -146,6 +146,7 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::get))
         .routes(routes!(workflows::diagram))
+        .routes(routes!(workflows::changes))
         .routes(routes!(cases::create, cases::list))
         .routes(routes!(cases::get))
         .routes(routes!(cases::open_child))

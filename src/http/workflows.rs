@@ -2,7 +2,7 @@
 
 use super::Http;
 use super::auth::Staff;
-use super::dto::{DiagramQuery, WorkflowDetail, WorkflowSummary};
+use super::dto::{ChangesQuery, DiagramQuery, WorkflowChanges, WorkflowDetail, WorkflowSummary};
 use super::extract::{Path, Query};
 use super::problem::{Kind, Problem};
 use axum::Json;
@@ -32,6 +32,28 @@ pub async fn get(
 ) -> Result<Json<WorkflowDetail>, Problem> {
     let def = http.app.workflow(&id)?;
     Ok(Json(WorkflowDetail::from(def.as_ref())))
+}
+
+/// What changed between two published versions of a workflow, in words.
+#[utoipa::path(get, path = "/api/workflows/{id}/changes", tag = "workflows",
+    params(("id" = String, Path, description = "The workflow id"), ChangesQuery),
+    responses((status = 200, body = WorkflowChanges),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such workflow or version")),
+    security(("bearer" = [])))]
+pub async fn changes(
+    State(http): State<Arc<Http>>,
+    _: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Json<WorkflowChanges>, Problem> {
+    let to = match q.to {
+        Some(v) => v,
+        None => http.app.workflow(&id)?.version,
+    };
+    let from = q.from.unwrap_or(to.saturating_sub(1));
+    let changes = http.app.changes(&id, from, to)?;
+    Ok(Json(WorkflowChanges { workflow: id, from, to, changes }))
 }
 
 /// The state diagram, as Mermaid or Graphviz dot text, or as SVG.

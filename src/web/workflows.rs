@@ -44,11 +44,31 @@ pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id):
                 .iter()
                 .rev()
                 .map(|v| json!({"version": v.version, "sha256": v.sha256.get(..12).unwrap_or(&v.sha256),
-                    "published_at": at(v.published_at), "cases": v.cases, "latest": v.version as u32 == def.version}))
+                    "published_at": at(v.published_at), "cases": v.cases, "latest": v.version as u32 == def.version,
+                    "changes": changes_from_previous(&http, &def.id, &versions, v.version as u32)}))
                 .collect::<Vec<_>>()
         ),
     );
     render(StatusCode::OK, "workflow.html", Value::Object(ctx))
+}
+
+/// What changed in version `version` from the published version before it, in words,
+/// for the versions table: `{"first": true}` for the first version, `{"changes": […]}`,
+/// or `{"unavailable": true}` when either is not loaded on this server (it no longer
+/// loads, or was published elsewhere seconds ago and is not read yet).
+fn changes_from_previous(
+    http: &Http,
+    id: &str,
+    versions: &[gatehouse_adapters::store::PublishedVersion],
+    version: u32,
+) -> Value {
+    let Some(previous) = versions.iter().map(|v| v.version as u32).filter(|v| *v < version).max() else {
+        return json!({"first": true});
+    };
+    match http.app.changes(id, previous, version) {
+        Ok(changes) => json!({"changes": changes}),
+        Err(_) => json!({"unavailable": true}),
+    }
 }
 
 /// The workflow as a standalone policy document (the same as `gatehouse explain`).

@@ -5,7 +5,7 @@
 use super::entities::definition;
 use super::{Store, StoreError, codec};
 use gatehouse_engine::{Definition, Library, load};
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,6 +49,16 @@ impl Definitions {
         self.by_version.values()
     }
 
+    /// How many versions are loaded.
+    pub fn len(&self) -> usize {
+        self.by_version.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.by_version.is_empty()
+    }
+
     /// Add a definition (used when publishing).
     pub fn insert(&mut self, def: Arc<Definition>) {
         self.by_version.insert((def.id.clone(), def.version), def);
@@ -86,6 +96,12 @@ impl Store {
         };
         definition::Entity::insert(row).exec(&self.db).await?;
         Ok(Published::New)
+    }
+
+    /// How many versions are published. A published version is never changed or
+    /// removed, so a node that sees this number grow knows another published one.
+    pub async fn published_count(&self) -> Result<u64, StoreError> {
+        Ok(definition::Entity::find().count(&self.db).await?)
     }
 
     /// Load every published version, each checked against `library` (the templates

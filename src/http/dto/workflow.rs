@@ -251,3 +251,26 @@ fn diagram_format() -> utoipa::openapi::Object {
         .default(Some(serde_json::json!("mermaid")))
         .build()
 }
+
+/// Which two versions to compare.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ChangesQuery {
+    /// The earlier version; the one before `to` when absent.
+    pub from: Option<u32>,
+    /// The later version; the latest when absent.
+    pub to: Option<u32>,
+}
+
+/// What changed between two versions of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowChanges {
+    /// The workflow.
+    pub workflow: String,
+    /// The earlier version.
+    pub from: u32,
+    /// The later version.
+    pub to: u32,
+    /// Each change in words ("param `notice_months` 3 → 4", "gate `eia` added to
+    /// `submit`", "state `referred` removed"); empty when the rules are the same.
+    pub changes: Vec<String>,
+}
