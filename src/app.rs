@@ -249,7 +249,14 @@ impl App {
     /// against it is chained to.
     async fn load_for_change(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot, AuditHead), AppError> {
         let loaded = self.store.load(case_id).await.map_err(not_found)?;
-        let def = self.definition(&loaded.row)?;
+        let def = match self.definition(&loaded.row) {
+            Ok(def) => def,
+            // Moved to a version published since this node last looked: read it now.
+            Err(_) => {
+                self.refresh_definitions().await?;
+                self.definition(&loaded.row)?
+            }
+        };
         let head = loaded.head.clone();
         let mut snapshot = loaded.snapshot(&def)?;
         if !def.children.is_empty() {

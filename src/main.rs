@@ -84,6 +84,11 @@ enum Command {
         #[arg(long)]
         due_before: jiff::civil::Date,
     },
+    /// Work on cases from the command line.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
     /// Add, list and revoke users.
     Users {
         #[command(subcommand)]
@@ -165,6 +170,41 @@ enum WorkflowsCommand {
         /// Workflow folders or files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CasesCommand {
+    /// Move open cases of a workflow to another published version: one case, or every
+    /// open case in chosen states; each in a transaction of its own, with an audit event
+    /// naming both versions, and its timers armed again from the new version.
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+        /// The workflows folder (its templates and calendars).
+        #[arg(long, env = "GATEHOUSE_WORKFLOWS", default_value = "workflows")]
+        workflows: PathBuf,
+        /// The workflow whose cases move.
+        #[arg(long)]
+        workflow: String,
+        /// The version to move them to (default: the latest published).
+        #[arg(long)]
+        to: Option<u32>,
+        /// Only this case; repeat for more.
+        #[arg(long = "case")]
+        cases: Vec<i64>,
+        /// Only cases in this state; repeat for more.
+        #[arg(long = "state")]
+        states: Vec<String>,
+        /// `old=new`: where a case in a state the new version renamed or removed goes.
+        #[arg(long)]
+        map: Vec<String>,
+        /// Who moves them (their email address), for each case's audit trail.
+        #[arg(long)]
+        by: String,
+        /// Say what would happen to each case, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -259,6 +299,12 @@ fn main() -> ExitCode {
             let document_store = documents.store;
             let definitions_poll = std::time::Duration::from_secs(definitions_poll_secs.max(1));
             block_on(service::serve(ServeConfig { app, document_store, listen, definitions_poll, workers, http }))
+        }
+        Command::Cases {
+            command: CasesCommand::Migrate { db, workflows, workflow, to, cases, states, map, by, dry_run },
+        } => {
+            let req = gatehouse::cli::cases::MigrateRequest { workflow, to, cases, states, map, by, dry_run };
+            block_on(gatehouse::cli::cases::migrate_cases(&db.url, &workflows, &req, &mut out))
         }
         Command::Timers { db, workflows, due_before } => {
             block_on(gatehouse::cli::timers::list_timers(&db.url, &workflows, due_before, &mut out))

@@ -24,7 +24,7 @@ pub struct Decided {
 }
 
 impl Decided {
-    fn of(before: &CaseSnapshot, decision: Decision) -> Decided {
+    pub(crate) fn of(before: &CaseSnapshot, decision: Decision) -> Decided {
         let mut after = before.clone();
         after.apply(&decision);
         Decided { decision, after }

@@ -171,6 +171,18 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The case moved to another version of its workflow (`gatehouse cases migrate`),
+    /// into `to_state` (its own state, or the one a mapping names).
+    Migrated {
+        /// The version it was on.
+        from_version: u32,
+        /// The version it is on now.
+        to_version: u32,
+        /// The state it was in.
+        from_state: StateId,
+        /// The state it is in now.
+        to_state: StateId,
+    },
     /// A timer asked for a transition that was blocked.
     TransitionBlocked {
         /// Which.
@@ -196,6 +208,7 @@ impl Event {
             Event::TimerFired { .. } => "timer_fired",
             Event::TimerStopped { .. } => "timer_stopped",
             Event::TransitionBlocked { .. } => "transition_blocked",
+            Event::Migrated { .. } => "migrated",
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod ids;
 pub mod letters;
 pub mod load;
 pub mod locks;
+pub mod migrate;
 pub mod mutants;
 pub mod notice;
 mod plan;

@@ -253,7 +253,7 @@ fn at_date(case: &CaseSnapshot, timer: &Timer) -> Option<Date> {
 }
 
 /// When an `at:` timer is due: the field's date shifted by the offset, at 09:00.
-fn at_due(def: &Definition, case: &CaseSnapshot, timer: &Timer) -> Option<Timestamp> {
+pub(crate) fn at_due(def: &Definition, case: &CaseSnapshot, timer: &Timer) -> Option<Timestamp> {
     let Trigger::At { offset, .. } = &timer.trigger else { return None };
     let mut date = at_date(case, timer)?;
     if let Some(o) = offset {

@@ -285,6 +285,11 @@ impl CaseSnapshot {
                 // on too: it closes a round (a funding change applied, a breach resolved).
                 self.enter(to, actor, at);
             }
+            // Into another state: a new visit, as a transition makes one, so approvals
+            // given in the old state do not count in the new. In the same state, what
+            // was given stands and the new version's gates judge it.
+            Event::Migrated { from_state, to_state, .. } if from_state != to_state => self.enter(to_state, actor, at),
+            Event::Migrated { .. } => {}
             Event::TimerFired { .. } | Event::TimerStopped { .. } | Event::TransitionBlocked { .. } => {}
         }
     }

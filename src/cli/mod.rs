@@ -3,6 +3,7 @@
 //! `workflows publish`, `audit verify`, `serve`), timers, users and `files migrate`.
 
 pub mod authoring;
+pub mod cases;
 pub mod files;
 pub mod mutants;
 pub mod service;

@@ -280,6 +280,7 @@ fn diagram(view: &CaseView, events: &[event::Model]) -> String {
             "opened" => "state",
             "transitioned" => "to",
             "amended" => "back_to",
+            "migrated" => "to_state",
             _ => return None,
         };
         payload.get(key)?.as_str().map(str::to_string)

@@ -253,6 +253,19 @@ impl Store {
         self.apply_plan(before, plan).await
     }
 
+    /// Move case `before` to version `to_version` of its workflow with `decided` (its
+    /// `migrated` event, timers armed again): one compare-and-set like any decision, so
+    /// a case is moved whole or not at all, and a case changed meanwhile is a conflict.
+    pub async fn migrate_case(
+        &self,
+        before: &CaseSnapshot,
+        head: &AuditHead,
+        decided: &Decided,
+        to_version: u32,
+    ) -> Result<CaseSnapshot, StoreError> {
+        self.apply_plan(before, PreparedWrite::migrating(before, head, decided, to_version)).await
+    }
+
     /// Write `plan`, made against `before`: as one statement on PostgreSQL when it can
     /// be, in SQLite's group commit, or in a transaction of its own.
     async fn apply_plan(&self, before: &CaseSnapshot, plan: PreparedWrite) -> Result<CaseSnapshot, StoreError> {
@@ -352,7 +365,7 @@ pub(super) struct PreparedWrite {
     case_id: i64,
     version: i64,
     after: CaseSnapshot,
-    set: [(&'static str, Value); 9],
+    set: Vec<(&'static str, Value)>,
     writes: Writes,
     /// The document the decision attaches, stored after its rows.
     document: Option<QueuedDocument>,
@@ -364,7 +377,7 @@ impl PreparedWrite {
         debug_assert_eq!(after.version, before.version + 1, "a decision made against `before`");
         let after = after.clone();
         let writes = Writes::of(before.id, head, Some(before), decision);
-        let set = [
+        let set = vec![
             ("state", Value::from(after.state.to_string())),
             ("version", after.version.into()),
             ("visit", (after.visit as i32).into()),
@@ -376,6 +389,20 @@ impl PreparedWrite {
             ("updated_at", codec::to_chrono(decision.at).into()),
         ];
         PreparedWrite { case_id: before.id, version: before.version, after, set, writes, document: None }
+    }
+
+    /// [`PreparedWrite::new`] for a decision that moves the case to version `to_version`
+    /// of its workflow (`decide::migrate`): the case row's version is set with the rest,
+    /// in the same compare-and-set.
+    pub(super) fn migrating(
+        before: &CaseSnapshot,
+        head: &AuditHead,
+        decided: &Decided,
+        to_version: u32,
+    ) -> PreparedWrite {
+        let mut plan = PreparedWrite::new(before, head, decided);
+        plan.set.push(("workflow_version", (to_version as i32).into()));
+        plan
     }
 
     /// On PostgreSQL, the whole decision as one statement (see `writes.rs`).

@@ -260,5 +260,9 @@ pub fn event_payload(e: &Event) -> Value {
         Event::TransitionBlocked { transition, reason } => {
             json!({ "transition": transition.as_str(), "reason": reason })
         }
+        Event::Migrated { from_version, to_version, from_state, to_state } => json!({
+            "from_version": from_version, "to_version": to_version,
+            "from_state": from_state.as_str(), "to_state": to_state.as_str(),
+        }),
     }
 }

@@ -76,6 +76,7 @@ impl Writes {
             .filter_map(|e| match e {
                 Event::Opened { state, .. } | Event::Transitioned { to: state, .. } => Some(state.as_str()),
                 Event::Amended { back_to, .. } => back_to.as_ref().map(|s| s.as_str()),
+                Event::Migrated { from_state, to_state, .. } if from_state != to_state => Some(to_state.as_str()),
                 _ => None,
             })
             .collect();
