@@ -23,19 +23,6 @@ async fn open(server: &Server, token: &str, service: &str) -> i64 {
     r.json["id"].as_i64().unwrap()
 }
 
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn run(args: &[&str]) -> (bool, String) {
     let out = gatehouse().args(args).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -56,7 +43,7 @@ async fn migrate_open_cases(backend: support::Backend) {
         .replacen("from: proposal\n", "from: preparing\n", 1)
         .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
     let dir = tempfile::tempdir().unwrap();
-    copy(&support::workflows_dir(), dir.path());
+    support::copy_dir(&support::workflows_dir(), dir.path());
     std::fs::write(dir.path().join("lcc-decommissioning.yaml"), renamed).unwrap();
     let folder = dir.path().to_str().unwrap();
     let (ok, text) = run(&["workflows", "publish", "--database-url", &server.db.url, folder]);

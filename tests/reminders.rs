@@ -64,13 +64,22 @@ async fn chaser(backend: Backend) {
     let id = case_in_notice(&rig).await;
 
     // What the case's decisions queued goes out after commit: the early engagement
-    // letter, the key decision request to the Executive Board, the notice.
+    // letter, the key decision request to the Executive Board, the decision told to the
+    // people who use the service (here to the commissioner's copy alone: no contact for
+    // them was recorded), the notice.
     let sent = sent_keys(&rig.send_due_mail().await);
-    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent.len(), 4, "{sent:?}");
     let mail = smtp.messages();
     let notice =
         mail.iter().find(|m| m.subject().starts_with("Notice of de-commissioning")).expect("the notice was sent");
     assert_eq!(notice.rcpt_to, [PROVIDER]);
+    let decision =
+        mail.iter().find(|m| m.subject().starts_with("Decision on the future of")).expect("the decision letter");
+    assert_eq!(
+        decision.rcpt_to,
+        ["alice@leeds.example"],
+        "the commissioner's copy; the people affected have no contact"
+    );
     // It asks for an acknowledgement by the day the first reminder would go: 15 January.
     assert!(notice.body.contains("acknowledge by 15 January 2026"), "{}", notice.body);
     let key_decision = mail.iter().find(|m| m.rcpt_to == ["eb@leeds.example"]).expect("the Executive Board was asked");
@@ -133,7 +142,7 @@ async fn chaser(backend: Backend) {
         assert_eq!(rig.fire_due_timers().await, []);
         assert_eq!(rig.send_due_mail().await, []);
     }
-    assert_eq!(smtp.messages().len(), 5, "no reminder after the acknowledgement");
+    assert_eq!(smtp.messages().len(), 6, "no reminder after the acknowledgement");
     db.drop_database().await;
 }
 on_both!(a_chaser_sends_through_smtp_until_the_evidence_arrives, chaser);

@@ -517,7 +517,7 @@ async fn version_history(backend: Backend) {
 
     // A governance group publishes the next version.
     let dir = tempfile::tempdir().unwrap();
-    copy(&support::workflows_dir(), dir.path());
+    support::copy_dir(&support::workflows_dir(), dir.path());
     let file = dir.path().join("lcc-decommissioning.yaml");
     let changed = source
         .replacen(&format!("version: {shipped}"), &format!("version: {next}"), 1)
@@ -558,19 +558,6 @@ async fn version_history(backend: Backend) {
     assert_eq!(newer_case.json["workflow_version"], next, "{}", newer_case.text);
 }
 on_both!(the_workflow_page_lists_every_published_version, version_history);
-
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// The pages follow the same reading rule as the API: a person without a role of the
 /// workflow sees none of its cases in the list, the dashboard, the register or the CSV,

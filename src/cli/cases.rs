@@ -3,7 +3,7 @@
 //! `--dry-run` to see first what each would meet.
 
 use crate::cli::authoring::Status;
-use crate::cli::service::connect;
+use crate::cli::service::published;
 use anyhow::{Context, Result, bail};
 use gatehouse_adapters::store::{CaseFilter, Store, StoreError};
 use gatehouse_engine::Definition;
@@ -38,13 +38,7 @@ pub struct MigrateRequest {
 /// Fails (exit 1) when any case cannot be moved; those that can are moved all the same
 /// (each on its own), unless `--dry-run`.
 pub async fn migrate_cases(url: &str, workflows: &Path, req: &MigrateRequest, out: &mut dyn Write) -> Result<Status> {
-    let store = connect(url).await?;
-    let (library, _) = gatehouse_adapters::workflows::read_library(workflows)
-        .with_context(|| format!("reading {}", workflows.display()))?;
-    let (definitions, problems) = store.definitions(&library).await?;
-    for p in problems {
-        writeln!(out, "warning: {p}")?;
-    }
+    let (store, definitions) = published(url, workflows, out).await?;
     let Some(latest) = definitions.latest(&req.workflow) else {
         bail!("no version of workflow `{}` is published", req.workflow);
     };

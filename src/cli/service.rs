@@ -11,6 +11,24 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The store at `url` and every published workflow version, read with the templates and
+/// calendars of the `workflows` folder; a version that no longer loads is written to
+/// `out` as a warning.
+pub async fn published(
+    url: &str,
+    workflows: &std::path::Path,
+    out: &mut dyn std::io::Write,
+) -> Result<(Store, gatehouse_adapters::store::Definitions)> {
+    let store = connect(url).await?;
+    let (library, _) = gatehouse_adapters::workflows::read_library(workflows)
+        .with_context(|| format!("reading {}", workflows.display()))?;
+    let (definitions, problems) = store.definitions(&library).await?;
+    for p in problems {
+        writeln!(out, "warning: {p}")?;
+    }
+    Ok((store, definitions))
+}
+
 /// Open the database named by `url`, with a clear message when it cannot be reached.
 pub async fn connect(url: &str) -> Result<Store> {
     Ok(Store::connect(&StoreConfig::new(url)).await?)

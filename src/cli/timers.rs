@@ -3,8 +3,8 @@
 //! each will write to and what it will do.
 
 use crate::cli::authoring::Status;
-use crate::cli::service::connect;
-use anyhow::{Context, Result};
+use crate::cli::service::published;
+use anyhow::Result;
 use gatehouse_adapters::store::ArmedTimerRow;
 use gatehouse_engine::Definition;
 use std::io::Write;
@@ -18,13 +18,7 @@ pub async fn list_timers(
     due_before: jiff::civil::Date,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let store = connect(url).await?;
-    let (library, _) = gatehouse_adapters::workflows::read_library(workflows)
-        .with_context(|| format!("reading {}", workflows.display()))?;
-    let (definitions, problems) = store.definitions(&library).await?;
-    for p in problems {
-        writeln!(out, "warning: {p}")?;
-    }
+    let (store, definitions) = published(url, workflows, out).await?;
     // Wide enough for any zone; each row is then checked in its own workflow's zone.
     let cutoff =
         due_before.tomorrow().unwrap_or(due_before).at(0, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();

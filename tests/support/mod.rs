@@ -211,3 +211,19 @@ pub fn workflow_version(text: &str) -> u32 {
         .and_then(|v| v.trim().parse().ok())
         .expect("the workflow has a top-level version")
 }
+
+/// Copy the folder `from` into `to`, sub-folders and all (a workflows folder to change
+/// and publish).
+#[allow(dead_code)]
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
