@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 mod documents;
+pub mod drafts;
 mod error;
 mod publish;
 pub mod workers;
@@ -99,6 +100,7 @@ pub struct App {
     max_upload_bytes: u64,
     wake: Wake,
     oversight: Oversight,
+    governance: drafts::Governance,
 }
 
 /// What publishing a workflows folder did, per file.
@@ -134,6 +136,7 @@ impl App {
             max_upload_bytes: config.max_upload_bytes,
             wake: Wake::new(),
             oversight: Oversight::new(config.oversight_roles.iter().cloned()),
+            governance: drafts::Governance::default(),
         };
         Ok((app, report))
     }

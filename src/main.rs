@@ -64,6 +64,14 @@ enum Command {
         /// hold a role in.
         #[arg(long = "oversight-role", env = "GATEHOUSE_OVERSIGHT_ROLES", value_delimiter = ',')]
         oversight_roles: Vec<String>,
+        /// A role whose holders change workflows in the product (drafts, approval,
+        /// publishing); repeat, or separate with commas. None: nobody does.
+        #[arg(long = "governance-role", env = "GATEHOUSE_GOVERNANCE_ROLES", value_delimiter = ',')]
+        governance_roles: Vec<String>,
+        /// How many governance members other than its author must approve a draft
+        /// before it is published.
+        #[arg(long, env = "GATEHOUSE_DRAFT_QUORUM", default_value_t = 2)]
+        draft_quorum: usize,
         /// How often, in seconds, to look for workflow versions published by another
         /// node or `gatehouse workflows publish`; new cases open on them at once.
         #[arg(long, env = "GATEHOUSE_DEFINITIONS_POLL_SECS", default_value_t = 5)]
@@ -291,6 +299,8 @@ fn main() -> ExitCode {
             listen,
             max_upload_bytes,
             oversight_roles,
+            governance_roles,
+            draft_quorum,
             definitions_poll_secs,
             workers,
             http,
@@ -298,7 +308,17 @@ fn main() -> ExitCode {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
             let document_store = documents.store;
             let definitions_poll = std::time::Duration::from_secs(definitions_poll_secs.max(1));
-            block_on(service::serve(ServeConfig { app, document_store, listen, definitions_poll, workers, http }))
+            let governance =
+                gatehouse::app::drafts::Governance { roles: governance_roles, quorum: draft_quorum.max(1) };
+            block_on(service::serve(ServeConfig {
+                app,
+                document_store,
+                listen,
+                definitions_poll,
+                governance,
+                workers,
+                http,
+            }))
         }
         Command::Cases {
             command: CasesCommand::Migrate { db, workflows, workflow, to, cases, states, map, by, dry_run },

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::Backend;
-use support::server::Server;
+use support::server::{Options, Server};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -435,4 +435,59 @@ async fn a_grant_round_records_its_applications_in_a_browser() {
         assert!(listed.contains(&format!("Application {n}")), "{listed}");
     }
     check_page(&c, "grant-round").await;
+}
+
+/// A governance member changes a workflow in the browser: a draft started from the
+/// published workflow, saved with an error (the error summary links to the line, and
+/// the line shows it), then with a state renamed (the preview says what changes in
+/// words, draws the diagram, and lists the open case it would affect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
+    let options =
+        Options { env: vec![("GATEHOUSE_GOVERNANCE_ROLES".into(), "governance".into())], ..Options::default() };
+    let server = Server::start_with(Backend::Sqlite, options).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let gina = server.user("gina@leeds.example", &["governance"]);
+    let open = json!({"workflow": "lcc-decommissioning", "fields": {"service_name": "Day centre", "provider_name": "Kirkstall Trust",
+        "provider_email": "p@provider.example.org", "directorate": "Adults and Health", "annual_value": 80000, "contract_end": "2030-01-31"}});
+    server.post(Some(&alice), "/api/cases", open).await.expect(201);
+    let driver = Driver::start();
+    let c = driver.client().await;
+    sign_in(&c, &server, &gina, false).await;
+
+    c.goto(&server.url("/drafts")).await.unwrap();
+    check_page(&c, "drafts").await;
+    c.execute("document.getElementById('workflow').value = 'lcc-decommissioning'", vec![]).await.unwrap();
+    click_through(&c, "form[action='/drafts'] button.govuk-button:not(.govuk-button--secondary)").await;
+    let draft = c.current_url().await.unwrap().path().to_string();
+    assert!(draft.starts_with("/drafts/"), "{draft}");
+    let original = c.execute("return document.getElementById('source').value", vec![]).await.unwrap();
+    let original = original.as_str().unwrap().to_string();
+
+    // Saved with a misspelt state: the summary links to the line, which shows the error.
+    let set = "document.getElementById('source').value = arguments[0]";
+    let broken = original.replacen("to: engagement\n", "to: engagment\n", 1);
+    c.execute(set, vec![json!(broken)]).await.unwrap();
+    click_through(&c, &format!("form[action='{draft}'] button")).await;
+    assert!(text(&c, ".govuk-error-summary").await.contains("unknown state `engagment`"));
+    let line = broken.lines().position(|l| l.contains("engagment")).unwrap() + 1;
+    let noted = text(&c, &format!("#line-{line}")).await;
+    assert!(noted.contains("did you mean `engagement`?"), "{noted}");
+    check_page(&c, "draft-errors").await;
+
+    // Saved with the first state renamed: the preview and the case it would affect.
+    let renamed = original
+        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
+        .replacen("from: proposal\n", "from: preparing\n", 1)
+        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
+    c.execute(set, vec![json!(renamed)]).await.unwrap();
+    click_through(&c, &format!("form[action='{draft}'] button")).await;
+    assert!(text(&c, "#changes").await.contains("state `proposal` removed"));
+    assert!(text(&c, "#impact + p + table").await.contains("is in `proposal`"));
+    c.execute("document.getElementById('preview').scrollIntoView()", vec![]).await.unwrap();
+    check_page(&c, "draft-preview").await;
+    c.execute("document.getElementById('impact').scrollIntoView()", vec![]).await.unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots().join("draft-impact.png"), png).unwrap();
+    c.close().await.unwrap();
 }

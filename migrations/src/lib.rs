@@ -12,6 +12,7 @@ mod m20261208_000001_stays;
 mod m20261209_000001_owner;
 mod m20261210_000001_document_place;
 mod m20261210_000002_children;
+mod m20261211_000001_drafts;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000001_owner::Migration),
             Box::new(m20261210_000001_document_place::Migration),
             Box::new(m20261210_000002_children::Migration),
+            Box::new(m20261211_000001_drafts::Migration),
         ]
     }
 }

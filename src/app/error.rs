@@ -37,6 +37,10 @@ pub enum AppError {
         /// The current version.
         actual: i64,
     },
+    /// What it would change was changed by someone else since it was read (a draft
+    /// saved by another member): nothing was written.
+    #[error("{0}")]
+    Edited(String),
     /// Something broke on our side.
     #[error(transparent)]
     Internal(#[from] StoreError),

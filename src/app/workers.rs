@@ -74,7 +74,9 @@ fn host_error(e: AppError) -> HostError {
         e @ (AppError::Invalid(_) | AppError::NotAllowed(_) | AppError::NotAvailable(_) | AppError::Blocked { .. }) => {
             HostError::Refused(e.to_string())
         }
-        e @ (AppError::Conflict { .. } | AppError::Internal(_)) => HostError::Failed(e.to_string()),
+        e @ (AppError::Conflict { .. } | AppError::Edited(_) | AppError::Internal(_)) => {
+            HostError::Failed(e.to_string())
+        }
     }
 }
 

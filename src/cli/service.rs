@@ -102,6 +102,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// How often to look for versions published elsewhere.
     pub definitions_poll: std::time::Duration,
+    /// Who changes workflows in the product.
+    pub governance: crate::app::drafts::Governance,
     /// The scheduler and the outbox.
     pub workers: crate::app::workers::WorkerSettings,
     /// HTTP limits and timeouts.
@@ -124,7 +126,7 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     for (file, id, version, outcome) in report.files {
         tracing::info!(%file, %id, version, ?outcome, "workflow");
     }
-    let app = Arc::new(app);
+    let app = Arc::new(app.with_governance(config.governance));
     let signer = config.workers.signer(&config.app.data_dir)?;
     let workers =
         crate::app::workers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;

@@ -279,6 +279,7 @@ impl From<AppError> for Problem {
                 p.actual_version = Some(actual);
                 p
             }
+            AppError::Edited(m) => Problem::new(Kind::StaleVersion, m),
             AppError::Internal(e) if e.is_out_of_space() => {
                 tracing::error!(error = %e, "the disk is full");
                 Problem::new(Kind::InsufficientStorage, OUT_OF_SPACE)

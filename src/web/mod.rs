@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod amend;
 mod case_view;
+pub mod drafts;
 pub mod governance;
 pub mod pages;
 pub mod provider;
@@ -42,6 +43,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("workflow.html", include_str!("templates/workflow.html")),
         ("governance.html", include_str!("templates/governance.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
+        ("drafts.html", include_str!("templates/drafts.html")),
+        ("draft.html", include_str!("templates/draft.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e:#}"));
     }
@@ -83,6 +86,10 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/workflows", get(workflows::workflows))
         .route("/workflows/{id}", get(workflows::workflow))
         .route("/workflows/{id}/policy", get(workflows::policy))
+        .route("/drafts", get(drafts::drafts).post(drafts::start))
+        .route("/drafts/{id}", get(drafts::draft).post(drafts::save))
+        .route("/drafts/{id}/policy", get(drafts::policy))
+        .route("/drafts/{id}/{step}", post(drafts::step))
         .route("/p/{token}", get(provider::provider_page).post(provider::provider_post))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

@@ -31,7 +31,7 @@ pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id):
     ctx.insert("transitions".into(), serde_json::to_value(&detail.transitions).unwrap_or_default());
     ctx.insert("mermaid".into(), json!(gatehouse_engine::graph::mermaid(&def)));
     let title = crate::http::workflows::diagram_title(&def);
-    ctx.insert("diagram".into(), json!(gatehouse_engine::graph::svg(&def, &Default::default(), &title)));
+    ctx.insert("diagram".into(), json!(diagram_svg(&def, &title)));
     let versions = match http.app.published_versions(&def.id).await {
         Ok(v) => v,
         Err(e) => return app_error_page(e),
@@ -71,22 +71,29 @@ fn changes_from_previous(
     }
 }
 
+/// A workflow's diagram, marking nothing, called `title`.
+pub(super) fn diagram_svg(def: &gatehouse_engine::Definition, title: &str) -> String {
+    gatehouse_engine::graph::svg(def, &Default::default(), title)
+}
+
 /// The workflow as a standalone policy document (the same as `gatehouse explain`).
 pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
     let _ = &session;
     match http.app.workflow(&id) {
-        Ok(def) => {
-            let html = gatehouse_engine::explain::html(&def);
-            // The policy page carries its own inline stylesheet.
-            (
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
-                ],
-                html,
-            )
-                .into_response()
-        }
+        Ok(def) => policy_response(&def),
         Err(e) => app_error_page(e),
     }
+}
+
+/// `def` as a policy document page, which carries its own inline stylesheet.
+pub(super) fn policy_response(def: &gatehouse_engine::Definition) -> Response {
+    let html = gatehouse_engine::explain::html(def);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+        ],
+        html,
+    )
+        .into_response()
 }

@@ -291,3 +291,48 @@ pub mod schedule_run {
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `workflow_drafts`: a workflow being changed in the product.
+pub mod draft {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "workflow_drafts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub workflow_id: String,
+        pub based_on: Option<i32>,
+        #[sea_orm(column_type = "Text")]
+        pub source: String,
+        pub revision: i64,
+        pub status: String,
+        pub author: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub published_version: Option<i32>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `draft_events`: the audit trail of drafts, per workflow.
+pub mod draft_event {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "draft_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub draft_id: i64,
+        pub workflow_id: String,
+        pub kind: String,
+        pub actor: String,
+        pub at: DateTimeUtc,
+        #[sea_orm(column_type = "Text")]
+        pub detail: String,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}

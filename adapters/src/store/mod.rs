@@ -7,6 +7,7 @@ mod cases;
 pub mod codec;
 mod definitions;
 pub mod documents;
+pub mod drafts;
 pub mod entities;
 pub mod files;
 mod group;

@@ -1,0 +1,308 @@
+//! The governance group's pages for changing workflows: the drafts list (start one from
+//! a published workflow, or paste a new one), and a draft's page: its text in an editor,
+//! every problem the loader finds listed and shown at its line, a preview (what it
+//! changes in words, its scenarios, its diagram, its policy document), the open cases it
+//! would affect, and the review: propose, approve, publish, with its history.
+
+use super::pages::{app_error_page, base, error_item, forbidden_csrf};
+use super::session::Session;
+use super::{render, workflows::diagram_svg};
+use crate::app::AppError;
+use crate::app::drafts::MAX_DRAFT_BYTES;
+use crate::http::Http;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use gatehouse_adapters::store::drafts::{DraftRow, status};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+const SAVED: &str = "The draft is saved.";
+
+/// A notice after a redirect (`?done=saved`).
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// `/drafts`: every draft, and the forms that start one.
+pub async fn drafts(State(http): State<Arc<Http>>, session: Session) -> Response {
+    list(&http, &session, StatusCode::OK, Vec::new(), "").await
+}
+
+async fn list(http: &Http, session: &Session, status: StatusCode, errors: Vec<Value>, pasted: &str) -> Response {
+    let rows = match http.app.drafts(&session.actor).await {
+        Ok(r) => r,
+        Err(e) => return app_error_page(e),
+    };
+    let mut ctx = base(session, "drafts");
+    ctx.insert(
+        "drafts".into(),
+        json!(
+            rows.iter()
+                .map(|d| json!({"id": d.id, "workflow": d.workflow_id, "status": d.status,
+            "author": d.author, "revision": d.revision, "updated": d.updated_at.format("%-d %B %Y %H:%M").to_string(),
+            "based_on": d.based_on, "published_version": d.published_version}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    let workflows: Vec<Value> = http.app.workflows().iter().map(|d| json!({"id": d.id, "title": d.title})).collect();
+    ctx.insert("workflows".into(), json!(workflows));
+    ctx.insert("quorum".into(), json!(http.app.governance().quorum));
+    ctx.insert("errors".into(), json!(errors));
+    ctx.insert("pasted".into(), json!(pasted));
+    render(status, "drafts.html", Value::Object(ctx))
+}
+
+/// `POST /drafts`: start a draft from a published workflow (`workflow`), or from pasted
+/// text (`source`).
+pub async fn start(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let source = form.get("source").map(String::as_str).unwrap_or_default();
+    let started = match form.get("workflow").filter(|w| !w.is_empty()) {
+        Some(workflow) => http.app.start_draft(&session.actor, workflow).await,
+        None => http.app.start_new_draft(&session.actor, source).await,
+    };
+    match started {
+        Ok(id) => Redirect::to(&format!("/drafts/{id}?done=started")).into_response(),
+        Err(AppError::Invalid(p)) => {
+            let errors = p.into_iter().map(|p| error_item(p.message, Some("#source".into()))).collect();
+            list(&http, &session, StatusCode::UNPROCESSABLE_ENTITY, errors, source).await
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+/// `/drafts/{id}`.
+pub async fn draft(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Query(done): Query<Done>,
+) -> Response {
+    let notice = match done.done.as_deref() {
+        Some("started") => "The draft is started. Edit it below; it is checked every time you save.",
+        Some("saved") => SAVED,
+        Some("proposed") => "The draft is proposed for approval.",
+        Some("approved") => "Your approval is recorded.",
+        Some("published") => "The draft is published: new cases open on the new version.",
+        Some("discarded") => "The draft is discarded.",
+        _ => "",
+    };
+    page(&http, &session, id, StatusCode::OK, Vec::new(), None, notice).await
+}
+
+/// The draft's page; `edited` is text the person sent that could not be saved, shown
+/// in the editor so that nothing they typed is lost.
+async fn page(
+    http: &Http,
+    session: &Session,
+    id: i64,
+    status: StatusCode,
+    mut errors: Vec<Value>,
+    edited: Option<(&str, i64)>,
+    notice: &str,
+) -> Response {
+    let row = match http.app.draft(&session.actor, id).await {
+        Ok(r) => r,
+        Err(e) => return app_error_page(e),
+    };
+    let check = match http.app.check_draft(&row).await {
+        Ok(c) => c,
+        Err(e) => return app_error_page(e),
+    };
+    // Problems by line, shown in the error summary and beside their line.
+    let mut at_line: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+    for d in &check.problems {
+        let label = if d.is_error() { "Error" } else { "Warning" };
+        let text = format!("Line {}, column {}: {}", d.line, d.column, d.message);
+        if d.is_error() {
+            errors.push(error_item(text.clone(), Some(format!("#line-{}", d.line))));
+        }
+        at_line.entry(d.line).or_default().push(json!({"label": label, "message": d.message, "hint": d.hint,
+            "error": d.is_error(), "column": d.column}));
+    }
+    let lines: Vec<Value> = row
+        .source
+        .lines()
+        .enumerate()
+        .map(|(i, text)| json!({"n": i + 1, "text": text, "problems": at_line.remove(&(i + 1)).unwrap_or_default()}))
+        .collect();
+    let scenarios: Vec<Value> = check
+        .scenarios
+        .iter()
+        .map(|o| {
+            json!({"name": o.name, "passed": o.failure.is_none(),
+            "failure": o.failure.as_ref().map(|(line, m)| format!("line {line}: {m}"))})
+        })
+        .collect();
+    let (changes, diagram, impact) = match &check.definition {
+        Some(def) => {
+            let base = http.app.draft_base(&row);
+            let changes = base.map(|b| gatehouse_engine::changes::changes(&b, def));
+            let title = format!("State diagram of draft {} of {}", row.id, def.title);
+            let impact = match http.app.draft_impact(def).await {
+                Ok(i) => i,
+                Err(e) => return app_error_page(e),
+            };
+            let impact: Vec<Value> = impact
+                .iter()
+                .map(|a| json!({"case": a.case_id, "version": a.version, "state": a.state, "lines": a.lines, "movable": a.movable}))
+                .collect();
+            (changes, Some(diagram_svg(def, &title)), Some(impact))
+        }
+        None => (None, None, None),
+    };
+    let approvals = match http.app.draft_approvals(&row).await {
+        Ok(a) => a,
+        Err(e) => return app_error_page(e),
+    };
+    let history = match http.app.store().draft_history(&row.workflow_id).await {
+        Ok(h) => h,
+        Err(e) => return app_error_page(e.into()),
+    };
+    let me = &session.actor.id;
+    let quorum = http.app.governance().quorum;
+    let mut ctx = base(session, "drafts");
+    ctx.insert("d".into(), draft_json(&row));
+    ctx.insert("source".into(), json!(edited.map_or(row.source.as_str(), |(s, _)| s)));
+    ctx.insert("revision".into(), json!(edited.map_or(row.revision, |(_, r)| r)));
+    ctx.insert("version".into(), json!(check.version));
+    ctx.insert("lines".into(), json!(lines));
+    ctx.insert("error_count".into(), json!(check.problems.iter().filter(|d| d.is_error()).count()));
+    ctx.insert("warning_count".into(), json!(check.problems.iter().filter(|d| !d.is_error()).count()));
+    ctx.insert("scenarios".into(), json!(scenarios));
+    ctx.insert("changes".into(), json!(changes));
+    ctx.insert("diagram".into(), json!(diagram));
+    ctx.insert("impact".into(), json!(impact));
+    ctx.insert("approvals".into(), json!(approvals));
+    ctx.insert("quorum".into(), json!(quorum));
+    ctx.insert("max_kib".into(), json!(MAX_DRAFT_BYTES / 1024));
+    let open = row.status == status::DRAFT || row.status == status::PROPOSED;
+    ctx.insert(
+        "may".into(),
+        json!({
+            "edit": open,
+            "propose": row.status == status::DRAFT,
+            "approve": row.status == status::PROPOSED && row.author != *me && !approvals.contains(me),
+            "publish": row.status == status::PROPOSED && approvals.len() >= quorum,
+            "discard": open,
+        }),
+    );
+    ctx.insert(
+        "history".into(),
+        json!(
+            history
+                .iter()
+                .filter(|e| e.draft_id == row.id)
+                .map(|e| json!({"at": e.at.format("%-d %B %Y %H:%M:%S").to_string(),
+            "actor": e.actor, "kind": e.kind, "detail": e.detail}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    ctx.insert("errors".into(), json!(errors));
+    let notice = if notice == SAVED && check.has_errors() {
+        "The draft is saved with the errors listed: it can be proposed once they are fixed."
+    } else {
+        notice
+    };
+    if !notice.is_empty() {
+        ctx.insert("notice".into(), json!(notice));
+    }
+    render(status, "draft.html", Value::Object(ctx))
+}
+
+fn draft_json(row: &DraftRow) -> Value {
+    json!({"id": row.id, "workflow": row.workflow_id, "status": row.status, "revision": row.revision,
+        "author": row.author, "based_on": row.based_on, "published_version": row.published_version})
+}
+
+/// `POST /drafts/{id}`: save the text.
+pub async fn save(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let source = form.get("source").map(|s| s.replace("\r\n", "\n")).unwrap_or_default();
+    let revision = form.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
+    match http.app.save_draft(&session.actor, id, revision, &source).await {
+        Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
+        // Nothing they typed is lost: the page shows it again, with why it was not saved.
+        Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
+            let status =
+                if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let message = match e {
+                AppError::Invalid(p) => p.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; "),
+                other => other.to_string(),
+            };
+            let errors = vec![error_item(message, Some("#source".into()))];
+            page(&http, &session, id, status, errors, Some((&source, revision)), "").await
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+/// `POST /drafts/{id}/{step}`: propose, approve, publish or discard, at the revision
+/// the page showed.
+pub async fn step(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path((id, step)): Path<(i64, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let revision = form.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
+    let actor = &session.actor;
+    let result = match step.as_str() {
+        "propose" => http.app.propose_draft(actor, id, revision).await.map(|_| "proposed"),
+        "approve" => http.app.approve_draft(actor, id, revision).await.map(|_| "approved"),
+        "publish" => http.app.publish_draft(actor, id, revision).await.map(|_| "published"),
+        "discard" => http.app.discard_draft(actor, id, revision).await.map(|_| "discarded"),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    match result {
+        Ok(done) => Redirect::to(&format!("/drafts/{id}?done={done}")).into_response(),
+        Err(e @ (AppError::Edited(_) | AppError::NotAvailable(_) | AppError::NotAllowed(_))) => {
+            let status = match e {
+                AppError::NotAllowed(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::CONFLICT,
+            };
+            let message = match &e {
+                AppError::NotAllowed(m) | AppError::NotAvailable(m) | AppError::Edited(m) => m.clone(),
+                other => other.to_string(),
+            };
+            page(&http, &session, id, status, vec![error_item(message, Some("#review".into()))], None, "").await
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+/// `/drafts/{id}/policy`: the draft as a policy document, when it loads.
+pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): Path<i64>) -> Response {
+    let row = match http.app.draft(&session.actor, id).await {
+        Ok(r) => r,
+        Err(e) => return app_error_page(e),
+    };
+    match http.app.check_draft(&row).await {
+        Ok(check) => match check.definition {
+            Some(def) => super::workflows::policy_response(&def),
+            None => app_error_page(AppError::NotAvailable("the draft does not load yet: fix its errors first".into())),
+        },
+        Err(e) => app_error_page(e),
+    }
+}

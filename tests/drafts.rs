@@ -1,0 +1,246 @@
+//! Governance groups change workflows in the product, end to end over two `gatehouse
+//! serve` nodes on one database: a draft started from a published workflow, saved with
+//! an error (shown at its line), saved by two members at once (the second is refused,
+//! and what they typed is shown again), previewed (what it changes in words, its
+//! scenarios, the open cases it would affect), proposed, refused approval by its
+//! author, approved by two others, published as the next version (numbered by
+//! Gatehouse), and served by the second node without a restart. A change that breaks
+//! the workflow's own scenarios cannot be proposed.
+
+mod support;
+
+use serde_json::json;
+use support::Backend;
+use support::server::{Options, Server};
+use support::web::{csrf_of, page, signed_in};
+
+fn options() -> Options {
+    Options {
+        env: vec![
+            ("GATEHOUSE_GOVERNANCE_ROLES".into(), "governance".into()),
+            ("GATEHOUSE_DRAFT_QUORUM".into(), "2".into()),
+            ("GATEHOUSE_DEFINITIONS_POLL_SECS".into(), "1".into()),
+        ],
+        ..Options::default()
+    }
+}
+
+/// Post `form` to `path` (with the page's CSRF token), not following a redirect: the
+/// status and where it sends, or the page it answers with.
+async fn post(
+    client: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    csrf: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let mut fields: Vec<(&str, &str)> = vec![("_csrf", csrf)];
+    fields.extend_from_slice(form);
+    let r = client.post(server.url(path)).form(&fields).send().await.unwrap();
+    let status = r.status().as_u16();
+    let path = r.url().path().to_string();
+    let body = r.text().await.unwrap();
+    (status, if status == 200 { format!("{path}\n{body}") } else { body })
+}
+
+/// The revision a draft page's forms carry.
+fn revision_of(html: &str) -> String {
+    html.split(r#"name="revision" value=""#).nth(1).and_then(|r| r.split('"').next()).unwrap().to_string()
+}
+
+/// The text in a draft page's editor, as the browser would send it back.
+fn editor_text(html: &str) -> String {
+    let start = html.find(r#"id="source""#).unwrap();
+    let body = &html[start..];
+    let text = &body[body.find('>').unwrap() + 1..body.find("</textarea>").unwrap()];
+    unescape(text)
+}
+
+/// HTML text as a browser reads it: `&#x2f;` and the like, `&lt;`, `&gt;`, `&quot;`,
+/// `&amp;` (last).
+fn unescape(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("&#x") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 3..];
+        match after.find(';').and_then(|end| u32::from_str_radix(&after[..end], 16).ok().map(|c| (end, c))) {
+            Some((end, code)) => {
+                out.push(char::from_u32(code).unwrap_or('?'));
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str("&#x");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
+async fn change_a_workflow(backend: Backend) {
+    let node_a = Server::start_with(backend, options()).await;
+    let second_db = support::TestDb { url: node_a.db.url.clone(), dir: tempfile::tempdir().unwrap(), backend };
+    let node_b = Server::start_on(second_db, options()).await;
+    let gina = node_a.user("gina@leeds.example", &["governance"]);
+    let (gus, gail) =
+        (node_a.user("gus@leeds.example", &["governance"]), node_a.user("gail@leeds.example", &["governance"]));
+    let alice = node_a.user("alice@leeds.example", &["commissioner"]);
+    let open = json!({"workflow": "lcc-decommissioning", "fields": {"service_name": "Day centre", "provider_name": "Kirkstall Trust",
+        "provider_email": "p@provider.example.org", "directorate": "Adults and Health", "annual_value": 80000, "contract_end": "2030-01-31"}});
+    let case = node_a.post(Some(&alice), "/api/cases", open.clone()).await;
+    case.expect(201);
+    let case_id = case.json["id"].as_i64().unwrap();
+    let shipped = case.json["workflow_version"].as_u64().unwrap();
+
+    // Only the governance role changes workflows.
+    let commissioner = signed_in(&node_a, &alice).await;
+    let r = commissioner.get(node_a.url("/drafts")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "a commissioner does not govern workflows");
+
+    // Gina starts a draft from the published workflow.
+    let g = signed_in(&node_a, &gina).await;
+    let list = page(&g, &node_a, "/drafts").await;
+    let (status, body) = post(&g, &node_a, "/drafts", &csrf_of(&list), &[("workflow", "lcc-decommissioning")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("/drafts/"), "{body}");
+    let draft = body.lines().next().unwrap().to_string();
+    let html = page(&g, &node_a, &draft).await;
+    let original = editor_text(&html);
+    assert!(
+        original.contains("id: lcc-decommissioning") && html.contains("No errors"),
+        "the draft starts as published"
+    );
+
+    // A draft with an error is saved, and the error is listed and shown at its line.
+    let broken = original.replacen("to: engagement\n", "to: engagment\n", 1);
+    let (status, body) =
+        post(&g, &node_a, &draft, &csrf_of(&html), &[("source", &broken), ("revision", &revision_of(&html))]).await;
+    assert_eq!(status, 200, "{body}");
+    let line = broken.lines().position(|l| l.contains("engagment")).unwrap() + 1;
+    assert!(body.contains("There is a problem") && body.contains(&format!("href=\"#line-{line}\"")), "{body}");
+    let text = unescape(&body);
+    assert!(text.contains("unknown state `engagment`") && text.contains("did you mean `engagement`?"), "{body}");
+    // It cannot be proposed while it has an error.
+    let (status, body) =
+        post(&g, &node_a, &format!("{draft}/propose"), &csrf_of(&body), &[("revision", &revision_of(&body))]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("can be saved, but not proposed"), "{body}");
+
+    // Two members save the same revision: the second is refused, and their text is
+    // shown again, so nothing they typed is lost.
+    let seen_by_gus = {
+        let gus_client = signed_in(&node_a, &gus).await;
+        let html = page(&gus_client, &node_a, &draft).await;
+        (gus_client, html)
+    };
+    let html = page(&g, &node_a, &draft).await;
+    let renamed = original
+        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
+        .replacen("from: proposal\n", "from: preparing\n", 1)
+        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
+    let (status, body) =
+        post(&g, &node_a, &draft, &csrf_of(&html), &[("source", &renamed), ("revision", &revision_of(&html))]).await;
+    assert_eq!(status, 200, "{body}");
+    let (gus_client, gus_html) = seen_by_gus;
+    let his = format!("{original}\n# Gus's note\n");
+    let (status, body) = post(
+        &gus_client,
+        &node_a,
+        &draft,
+        &csrf_of(&gus_html),
+        &[("source", &his), ("revision", &revision_of(&gus_html))],
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("the draft changed since you opened it"), "{body}");
+    assert_eq!(editor_text(&body), his, "what Gus typed is in the editor still");
+
+    // The preview: what it changes in words, its scenarios, and the open case it would affect.
+    let html = page(&g, &node_a, &draft).await;
+    assert!(html.contains("No errors"), "{html}");
+    let text = unescape(&html);
+    for said in ["state `proposal` removed", "state `preparing` added", "cases start in `preparing`, not `proposal`"] {
+        assert!(text.contains(said), "the preview says {said}");
+    }
+    assert!(html.contains("Pass") && !html.contains("govuk-tag--red\">Fail"), "its scenarios pass");
+    assert!(
+        html.contains(&format!("href=\"/cases/{case_id}\"")) && html.contains("Cannot be moved as it is"),
+        "{html}"
+    );
+    assert!(html.contains("<svg"), "the draft's diagram");
+
+    // Proposed; its author cannot approve it; two others do; then it is published as
+    // the next version, which Gatehouse numbers.
+    let (status, body) =
+        post(&g, &node_a, &format!("{draft}/propose"), &csrf_of(&html), &[("revision", &revision_of(&html))]).await;
+    assert_eq!(status, 200, "{body}");
+    let html = page(&g, &node_a, &draft).await;
+    assert!(!html.contains("id=\"approve\""), "the author is not offered an approval");
+    let (status, body) =
+        post(&g, &node_a, &format!("{draft}/approve"), &csrf_of(&html), &[("revision", &revision_of(&html))]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("the author of a draft cannot approve it"), "{body}");
+    for member in [&gus, &gail] {
+        let client = signed_in(&node_a, member).await;
+        let html = page(&client, &node_a, &draft).await;
+        assert!(!html.contains("id=\"publish\""), "not publishable before the quorum");
+        let (status, body) =
+            post(&client, &node_a, &format!("{draft}/approve"), &csrf_of(&html), &[("revision", &revision_of(&html))])
+                .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let next = shipped + 1;
+    let html = page(&g, &node_a, &draft).await;
+    assert!(html.contains(&format!("Publish as version {next}")), "{html}");
+    let (status, body) =
+        post(&g, &node_a, &format!("{draft}/publish"), &csrf_of(&html), &[("revision", &revision_of(&html))]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("published as version {next}")), "the history says so");
+
+    // Node A opens new cases on it at once; node B within its poll, without a restart.
+    let on_a = node_a.post(Some(&alice), "/api/cases", open.clone()).await;
+    on_a.expect(201);
+    assert_eq!((on_a.json["workflow_version"].as_u64(), on_a.json["state"].as_str()), (Some(next), Some("preparing")));
+    let mut on_b = None;
+    for _ in 0..50 {
+        let w = node_b.get(Some(&alice), "/api/workflows/lcc-decommissioning").await;
+        if w.json["version"].as_u64() == Some(next) {
+            on_b = Some(w);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(on_b.is_some(), "node B serves version {next}");
+    let changes = node_b.get(Some(&alice), "/api/workflows/lcc-decommissioning/changes").await;
+    assert!(changes.text.contains("state `preparing` added"), "{}", changes.text);
+    // The case opened before stays on its version until it is moved.
+    let before = node_b.get(Some(&alice), &format!("/api/cases/{case_id}")).await;
+    assert_eq!(before.json["workflow_version"].as_u64(), Some(shipped));
+}
+on_both!(a_governance_group_changes_a_workflow_in_the_product, change_a_workflow);
+
+/// A change that breaks the workflow's own scenarios (Gloucestershire's notice from
+/// three months to four, which its scenarios pin) shows them failing, and cannot be
+/// proposed until they are brought up to date in the same draft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_draft_whose_scenarios_fail_cannot_be_proposed() {
+    let server = Server::start_with(Backend::Sqlite, options()).await;
+    let gina = signed_in(&server, &server.user("gina@glos.example", &["governance"])).await;
+    let list = page(&gina, &server, "/drafts").await;
+    let (_, body) = post(&gina, &server, "/drafts", &csrf_of(&list), &[("workflow", "gloucestershire-compact")]).await;
+    let draft = body.lines().next().unwrap().to_string();
+    let html = page(&gina, &server, &draft).await;
+    let four = editor_text(&html).replacen("  notice_months:\n    value: 3", "  notice_months:\n    value: 4", 1);
+    let (status, body) =
+        post(&gina, &server, &draft, &csrf_of(&html), &[("source", &four), ("revision", &revision_of(&html))]).await;
+    assert_eq!(status, 200, "{body}");
+    let text = unescape(&body);
+    assert!(text.contains("param `notice_months` 3 → 4"), "{body}");
+    assert!(text.contains("Fail</strong> three months' notice to reduce"), "{body}");
+    let (status, body) =
+        post(&gina, &server, &format!("{draft}/propose"), &csrf_of(&body), &[("revision", &revision_of(&body))]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("failing scenario(s)"), "{body}");
+}
