@@ -25,6 +25,7 @@ use std::sync::{Arc, RwLock};
 mod documents;
 pub mod drafts;
 mod error;
+pub mod migration;
 mod publish;
 pub mod workers;
 pub use documents::{DocumentStream, safe_file_name};

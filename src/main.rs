@@ -323,8 +323,8 @@ fn main() -> ExitCode {
         Command::Cases {
             command: CasesCommand::Migrate { db, workflows, workflow, to, cases, states, map, by, dry_run },
         } => {
-            let req = gatehouse::cli::cases::MigrateRequest { workflow, to, cases, states, map, by, dry_run };
-            block_on(gatehouse::cli::cases::migrate_cases(&db.url, &workflows, &req, &mut out))
+            let req = gatehouse::app::migration::MigrateRequest { workflow, to, cases, states, map, dry_run };
+            block_on(gatehouse::cli::cases::migrate_cases(&db.url, &workflows, &req, &by, &mut out))
         }
         Command::Timers { db, workflows, due_before } => {
             block_on(gatehouse::cli::timers::list_timers(&db.url, &workflows, due_before, &mut out))

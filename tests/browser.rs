@@ -489,5 +489,9 @@ async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
     c.execute("document.getElementById('impact').scrollIntoView()", vec![]).await.unwrap();
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join("draft-impact.png"), png).unwrap();
+    // The workflow page offers a governance member the move of open cases.
+    c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
+    assert!(text(&c, "#migrate").await.contains("Move open cases"));
+    check_page(&c, "workflow-migrate").await;
     c.close().await.unwrap();
 }

@@ -218,6 +218,40 @@ async fn change_a_workflow(backend: Backend) {
     // The case opened before stays on its version until it is moved.
     let before = node_b.get(Some(&alice), &format!("/api/cases/{case_id}")).await;
     assert_eq!(before.json["workflow_version"].as_u64(), Some(shipped));
+
+    // From the workflow page: what would happen, then the move, with the state mapped.
+    let wf = "/workflows/lcc-decommissioning";
+    let html = page(&g, &node_a, wf).await;
+    let migrate = format!("{wf}/migrate");
+    let (status, body) = post(&g, &node_a, &migrate, &csrf_of(&html), &[("map", ""), ("action", "preview")]).await;
+    assert_eq!(status, 200, "{body}");
+    let text = unescape(&body);
+    assert!(text.contains("0 case(s) would move") && text.contains("is in `proposal`, which version"), "{text}");
+    let (status, body) =
+        post(&g, &node_a, &migrate, &csrf_of(&html), &[("map", "proposal=preparing"), ("action", "preview")]).await;
+    assert_eq!(status, 200, "{body}");
+    let text = unescape(&body);
+    assert!(text.contains(&format!("1 case(s) would move to version {next}")), "{text}");
+    assert!(text.contains("proposal=preparing</textarea>"), "the mapping stays in the form");
+    let still = node_a.get(Some(&alice), &format!("/api/cases/{case_id}")).await;
+    assert_eq!(still.json["workflow_version"].as_u64(), Some(shipped), "a preview changes nothing");
+    let (status, body) =
+        post(&g, &node_a, &migrate, &csrf_of(&html), &[("map", "proposal=preparing"), ("action", "move")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(unescape(&body).contains(&format!("1 case(s) moved to version {next}")), "{body}");
+    // Node B serves the moved case on the new version.
+    let moved = node_b.get(Some(&alice), &format!("/api/cases/{case_id}")).await;
+    assert_eq!(
+        (moved.json["workflow_version"].as_u64(), moved.json["state"].as_str()),
+        (Some(next), Some("preparing")),
+        "{}",
+        moved.text
+    );
+    // A commissioner does not move cases.
+    let html = page(&commissioner, &node_a, wf).await;
+    assert!(!html.contains("Move them"));
+    let (status, _) = post(&commissioner, &node_a, &migrate, &csrf_of(&html), &[("action", "move")]).await;
+    assert_eq!(status, 403);
 }
 on_both!(a_governance_group_changes_a_workflow_in_the_product, change_a_workflow);
 

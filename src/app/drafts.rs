@@ -86,7 +86,7 @@ impl App {
         self.governance.roles.iter().any(|r| actor.has_role(r))
     }
 
-    fn govern(&self, actor: &Actor) -> Result<(), AppError> {
+    pub(super) fn govern(&self, actor: &Actor) -> Result<(), AppError> {
         if self.governance.roles.is_empty() {
             return Err(AppError::NotAllowed(
                 "no governance role is set for this installation (`--governance-role`), so nobody changes workflows here"

@@ -86,6 +86,7 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/workflows", get(workflows::workflows))
         .route("/workflows/{id}", get(workflows::workflow))
         .route("/workflows/{id}/policy", get(workflows::policy))
+        .route("/workflows/{id}/migrate", post(workflows::migrate))
         .route("/drafts", get(drafts::drafts).post(drafts::start))
         .route("/drafts/{id}", get(drafts::draft).post(drafts::save))
         .route("/drafts/{id}/policy", get(drafts::policy))

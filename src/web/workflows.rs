@@ -18,6 +18,22 @@ pub async fn workflows(State(http): State<Arc<Http>>, session: Session) -> Respo
 }
 
 pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id): Path<String>) -> Response {
+    workflow_page(&http, &session, &id, StatusCode::OK, None, Vec::new(), Value::Null).await
+}
+
+/// The workflow page, with the report of a migration of its open cases when there is
+/// one, and `errors` for the migration form.
+async fn workflow_page(
+    http: &Http,
+    session: &Session,
+    id: &str,
+    status: StatusCode,
+    report: Option<Value>,
+    errors: Vec<Value>,
+    entered: Value,
+) -> Response {
+    let http = http;
+    let id = id.to_string();
     let def = match http.app.workflow(&id) {
         Ok(d) => d,
         Err(e) => return app_error_page(e),
@@ -49,7 +65,59 @@ pub async fn workflow(State(http): State<Arc<Http>>, session: Session, Path(id):
                 .collect::<Vec<_>>()
         ),
     );
-    render(StatusCode::OK, "workflow.html", Value::Object(ctx))
+    ctx.insert("governs".into(), json!(http.app.governs(&session.actor)));
+    ctx.insert(
+        "older_cases".into(),
+        json!(versions.iter().filter(|v| v.version as u32 != def.version).map(|v| v.cases).sum::<i64>()),
+    );
+    ctx.insert("report".into(), json!(report));
+    ctx.insert("entered".into(), entered);
+    ctx.insert("errors".into(), json!(errors));
+    render(status, "workflow.html", Value::Object(ctx))
+}
+
+/// `POST /workflows/{id}/migrate`: move its open cases to its latest version (or, with
+/// `action=preview`, say what would happen), for a governance member.
+pub async fn migrate(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let map = form
+        .get("map")
+        .map(|m| m.split([',', '\n']).map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let states = form
+        .get("states")
+        .map(|m| m.split([',', ' ', '\n']).map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let dry_run = form.get("action").map(String::as_str) != Some("move");
+    // What was entered stays in the form, to move the cases once the preview is right.
+    let entered = json!({"map": form.get("map"), "states": form.get("states")});
+    let req =
+        crate::app::migration::MigrateRequest { workflow: id.clone(), map, states, dry_run, ..Default::default() };
+    match http.app.migrate_cases(&session.actor, &req).await {
+        Ok(report) => {
+            let (moved, refused) = report.counts();
+            let report = json!({
+                "dry_run": report.dry_run, "to": report.to_version, "moved": moved, "refused": refused,
+                "moves": report.moves.iter().map(|m| match &m.outcome {
+                    Ok((state, impact)) => json!({"case": m.case_id, "from": m.from_version, "state": state, "lines": impact, "ok": true}),
+                    Err(why) => json!({"case": m.case_id, "from": m.from_version, "lines": [why], "ok": false}),
+                }).collect::<Vec<_>>(),
+            });
+            workflow_page(&http, &session, &id, StatusCode::OK, Some(report), Vec::new(), entered).await
+        }
+        Err(crate::app::AppError::Invalid(p)) => {
+            let errors = p.into_iter().map(|p| error_item(p.message, Some("#map".into()))).collect();
+            workflow_page(&http, &session, &id, StatusCode::UNPROCESSABLE_ENTITY, None, errors, entered).await
+        }
+        Err(e) => app_error_page(e),
+    }
 }
 
 /// What changed in version `version` from the published version before it, in words,
