@@ -32,7 +32,6 @@ async fn workflow_page(
     errors: Vec<Value>,
     entered: Value,
 ) -> Response {
-    let http = http;
     let id = id.to_string();
     let def = match http.app.workflow(&id) {
         Ok(d) => d,
