@@ -38,7 +38,7 @@ async fn workflow_page(
         Err(e) => return app_error_page(e),
     };
     let detail = crate::http::dto::WorkflowDetail::from(def.as_ref());
-    let mut ctx = base(&session, "workflows");
+    let mut ctx = base(session, "workflows");
     ctx.insert(
         "w".into(),
         json!({"id": def.id, "title": def.title, "version": def.version, "description": def.description}),
@@ -60,7 +60,7 @@ async fn workflow_page(
                 .rev()
                 .map(|v| json!({"version": v.version, "sha256": v.sha256.get(..12).unwrap_or(&v.sha256),
                     "published_at": at(v.published_at), "cases": v.cases, "latest": v.version as u32 == def.version,
-                    "changes": changes_from_previous(&http, &def.id, &versions, v.version as u32)}))
+                    "changes": changes_from_previous(http, &def.id, &versions, v.version as u32)}))
                 .collect::<Vec<_>>()
         ),
     );
