@@ -101,7 +101,7 @@ impl Store {
 
     /// Draft `id`.
     pub async fn draft(&self, id: i64) -> Result<DraftRow, StoreError> {
-        draft::Entity::find_by_id(id).one(&self.db).await?.ok_or_else(|| StoreError::NotFound(format!("draft {id}")))
+        find(&self.db, id).await
     }
 
     /// Every draft, the most recently changed first.
@@ -127,10 +127,7 @@ impl Store {
         now: jiff::Timestamp,
     ) -> Result<DraftWrite, StoreError> {
         let (txn, _turn) = self.begin_write().await?;
-        let row = draft::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("draft {id}")))?;
+        let row = find(&txn, id).await?;
         let revision = if change.bump { change.revision + 1 } else { change.revision };
         let mut update = draft::Entity::update_many()
             .col_expr(draft::Column::Revision, Expr::value(revision))
@@ -164,10 +161,7 @@ impl Store {
         now: jiff::Timestamp,
     ) -> Result<DraftWrite, StoreError> {
         let (txn, _turn) = self.begin_write().await?;
-        let row = draft::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("draft {id}")))?;
+        let row = find(&txn, id).await?;
         if definition::Entity::find_by_id((def.id.clone(), def.version as i32)).one(&txn).await?.is_some() {
             txn.rollback().await?;
             return Err(StoreError::VersionNotBumped {
@@ -221,6 +215,11 @@ impl Store {
             .await?;
         Ok(row.map(|r| r.version as u32))
     }
+}
+
+/// Draft `id`, read through `c` (the pool, or a write's transaction).
+async fn find<C: ConnectionTrait>(c: &C, id: i64) -> Result<DraftRow, StoreError> {
+    draft::Entity::find_by_id(id).one(c).await?.ok_or_else(|| StoreError::NotFound(format!("draft {id}")))
 }
 
 async fn event<C: ConnectionTrait>(
