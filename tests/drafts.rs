@@ -222,6 +222,11 @@ async fn change_a_workflow(backend: Backend) {
     // From the workflow page: what would happen, then the move, with the state mapped.
     let wf = "/workflows/lcc-decommissioning";
     let html = page(&g, &node_a, wf).await;
+    // Its page keeps the history of the change: who proposed, approved and published it.
+    let trail = unescape(&html[html.find("Changes made in the product").expect("the workflow's change history")..]);
+    for step in [format!("published as version {next}"), "gail@leeds.example".into(), "gus@leeds.example".into()] {
+        assert!(trail.contains(&step), "the history shows {step}");
+    }
     let migrate = format!("{wf}/migrate");
     let (status, body) = post(&g, &node_a, &migrate, &csrf_of(&html), &[("map", ""), ("action", "preview")]).await;
     assert_eq!(status, 200, "{body}");

@@ -65,6 +65,23 @@ async fn workflow_page(
         ),
     );
     ctx.insert("governs".into(), json!(http.app.governs(&session.actor)));
+    // The workflow's changes made in the product: every draft's steps, newest first.
+    let history = match http.app.store().draft_history(&def.id).await {
+        Ok(h) => h,
+        Err(e) => return app_error_page(e.into()),
+    };
+    ctx.insert(
+        "draft_history".into(),
+        json!(
+            history
+                .iter()
+                .rev()
+                .take(50)
+                .map(|e| json!({"at": e.at.format("%-d %B %Y %H:%M").to_string(),
+            "actor": e.actor, "draft": e.draft_id, "detail": e.detail}))
+                .collect::<Vec<_>>()
+        ),
+    );
     ctx.insert(
         "older_cases".into(),
         json!(versions.iter().filter(|v| v.version as u32 != def.version).map(|v| v.cases).sum::<i64>()),
