@@ -952,6 +952,11 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /api/cases/{id}/events",
         "GET /api/me",
         "GET /api/link",
+        "GET /api/drafts",
+        "POST /api/drafts",
+        "GET /api/drafts/{id}",
+        "PUT /api/drafts/{id}",
+        "POST /api/drafts/{id}/{step}",
     ];
     let mut expected: Vec<String> = contract.iter().map(|s| s.to_string()).collect();
     expected.sort();

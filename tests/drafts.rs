@@ -283,3 +283,66 @@ async fn a_draft_whose_scenarios_fail_cannot_be_proposed() {
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("failing scenario(s)"), "{body}");
 }
+
+/// The same over the API, for scripts: problems at their lines, a stale save refused as
+/// problem+json, the review's steps, and the author's own approval refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drafts_over_the_api() {
+    let server = Server::start_with(Backend::Sqlite, options()).await;
+    let gina = server.user("gina@leeds.example", &["governance"]);
+    let (gus, gail) =
+        (server.user("gus@leeds.example", &["governance"]), server.user("gail@leeds.example", &["governance"]));
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let refused = server.post(Some(&alice), "/api/drafts", json!({"workflow": "lcc-decommissioning"})).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+
+    let draft = server.post(Some(&gina), "/api/drafts", json!({"workflow": "lcc-decommissioning"})).await;
+    draft.expect(201);
+    let id = draft.json["id"].as_i64().unwrap();
+    assert_eq!(draft.json["problems"], json!([]));
+    let source = draft.json["source"].as_str().unwrap().to_string();
+    let at = format!("/api/drafts/{id}");
+    let put = |token: String, body: serde_json::Value| {
+        let (server, at) = (&server, at.clone());
+        async move { server.send(support::server::auth(server.client.put(server.url(&at)), Some(&token)).json(&body)).await }
+    };
+
+    let broken = source.replacen("to: engagement\n", "to: engagment\n", 1);
+    let saved = put(gina.clone(), json!({"source": broken, "revision": 1})).await;
+    saved.expect(200);
+    let problem = &saved.json["problems"][0];
+    assert_eq!(problem["severity"], "error");
+    assert_eq!(
+        problem["line"].as_u64().unwrap() as usize,
+        broken.lines().position(|l| l.contains("engagment")).unwrap() + 1
+    );
+    // Saved on a revision someone has saved since: refused, nothing written.
+    let stale = put(gus.clone(), json!({"source": source, "revision": 1})).await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert_eq!(stale.content_type, "application/problem+json");
+    assert_eq!(stale.json["type"], "urn:gatehouse:problem:stale-version");
+    let propose = server.post(Some(&gina), &format!("{at}/propose"), json!({"revision": 2})).await;
+    assert_eq!(propose.status, 409, "{}", propose.text);
+
+    let title = source.replacen("title: Preparing the proposal", "title: Preparing the proposal and its evidence", 1);
+    put(gina.clone(), json!({"source": title, "revision": 2})).await.expect(200);
+    let proposed = server.post(Some(&gina), &format!("{at}/propose"), json!({"revision": 3})).await;
+    proposed.expect(200);
+    assert_eq!(
+        proposed.json["changes"][0],
+        "state `proposal` is called “Preparing the proposal and its evidence” (was “Preparing the proposal”)"
+    );
+    let own = server.post(Some(&gina), &format!("{at}/approve"), json!({"revision": 4})).await;
+    assert_eq!(own.status, 403, "{}", own.text);
+    let early = server.post(Some(&gina), &format!("{at}/publish"), json!({"revision": 4})).await;
+    assert_eq!(early.status, 409, "{}", early.text);
+    for member in [&gus, &gail] {
+        server.post(Some(member), &format!("{at}/approve"), json!({"revision": 4})).await.expect(200);
+    }
+    let published = server.post(Some(&gina), &format!("{at}/publish"), json!({"revision": 4})).await;
+    published.expect(200);
+    assert_eq!(published.json["status"], "published");
+    let version = published.json["published_version"].as_i64().unwrap();
+    let workflow = server.get(Some(&alice), "/api/workflows/lcc-decommissioning").await;
+    assert_eq!(workflow.json["version"].as_i64(), Some(version));
+}

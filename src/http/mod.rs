@@ -12,6 +12,7 @@ pub mod amend;
 pub mod auth;
 pub mod cases;
 pub mod connection;
+pub mod drafts;
 pub mod dto;
 pub mod extract;
 pub mod links;
@@ -112,6 +113,7 @@ impl HttpSettings {
         (name = "workflows", description = "The catalogue of workflows"),
         (name = "cases", description = "Cases and what moves them"),
         (name = "links", description = "What a provider's emailed link asks for"),
+        (name = "drafts", description = "Changes to workflows, drafted, reviewed and published by the governance group"),
         (name = "users", description = "The caller"),
         (name = "operations", description = "Health and the API document"),
     )
@@ -164,6 +166,14 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
         // Uploads stream to disk and count their own bytes; the body limit here only
         // stops a client that sends far more than any accepted file.
         .merge(OpenApiRouter::new().routes(routes!(cases::evidence)).layer(DefaultBodyLimit::max(upload_limit)))
+        // A draft's YAML, escaped in JSON, may be larger than other bodies.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(drafts::list, drafts::create))
+                .routes(routes!(drafts::get, drafts::save))
+                .routes(routes!(drafts::step))
+                .layer(DefaultBodyLimit::max(2 * crate::app::drafts::MAX_DRAFT_BYTES + 64 * 1024)),
+        )
         .with_state(http)
         .split_for_parts();
     let mut openapi = openapi;
