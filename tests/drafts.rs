@@ -271,6 +271,11 @@ async fn a_draft_whose_scenarios_fail_cannot_be_proposed() {
     let (_, body) = post(&gina, &server, "/drafts", &csrf_of(&list), &[("workflow", "gloucestershire-compact")]).await;
     let draft = body.lines().next().unwrap().to_string();
     let html = page(&gina, &server, &draft).await;
+    // As published, its scenarios notice every weakened rule (`gatehouse test --mutants`).
+    let (status, body) = post(&gina, &server, &format!("{draft}/mutants"), &csrf_of(&html), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let verdict = &body[body.find("id=\"mutants-verdict\"").expect("the mutants' verdict")..];
+    assert!(verdict.contains("mutant(s) killed, 0 survived"), "{}", &verdict[..200.min(verdict.len())]);
     let four = editor_text(&html).replacen("  notice_months:\n    value: 3", "  notice_months:\n    value: 4", 1);
     let (status, body) =
         post(&gina, &server, &draft, &csrf_of(&html), &[("source", &four), ("revision", &revision_of(&html))]).await;
@@ -282,6 +287,10 @@ async fn a_draft_whose_scenarios_fail_cannot_be_proposed() {
         post(&gina, &server, &format!("{draft}/propose"), &csrf_of(&body), &[("revision", &revision_of(&body))]).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("failing scenario(s)"), "{body}");
+    // Nor are its mutants judged while a scenario fails on the draft itself.
+    let (status, body) = post(&gina, &server, &format!("{draft}/mutants"), &csrf_of(&body), &[]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("a scenario fails on the draft itself"), "{body}");
 }
 
 /// The same over the API, for scripts: problems at their lines, a stale save refused as

@@ -536,6 +536,52 @@ fn evidence(root: &Value, changes: &mut Vec<Change>) {
     }
 }
 
+/// What judging one workflow's mutants found.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Mutants a scenario noticed.
+    pub killed: usize,
+    /// Mutants every scenario passed.
+    pub survived: Vec<Mutant>,
+    /// Mutants that did not load (not counted as killed).
+    pub did_not_load: usize,
+}
+
+/// Judge every mutant of `text` (the workflow in `file`) with its scenarios.
+pub fn judge_all(file: &str, text: &str, library: &Library) -> Result<Tally, String> {
+    let mut all = mutants(text)?;
+    all.extend(letter_mutants(text, library)?);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all.len().max(1));
+    let verdicts: Vec<(usize, Verdict)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(mutant) = all.get(i) else { return mine };
+                        mine.push((i, judge(file, mutant, library)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut tally = Tally::default();
+    let mut survived: Vec<usize> = Vec::new();
+    for (i, verdict) in verdicts {
+        match verdict {
+            Verdict::Killed { .. } => tally.killed += 1,
+            Verdict::Survived => survived.push(i),
+            Verdict::DidNotLoad => tally.did_not_load += 1,
+        }
+    }
+    survived.sort_by_key(|&i| (all[i].line, all[i].column, i));
+    tally.survived = survived.into_iter().map(|i| all[i].clone()).collect();
+    Ok(tally)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -337,6 +337,38 @@ impl App {
         Ok(out)
     }
 
+    /// Judge every mutant of draft `id`'s rules with its own scenarios, as `gatehouse test
+    /// --mutants` does: how many were killed, and each survivor (line, column, what was
+    /// changed) the draft does not declare equivalent. Seconds of work, on a blocking
+    /// thread.
+    pub async fn draft_mutants(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<(usize, Vec<(usize, usize, String)>), AppError> {
+        let row = self.draft(actor, id).await?;
+        let check = self.check_draft(&row).await?;
+        let Some(def) = check.definition.filter(|_| !check.problems.iter().any(Diagnostic::is_error)) else {
+            return Err(AppError::NotAvailable("the draft does not load yet: fix its errors first".into()));
+        };
+        if check.scenarios.iter().any(|o| o.failure.is_some()) {
+            return Err(AppError::NotAvailable("a scenario fails on the draft itself: fix it first".into()));
+        }
+        let (text, library, name) =
+            (with_version(&row.source, check.version), self.library.clone(), format!("draft {id}"));
+        let tally = tokio::task::spawn_blocking(move || gatehouse_engine::mutants::judge_all(&name, &text, &library))
+            .await
+            .map_err(|e| AppError::NotAvailable(format!("judging the mutants stopped: {e}")))?
+            .map_err(AppError::NotAvailable)?;
+        let survivors = tally
+            .survived
+            .into_iter()
+            .filter(|m| !def.equivalent_mutants.iter().any(|(d, _)| *d == m.description))
+            .map(|m| (m.line, m.column, m.description))
+            .collect();
+        Ok((tally.killed, survivors))
+    }
+
     /// The published definition a draft started from, when it is loaded here.
     pub fn draft_base(&self, row: &DraftRow) -> Option<Arc<Definition>> {
         let version = row.based_on? as u32;

@@ -108,9 +108,24 @@ async fn page(
     session: &Session,
     id: i64,
     status: StatusCode,
+    errors: Vec<Value>,
+    edited: Option<(&str, i64)>,
+    notice: &str,
+) -> Response {
+    page_with(http, session, id, status, errors, edited, notice, Value::Null).await
+}
+
+/// [`page`], with the mutants' verdict when it was asked for.
+#[allow(clippy::too_many_arguments)]
+async fn page_with(
+    http: &Http,
+    session: &Session,
+    id: i64,
+    status: StatusCode,
     mut errors: Vec<Value>,
     edited: Option<(&str, i64)>,
     notice: &str,
+    mutants: Value,
 ) -> Response {
     let row = match http.app.draft(&session.actor, id).await {
         Ok(r) => r,
@@ -210,6 +225,7 @@ async fn page(
         ),
     );
     ctx.insert("errors".into(), json!(errors));
+    ctx.insert("mutants".into(), mutants);
     let notice = if notice == SAVED && check.has_errors() {
         "The draft is saved with the errors listed: it can be proposed once they are fixed."
     } else {
@@ -287,6 +303,31 @@ pub async fn step(
                 other => other.to_string(),
             };
             page(&http, &session, id, status, vec![error_item(message, Some("#review".into()))], None, "").await
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+/// `POST /drafts/{id}/mutants`: judge the draft's mutants with its scenarios, and show
+/// the draft's page with the verdict.
+pub async fn mutants(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    match http.app.draft_mutants(&session.actor, id).await {
+        Ok((killed, survivors)) => {
+            let verdict = json!({"killed": killed, "survivors": survivors.iter()
+                .map(|(line, column, what)| json!({"line": line, "column": column, "what": what})).collect::<Vec<_>>()});
+            page_with(&http, &session, id, StatusCode::OK, Vec::new(), None, "", verdict).await
+        }
+        Err(AppError::NotAvailable(m)) => {
+            page(&http, &session, id, StatusCode::CONFLICT, vec![error_item(m, Some("#mutants".into()))], None, "")
+                .await
         }
         Err(e) => app_error_page(e),
     }

@@ -90,6 +90,7 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/drafts", get(drafts::drafts).post(drafts::start))
         .route("/drafts/{id}", get(drafts::draft).post(drafts::save))
         .route("/drafts/{id}/policy", get(drafts::policy))
+        .route("/drafts/{id}/mutants", post(drafts::mutants))
         .route("/drafts/{id}/{step}", post(drafts::step))
         .route("/p/{token}", get(provider::provider_page).post(provider::provider_post))
         .layer(SetResponseHeaderLayer::if_not_present(
