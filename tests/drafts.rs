@@ -354,4 +354,28 @@ async fn drafts_over_the_api() {
     let version = published.json["published_version"].as_i64().unwrap();
     let workflow = server.get(Some(&alice), "/api/workflows/lcc-decommissioning").await;
     assert_eq!(workflow.json["version"].as_i64(), Some(version));
+
+    // A folder whose file takes that version number with other content is refused,
+    // saying the product published it.
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::workflows_dir(), dir.path());
+    let file = dir.path().join("lcc-decommissioning.yaml");
+    let shipped = std::fs::read_to_string(&file).unwrap();
+    let clash = shipped.replacen(
+        &format!("version: {}", support::workflow_version(&shipped)),
+        &format!("version: {version}"),
+        1,
+    );
+    std::fs::write(&file, clash).unwrap();
+    let out = support::server::gatehouse()
+        .args(["workflows", "publish", "--database-url", &server.db.url])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("`lcc-decommissioning` version {version} is already published with different content (published in the product from draft {id})")),
+        "{said}"
+    );
 }

@@ -5,7 +5,7 @@
 use super::entities::definition;
 use super::{Store, StoreError, codec};
 use gatehouse_engine::{Definition, Library, load};
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -81,10 +81,18 @@ impl Store {
             if row.sha256 == def.sha256 {
                 return Ok(Published::Unchanged);
             }
+            // Say so when the product published it: the folder is behind the product.
+            let by_draft = super::entities::draft::Entity::find()
+                .filter(super::entities::draft::Column::WorkflowId.eq(def.id.as_str()))
+                .filter(super::entities::draft::Column::PublishedVersion.eq(def.version as i32))
+                .one(&self.db)
+                .await?
+                .map(|d| d.id);
             return Err(StoreError::VersionNotBumped {
                 file: file.to_string(),
                 workflow: def.id.clone(),
                 version: def.version,
+                by_draft,
             });
         }
         let row = definition::ActiveModel {

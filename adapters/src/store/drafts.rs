@@ -168,6 +168,7 @@ impl Store {
                 file: format!("draft {id}"),
                 workflow: def.id.clone(),
                 version: def.version,
+                by_draft: None,
             });
         }
         let updated = draft::Entity::update_many()

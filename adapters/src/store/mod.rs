@@ -59,7 +59,8 @@ pub enum StoreError {
     },
     /// A workflow file changed without its version being bumped.
     #[error(
-        "{file}: `{workflow}` version {version} is already published with different content; bump `version:` to publish the change"
+        "{file}: `{workflow}` version {version} is already published with different content{}; bump `version:` to publish the change",
+        .by_draft.map(|d| format!(" (published in the product from draft {d})")).unwrap_or_default()
     )]
     VersionNotBumped {
         /// The file.
@@ -68,6 +69,8 @@ pub enum StoreError {
         workflow: String,
         /// The version.
         version: u32,
+        /// The draft that published that version in the product, when one did.
+        by_draft: Option<i64>,
     },
     /// A stored row cannot be read back (edited by hand, or a bug).
     #[error("stored data is inconsistent: {0}")]
