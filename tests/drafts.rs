@@ -348,8 +348,39 @@ async fn drafts_over_the_api() {
     for member in [&gus, &gail] {
         server.post(Some(member), &format!("{at}/approve"), json!({"revision": 4})).await.expect(200);
     }
+    // Cases are opened all the while it is published: each on one version or the other,
+    // whole, and none on the old one after one opened on the new.
+    let open = json!({"workflow": "lcc-decommissioning", "fields": {"service_name": "Day centre", "provider_name": "Kirkstall Trust",
+        "provider_email": "p@provider.example.org", "directorate": "Adults and Health", "annual_value": 80000, "contract_end": "2030-01-31"}});
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opener = {
+        let (client, url, token, open, stop) =
+            (server.client.clone(), server.url("/api/cases"), alice.clone(), open.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = client.post(&url).bearer_auth(&token).json(&open).send().await.unwrap();
+                assert_eq!(r.status(), 201);
+                let body: serde_json::Value = r.json().await.unwrap();
+                ids.push((body["id"].as_i64().unwrap(), body["workflow_version"].as_i64().unwrap()));
+            }
+            ids
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let published = server.post(Some(&gina), &format!("{at}/publish"), json!({"revision": 4})).await;
     published.expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened = opener.await.unwrap();
+    let new_version = published.json["published_version"].as_i64().unwrap();
+    assert!(opened.iter().any(|(_, v)| *v == new_version), "some cases opened on the new version");
+    assert!(opened.windows(2).all(|w| w[0].1 <= w[1].1), "no case on the old version after one on the new: {opened:?}");
+    for (case, version) in &opened {
+        let read = server.get(Some(&alice), &format!("/api/cases/{case}")).await;
+        read.expect(200);
+        assert_eq!(read.json["workflow_version"].as_i64(), Some(*version));
+    }
     assert_eq!(published.json["status"], "published");
     let version = published.json["published_version"].as_i64().unwrap();
     let workflow = server.get(Some(&alice), "/api/workflows/lcc-decommissioning").await;

@@ -131,3 +131,99 @@ async fn migrate_open_cases(backend: support::Backend) {
     assert!(ok, "{text}");
 }
 on_both!(open_cases_move_to_a_new_version_only_when_chosen_and_mapped, migrate_open_cases);
+
+/// `gatehouse cases migrate` killed (SIGKILL) part-way, again and again: every case is
+/// on one version or the other, whole: its version, state and audit trail agree, and
+/// every audit chain verifies. Run again, it moves the rest.
+async fn killed_migrations(backend: support::Backend) {
+    use gatehouse_adapters::store::entities::{case, event};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let server = Server::start(backend).await;
+    let alice = server.user("alice@leeds.example", &["commissioner"]);
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        ids.push(open(&server, &alice, &format!("Service {i}")).await);
+    }
+    let source = std::fs::read_to_string(support::workflows_dir().join("lcc-decommissioning.yaml")).unwrap();
+    let (shipped, next) = (support::workflow_version(&source), support::workflow_version(&source) + 1);
+    let renamed = source
+        .replacen(&format!("version: {shipped}"), &format!("version: {next}"), 1)
+        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
+        .replacen("from: proposal\n", "from: preparing\n", 1)
+        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::workflows_dir(), dir.path());
+    std::fs::write(dir.path().join("lcc-decommissioning.yaml"), renamed).unwrap();
+    let folder = dir.path().to_str().unwrap().to_string();
+    let (ok, text) = run(&["workflows", "publish", "--database-url", &server.db.url, &folder]);
+    assert!(ok, "{text}");
+    let args = [
+        "cases",
+        "migrate",
+        "--database-url",
+        &server.db.url,
+        "--workflows",
+        &folder,
+        "--workflow",
+        "lcc-decommissioning",
+        "--by",
+        "gov@leeds.example",
+        "--map",
+        "proposal=preparing",
+    ];
+
+    let store = gatehouse_adapters::store::Store::connect(&gatehouse_adapters::store::StoreConfig::new(&server.db.url))
+        .await
+        .unwrap();
+    let whole = || async {
+        let mut moved = 0;
+        for id in &ids {
+            let row = case::Entity::find_by_id(*id).one(store.connection()).await.unwrap().unwrap();
+            let migrated = event::Entity::find()
+                .filter(event::Column::CaseId.eq(*id))
+                .filter(event::Column::Kind.eq("migrated"))
+                .all(store.connection())
+                .await
+                .unwrap()
+                .len();
+            match (row.workflow_version as u32, row.state.as_str(), migrated) {
+                (v, "proposal", 0) if v == shipped => {}
+                (v, "preparing", 1) if v == next => moved += 1,
+                other => panic!("case {id} is half moved: {other:?}"),
+            }
+        }
+        let (_, broken) = store.verify_audit().await.unwrap();
+        assert_eq!(broken, vec![], "every audit chain is intact");
+        moved
+    };
+    // Each round is killed as soon as it has moved one more case than the round
+    // before: in the middle of its work.
+    let migrated = || async {
+        event::Entity::find().filter(event::Column::Kind.eq("migrated")).all(store.connection()).await.unwrap().len()
+    };
+    let mut part_way = 0;
+    for _ in 0..4 {
+        let before = migrated().await;
+        if before == ids.len() {
+            break;
+        }
+        let mut child = gatehouse().args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+        for _ in 0..4000 {
+            if migrated().await > before || child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+        let moved = whole().await;
+        if moved > 0 && moved < ids.len() {
+            part_way += 1;
+        }
+    }
+    assert!(part_way > 0, "some migration was killed part-way");
+    let (ok, text) = run(&args);
+    assert!(ok, "{text}");
+    assert_eq!(whole().await, ids.len(), "run again, it moves the rest");
+}
+on_both!(a_migration_killed_part_way_leaves_every_case_whole, killed_migrations);
