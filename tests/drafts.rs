@@ -410,3 +410,58 @@ async fn drafts_over_the_api() {
         "{said}"
     );
 }
+
+/// Drafts from files, and what cannot be one: a file too large, a file that is not
+/// text, YAML that does not parse (saved, with the problem at its line).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drafts_from_files_and_bad_input() {
+    let server = Server::start_with(Backend::Sqlite, options()).await;
+    let gina = signed_in(&server, &server.user("gina@leeds.example", &["governance"])).await;
+    let list = page(&gina, &server, "/drafts").await;
+    let upload = |path: String, csrf: String, revision: Option<String>, bytes: Vec<u8>| {
+        let (gina, url) = (gina.clone(), server.url(&path));
+        async move {
+            let mut form = reqwest::multipart::Form::new().text("_csrf", csrf);
+            if let Some(r) = revision {
+                form = form.text("revision", r);
+            }
+            form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name("wf.yaml"));
+            let r = gina.post(url).multipart(form).send().await.unwrap();
+            let (status, path) = (r.status().as_u16(), r.url().path().to_string());
+            (status, path, r.text().await.unwrap())
+        }
+    };
+    // A new workflow from its file.
+    let shipped = std::fs::read_to_string(support::workflows_dir().join("annual-code-review.yaml")).unwrap();
+    let new = shipped.replacen("id: annual-code-review", "id: annual-code-review-copy", 1);
+    let (status, draft, body) = upload("/drafts/file".into(), csrf_of(&list), None, new.into_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        draft.starts_with("/drafts/") && body.contains("annual-code-review-copy") && body.contains("No errors"),
+        "{body}"
+    );
+
+    // YAML that does not parse is saved, with where it stops.
+    let html = page(&gina, &server, &draft).await;
+    let broken = shipped.replacen("id: annual-code-review", "id: annual-code-review-copy", 1).replacen(
+        "states:",
+        "states: [",
+        1,
+    );
+    let (status, _, body) =
+        upload(format!("{draft}/file"), csrf_of(&html), Some(revision_of(&html)), broken.clone().into_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("There is a problem") && body.contains("href=\"#line-"), "{body}");
+
+    // Too large, or not text: refused, and the draft is as it was.
+    let html = page(&gina, &server, &draft).await;
+    let large = format!("{broken}\n#{}\n", "x".repeat(300 * 1024)).into_bytes();
+    let (status, _, body) = upload(format!("{draft}/file"), csrf_of(&html), Some(revision_of(&html)), large).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("larger than 256 KiB"), "{body}");
+    let (status, _, body) =
+        upload(format!("{draft}/file"), csrf_of(&html), Some(revision_of(&html)), vec![0xff, 0xfe, 0x00]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("not text (UTF-8)"), "{body}");
+    assert_eq!(editor_text(&page(&gina, &server, &draft).await), broken, "the draft is as it was");
+}

@@ -333,6 +333,104 @@ pub async fn mutants(
     }
 }
 
+/// The fields of a form that sends a workflow file: `_csrf`, `revision` and the file's
+/// text, which must be UTF-8 and at most [`MAX_DRAFT_BYTES`].
+async fn file_form(mut multipart: axum::extract::Multipart) -> Result<(HashMap<String, String>, String), String> {
+    let mut fields = HashMap::new();
+    let mut text = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| format!("the form could not be read: {e}"))? {
+        let name = field.name().unwrap_or_default().to_string();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| format!("the form could not be read: {e}"))? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_DRAFT_BYTES {
+                return Err(format!("the file is larger than {} KiB, the most a draft may be", MAX_DRAFT_BYTES / 1024));
+            }
+        }
+        let value = String::from_utf8(bytes).map_err(|_| "the file is not text (UTF-8)".to_string())?;
+        if name == "file" {
+            text = Some(value.replace("\r\n", "\n"));
+        } else {
+            fields.insert(name, value);
+        }
+    }
+    match text {
+        Some(t) if !t.trim().is_empty() => Ok((fields, t)),
+        _ => Err("choose a workflow file (.yaml) to upload".into()),
+    }
+}
+
+/// `POST /drafts/file`: start a draft of a new workflow from an uploaded file.
+pub async fn start_from_file(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    let (fields, text) = match file_form(multipart).await {
+        Ok(f) => f,
+        Err(m) => {
+            return list(
+                &http,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error_item(m, Some("#file".into()))],
+                "",
+            )
+            .await;
+        }
+    };
+    if !session.csrf_ok(fields.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    match http.app.start_new_draft(&session.actor, &text).await {
+        Ok(id) => Redirect::to(&format!("/drafts/{id}?done=started")).into_response(),
+        Err(AppError::Invalid(p)) => {
+            let errors = p.into_iter().map(|p| error_item(p.message, Some("#file".into()))).collect();
+            list(&http, &session, StatusCode::UNPROCESSABLE_ENTITY, errors, "").await
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
+/// `POST /drafts/{id}/file`: replace a draft's text with an uploaded file, saved as a
+/// save from the editor is.
+pub async fn save_file(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path(id): Path<i64>,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    let (fields, text) = match file_form(multipart).await {
+        Ok(f) => f,
+        Err(m) => {
+            return page(
+                &http,
+                &session,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![error_item(m, Some("#file".into()))],
+                None,
+                "",
+            )
+            .await;
+        }
+    };
+    if !session.csrf_ok(fields.get("_csrf").map(String::as_str)) {
+        return forbidden_csrf();
+    }
+    let revision = fields.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
+    match http.app.save_draft(&session.actor, id, revision, &text).await {
+        Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
+        Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
+            let status =
+                if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let errors = vec![error_item(e.to_string(), Some("#file".into()))];
+            page(&http, &session, id, status, errors, Some((&text, revision)), "").await
+        }
+        Err(e) => app_error_page(e),
+    }
+}
+
 /// `/drafts/{id}/policy`: the draft as a policy document, when it loads.
 pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): Path<i64>) -> Response {
     let row = match http.app.draft(&session.actor, id).await {

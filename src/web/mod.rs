@@ -89,6 +89,8 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/workflows/{id}/migrate", post(workflows::migrate))
         .route("/drafts", get(drafts::drafts).post(drafts::start))
         .route("/drafts/{id}", get(drafts::draft).post(drafts::save))
+        .route("/drafts/file", post(drafts::start_from_file))
+        .route("/drafts/{id}/file", post(drafts::save_file))
         .route("/drafts/{id}/policy", get(drafts::policy))
         .route("/drafts/{id}/mutants", post(drafts::mutants))
         .route("/drafts/{id}/{step}", post(drafts::step))
