@@ -476,10 +476,7 @@ async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
     check_page(&c, "draft-errors").await;
 
     // Saved with the first state renamed: the preview and the case it would affect.
-    let renamed = original
-        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
-        .replacen("from: proposal\n", "from: preparing\n", 1)
-        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
+    let renamed = support::lcc_first_state_renamed(&original, support::workflow_version(&original));
     c.execute(set, vec![json!(renamed)]).await.unwrap();
     click_through(&c, &format!("form[action='{draft}'] button")).await;
     assert!(text(&c, "#changes").await.contains("state `proposal` removed"));

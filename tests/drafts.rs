@@ -136,10 +136,7 @@ async fn change_a_workflow(backend: Backend) {
         (gus_client, html)
     };
     let html = page(&g, &node_a, &draft).await;
-    let renamed = original
-        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
-        .replacen("from: proposal\n", "from: preparing\n", 1)
-        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
+    let renamed = support::lcc_first_state_renamed(&original, support::workflow_version(&original));
     let (status, body) =
         post(&g, &node_a, &draft, &csrf_of(&html), &[("source", &renamed), ("revision", &revision_of(&html))]).await;
     assert_eq!(status, 200, "{body}");

@@ -29,25 +29,28 @@ fn run(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Publish the next version of Leeds decommissioning, its first state renamed, from a
+/// copy of the workflows folder: the shipped version, the next, and the folder.
+fn publish_renamed(server: &Server) -> (u32, u32, tempfile::TempDir) {
+    let source = std::fs::read_to_string(support::workflows_dir().join("lcc-decommissioning.yaml")).unwrap();
+    let (shipped, next) = (support::workflow_version(&source), support::workflow_version(&source) + 1);
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&support::workflows_dir(), dir.path());
+    std::fs::write(dir.path().join("lcc-decommissioning.yaml"), support::lcc_first_state_renamed(&source, next))
+        .unwrap();
+    let (ok, text) = run(&["workflows", "publish", "--database-url", &server.db.url, dir.path().to_str().unwrap()]);
+    assert!(ok, "{text}");
+    (shipped, next, dir)
+}
+
 async fn migrate_open_cases(backend: support::Backend) {
     let server = Server::start(backend).await;
     let alice = server.user("alice@leeds.example", &["commissioner"]);
     let (moving, staying) = (open(&server, &alice, "Day centre").await, open(&server, &alice, "Lunch club").await);
 
     // The next version renames the first state, `proposal`, to `preparing`.
-    let source = std::fs::read_to_string(support::workflows_dir().join("lcc-decommissioning.yaml")).unwrap();
-    let (shipped, next) = (support::workflow_version(&source), support::workflow_version(&source) + 1);
-    let renamed = source
-        .replacen(&format!("version: {shipped}"), &format!("version: {next}"), 1)
-        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
-        .replacen("from: proposal\n", "from: preparing\n", 1)
-        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
-    let dir = tempfile::tempdir().unwrap();
-    support::copy_dir(&support::workflows_dir(), dir.path());
-    std::fs::write(dir.path().join("lcc-decommissioning.yaml"), renamed).unwrap();
+    let (shipped, next, dir) = publish_renamed(&server);
     let folder = dir.path().to_str().unwrap();
-    let (ok, text) = run(&["workflows", "publish", "--database-url", &server.db.url, folder]);
-    assert!(ok, "{text}");
 
     let migrate = |extra: &[&str]| {
         let mut args = vec!["cases", "migrate", "--database-url", &server.db.url, "--workflows", folder];
@@ -144,19 +147,8 @@ async fn killed_migrations(backend: support::Backend) {
     for i in 0..60 {
         ids.push(open(&server, &alice, &format!("Service {i}")).await);
     }
-    let source = std::fs::read_to_string(support::workflows_dir().join("lcc-decommissioning.yaml")).unwrap();
-    let (shipped, next) = (support::workflow_version(&source), support::workflow_version(&source) + 1);
-    let renamed = source
-        .replacen(&format!("version: {shipped}"), &format!("version: {next}"), 1)
-        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
-        .replacen("from: proposal\n", "from: preparing\n", 1)
-        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1);
-    let dir = tempfile::tempdir().unwrap();
-    support::copy_dir(&support::workflows_dir(), dir.path());
-    std::fs::write(dir.path().join("lcc-decommissioning.yaml"), renamed).unwrap();
+    let (shipped, next, dir) = publish_renamed(&server);
     let folder = dir.path().to_str().unwrap().to_string();
-    let (ok, text) = run(&["workflows", "publish", "--database-url", &server.db.url, &folder]);
-    assert!(ok, "{text}");
     let args = [
         "cases",
         "migrate",

@@ -254,9 +254,15 @@ pub async fn save(
     }
     let source = form.get("source").map(|s| s.replace("\r\n", "\n")).unwrap_or_default();
     let revision = form.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
-    match http.app.save_draft(&session.actor, id, revision, &source).await {
+    save_answer(&http, &session, id, revision, &source).await
+}
+
+/// Save `source` as draft `id`, made on `revision`, and answer: to the draft's page, or,
+/// when it could not be saved, the page again with why and with what was sent in the
+/// editor, so that nothing typed or uploaded is lost.
+async fn save_answer(http: &Http, session: &Session, id: i64, revision: i64, source: &str) -> Response {
+    match http.app.save_draft(&session.actor, id, revision, source).await {
         Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
-        // Nothing they typed is lost: the page shows it again, with why it was not saved.
         Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
             let status =
                 if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -265,7 +271,7 @@ pub async fn save(
                 other => other.to_string(),
             };
             let errors = vec![error_item(message, Some("#source".into()))];
-            page(&http, &session, id, status, errors, Some((&source, revision)), "").await
+            page(http, session, id, status, errors, Some((source, revision)), "").await
         }
         Err(e) => app_error_page(e),
     }
@@ -419,16 +425,7 @@ pub async fn save_file(
         return forbidden_csrf();
     }
     let revision = fields.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
-    match http.app.save_draft(&session.actor, id, revision, &text).await {
-        Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
-        Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
-            let status =
-                if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
-            let errors = vec![error_item(e.to_string(), Some("#file".into()))];
-            page(&http, &session, id, status, errors, Some((&text, revision)), "").await
-        }
-        Err(e) => app_error_page(e),
-    }
+    save_answer(&http, &session, id, revision, &text).await
 }
 
 /// `/drafts/{id}/policy`: the draft as a policy document, when it loads.

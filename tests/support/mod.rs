@@ -227,3 +227,15 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Leeds decommissioning's text with its first state, `proposal`, renamed `preparing` and
+/// its version set to `version`: a change its scenarios still pass, that moves no open
+/// case without a mapping.
+#[allow(dead_code)]
+pub fn lcc_first_state_renamed(source: &str, version: u32) -> String {
+    source
+        .replacen(&format!("version: {}", workflow_version(source)), &format!("version: {version}"), 1)
+        .replacen("\n  proposal:\n    initial: true", "\n  preparing:\n    initial: true", 1)
+        .replacen("from: proposal\n", "from: preparing\n", 1)
+        .replacen("from: [proposal, engagement", "from: [preparing, engagement", 1)
+}
