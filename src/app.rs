@@ -27,6 +27,7 @@ pub mod drafts;
 mod error;
 pub mod migration;
 mod publish;
+pub mod tokens;
 pub mod workers;
 pub use documents::{DocumentStream, safe_file_name};
 pub use error::AppError;

@@ -68,6 +68,10 @@ enum Command {
         /// publishing); repeat, or separate with commas. None: nobody does.
         #[arg(long = "governance-role", env = "GATEHOUSE_GOVERNANCE_ROLES", value_delimiter = ',')]
         governance_roles: Vec<String>,
+        /// A role whose holders administer people: they see and revoke everyone's API
+        /// tokens; repeat, or separate with commas.
+        #[arg(long = "admin-role", env = "GATEHOUSE_ADMIN_ROLES", value_delimiter = ',')]
+        admin_roles: Vec<String>,
         /// How many governance members other than its author must approve a draft
         /// before it is published.
         #[arg(long, env = "GATEHOUSE_DRAFT_QUORUM", default_value_t = 2)]
@@ -300,6 +304,7 @@ fn main() -> ExitCode {
             max_upload_bytes,
             oversight_roles,
             governance_roles,
+            admin_roles,
             draft_quorum,
             definitions_poll_secs,
             workers,
@@ -308,8 +313,11 @@ fn main() -> ExitCode {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
             let document_store = documents.store;
             let definitions_poll = std::time::Duration::from_secs(definitions_poll_secs.max(1));
-            let governance =
-                gatehouse::app::drafts::Governance { roles: governance_roles, quorum: draft_quorum.max(1) };
+            let governance = gatehouse::app::drafts::Governance {
+                roles: governance_roles,
+                quorum: draft_quorum.max(1),
+                admin_roles,
+            };
             block_on(service::serve(ServeConfig {
                 app,
                 document_store,

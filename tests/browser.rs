@@ -490,5 +490,11 @@ async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
     c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
     assert!(text(&c, "#migrate").await.contains("Move open cases"));
     check_page(&c, "workflow-migrate").await;
+    // An API token for a script, shown once.
+    c.goto(&server.url("/tokens")).await.unwrap();
+    c.find(Locator::Id("token-name")).await.unwrap().send_keys("nightly export").await.unwrap();
+    click_through(&c, "form[action='/tokens'] button").await;
+    assert!(text(&c, "#made").await.contains("gh_"));
+    check_page(&c, "tokens").await;
     c.close().await.unwrap();
 }

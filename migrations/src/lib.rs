@@ -13,6 +13,7 @@ mod m20261209_000001_owner;
 mod m20261210_000001_document_place;
 mod m20261210_000002_children;
 mod m20261211_000001_drafts;
+mod m20261211_000002_api_tokens;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_document_place::Migration),
             Box::new(m20261210_000002_children::Migration),
             Box::new(m20261211_000001_drafts::Migration),
+            Box::new(m20261211_000002_api_tokens::Migration),
         ]
     }
 }

@@ -26,11 +26,13 @@ pub struct Governance {
     /// How many members other than its author must approve a draft before it is
     /// published.
     pub quorum: usize,
+    /// Roles whose holders administer people: they see and revoke everyone's API tokens.
+    pub admin_roles: Vec<String>,
 }
 
 impl Default for Governance {
     fn default() -> Self {
-        Governance { roles: Vec::new(), quorum: 2 }
+        Governance { roles: Vec::new(), quorum: 2, admin_roles: Vec::new() }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod pages;
 pub mod provider;
 pub mod session;
 pub mod sign_in;
+pub mod tokens;
 pub mod workflows;
 
 use crate::http::Http;
@@ -45,6 +46,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("contracts.html", include_str!("templates/contracts.html")),
         ("drafts.html", include_str!("templates/drafts.html")),
         ("draft.html", include_str!("templates/draft.html")),
+        ("tokens.html", include_str!("templates/tokens.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e:#}"));
     }
@@ -87,6 +89,8 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/workflows/{id}", get(workflows::workflow))
         .route("/workflows/{id}/policy", get(workflows::policy))
         .route("/workflows/{id}/migrate", post(workflows::migrate))
+        .route("/tokens", get(tokens::tokens).post(tokens::create))
+        .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/drafts", get(drafts::drafts).post(drafts::start))
         .route("/drafts/{id}", get(drafts::draft).post(drafts::save))
         .route("/drafts/file", post(drafts::start_from_file))

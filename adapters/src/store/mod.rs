@@ -21,6 +21,7 @@ mod schedules;
 pub mod sessions;
 pub mod stays;
 mod timers;
+pub mod tokens;
 pub mod users;
 mod writer;
 mod writes;

@@ -234,7 +234,7 @@ fn is_role_id(s: &str) -> bool {
 
 /// 32 random bytes, URL-safe base64, with a prefix that makes a leaked token easy to
 /// recognise (secret scanners, logs).
-fn new_token() -> String {
+pub(super) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("gh_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
