@@ -26,6 +26,7 @@ mod documents;
 pub mod drafts;
 mod error;
 pub mod migration;
+pub mod people;
 mod publish;
 pub mod tokens;
 pub mod workers;

@@ -443,8 +443,11 @@ async fn a_grant_round_records_its_applications_in_a_browser() {
 /// words, draws the diagram, and lists the open case it would affect).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
-    let options =
-        Options { env: vec![("GATEHOUSE_GOVERNANCE_ROLES".into(), "governance".into())], ..Options::default() };
+    let env = vec![
+        ("GATEHOUSE_GOVERNANCE_ROLES".into(), "governance".into()),
+        ("GATEHOUSE_ADMIN_ROLES".into(), "governance".into()),
+    ];
+    let options = Options { env, ..Options::default() };
     let server = Server::start_with(Backend::Sqlite, options).await;
     let alice = server.user("alice@leeds.example", &["commissioner"]);
     let gina = server.user("gina@leeds.example", &["governance"]);
@@ -496,5 +499,10 @@ async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
     click_through(&c, "form[action='/tokens'] button").await;
     assert!(text(&c, "#made").await.contains("gh_"));
     check_page(&c, "tokens").await;
+    // People and roles, for an administrator.
+    c.goto(&server.url("/people")).await.unwrap();
+    assert!(text(&c, "#people").await.contains("alice@leeds.example"));
+    assert!(text(&c, "#roles").await.contains("Leeds City Council decommissioning toolkit"));
+    check_page(&c, "people").await;
     c.close().await.unwrap();
 }

@@ -14,6 +14,7 @@ mod m20261210_000001_document_place;
 mod m20261210_000002_children;
 mod m20261211_000001_drafts;
 mod m20261211_000002_api_tokens;
+mod m20261211_000003_people_events;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000002_children::Migration),
             Box::new(m20261211_000001_drafts::Migration),
             Box::new(m20261211_000002_api_tokens::Migration),
+            Box::new(m20261211_000003_people_events::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod case_view;
 pub mod drafts;
 pub mod governance;
 pub mod pages;
+pub mod people;
 pub mod provider;
 pub mod session;
 pub mod sign_in;
@@ -47,6 +48,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("drafts.html", include_str!("templates/drafts.html")),
         ("draft.html", include_str!("templates/draft.html")),
         ("tokens.html", include_str!("templates/tokens.html")),
+        ("people.html", include_str!("templates/people.html")),
     ] {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e:#}"));
     }
@@ -89,6 +91,7 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/workflows/{id}", get(workflows::workflow))
         .route("/workflows/{id}/policy", get(workflows::policy))
         .route("/workflows/{id}/migrate", post(workflows::migrate))
+        .route("/people", get(people::people).post(people::change))
         .route("/tokens", get(tokens::tokens).post(tokens::create))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/drafts", get(drafts::drafts).post(drafts::start))

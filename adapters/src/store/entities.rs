@@ -359,3 +359,22 @@ pub mod api_token {
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `people_events`: the history of changes to people and their roles.
+pub mod people_event {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "people_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+        pub actor: String,
+        pub at: DateTimeUtc,
+        #[sea_orm(column_type = "Text")]
+        pub what: String,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}

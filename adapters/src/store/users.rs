@@ -44,6 +44,9 @@ pub enum UserError {
     /// No user has this email address.
     #[error("no user has the email address {0}")]
     NotFound(String),
+    /// The change would leave nobody holding an administrator role.
+    #[error("{0} is the last administrator: give someone else an administrator role first")]
+    LastAdministrator(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -53,6 +56,48 @@ impl From<sea_orm::DbErr> for UserError {
     fn from(e: sea_orm::DbErr) -> Self {
         UserError::Store(e.into())
     }
+}
+
+/// Who changes people from the command line, in their history.
+pub const COMMAND_LINE: &str = "command line";
+
+/// Whether any live user holds one of `roles`.
+async fn any_live_holder<C: sea_orm::ConnectionTrait>(c: &C, roles: &[String]) -> Result<bool, StoreError> {
+    let holders: Vec<i64> = membership::Entity::find()
+        .filter(membership::Column::Role.is_in(roles.iter().cloned()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    if holders.is_empty() {
+        return Ok(false);
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(holders))
+        .filter(user::Column::RevokedAt.is_null())
+        .one(c)
+        .await?
+        .is_some())
+}
+
+async fn people_event<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    email: &str,
+    actor: &str,
+    now: jiff::Timestamp,
+    what: String,
+) -> Result<(), StoreError> {
+    use super::entities::people_event;
+    let row = people_event::ActiveModel {
+        id: Default::default(),
+        email: Set(email.to_string()),
+        actor: Set(actor.to_string()),
+        at: Set(codec::to_chrono(now)),
+        what: Set(what),
+    };
+    people_event::Entity::insert(row).exec(c).await?;
+    Ok(())
 }
 
 /// The sha256 of a token, hex: what `users.token_hash` holds.
@@ -68,6 +113,18 @@ impl Store {
         email: &str,
         name: &str,
         roles: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<(User, String), UserError> {
+        self.add_user_by(email, name, roles, COMMAND_LINE, now).await
+    }
+
+    /// [`Store::add_user`], by `by`, in the people's history in the same transaction.
+    pub async fn add_user_by(
+        &self,
+        email: &str,
+        name: &str,
+        roles: &[String],
+        by: &str,
         now: jiff::Timestamp,
     ) -> Result<(User, String), UserError> {
         let email = normalize_email(email)?;
@@ -102,6 +159,8 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        let what = if roles.is_empty() { "added".to_string() } else { format!("added with {}", roles.join(", ")) };
+        people_event(&txn, &email, by, now, what).await?;
         txn.commit().await?;
         let user = User {
             id,
@@ -129,24 +188,107 @@ impl Store {
     /// Revoke a user's token: from now on they can do nothing and are sent nothing, and
     /// their web sessions end. Revoking twice keeps the first date.
     pub async fn revoke_user(&self, email: &str, now: jiff::Timestamp) -> Result<User, UserError> {
-        let _turn = self.write_turn().await;
+        self.revoke_user_by(email, COMMAND_LINE, &[], now).await
+    }
+
+    /// [`Store::revoke_user`], by `by`, in the people's history; refused when it would
+    /// leave no live holder of any of `protected` roles (the last administrator).
+    pub async fn revoke_user_by(
+        &self,
+        email: &str,
+        by: &str,
+        protected: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<User, UserError> {
+        let (txn, _turn) = self.begin_write().await?;
         let email = email.trim().to_lowercase();
-        user::Entity::update_many()
+        let revoked = user::Entity::update_many()
             .col_expr(user::Column::RevokedAt, Expr::value(codec::to_chrono(now)))
             .filter(user::Column::Email.eq(&email))
             .filter(user::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
+            .exec(&txn)
+            .await?
+            .rows_affected;
         let row = user::Entity::find()
             .filter(user::Column::Email.eq(&email))
-            .one(&self.db)
+            .one(&txn)
             .await?
-            .ok_or(UserError::NotFound(email))?;
+            .ok_or(UserError::NotFound(email.clone()))?;
+        let held_protected = membership::Entity::find()
+            .filter(membership::Column::UserId.eq(row.id))
+            .filter(membership::Column::Role.is_in(protected.iter().cloned()))
+            .one(&txn)
+            .await?
+            .is_some();
+        if held_protected && !any_live_holder(&txn, protected).await? {
+            txn.rollback().await?;
+            return Err(UserError::LastAdministrator(email));
+        }
         // A session of a revoked user is refused anyway (`session_user` checks the
         // user); deleting the rows keeps nothing that looks live.
-        session::Entity::delete_many().filter(session::Column::UserId.eq(row.id)).exec(&self.db).await?;
+        session::Entity::delete_many().filter(session::Column::UserId.eq(row.id)).exec(&txn).await?;
+        if revoked == 1 {
+            people_event(&txn, &email, by, now, "deactivated".into()).await?;
+        }
+        txn.commit().await?;
         let roles = self.roles_of(row.id).await?;
         Ok(from_row(row, roles))
+    }
+
+    /// Give `email` role `role` (`give`), or take it away, by `by`, in the people's
+    /// history; taking it is refused when it would leave no live holder of any of
+    /// `protected` roles.
+    pub async fn set_role(
+        &self,
+        email: &str,
+        role: &str,
+        give: bool,
+        by: &str,
+        protected: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<User, UserError> {
+        if !is_role_id(role) {
+            return Err(UserError::InvalidRole(role.to_string()));
+        }
+        let email = email.trim().to_lowercase();
+        let (txn, _turn) = self.begin_write().await?;
+        let row = user::Entity::find()
+            .filter(user::Column::Email.eq(&email))
+            .one(&txn)
+            .await?
+            .ok_or(UserError::NotFound(email.clone()))?;
+        let held = membership::Entity::find()
+            .filter(membership::Column::UserId.eq(row.id))
+            .filter(membership::Column::Role.eq(role))
+            .one(&txn)
+            .await?
+            .is_some();
+        if give && !held {
+            membership::Entity::insert(membership::ActiveModel { user_id: Set(row.id), role: Set(role.to_string()) })
+                .exec_without_returning(&txn)
+                .await?;
+            people_event(&txn, &email, by, now, format!("given {role}")).await?;
+        } else if !give && held {
+            membership::Entity::delete_many()
+                .filter(membership::Column::UserId.eq(row.id))
+                .filter(membership::Column::Role.eq(role))
+                .exec(&txn)
+                .await?;
+            if protected.iter().any(|p| p == role) && !any_live_holder(&txn, protected).await? {
+                txn.rollback().await?;
+                return Err(UserError::LastAdministrator(email));
+            }
+            people_event(&txn, &email, by, now, format!("no longer {role}")).await?;
+        }
+        txn.commit().await?;
+        let roles = self.roles_of(row.id).await?;
+        Ok(from_row(row, roles))
+    }
+
+    /// The history of changes to people and their roles, newest first.
+    pub async fn people_history(&self) -> Result<Vec<super::entities::people_event::Model>, StoreError> {
+        use super::entities::people_event;
+        Ok(people_event::Entity::find().order_by_desc(people_event::Column::Id).all(&self.db).await?)
     }
 
     /// The user a bearer token belongs to, unless it was revoked.
