@@ -132,3 +132,31 @@ async fn people(backend: Backend) {
     assert!(history.contains("bob@leeds.example"), "and who did it");
 }
 on_both!(an_administrator_manages_people_and_roles, people);
+
+/// Two administrators removing each other's administrator role at the same instant, on
+/// PostgreSQL (whose transactions would otherwise each see the other still holding it):
+/// one is refused, every time, so the installation keeps an administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_administrators_removing_each_other_at_once_leave_one() {
+    use gatehouse_adapters::store::{Store, StoreConfig};
+    let db = support::fresh_db(Backend::Postgres).await;
+    let store = Store::connect(&StoreConfig::new(&db.url)).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = jiff::Timestamp::now();
+    let admin = vec!["admin".to_string()];
+    for who in ["bob@leeds.example", "carol@leeds.example"] {
+        store.add_user(who, who, &admin, now).await.unwrap();
+    }
+    for _ in 0..20 {
+        let (a, b) = tokio::join!(
+            store.set_role("bob@leeds.example", "admin", false, "carol@leeds.example", &admin, now),
+            store.set_role("carol@leeds.example", "admin", false, "bob@leeds.example", &admin, now),
+        );
+        let holders = store.role_members("admin").await.unwrap();
+        assert_eq!(holders.len(), 1, "one administrator is left: {holders:?} ({a:?}, {b:?})");
+        assert!(a.is_ok() != b.is_ok(), "one removal is refused: {a:?}, {b:?}");
+        for who in ["bob@leeds.example", "carol@leeds.example"] {
+            store.set_role(who, "admin", true, "command line", &admin, now).await.unwrap();
+        }
+    }
+}

@@ -61,6 +61,26 @@ impl From<sea_orm::DbErr> for UserError {
 /// Who changes people from the command line, in their history.
 pub const COMMAND_LINE: &str = "command line";
 
+/// On PostgreSQL, lock the memberships of `roles` for the rest of the transaction, so
+/// that two administrators removing each other at once take turns, and the second sees
+/// the first's change: nobody can leave no administrator. (SQLite's writes take turns
+/// already.)
+async fn lock_holders(
+    txn: &sea_orm::DatabaseTransaction,
+    backend: sea_orm::DbBackend,
+    roles: &[String],
+) -> Result<(), StoreError> {
+    use sea_orm::QuerySelect;
+    if backend == sea_orm::DbBackend::Postgres && !roles.is_empty() {
+        membership::Entity::find()
+            .filter(membership::Column::Role.is_in(roles.iter().cloned()))
+            .lock_exclusive()
+            .all(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Whether any live user holds one of `roles`.
 async fn any_live_holder<C: sea_orm::ConnectionTrait>(c: &C, roles: &[String]) -> Result<bool, StoreError> {
     let holders: Vec<i64> = membership::Entity::find()
@@ -201,6 +221,7 @@ impl Store {
         now: jiff::Timestamp,
     ) -> Result<User, UserError> {
         let (txn, _turn) = self.begin_write().await?;
+        lock_holders(&txn, self.backend(), protected).await?;
         let email = email.trim().to_lowercase();
         let revoked = user::Entity::update_many()
             .col_expr(user::Column::RevokedAt, Expr::value(codec::to_chrono(now)))
@@ -252,6 +273,7 @@ impl Store {
         }
         let email = email.trim().to_lowercase();
         let (txn, _turn) = self.begin_write().await?;
+        lock_holders(&txn, self.backend(), protected).await?;
         let row = user::Entity::find()
             .filter(user::Column::Email.eq(&email))
             .one(&txn)
