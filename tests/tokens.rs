@@ -23,6 +23,10 @@ async fn tokens(backend: Backend) {
     let alice = signed_in(&server, &server.user("alice@leeds.example", &["commissioner"])).await;
     let bob = signed_in(&server, &server.user("bob@leeds.example", &["admin"])).await;
 
+    // A form without the session's CSRF token (sent from another site) makes nothing.
+    let (status, body) = post(&alice, &server, "/tokens", &[("name", "forged"), ("days", "30")]).await;
+    assert_eq!(status, 403, "{body}");
+
     // Made in the page, shown once.
     let html = page(&alice, &server, "/tokens").await;
     assert!(

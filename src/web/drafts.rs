@@ -5,12 +5,11 @@
 //! would affect, and the review: propose, approve, publish, with its history.
 
 use super::pages::{app_error_page, base, error_item, forbidden_csrf};
-use super::session::Session;
+use super::session::{Session, SignedForm};
 use super::{render, workflows::diagram_svg};
 use crate::app::AppError;
 use crate::app::drafts::MAX_DRAFT_BYTES;
 use crate::http::Http;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -59,14 +58,7 @@ async fn list(http: &Http, session: &Session, status: StatusCode, errors: Vec<Va
 
 /// `POST /drafts`: start a draft from a published workflow (`workflow`), or from pasted
 /// text (`source`).
-pub async fn start(
-    State(http): State<Arc<Http>>,
-    session: Session,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
+pub async fn start(State(http): State<Arc<Http>>, SignedForm { session, fields: form }: SignedForm) -> Response {
     let source = form.get("source").map(String::as_str).unwrap_or_default();
     let started = match form.get("workflow").filter(|w| !w.is_empty()) {
         Some(workflow) => http.app.start_draft(&session.actor, workflow).await,
@@ -245,13 +237,9 @@ fn draft_json(row: &DraftRow) -> Value {
 /// `POST /drafts/{id}`: save the text.
 pub async fn save(
     State(http): State<Arc<Http>>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    SignedForm { session, fields: form }: SignedForm,
 ) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
     let source = form.get("source").map(|s| s.replace("\r\n", "\n")).unwrap_or_default();
     let revision = form.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
     save_answer(&http, &session, id, revision, &source).await
@@ -281,13 +269,9 @@ async fn save_answer(http: &Http, session: &Session, id: i64, revision: i64, sou
 /// the page showed.
 pub async fn step(
     State(http): State<Arc<Http>>,
-    session: Session,
     Path((id, step)): Path<(i64, String)>,
-    Form(form): Form<HashMap<String, String>>,
+    SignedForm { session, fields: form }: SignedForm,
 ) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
     let revision = form.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
     let actor = &session.actor;
     let result = match step.as_str() {
@@ -318,13 +302,9 @@ pub async fn step(
 /// the draft's page with the verdict.
 pub async fn mutants(
     State(http): State<Arc<Http>>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    SignedForm { session, .. }: SignedForm,
 ) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
     match http.app.draft_mutants(&session.actor, id).await {
         Ok((killed, survivors)) => {
             let verdict = json!({"killed": killed, "survivors": survivors.iter()

@@ -2,17 +2,16 @@
 //! workflows each role appears in; add a person, give and take roles, deactivate; and
 //! the history of those changes.
 
-use super::pages::{app_error_page, base, error_item, forbidden_csrf};
+use super::pages::{app_error_page, base, error_item};
 use super::render;
-use super::session::Session;
+use super::session::{Session, SignedForm};
 use crate::app::AppError;
 use crate::http::Http;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// `/people`.
@@ -79,14 +78,7 @@ async fn page(
 
 /// `POST /people`: `action` is `add` (email, name, roles), `give` or `take` (email,
 /// role), or `deactivate` (email).
-pub async fn change(
-    State(http): State<Arc<Http>>,
-    session: Session,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
+pub async fn change(State(http): State<Arc<Http>>, SignedForm { session, fields: form }: SignedForm) -> Response {
     let get = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let (actor, email) = (&session.actor, get("email"));
     let result = match get("action").as_str() {

@@ -136,3 +136,30 @@ impl FromRequestParts<Arc<Http>> for Session {
         Ok(Session { user, actor, csrf, id: id.to_string() })
     }
 }
+
+/// A form sent by a signed-in person, carrying their session's CSRF token: the session
+/// (read once) and the form's fields. A form without the token (expired, or sent from
+/// another site) is refused with the page that says so, before the handler runs.
+pub struct SignedForm {
+    /// Who sent it.
+    pub session: Session,
+    /// Its fields, by name.
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+impl axum::extract::FromRequest<Arc<Http>> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, http: &Arc<Http>) -> Result<SignedForm, Response> {
+        let (mut parts, body) = req.into_parts();
+        let session = Session::from_request_parts(&mut parts, http).await?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let axum::Form(fields) = axum::Form::<std::collections::HashMap<String, String>>::from_request(req, http)
+            .await
+            .map_err(|e| e.into_response())?;
+        if !session.csrf_ok(fields.get("_csrf").map(String::as_str)) {
+            return Err(super::pages::forbidden_csrf());
+        }
+        Ok(SignedForm { session, fields })
+    }
+}

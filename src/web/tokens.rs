@@ -1,19 +1,17 @@
 //! `/tokens`: a signed-in person's API tokens for their scripts: make one (shown once,
 //! with an expiry), revoke one; an administrator also sees and revokes everyone's.
 
-use super::pages::{app_error_page, base, error_item, forbidden_csrf};
+use super::pages::{app_error_page, base, error_item};
 use super::render;
-use super::session::Session;
+use super::session::{Session, SignedForm};
 use crate::app::AppError;
 use crate::app::tokens::MAX_TOKEN_DAYS;
 use crate::http::Http;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_adapters::store::tokens::ApiToken;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `/tokens`.
@@ -56,14 +54,7 @@ async fn page(http: &Http, session: &Session, status: StatusCode, errors: Vec<Va
 }
 
 /// `POST /tokens`: make a token.
-pub async fn create(
-    State(http): State<Arc<Http>>,
-    session: Session,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
+pub async fn create(State(http): State<Arc<Http>>, SignedForm { session, fields: form }: SignedForm) -> Response {
     let name = form.get("name").map(String::as_str).unwrap_or_default();
     let days = form.get("days").and_then(|d| d.trim().parse().ok()).unwrap_or(0);
     match http.app.create_token(&session.actor, name, days).await {
@@ -79,13 +70,9 @@ pub async fn create(
 /// `POST /tokens/{id}/revoke`.
 pub async fn revoke(
     State(http): State<Arc<Http>>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    SignedForm { session, .. }: SignedForm,
 ) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
     match http.app.revoke_token(&session.actor, id).await {
         Ok(()) => Redirect::to("/tokens").into_response(),
         Err(e) => app_error_page(e),

@@ -3,7 +3,7 @@
 
 use super::pages::*;
 use super::render;
-use super::session::Session;
+use super::session::{Session, SignedForm};
 use crate::http::Http;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -96,13 +96,9 @@ async fn workflow_page(
 /// `action=preview`, say what would happen), for a governance member.
 pub async fn migrate(
     State(http): State<Arc<Http>>,
-    session: Session,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+    SignedForm { session, fields: form }: SignedForm,
 ) -> Response {
-    if !session.csrf_ok(form.get("_csrf").map(String::as_str)) {
-        return forbidden_csrf();
-    }
     let map = form
         .get("map")
         .map(|m| m.split([',', '\n']).map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
