@@ -5,9 +5,7 @@
 use crate::clock::Clock;
 use gatehouse_adapters::scheduler::Wake;
 use gatehouse_adapters::store::documents::NewDocument;
-use gatehouse_adapters::store::{
-    AuditHead, BrokenLink, CaseFilter, CaseRow, Definitions, FileStore, Published, StateCount, Store, StoreError,
-};
+use gatehouse_adapters::store::{AuditHead, Definitions, FileStore, Published, Store, StoreError};
 use gatehouse_engine::access::{Oversight, may_read};
 use gatehouse_engine::decide::{Command, Decision, decide, open, open_child};
 use gatehouse_engine::definition::Definition;
@@ -22,12 +20,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+mod definitions;
 mod documents;
 pub mod drafts;
 mod error;
 pub mod migration;
 pub mod people;
 mod publish;
+mod reads;
 pub mod tokens;
 pub mod workers;
 pub use documents::{DocumentStream, safe_file_name};
@@ -144,30 +144,6 @@ impl App {
         Ok((app, report))
     }
 
-    /// Read the published versions again when another node (or `gatehouse workflows
-    /// publish`) published one since they were last read: new cases then open on it at
-    /// once, without a restart. Returns the versions now loaded that were not before.
-    pub async fn refresh_definitions(&self) -> Result<Vec<(String, u32)>, AppError> {
-        use std::sync::atomic::Ordering;
-        let count = self.store.published_count().await?;
-        if count == self.published.load(Ordering::Acquire) {
-            return Ok(Vec::new());
-        }
-        let (fresh, problems) = self.store.definitions(&self.library).await?;
-        for p in problems {
-            tracing::warn!("{p}");
-        }
-        let mut definitions = self.definitions.write().expect("definitions lock");
-        let added: Vec<(String, u32)> = fresh
-            .all()
-            .filter(|d| definitions.get(&d.id, d.version).is_none())
-            .map(|d| (d.id.clone(), d.version))
-            .collect();
-        *definitions = fresh;
-        self.published.store(count, Ordering::Release);
-        Ok(added)
-    }
-
     /// The time now, by the app's clock.
     pub fn now(&self) -> jiff::Timestamp {
         self.clock.now()
@@ -203,47 +179,6 @@ impl App {
     /// The templates and calendars of the workflows folder.
     pub fn library(&self) -> &Library {
         &self.library
-    }
-
-    /// The latest version of every workflow.
-    pub fn workflows(&self) -> Vec<Arc<Definition>> {
-        self.definitions.read().expect("definitions lock").all_latest()
-    }
-
-    /// The latest version of one workflow.
-    pub fn workflow(&self, id: &str) -> Result<Arc<Definition>, AppError> {
-        self.definitions
-            .read()
-            .expect("definitions lock")
-            .latest(id)
-            .ok_or_else(|| AppError::NotFound(format!("unknown workflow `{id}`")))
-    }
-
-    /// What changed in workflow `id` from version `from` to version `to`, in words; each
-    /// must be a published version.
-    pub fn changes(&self, id: &str, from: u32, to: u32) -> Result<Vec<String>, AppError> {
-        let definitions = self.definitions.read().expect("definitions lock");
-        let version = |v: u32| {
-            definitions
-                .get(id, v)
-                .ok_or_else(|| AppError::NotFound(format!("workflow `{id}` has no published version {v}")))
-        };
-        let (before, after) = (version(from)?, version(to)?);
-        Ok(gatehouse_engine::changes::changes(&before, &after))
-    }
-
-    /// The definition a case row is pinned to.
-    pub fn definition(&self, row: &CaseRow) -> Result<Arc<Definition>, AppError> {
-        self.definitions
-            .read()
-            .expect("definitions lock")
-            .get(&row.workflow_id, row.workflow_version as u32)
-            .ok_or_else(|| {
-                AppError::Internal(StoreError::Corrupt(format!(
-                    "case {} is on {} v{}, which is not loaded",
-                    row.id, row.workflow_id, row.workflow_version
-                )))
-            })
     }
 
     async fn load(&self, case_id: i64) -> Result<(Arc<Definition>, CaseSnapshot), AppError> {
@@ -326,106 +261,6 @@ impl App {
             return Err(hidden(case_id));
         }
         Ok(())
-    }
-
-    /// The (workflow, version) pairs whose cases `actor` may read, or `None` when they
-    /// read every case.
-    fn readable(&self, actor: &Actor) -> Option<Vec<(String, i32)>> {
-        if self.oversight.covers(actor) {
-            return None;
-        }
-        let definitions = self.definitions.read().expect("definitions lock");
-        Some(definitions.all().filter(|d| self.may_read(actor, d)).map(|d| (d.id.clone(), d.version as i32)).collect())
-    }
-
-    /// Whether `actor` holds one of the installation's oversight roles, and so reads
-    /// every case (and what belongs to no case, such as a schedule's messages).
-    pub fn oversees(&self, actor: &Actor) -> bool {
-        self.oversight.covers(actor)
-    }
-
-    /// How many cases `reader` may read in each workflow and state.
-    pub async fn state_counts(&self, reader: &Actor) -> Result<Vec<StateCount>, AppError> {
-        Ok(self.store.state_counts(self.readable(reader).as_deref()).await?)
-    }
-
-    /// The cases matching `filter` that `actor` may read.
-    pub async fn list_cases(&self, actor: &Actor, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
-        let filter = CaseFilter { readable: self.readable(actor), ..filter.clone() };
-        Ok(self.store.list_cases(&filter).await?)
-    }
-
-    /// Every case `actor` may read, oldest first, read a page at a time.
-    pub async fn all_cases(&self, actor: &Actor) -> Result<Vec<CaseRow>, AppError> {
-        self.all_cases_where(actor, &CaseFilter::default()).await
-    }
-
-    /// Every case `actor` may read that `filter` keeps (its paging aside), oldest first,
-    /// read a page at a time; a list of ids is asked for a slice at a time.
-    pub async fn all_cases_where(&self, actor: &Actor, filter: &CaseFilter) -> Result<Vec<CaseRow>, AppError> {
-        const PAGE: usize = 1000;
-        let readable = self.readable(actor);
-        let mut out: Vec<CaseRow> = Vec::new();
-        let mut ids: Vec<i64> = filter.ids.clone().unwrap_or_default();
-        ids.sort_unstable();
-        ids.dedup();
-        let slices: Vec<Option<Vec<i64>>> = match &filter.ids {
-            None => vec![None],
-            Some(_) => ids.chunks(PAGE).map(|c| Some(c.to_vec())).collect(),
-        };
-        for slice in slices {
-            let mut after_id = None;
-            loop {
-                let page = CaseFilter {
-                    after_id,
-                    before_id: None,
-                    newest_first: false,
-                    limit: Some(PAGE as u64),
-                    ids: slice.clone(),
-                    readable: readable.clone(),
-                    ..filter.clone()
-                };
-                let rows = self.store.list_cases(&page).await?;
-                let done = rows.len() < PAGE;
-                after_id = rows.last().map(|c| c.id);
-                out.extend(rows);
-                if done {
-                    break;
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The state entries (from the audit trail) of every case `actor` may read, by case
-    /// and in order.
-    /// With `ids`, of those cases only.
-    pub async fn state_entries(
-        &self,
-        actor: &Actor,
-        ids: Option<&[i64]>,
-    ) -> Result<Vec<gatehouse_adapters::store::StateEntry>, AppError> {
-        Ok(self.store.state_entries(self.readable(actor).as_deref(), ids).await?)
-    }
-
-    /// Each workflow's time in each state, as of `now`, over the cases `actor` may read.
-    pub async fn state_times(
-        &self,
-        actor: &Actor,
-        now: jiff::Timestamp,
-    ) -> Result<Vec<gatehouse_adapters::store::StateTime>, AppError> {
-        Ok(self.store.state_times(self.readable(actor).as_deref(), now).await?)
-    }
-
-    /// The cases `actor` may read that have been in one of `states` ((workflow, state)).
-    pub async fn cases_that_entered(&self, actor: &Actor, states: &[(String, String)]) -> Result<Vec<i64>, AppError> {
-        Ok(self.store.cases_that_entered(self.readable(actor).as_deref(), states).await?)
-    }
-
-    /// Every workflow version loaded whose cases `actor` may read.
-    pub fn readable_definitions(&self, actor: &Actor) -> Vec<Arc<Definition>> {
-        let definitions = self.definitions.read().expect("definitions lock");
-        definitions.all().filter(|d| self.may_read(actor, d)).cloned().collect()
     }
 
     /// Open a case on the latest version of `workflow`.
@@ -668,42 +503,6 @@ impl App {
             }
         }
         answers
-    }
-
-    /// A case's audit trail and the first broken link of its chain, if any.
-    pub async fn audit_trail(
-        &self,
-        actor: &Actor,
-        case_id: i64,
-    ) -> Result<(Vec<gatehouse_adapters::store::entities::event::Model>, Option<BrokenLink>), AppError> {
-        let row = self.store.case_row(case_id).await.map_err(not_found)?;
-        if !self.may_read(actor, &*self.definition(&row)?) {
-            return Err(hidden(case_id));
-        }
-        let events = self.store.events(case_id).await?;
-        let broken = gatehouse_adapters::store::check_chain(case_id, &events);
-        Ok((events, broken))
-    }
-
-    /// The emails about case `case_id` and where each stands, for whom may read it.
-    pub async fn case_messages(
-        &self,
-        actor: &Actor,
-        case_id: i64,
-    ) -> Result<Vec<(gatehouse_adapters::store::OutboxMessage, gatehouse_adapters::store::Delivery)>, AppError> {
-        let row = self.store.case_row(case_id).await.map_err(not_found)?;
-        if !self.may_read(actor, &*self.definition(&row)?) {
-            return Err(hidden(case_id));
-        }
-        Ok(self.store.case_messages(case_id).await?)
-    }
-
-    /// The published versions of workflow `id`, oldest first.
-    pub async fn published_versions(
-        &self,
-        id: &str,
-    ) -> Result<Vec<gatehouse_adapters::store::PublishedVersion>, AppError> {
-        Ok(self.store.published_versions(id).await?)
     }
 }
 

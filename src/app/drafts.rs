@@ -219,10 +219,10 @@ impl App {
         let marker = approval_marker(row.revision);
         let mut who: Vec<String> = self
             .store
-            .draft_history(&row.workflow_id)
+            .draft_events(row.id)
             .await?
             .into_iter()
-            .filter(|e| e.draft_id == row.id && e.kind == "approved" && e.detail == marker)
+            .filter(|e| e.kind == "approved" && e.detail == marker)
             .map(|e| e.actor)
             .collect();
         who.dedup();

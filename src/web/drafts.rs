@@ -173,7 +173,7 @@ async fn page_with(
         Ok(a) => a,
         Err(e) => return app_error_page(e),
     };
-    let history = match http.app.store().draft_history(&row.workflow_id).await {
+    let history = match http.app.store().draft_events(row.id).await {
         Ok(h) => h,
         Err(e) => return app_error_page(e.into()),
     };
@@ -210,7 +210,6 @@ async fn page_with(
         json!(
             history
                 .iter()
-                .filter(|e| e.draft_id == row.id)
                 .map(|e| json!({"at": e.at.format("%-d %B %Y %H:%M:%S").to_string(),
             "actor": e.actor, "kind": e.kind, "detail": e.detail}))
                 .collect::<Vec<_>>()

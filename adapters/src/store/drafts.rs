@@ -118,6 +118,15 @@ impl Store {
             .await?)
     }
 
+    /// The history of draft `id`, oldest first.
+    pub async fn draft_events(&self, id: i64) -> Result<Vec<DraftEventRow>, StoreError> {
+        Ok(draft_event::Entity::find()
+            .filter(draft_event::Column::DraftId.eq(id))
+            .order_by_asc(draft_event::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
     /// Apply `change` to draft `id`, if it is still at `change.revision` and in one of
     /// `change.from`.
     pub async fn change_draft(
