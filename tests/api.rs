@@ -957,6 +957,10 @@ async fn the_openapi_document_matches_the_routes() {
         "GET /api/drafts/{id}",
         "PUT /api/drafts/{id}",
         "POST /api/drafts/{id}/{step}",
+        "PUT /api/drafts/{id}/templates/{name}",
+        "DELETE /api/drafts/{id}/templates/{name}",
+        "PUT /api/drafts/{id}/calendars/{name}",
+        "DELETE /api/drafts/{id}/calendars/{name}",
     ];
     let mut expected: Vec<String> = contract.iter().map(|s| s.to_string()).collect();
     expected.sort();

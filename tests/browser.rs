@@ -489,6 +489,19 @@ async fn a_governance_member_edits_and_previews_a_draft_in_a_browser() {
     c.execute("document.getElementById('impact').scrollIntoView()", vec![]).await.unwrap();
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshots().join("draft-impact.png"), png).unwrap();
+    // Its letters are edited beside it: the early engagement letter, from the list.
+    c.goto(&server.url(&draft)).await.unwrap();
+    c.find(Locator::LinkText("lcc-early-engagement")).await.unwrap().click().await.unwrap();
+    for _ in 0..200 {
+        if c.current_url().await.unwrap().path().ends_with("/templates/lcc-early-engagement") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(text(&c, "h1").await.contains("lcc-early-engagement"));
+    let letter = c.execute("return document.getElementById('text').value", vec![]).await.unwrap();
+    assert!(letter.as_str().unwrap().starts_with("Subject: Early conversation"), "{letter}");
+    check_page(&c, "draft-letter").await;
     // The workflow page offers a governance member the move of open cases.
     c.goto(&server.url("/workflows/lcc-decommissioning")).await.unwrap();
     assert!(text(&c, "#migrate").await.contains("Move open cases"));

@@ -462,3 +462,157 @@ async fn drafts_from_files_and_bad_input() {
     assert!(body.contains("not text (UTF-8)"), "{body}");
     assert_eq!(editor_text(&page(&gina, &server, &draft).await), broken, "the draft is as it was");
 }
+
+/// The letters and the working-day calendar are part of a version: a draft changes the
+/// early engagement letter and adds a bank holiday (a broken letter is shown, a calendar
+/// that does not parse is refused and nothing saved), says so in words, and is
+/// published; cases on the new version get the new letter, a case on the old version
+/// keeps the old one, whichever node sends it, and a node whose folder has neither the
+/// workflow nor its templates serves both versions from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_version_keeps_its_letters_and_calendar() {
+    let smtp = support::smtp::SmtpServer::start(support::smtp::SmtpOptions::default());
+    let with_mail = |mut o: Options| {
+        o.smtp_url = Some(smtp.url());
+        o
+    };
+    let node_a = Server::start_with(Backend::Postgres, with_mail(options())).await;
+    let gina = node_a.user("gina@leeds.example", &["governance"]);
+    let (gus, gail) =
+        (node_a.user("gus@leeds.example", &["governance"]), node_a.user("gail@leeds.example", &["governance"]));
+    let alice = node_a.user("alice@leeds.example", &["commissioner"]);
+    let open = |provider: &str| {
+        json!({"workflow": "lcc-decommissioning", "fields": {"service_name": "Day centre", "provider_name": "Kirkstall Trust",
+        "provider_email": provider, "directorate": "Adults and Health", "annual_value": 80000, "contract_end": "2030-01-31"}})
+    };
+    let old_case = node_a.post(Some(&alice), "/api/cases", open("old@provider.example.org")).await;
+    old_case.expect(201);
+    let shipped = old_case.json["workflow_version"].as_u64().unwrap();
+
+    let draft = node_a.post(Some(&gina), "/api/drafts", json!({"workflow": "lcc-decommissioning"})).await;
+    draft.expect(201);
+    let id = draft.json["id"].as_i64().unwrap();
+    let names: Vec<&str> =
+        draft.json["templates"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"lcc-early-engagement"), "{names:?}");
+    assert_eq!(draft.json["calendars"][0]["name"], "england-and-wales");
+    let letter_at = format!("/api/drafts/{id}/templates/lcc-early-engagement");
+    let put = |path: String, token: String, body: serde_json::Value| {
+        let server = &node_a;
+        async move {
+            server.send(support::server::auth(server.client.put(server.url(&path)), Some(&token)).json(&body)).await
+        }
+    };
+
+    // A letter that names a field the workflow does not have is saved, and the check says so.
+    let broken = "Subject: Early conversation\n\nAbout {{ case.fields.servise_name }}: {{ link }}\n";
+    let saved = put(letter_at.clone(), gina.clone(), json!({"text": broken, "revision": 1})).await;
+    saved.expect(200);
+    let problems = saved.json["problems"].to_string();
+    assert!(problems.contains("template `lcc-early-engagement`") && problems.contains("servise_name"), "{problems}");
+    let propose = node_a.post(Some(&gina), &format!("/api/drafts/{id}/propose"), json!({"revision": 2})).await;
+    assert_eq!(propose.status, 409, "a draft whose letter is broken cannot be proposed: {}", propose.text);
+
+    // Fixed, on the web page: the letter's page shows it, saving checks it.
+    let g = signed_in(&node_a, &gina).await;
+    let letter_page = page(&g, &node_a, &format!("/drafts/{id}/templates/lcc-early-engagement")).await;
+    assert!(letter_page.contains("servise_name") && letter_page.contains("problem"), "the page shows the problem");
+    let revised = "Subject: Revised early conversation about {{ case.fields.service_name }}\n\n\
+                   Dear {{ case.fields.provider_name }}, please tell us your views: {{ link }}\n\n{{ case.owner.name }}\n";
+    let (status, body) = post(
+        &g,
+        &node_a,
+        &format!("/drafts/{id}/templates/lcc-early-engagement"),
+        &csrf_of(&letter_page),
+        &[("text", revised), ("html", ""), ("revision", "2")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with(&format!("/drafts/{id}\n")), "saved, back on the draft");
+
+    // A calendar that does not parse is refused with why, and nothing is saved.
+    let calendar_at = format!("/api/drafts/{id}/calendars/england-and-wales");
+    let bad = put(
+        calendar_at.clone(),
+        gina.clone(),
+        json!({"text": "title: E\nholidays:\n  - { date: 2031-02-30, title: X }\n", "revision": 3}),
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("2031-02-30"), "{}", bad.text);
+    let calendar = draft.json["calendars"][0]["text"].as_str().unwrap();
+    let added = calendar.replacen("holidays:\n", "holidays:\n  - { date: 2031-01-02, title: A local holiday }\n", 1);
+    let saved = put(calendar_at, gina.clone(), json!({"text": added, "revision": 3})).await;
+    saved.expect(200);
+    assert_eq!(saved.json["revision"], 4);
+    let changes: Vec<&str> = saved.json["changes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(changes.iter().any(|c| c.starts_with("letter `lcc-early-engagement`: subject")), "{changes:?}");
+    assert!(changes.contains(&"letter `lcc-early-engagement`: its words changed"), "{changes:?}");
+    assert!(changes.contains(&"calendar `england-and-wales`: holidays added 2031-01-02"), "{changes:?}");
+    assert_eq!(saved.json["problems"], json!([]), "fixed");
+
+    // Proposed, approved by two others, published.
+    node_a.post(Some(&gina), &format!("/api/drafts/{id}/propose"), json!({"revision": 4})).await.expect(200);
+    node_a.post(Some(&gus), &format!("/api/drafts/{id}/approve"), json!({"revision": 5})).await.expect(200);
+    node_a.post(Some(&gail), &format!("/api/drafts/{id}/approve"), json!({"revision": 5})).await.expect(200);
+    let published = node_a.post(Some(&gus), &format!("/api/drafts/{id}/publish"), json!({"revision": 5})).await;
+    published.expect(200);
+    let version = published.json["published_version"].as_u64().unwrap();
+    assert_eq!(version, shipped + 1);
+
+    // A second node whose folder holds only another workflow serves both versions, with
+    // the letters they were published with.
+    let only_review = tempfile::tempdir().unwrap();
+    let shipped_dir = support::workflows_dir();
+    std::fs::copy(shipped_dir.join("annual-code-review.yaml"), only_review.path().join("annual-code-review.yaml"))
+        .unwrap();
+    std::fs::create_dir(only_review.path().join("templates")).unwrap();
+    for entry in std::fs::read_dir(shipped_dir.join("templates")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name.starts_with("review-") || name.starts_with("outbox-") {
+            std::fs::copy(&path, only_review.path().join("templates").join(name)).unwrap();
+        }
+    }
+    let second_db =
+        support::TestDb { url: node_a.db.url.clone(), dir: tempfile::tempdir().unwrap(), backend: Backend::Postgres };
+    let mut b_options = with_mail(options());
+    b_options.workflows = Some(only_review.path().to_path_buf());
+    let node_b = Server::start_on(second_db, b_options).await;
+    let served = node_b.get(Some(&alice), "/api/workflows/lcc-decommissioning").await;
+    served.expect(200);
+    let changes = node_b
+        .get(Some(&alice), &format!("/api/workflows/lcc-decommissioning/changes?from={shipped}&to={version}"))
+        .await;
+    changes.expect(200);
+    assert!(
+        changes.text.contains("holidays added 2031-01-02"),
+        "node B reads the version's calendar: {}",
+        changes.text
+    );
+
+    // A case opened on node B is on the new version and gets the new letter; the case on
+    // the old version gets the old one.
+    let new_case = node_b.post(Some(&alice), "/api/cases", open("new@provider.example.org")).await;
+    new_case.expect(201);
+    assert_eq!(new_case.json["workflow_version"].as_u64().unwrap(), version);
+    for (node, case) in [(&node_b, &new_case), (&node_a, &old_case)] {
+        let case_id = case.json["id"].as_i64().unwrap();
+        let uploaded = node.upload(Some(&alice), case_id, "needs_assessment", "needs.pdf", b"%PDF-1.7".to_vec()).await;
+        uploaded.expect(201);
+        let moved = node
+            .post(
+                Some(&alice),
+                &format!("/api/cases/{case_id}/transitions"),
+                json!({"transition": "start_engagement", "expected_version": uploaded.json["version"]}),
+            )
+            .await;
+        moved.expect(200);
+    }
+    let new_letter = smtp.wait_for("new@provider.example.org", "early conversation").await;
+    assert_eq!(new_letter.subject(), "Revised early conversation about Day centre");
+    assert!(new_letter.body.contains("please tell us your views"), "{}", new_letter.body);
+    let old_letter = smtp.wait_for("old@provider.example.org", "early conversation").await;
+    assert_eq!(old_letter.subject(), "Early conversation about Day centre - Leeds City Council");
+    assert!(old_letter.body.contains("earliest possible stage"), "{}", old_letter.body);
+}

@@ -392,14 +392,53 @@ async fn versions(backend: Backend) {
     );
     std::fs::write(&file, bumped).unwrap();
     gatehouse::app::publish_folder(&store, &folder, now).await.unwrap();
+    // Every version keeps the letters and calendar it was published with, so it loads
+    // without the folder's.
     let (defs, problems) = store.definitions(&gatehouse_engine::Library::default()).await.unwrap();
-    assert!(problems.len() >= 2, "without templates the definitions do not load: {problems:?}");
+    assert!(problems.is_empty(), "each version carries its templates: {problems:?}");
+    assert_eq!(defs.len(), report.files.len() + 1);
+
+    // A letter changed in the folder is a change to every version that sends it: refused
+    // until the version is bumped, naming the letter.
+    let letter = folder.join("templates").join("review-papers-ready.txt");
+    let words = std::fs::read_to_string(&letter).unwrap();
+    std::fs::write(&letter, words.replacen("\n\n", "\n\nPlease read the papers before the meeting.\n", 1)).unwrap();
+    let err = gatehouse::app::publish_folder(&store, &folder, now).await.unwrap_err().downcast::<StoreError>().unwrap();
+    assert!(
+        matches!(&err, StoreError::LettersNotBumped { workflow, version, what, .. }
+            if workflow == "annual-code-review" && *version == shipped + 1 && what.contains("review-papers-ready")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bump `version:`"), "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen(&format!("version: {}", shipped + 1), &format!("version: {}", shipped + 2), 1))
+        .unwrap();
+    gatehouse::app::publish_folder(&store, &folder, now).await.unwrap();
+    let (defs, _) = store.definitions(&gatehouse_engine::Library::default()).await.unwrap();
+    let letter_of =
+        |v: u32| defs.get("annual-code-review", v).unwrap().letters.get("review-papers-ready").unwrap().text.clone();
+    assert_eq!(letter_of(shipped + 1), words, "the version before keeps its words");
+    assert!(letter_of(shipped + 2).contains("Please read the papers"));
+
+    // A version published before versions kept their letters reads the folder's, and
+    // keeps them from the next publish on.
+    store
+        .connection()
+        .execute_unprepared("UPDATE workflow_definitions SET library = NULL WHERE workflow_id = 'lcc-decommissioning'")
+        .await
+        .unwrap();
+    let (_, problems) = store.definitions(&gatehouse_engine::Library::default()).await.unwrap();
+    assert!(problems.iter().any(|p| p.contains("lcc-decommissioning")), "{problems:?}");
+    let (_, report) = gatehouse::app::publish_folder(&store, &folder, now).await.unwrap();
+    assert!(report.files.iter().all(|f| f.3 == Published::Unchanged));
+    let (_, problems) = store.definitions(&gatehouse_engine::Library::default()).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
     let mut config = db.config();
     config.workflows = folder.clone();
     let _ = defs;
     let clock = std::sync::Arc::new(gatehouse::clock::FixedClock::new(now));
     let (app, _) = gatehouse::app::App::new(db.store().await, &config, clock).await.unwrap();
-    assert_eq!(app.workflow("annual-code-review").unwrap().version, shipped + 1);
+    assert_eq!(app.workflow("annual-code-review").unwrap().version, shipped + 2);
 }
 on_both!(a_changed_workflow_must_bump_its_version, versions);
 

@@ -11,6 +11,9 @@ pub struct Calendar {
     pub name: String,
     /// Human title.
     pub title: String,
+    /// The file it was read from, as written: a published version keeps it, so the
+    /// version counts its working days the same on every node, for ever.
+    pub source: String,
     weekend: Vec<Weekday>,
     holidays: BTreeSet<Date>,
 }
@@ -74,7 +77,7 @@ impl Calendar {
         if weekend.len() >= 7 {
             return Err("a calendar needs at least one working day a week".into());
         }
-        Ok(Calendar { name: name.to_string(), title: raw.title, weekend, holidays })
+        Ok(Calendar { name: name.to_string(), title: raw.title, source: text.to_string(), weekend, holidays })
     }
 
     /// Whether `d` is a working day.
@@ -99,6 +102,16 @@ impl Calendar {
     /// The last holiday the calendar knows, to warn when it runs out.
     pub fn last_holiday(&self) -> Option<Date> {
         self.holidays.iter().next_back().copied()
+    }
+
+    /// The public holidays, in date order.
+    pub fn holidays(&self) -> impl Iterator<Item = Date> + '_ {
+        self.holidays.iter().copied()
+    }
+
+    /// The days of the week that are not working days.
+    pub fn weekend(&self) -> &[Weekday] {
+        &self.weekend
     }
 }
 

@@ -3,6 +3,7 @@
 //! `referred` removed"), for the workflow page, the API and `gatehouse diff`: what a
 //! text diff of the YAML shows, said as the rules it changes.
 
+use crate::calendar::Calendar;
 use crate::definition::{Definition, Gate, GateKind, Timer, Transition, Trigger, flatten};
 use crate::values::ParamValue;
 use indexmap::IndexMap;
@@ -105,7 +106,64 @@ pub fn changes(old: &Definition, new: &Definition) -> Vec<String> {
     if old.parent != new.parent {
         say(format!("parent workflow {} → {}", opt(&old.parent), opt(&new.parent)));
     }
+    letters(old, new, &mut say);
+    calendar(old.calendar.as_deref(), new.calendar.as_deref(), &mut say);
     out
+}
+
+/// The letters both versions send whose words changed: the subject said, the body
+/// and the HTML version named. (A letter one of them does not send shows as a timer's
+/// change.)
+fn letters(old: &Definition, new: &Definition, say: &mut dyn FnMut(String)) {
+    let subject =
+        |text: &str| text.lines().next().and_then(|l| l.strip_prefix("Subject:")).map(str::trim).map(String::from);
+    let body = |text: &str| text.split_once("\n\n").map(|(_, b)| b.trim().to_string()).unwrap_or_default();
+    for (name, b) in &new.letters {
+        let Some(a) = old.letters.get(name) else { continue };
+        if subject(&a.text) != subject(&b.text) {
+            say(format!(
+                "letter `{name}`: subject “{}” → “{}”",
+                subject(&a.text).unwrap_or_default(),
+                subject(&b.text).unwrap_or_default()
+            ));
+        }
+        if body(&a.text) != body(&b.text) {
+            say(format!("letter `{name}`: its words changed"));
+        }
+        match (&a.html, &b.html) {
+            (None, Some(_)) => say(format!("letter `{name}`: an HTML version added")),
+            (Some(_), None) => say(format!("letter `{name}`: its HTML version removed")),
+            (Some(x), Some(y)) if x != y => say(format!("letter `{name}`: its HTML version changed")),
+            _ => {}
+        }
+    }
+}
+
+/// The working-day calendar: another one, or its holidays and weekend changed.
+fn calendar(old: Option<&Calendar>, new: Option<&Calendar>, say: &mut dyn FnMut(String)) {
+    match (old, new) {
+        (None, None) => {}
+        (Some(a), None) => say(format!("calendar `{}` removed: days count as calendar days", a.name)),
+        (None, Some(b)) => say(format!("calendar `{}` added", b.name)),
+        (Some(a), Some(b)) if a.name != b.name => say(format!("calendar `{}` → `{}`", a.name, b.name)),
+        (Some(a), Some(b)) => {
+            let dates = |c: &Calendar| c.holidays().collect::<std::collections::BTreeSet<_>>();
+            let (was, now) = (dates(a), dates(b));
+            let days = |d: Vec<&jiff::civil::Date>| d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+            let added: Vec<_> = now.difference(&was).collect();
+            if !added.is_empty() {
+                say(format!("calendar `{}`: holidays added {}", b.name, days(added)));
+            }
+            let removed: Vec<_> = was.difference(&now).collect();
+            if !removed.is_empty() {
+                say(format!("calendar `{}`: holidays removed {}", b.name, days(removed)));
+            }
+            if a.weekend() != b.weekend() {
+                let names = |c: &Calendar| c.weekend().iter().map(|w| format!("{w:?}")).collect::<Vec<_>>().join(", ");
+                say(format!("calendar `{}`: weekend {} (was {})", b.name, names(b), names(a)));
+            }
+        }
+    }
 }
 
 /// Added and removed entries of two maps, in file order, and `both` on the entries in
@@ -291,6 +349,42 @@ timers:
             gate `pig` added to `serve`: approval pig ×2
             timer `chase` repeats every P14D (was every P7D)"#]]
         .assert_eq(&text);
+    }
+
+    #[test]
+    fn a_letter_and_a_calendar_changed_are_said() {
+        let with_calendar = |holidays: &str, chase: &str| {
+            let mut lib = Library::default();
+            lib.templates.insert(
+                "chase".into(),
+                crate::templates::TemplateSource { file: "chase.txt".into(), text: chase.into(), html: None },
+            );
+            let text = format!("title: England\nholidays:\n{holidays}");
+            lib.calendars.insert(
+                "england".into(),
+                std::sync::Arc::new(crate::calendar::Calendar::parse("england", &text).unwrap()),
+            );
+            match load("wf.yaml", &V1.replace("title: Notice\n", "title: Notice\ncalendar: england\n"), &lib) {
+                Ok(l) => l.definition,
+                Err(d) => panic!("{d:#?}"),
+            }
+        };
+        let old = with_calendar(
+            "  - { date: 2027-12-27, title: Christmas (substitute) }\n",
+            "Subject: Reminder\n\n{{ deadline }}\n",
+        );
+        let new = with_calendar(
+            "  - { date: 2027-12-28, title: Boxing Day (substitute) }\n",
+            "Subject: Final reminder\n\nBy {{ deadline }}, please.\n",
+        );
+        let text = changes(&old, &new).join("\n");
+        expect![[r#"
+            letter `chase`: subject “Reminder” → “Final reminder”
+            letter `chase`: its words changed
+            calendar `england`: holidays added 2027-12-28
+            calendar `england`: holidays removed 2027-12-27"#]]
+        .assert_eq(&text);
+        assert!(changes(&old, &old).is_empty());
     }
 
     #[test]

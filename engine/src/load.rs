@@ -39,6 +39,27 @@ pub struct Library {
     pub calendars: BTreeMap<String, Arc<Calendar>>,
 }
 
+impl Library {
+    /// The templates and calendar `def` uses, as it loaded them: what a published
+    /// version keeps with its text, so that it sends the same letters and counts the
+    /// same working days on every node, whatever that node's folder holds.
+    pub fn of(def: &Definition) -> Library {
+        Library {
+            templates: def.letters.iter().map(|(name, source)| (name.to_string(), source.clone())).collect(),
+            calendars: def.calendar.iter().map(|c| (c.name.clone(), c.clone())).collect(),
+        }
+    }
+
+    /// This library with `over`'s templates and calendars in place of its own of the
+    /// same name, and added where it has none.
+    pub fn overlaid(&self, over: &Library) -> Library {
+        let mut out = self.clone();
+        out.templates.extend(over.templates.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out.calendars.extend(over.calendars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+}
+
 /// A definition that loaded, with any warnings.
 #[derive(Debug)]
 pub struct Loaded {

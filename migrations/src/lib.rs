@@ -15,6 +15,7 @@ mod m20261210_000002_children;
 mod m20261211_000001_drafts;
 mod m20261211_000002_api_tokens;
 mod m20261211_000003_people_events;
+mod m20261212_000001_version_letters;
 
 /// Applies the schema.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_drafts::Migration),
             Box::new(m20261211_000002_api_tokens::Migration),
             Box::new(m20261211_000003_people_events::Migration),
+            Box::new(m20261212_000001_version_letters::Migration),
         ]
     }
 }

@@ -7,12 +7,15 @@
 
 use super::{App, AppError};
 use gatehouse_adapters::store::CaseFilter;
+use gatehouse_adapters::store::codec;
 use gatehouse_adapters::store::drafts::{DraftChange, DraftRow, DraftWrite, status};
+use gatehouse_engine::calendar::Calendar;
 use gatehouse_engine::decide::Problem;
 use gatehouse_engine::diagnostics::{Diagnostic, Severity};
 use gatehouse_engine::scenario::Outcome;
 use gatehouse_engine::snapshot::Actor;
-use gatehouse_engine::{Definition, load};
+use gatehouse_engine::templates::TemplateSource;
+use gatehouse_engine::{Definition, Library, load};
 use std::sync::Arc;
 
 /// The largest draft accepted, in bytes of YAML: twice the largest shipped workflow.
@@ -54,6 +57,16 @@ impl DraftCheck {
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(Diagnostic::is_error)
     }
+}
+
+/// A draft's letter templates and working-day calendars, by name, each with whether
+/// the draft changed (or added) it.
+#[derive(Debug, Default)]
+pub struct DraftFiles {
+    /// Templates.
+    pub templates: Vec<(String, TemplateSource, bool)>,
+    /// Calendars.
+    pub calendars: Vec<(String, Arc<Calendar>, bool)>,
 }
 
 /// One open case a draft would affect if it were moved to it.
@@ -149,6 +162,7 @@ impl App {
             from: &[status::DRAFT, status::PROPOSED],
             to: status::DRAFT,
             source: Some(source),
+            library: None,
             kind: "saved",
             actor: &actor.id,
             detail: format!("saved revision {}", revision + 1),
@@ -163,7 +177,8 @@ impl App {
         let version = self.store.latest_published(&row.workflow_id).await?.map_or(1, |v| v + 1);
         let text = with_version(&row.source, version);
         let name = format!("draft {}", row.id);
-        let mut check = match load(&name, &text, &self.library) {
+        let library = self.draft_library(row)?;
+        let mut check = match load(&name, &text, &library) {
             Ok(loaded) => {
                 let scenarios = gatehouse_engine::scenario::run_all(&loaded.definition, &loaded.scenarios);
                 DraftCheck { version, problems: loaded.warnings, definition: Some(loaded.definition), scenarios }
@@ -206,6 +221,7 @@ impl App {
             from: &[status::DRAFT],
             to: status::PROPOSED,
             source: None,
+            library: None,
             kind: "proposed",
             actor: &actor.id,
             detail: format!("proposed revision {} for approval", revision + 1),
@@ -244,6 +260,7 @@ impl App {
             from: &[status::PROPOSED],
             to: status::PROPOSED,
             source: None,
+            library: None,
             kind: "approved",
             actor: &actor.id,
             detail: approval_marker(revision),
@@ -291,6 +308,7 @@ impl App {
             from: &[status::DRAFT, status::PROPOSED],
             to: status::DISCARDED,
             source: None,
+            library: None,
             kind: "discarded",
             actor: &actor.id,
             detail: "discarded".into(),
@@ -357,7 +375,7 @@ impl App {
             return Err(AppError::NotAvailable("a scenario fails on the draft itself: fix it first".into()));
         }
         let (text, library, name) =
-            (with_version(&row.source, check.version), self.library.clone(), format!("draft {id}"));
+            (with_version(&row.source, check.version), self.draft_library(&row)?, format!("draft {id}"));
         let tally = tokio::task::spawn_blocking(move || gatehouse_engine::mutants::judge_all(&name, &text, &library))
             .await
             .map_err(|e| AppError::NotAvailable(format!("judging the mutants stopped: {e}")))?
@@ -369,6 +387,142 @@ impl App {
             .map(|m| (m.line, m.column, m.description))
             .collect();
         Ok((tally.killed, survivors))
+    }
+
+    /// The templates and calendars draft `row` is checked and published with: the
+    /// workflows folder's, then those of the version it started from (as that version
+    /// was published), then those changed in the draft.
+    pub fn draft_library(&self, row: &DraftRow) -> Result<Library, AppError> {
+        let mut library = self.library.clone();
+        if let Some(base) = self.draft_base(row) {
+            library = library.overlaid(&Library::of(&base));
+        }
+        Ok(library.overlaid(&self.draft_changes(row)?))
+    }
+
+    /// The letter templates and calendars of draft `row` to show and edit: those its
+    /// workflow uses (as checked: `definition`, or the version it started from when it
+    /// does not load) and those changed in it, each with whether it was.
+    pub fn draft_files(&self, row: &DraftRow, definition: Option<&Definition>) -> Result<DraftFiles, AppError> {
+        let library = self.draft_library(row)?;
+        let changes = self.draft_changes(row)?;
+        let base = self.draft_base(row);
+        let uses = definition.or(base.as_deref()).map(Library::of).unwrap_or_default();
+        let mut files = DraftFiles::default();
+        let names: std::collections::BTreeSet<&String> =
+            uses.templates.keys().chain(changes.templates.keys()).collect();
+        for name in names {
+            if let Some(t) = library.templates.get(name) {
+                files.templates.push((name.clone(), t.clone(), changes.templates.contains_key(name)));
+            }
+        }
+        let names: std::collections::BTreeSet<&String> =
+            uses.calendars.keys().chain(changes.calendars.keys()).collect();
+        for name in names {
+            if let Some(c) = library.calendars.get(name) {
+                files.calendars.push((name.clone(), c.clone(), changes.calendars.contains_key(name)));
+            }
+        }
+        Ok(files)
+    }
+
+    /// The templates and calendars changed or added in draft `row`.
+    pub fn draft_changes(&self, row: &DraftRow) -> Result<Library, AppError> {
+        match &row.library {
+            None => Ok(Library::default()),
+            Some(json) => codec::library_from_json(json).map_err(|e| {
+                AppError::Internal(gatehouse_adapters::store::StoreError::Corrupt(format!(
+                    "draft {}'s templates cannot be read: {e}",
+                    row.id
+                )))
+            }),
+        }
+    }
+
+    /// Save letter template `name` in draft `id` (made on `revision`): its text
+    /// (`Subject:` line, blank line, body) and optional HTML; `None` goes back to the
+    /// template the draft started with. Checked as the draft is, so saved even with
+    /// errors; the new revision.
+    pub async fn save_draft_template(
+        &self,
+        actor: &Actor,
+        id: i64,
+        revision: i64,
+        name: &str,
+        template: Option<(String, Option<String>)>,
+    ) -> Result<i64, AppError> {
+        self.govern(actor)?;
+        library_name(name, "template")?;
+        let row = self.store.draft(id).await.map_err(super::not_found)?;
+        let mut changes = self.draft_changes(&row)?;
+        let detail = match template {
+            Some((text, html)) => {
+                within_limit(&text)?;
+                within_limit(html.as_deref().unwrap_or_default())?;
+                let html = html.filter(|h| !h.trim().is_empty());
+                let file = format!("templates/{name}.txt");
+                changes.templates.insert(name.to_string(), TemplateSource { file, text: normalise(&text), html });
+                format!("saved revision {} (template `{name}`)", revision + 1)
+            }
+            None => {
+                changes.templates.remove(name);
+                format!("saved revision {} (template `{name}` as it was)", revision + 1)
+            }
+        };
+        self.save_draft_library(actor, id, revision, &changes, detail).await
+    }
+
+    /// Save working-day calendar `name` in draft `id` (made on `revision`): `None` goes
+    /// back to the one the draft started with. A calendar that does not parse is
+    /// refused with where and why (a draft cannot hold one), nothing saved.
+    pub async fn save_draft_calendar(
+        &self,
+        actor: &Actor,
+        id: i64,
+        revision: i64,
+        name: &str,
+        text: Option<String>,
+    ) -> Result<i64, AppError> {
+        self.govern(actor)?;
+        library_name(name, "calendar")?;
+        let row = self.store.draft(id).await.map_err(super::not_found)?;
+        let mut changes = self.draft_changes(&row)?;
+        let detail = match text {
+            Some(text) => {
+                within_limit(&text)?;
+                let calendar = Calendar::parse(name, &normalise(&text)).map_err(|e| invalid("calendar", &e))?;
+                changes.calendars.insert(name.to_string(), Arc::new(calendar));
+                format!("saved revision {} (calendar `{name}`)", revision + 1)
+            }
+            None => {
+                changes.calendars.remove(name);
+                format!("saved revision {} (calendar `{name}` as it was)", revision + 1)
+            }
+        };
+        self.save_draft_library(actor, id, revision, &changes, detail).await
+    }
+
+    async fn save_draft_library(
+        &self,
+        actor: &Actor,
+        id: i64,
+        revision: i64,
+        changes: &Library,
+        detail: String,
+    ) -> Result<i64, AppError> {
+        let json = codec::library_json(changes);
+        let change = DraftChange {
+            revision,
+            from: &[status::DRAFT, status::PROPOSED],
+            to: status::DRAFT,
+            source: None,
+            library: Some(&json),
+            kind: "saved",
+            actor: &actor.id,
+            detail,
+            bump: true,
+        };
+        written(self.store.change_draft(id, &change, self.now()).await?, revision)
     }
 
     /// The published definition a draft started from, when it is loaded here.
@@ -398,6 +552,29 @@ fn stale(revision: i64, status: &str, saw: i64) -> AppError {
 
 fn invalid(field: &str, message: &str) -> AppError {
     AppError::Invalid(vec![Problem { field: Some(field.into()), message: message.into() }])
+}
+
+/// A template's or calendar's name: what its file is called, so letters, digits, `_`
+/// and `-`.
+fn library_name(name: &str, what: &str) -> Result<(), AppError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "name",
+            &format!(
+                "a {what}'s name is its file's: lower-case letters, digits, `_` and `-` (at most 64), not `{name}`"
+            ),
+        ))
+    }
+}
+
+/// Text from a browser's text area: its line ends as `\n`.
+fn normalise(text: &str) -> String {
+    text.replace("\r\n", "\n")
 }
 
 fn within_limit(source: &str) -> Result<(), AppError> {

@@ -3,7 +3,7 @@
 
 use super::Http;
 use super::auth::Staff;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use super::problem::Problem;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -40,10 +40,60 @@ pub struct DraftDto {
     pub scenarios: Vec<ScenarioResult>,
     /// What it changes from the version it started from, in words, when it loads.
     pub changes: Option<Vec<String>>,
+    /// The letter templates it sends and those changed in it.
+    pub templates: Vec<DraftTemplate>,
+    /// The working-day calendar it counts with and any changed in it.
+    pub calendars: Vec<DraftCalendar>,
     /// Who has approved it as it stands.
     pub approvals: Vec<String>,
     /// How many approvals it needs.
     pub quorum: usize,
+}
+
+/// A letter template of a draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftTemplate {
+    /// Its name (`templates/<name>.txt` in a workflows folder).
+    pub name: String,
+    /// `Subject:` line, blank line, body (minijinja).
+    pub text: String,
+    /// The HTML version, when there is one.
+    pub html: Option<String>,
+    /// Whether the draft changed or added it.
+    pub changed: bool,
+}
+
+/// A working-day calendar of a draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftCalendar {
+    /// Its name (`calendars/<name>.yaml` in a workflows folder).
+    pub name: String,
+    /// Its YAML.
+    pub text: String,
+    /// Whether the draft changed or added it.
+    pub changed: bool,
+}
+
+/// Save a letter template in a draft, made on `revision`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveTemplate {
+    /// `Subject:` line, blank line, body.
+    pub text: String,
+    /// The HTML version (optional).
+    pub html: Option<String>,
+    /// The revision it was edited from.
+    pub revision: i64,
+}
+
+/// Save a working-day calendar in a draft, made on `revision`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveCalendar {
+    /// Its YAML: `title:`, `weekend:`, `holidays:`.
+    pub text: String,
+    /// The revision it was edited from.
+    pub revision: i64,
 }
 
 /// A problem in a draft.
@@ -107,6 +157,7 @@ async fn dto(http: &Http, row: DraftRow) -> Result<DraftDto, Problem> {
         (Some(def), Some(base)) => Some(gatehouse_engine::changes::changes(&base, def)),
         _ => None,
     };
+    let files = http.app.draft_files(&row, check.definition.as_ref())?;
     Ok(DraftDto {
         id: row.id,
         workflow: row.workflow_id,
@@ -138,6 +189,16 @@ async fn dto(http: &Http, row: DraftRow) -> Result<DraftDto, Problem> {
             })
             .collect(),
         changes,
+        templates: files
+            .templates
+            .into_iter()
+            .map(|(name, t, changed)| DraftTemplate { name, text: t.text, html: t.html, changed })
+            .collect(),
+        calendars: files
+            .calendars
+            .into_iter()
+            .map(|(name, c, changed)| DraftCalendar { name, text: c.source.clone(), changed })
+            .collect(),
         approvals,
         quorum: http.app.governance().quorum,
     })
@@ -268,6 +329,85 @@ pub async fn step(
             ));
         }
     }
+    let row = http.app.draft(&caller.actor, id).await?;
+    Ok(axum::Json(dto(&http, row).await?).into_response())
+}
+
+/// The revision the caller saw, for undoing a change.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Revision {
+    /// The revision the caller saw.
+    pub revision: i64,
+}
+
+/// Save a letter template in a draft (a changed one, or a new one its timers can send),
+/// made on `revision`; saved with errors all the same, which the draft's check lists.
+#[utoipa::path(put, path = "/api/drafts/{id}/templates/{name}", tag = "drafts", request_body = SaveTemplate,
+    params(("id" = i64, Path, description = "The draft id"), ("name" = String, Path, description = "The template's name")),
+    responses((status = 200, body = DraftDto),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Saved by someone else since `revision`: nothing was written"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn save_template(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path((id, name)): Path<(i64, String)>,
+    Json(body): Json<SaveTemplate>,
+) -> Result<Response, Problem> {
+    http.app.save_draft_template(&caller.actor, id, body.revision, &name, Some((body.text, body.html))).await?;
+    let row = http.app.draft(&caller.actor, id).await?;
+    Ok(axum::Json(dto(&http, row).await?).into_response())
+}
+
+/// Undo a draft's change to a letter template: back to the one it started with.
+#[utoipa::path(delete, path = "/api/drafts/{id}/templates/{name}", tag = "drafts",
+    params(("id" = i64, Path, description = "The draft id"), ("name" = String, Path, description = "The template's name"), Revision),
+    responses((status = 200, body = DraftDto),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Saved by someone else since `revision`")),
+    security(("bearer" = [])))]
+pub async fn reset_template(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path((id, name)): Path<(i64, String)>,
+    Query(q): Query<Revision>,
+) -> Result<Response, Problem> {
+    http.app.save_draft_template(&caller.actor, id, q.revision, &name, None).await?;
+    let row = http.app.draft(&caller.actor, id).await?;
+    Ok(axum::Json(dto(&http, row).await?).into_response())
+}
+
+/// Save a working-day calendar in a draft, made on `revision`. One that does not parse
+/// is refused (422, saying where), nothing saved.
+#[utoipa::path(put, path = "/api/drafts/{id}/calendars/{name}", tag = "drafts", request_body = SaveCalendar,
+    params(("id" = i64, Path, description = "The draft id"), ("name" = String, Path, description = "The calendar's name")),
+    responses((status = 200, body = DraftDto),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Saved by someone else since `revision`: nothing was written"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The calendar does not parse")),
+    security(("bearer" = [])))]
+pub async fn save_calendar(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path((id, name)): Path<(i64, String)>,
+    Json(body): Json<SaveCalendar>,
+) -> Result<Response, Problem> {
+    http.app.save_draft_calendar(&caller.actor, id, body.revision, &name, Some(body.text)).await?;
+    let row = http.app.draft(&caller.actor, id).await?;
+    Ok(axum::Json(dto(&http, row).await?).into_response())
+}
+
+/// Undo a draft's change to a calendar: back to the one it started with.
+#[utoipa::path(delete, path = "/api/drafts/{id}/calendars/{name}", tag = "drafts",
+    params(("id" = i64, Path, description = "The draft id"), ("name" = String, Path, description = "The calendar's name"), Revision),
+    responses((status = 200, body = DraftDto),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Saved by someone else since `revision`")),
+    security(("bearer" = [])))]
+pub async fn reset_calendar(
+    State(http): State<Arc<Http>>,
+    Staff(caller): Staff,
+    Path((id, name)): Path<(i64, String)>,
+    Query(q): Query<Revision>,
+) -> Result<Response, Problem> {
+    http.app.save_draft_calendar(&caller.actor, id, q.revision, &name, None).await?;
     let row = http.app.draft(&caller.actor, id).await?;
     Ok(axum::Json(dto(&http, row).await?).into_response())
 }

@@ -172,6 +172,8 @@ pub fn api(http: Arc<Http>, settings: &HttpSettings) -> (Router, utoipa::openapi
                 .routes(routes!(drafts::list, drafts::create))
                 .routes(routes!(drafts::get, drafts::save))
                 .routes(routes!(drafts::step))
+                .routes(routes!(drafts::save_template, drafts::reset_template))
+                .routes(routes!(drafts::save_calendar, drafts::reset_calendar))
                 .layer(DefaultBodyLimit::max(2 * crate::app::drafts::MAX_DRAFT_BYTES + 64 * 1024)),
         )
         .with_state(http)

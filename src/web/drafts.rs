@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_adapters::store::drafts::{DraftRow, status};
+use gatehouse_engine::templates;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -215,6 +216,22 @@ async fn page_with(
                 .collect::<Vec<_>>()
         ),
     );
+    let files = match http.app.draft_files(&row, check.definition.as_ref()) {
+        Ok(f) => f,
+        Err(e) => return app_error_page(e),
+    };
+    let files: Vec<Value> = files
+        .templates
+        .iter()
+        .map(|(name, _, changed)| json!({"kind": "template", "name": name, "changed": changed}))
+        .chain(
+            files
+                .calendars
+                .iter()
+                .map(|(name, _, changed)| json!({"kind": "calendar", "name": name, "changed": changed})),
+        )
+        .collect();
+    ctx.insert("files".into(), json!(files));
     ctx.insert("errors".into(), json!(errors));
     ctx.insert("mutants".into(), mutants);
     let notice = if notice == SAVED && check.has_errors() {
@@ -418,6 +435,186 @@ pub async fn policy(State(http): State<Arc<Http>>, session: Session, Path(id): P
             Some(def) => super::workflows::policy_response(&def),
             None => app_error_page(AppError::NotAvailable("the draft does not load yet: fix its errors first".into())),
         },
+        Err(e) => app_error_page(e),
+    }
+}
+
+/// A letter template or a working-day calendar of a draft.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Template,
+    Calendar,
+}
+
+impl FileKind {
+    fn name(self) -> &'static str {
+        match self {
+            FileKind::Template => "template",
+            FileKind::Calendar => "calendar",
+        }
+    }
+}
+
+/// The name asked for in a form that adds a template or calendar.
+#[derive(Deserialize)]
+pub struct NewFile {
+    name: Option<String>,
+}
+
+/// `/drafts/{id}/template?name=…`: the page that writes a new letter template.
+pub async fn new_template(Path(id): Path<i64>, Query(q): Query<NewFile>) -> Response {
+    new_file(id, FileKind::Template, q)
+}
+
+/// `/drafts/{id}/calendar?name=…`: the page that writes a new calendar.
+pub async fn new_calendar(Path(id): Path<i64>, Query(q): Query<NewFile>) -> Response {
+    new_file(id, FileKind::Calendar, q)
+}
+
+fn new_file(id: i64, kind: FileKind, q: NewFile) -> Response {
+    let name = q.name.unwrap_or_default();
+    let name = name.trim();
+    if name.is_empty() {
+        return Redirect::to(&format!("/drafts/{id}#files")).into_response();
+    }
+    Redirect::to(&format!("/drafts/{id}/{}s/{}", kind.name(), super::session::url_escape(name))).into_response()
+}
+
+/// `/drafts/{id}/templates/{name}`: a letter template of a draft, to read and edit.
+pub async fn template_page(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path((id, name)): Path<(i64, String)>,
+) -> Response {
+    file_page(&http, &session, FileKind::Template, id, &name, StatusCode::OK, Vec::new(), None).await
+}
+
+/// `/drafts/{id}/calendars/{name}`: a working-day calendar of a draft, to read and edit.
+pub async fn calendar_page(
+    State(http): State<Arc<Http>>,
+    session: Session,
+    Path((id, name)): Path<(i64, String)>,
+) -> Response {
+    file_page(&http, &session, FileKind::Calendar, id, &name, StatusCode::OK, Vec::new(), None).await
+}
+
+/// What a person sent that could not be saved: the text, the HTML, the revision.
+type Edited<'a> = (&'a str, &'a str, i64);
+
+/// The page of a draft's template or calendar; `edited` is what the person sent that
+/// could not be saved, shown again so that nothing they typed is lost.
+#[allow(clippy::too_many_arguments)]
+async fn file_page(
+    http: &Http,
+    session: &Session,
+    kind: FileKind,
+    id: i64,
+    name: &str,
+    status: StatusCode,
+    errors: Vec<Value>,
+    edited: Option<Edited<'_>>,
+) -> Response {
+    let row = match http.app.draft(&session.actor, id).await {
+        Ok(r) => r,
+        Err(e) => return app_error_page(e),
+    };
+    let (library, changes) = match (http.app.draft_library(&row), http.app.draft_changes(&row)) {
+        (Ok(l), Ok(c)) => (l, c),
+        (Err(e), _) | (_, Err(e)) => return app_error_page(e),
+    };
+    let mut ctx = base(session, "drafts");
+    let (exists, changed, text, html, problems) = match kind {
+        FileKind::Template => {
+            let source = library.templates.get(name);
+            // Checked against the draft's fields, as the workflow's check does.
+            let check = match http.app.check_draft(&row).await {
+                Ok(c) => c,
+                Err(e) => return app_error_page(e),
+            };
+            let base = http.app.draft_base(&row);
+            let def = check.definition.as_ref().or(base.as_deref());
+            let fields: Vec<&str> = def.map(|d| d.fields.keys().map(|f| f.as_str()).collect()).unwrap_or_default();
+            let problems = source
+                .map(|s| templates::check(s, &fields, def.is_some_and(|d| d.parent.is_some())))
+                .unwrap_or_default();
+            let text = source.map_or("Subject: \n\n", |s| s.text.as_str());
+            let html = source.and_then(|s| s.html.as_deref()).unwrap_or_default();
+            (source.is_some(), changes.templates.contains_key(name), text.to_string(), html.to_string(), problems)
+        }
+        FileKind::Calendar => {
+            let calendar = library.calendars.get(name);
+            let text = calendar.map_or("title: \nholidays:\n", |c| c.source.as_str());
+            (calendar.is_some(), changes.calendars.contains_key(name), text.to_string(), String::new(), Vec::new())
+        }
+    };
+    ctx.insert("d".into(), draft_json(&row));
+    ctx.insert("kind".into(), json!(kind.name()));
+    ctx.insert("name".into(), json!(name));
+    ctx.insert("exists".into(), json!(exists));
+    ctx.insert("changed".into(), json!(changed));
+    ctx.insert("problems".into(), json!(problems));
+    ctx.insert("text".into(), json!(edited.map_or(text.as_str(), |(t, _, _)| t)));
+    ctx.insert("html".into(), json!(edited.map_or(html.as_str(), |(_, h, _)| h)));
+    ctx.insert("revision".into(), json!(edited.map_or(row.revision, |(_, _, r)| r)));
+    ctx.insert("variables".into(), json!(templates::VARIABLES));
+    ctx.insert("may_edit".into(), json!(row.status == status::DRAFT || row.status == status::PROPOSED));
+    ctx.insert("errors".into(), json!(errors));
+    render(status, "draft_file.html", Value::Object(ctx))
+}
+
+/// `POST /drafts/{id}/templates/{name}`: save a letter template in the draft, or
+/// (`reset`) undo the draft's change to it.
+pub async fn save_template(
+    State(http): State<Arc<Http>>,
+    Path((id, name)): Path<(i64, String)>,
+    SignedForm { session, fields: form }: SignedForm,
+) -> Response {
+    save_library_file(&http, session, FileKind::Template, id, &name, form).await
+}
+
+/// `POST /drafts/{id}/calendars/{name}`: save a calendar in the draft, or (`reset`)
+/// undo the draft's change to it.
+pub async fn save_calendar(
+    State(http): State<Arc<Http>>,
+    Path((id, name)): Path<(i64, String)>,
+    SignedForm { session, fields: form }: SignedForm,
+) -> Response {
+    save_library_file(&http, session, FileKind::Calendar, id, &name, form).await
+}
+
+async fn save_library_file(
+    http: &Http,
+    session: Session,
+    kind: FileKind,
+    id: i64,
+    name: &str,
+    form: HashMap<String, String>,
+) -> Response {
+    let text = form.get("text").map(|s| s.replace("\r\n", "\n")).unwrap_or_default();
+    let html = form.get("html").map(|s| s.replace("\r\n", "\n")).unwrap_or_default();
+    let revision = form.get("revision").and_then(|r| r.parse().ok()).unwrap_or(0);
+    let reset = form.contains_key("reset");
+    let saved = match kind {
+        FileKind::Template => {
+            let template = (!reset).then(|| (text.clone(), Some(html.clone())));
+            http.app.save_draft_template(&session.actor, id, revision, name, template).await
+        }
+        FileKind::Calendar => {
+            http.app.save_draft_calendar(&session.actor, id, revision, name, (!reset).then(|| text.clone())).await
+        }
+    };
+    match saved {
+        Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
+        Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
+            let status =
+                if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let message = match e {
+                AppError::Invalid(p) => p.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; "),
+                other => other.to_string(),
+            };
+            let errors = vec![error_item(message, Some("#text".into()))];
+            file_page(http, &session, kind, id, name, status, errors, Some((&text, &html, revision))).await
+        }
         Err(e) => app_error_page(e),
     }
 }

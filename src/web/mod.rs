@@ -47,6 +47,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("contracts.html", include_str!("templates/contracts.html")),
         ("drafts.html", include_str!("templates/drafts.html")),
         ("draft.html", include_str!("templates/draft.html")),
+        ("draft_file.html", include_str!("templates/draft_file.html")),
         ("tokens.html", include_str!("templates/tokens.html")),
         ("people.html", include_str!("templates/people.html")),
     ] {
@@ -100,6 +101,10 @@ pub fn router() -> Router<Arc<Http>> {
         .route("/drafts/{id}/file", post(drafts::save_file))
         .route("/drafts/{id}/policy", get(drafts::policy))
         .route("/drafts/{id}/mutants", post(drafts::mutants))
+        .route("/drafts/{id}/template", get(drafts::new_template))
+        .route("/drafts/{id}/calendar", get(drafts::new_calendar))
+        .route("/drafts/{id}/templates/{name}", get(drafts::template_page).post(drafts::save_template))
+        .route("/drafts/{id}/calendars/{name}", get(drafts::calendar_page).post(drafts::save_calendar))
         .route("/drafts/{id}/{step}", post(drafts::step))
         .route("/p/{token}", get(provider::provider_page).post(provider::provider_post))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -197,7 +197,10 @@ async fn deliveries<H: Host>(
     now: jiff::Timestamp,
 ) -> Result<Result<Deliveries, String>, WorkerError> {
     let msg = &m.message;
-    let Some(source) = cx.host.template(&msg.template) else {
+    // The version's own letter, as it was published; the host's for one a workflow
+    // does not send itself (the escalation to the owner, a built-in).
+    let source = def.letters.get(msg.template.as_str()).cloned().or_else(|| cx.host.template(&msg.template));
+    let Some(source) = source else {
         return Ok(Err(format!("the template `{}` does not exist", msg.template)));
     };
     let timer = msg.timer_id.as_deref();

@@ -266,3 +266,46 @@ pub fn event_payload(e: &Event) -> Value {
         }),
     }
 }
+
+/// A library (templates and calendars) as kept in the database: JSON with the names in
+/// order, so the same library is always the same text.
+///
+/// `{"templates": {"chase": {"text": "Subject: …", "html": null}}, "calendars":
+/// {"england-and-wales": "title: …"}}`
+pub fn library_json(library: &gatehouse_engine::Library) -> String {
+    let templates: Map<String, Value> =
+        library.templates.iter().map(|(name, t)| (name.clone(), json!({"text": t.text, "html": t.html}))).collect();
+    let calendars: Map<String, Value> =
+        library.calendars.iter().map(|(name, c)| (name.clone(), Value::String(c.source.clone()))).collect();
+    json!({"templates": templates, "calendars": calendars}).to_string()
+}
+
+/// A library from [`library_json`]'s text.
+pub fn library_from_json(text: &str) -> Result<gatehouse_engine::Library, String> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        #[serde(default)]
+        templates: BTreeMap<String, StoredTemplate>,
+        #[serde(default)]
+        calendars: BTreeMap<String, String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct StoredTemplate {
+        text: String,
+        html: Option<String>,
+    }
+    let stored: Stored = serde_json::from_str(text).map_err(|e| format!("its templates and calendars: {e}"))?;
+    let mut library = gatehouse_engine::Library::default();
+    for (name, t) in stored.templates {
+        let file = format!("templates/{name}.txt");
+        library
+            .templates
+            .insert(name, gatehouse_engine::templates::TemplateSource { file, text: t.text, html: t.html });
+    }
+    for (name, text) in stored.calendars {
+        let calendar =
+            gatehouse_engine::calendar::Calendar::parse(&name, &text).map_err(|e| format!("calendar `{name}`: {e}"))?;
+        library.calendars.insert(name, std::sync::Arc::new(calendar));
+    }
+    Ok(library)
+}

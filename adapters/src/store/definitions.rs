@@ -76,10 +76,31 @@ impl Store {
         now: jiff::Timestamp,
     ) -> Result<Published, StoreError> {
         let _turn = self.write_turn().await;
+        let library = codec::library_json(&Library::of(def));
         let existing = definition::Entity::find_by_id((def.id.clone(), def.version as i32)).one(&self.db).await?;
         if let Some(row) = existing {
             if row.sha256 == def.sha256 {
-                return Ok(Published::Unchanged);
+                return match row.library {
+                    Some(kept) if kept == library => Ok(Published::Unchanged),
+                    Some(kept) => Err(StoreError::LettersNotBumped {
+                        file: file.to_string(),
+                        workflow: def.id.clone(),
+                        version: def.version,
+                        what: differences(&kept, def),
+                    }),
+                    // Published before versions kept their letters: it keeps those it
+                    // uses now, once.
+                    None => {
+                        definition::Entity::update_many()
+                            .col_expr(definition::Column::Library, sea_orm::sea_query::Expr::value(library))
+                            .filter(definition::Column::WorkflowId.eq(def.id.as_str()))
+                            .filter(definition::Column::Version.eq(def.version as i32))
+                            .filter(definition::Column::Library.is_null())
+                            .exec(&self.db)
+                            .await?;
+                        Ok(Published::Unchanged)
+                    }
+                };
             }
             // Say so when the product published it: the folder is behind the product.
             let by_draft = super::entities::draft::Entity::find()
@@ -101,6 +122,7 @@ impl Store {
             sha256: Set(def.sha256.clone()),
             source: Set(source.to_string()),
             published_at: Set(codec::to_chrono(now)),
+            library: Set(Some(library)),
         };
         definition::Entity::insert(row).exec(&self.db).await?;
         Ok(Published::New)
@@ -112,9 +134,11 @@ impl Store {
         Ok(definition::Entity::find().count(&self.db).await?)
     }
 
-    /// Load every published version, each checked against `library` (the templates
-    /// and calendars of the workflows folder). A version that no longer loads (a
-    /// template it uses was deleted, say) is reported, not skipped silently.
+    /// Load every published version, each with the templates and calendar it was
+    /// published with; one published before versions kept them is checked against
+    /// `library` (the templates and calendars of the workflows folder). A version that
+    /// no longer loads (a template it uses was deleted, say) is reported, not skipped
+    /// silently.
     pub async fn definitions(&self, library: &Library) -> Result<(Definitions, Vec<String>), StoreError> {
         let rows = definition::Entity::find()
             .order_by_asc(definition::Column::WorkflowId)
@@ -125,7 +149,15 @@ impl Store {
         let mut problems = Vec::new();
         for row in rows {
             let name = format!("{} v{} (published)", row.workflow_id, row.version);
-            match load(&name, &row.source, library) {
+            let own = match row.library.as_deref().map(codec::library_from_json).transpose() {
+                Ok(own) => own,
+                Err(e) => {
+                    problems.push(format!("{name} no longer loads: {e}"));
+                    continue;
+                }
+            };
+            let library = own.map_or_else(|| library.clone(), |own| library.overlaid(&own));
+            match load(&name, &row.source, &library) {
                 Ok(loaded) => defs.insert(Arc::new(loaded.definition)),
                 Err(diags) => {
                     let first = diags.iter().find(|d| d.is_error()).map(|d| d.to_string()).unwrap_or_default();
@@ -135,4 +167,24 @@ impl Store {
         }
         Ok((defs, problems))
     }
+}
+
+/// What differs between the letters and calendar a version was published with (`kept`,
+/// as stored) and those `def` loaded with now, in words.
+fn differences(kept: &str, def: &Definition) -> String {
+    let Ok(kept) = codec::library_from_json(kept) else { return "letters or calendar".into() };
+    let now = Library::of(def);
+    let mut out: Vec<String> = Vec::new();
+    for (name, t) in &now.templates {
+        match kept.templates.get(name) {
+            Some(k) if k.text == t.text && k.html == t.html => {}
+            _ => out.push(format!("words for letter `{name}` ({})", t.file)),
+        }
+    }
+    for (name, c) in &now.calendars {
+        if kept.calendars.get(name).is_none_or(|k| k.source != c.source) {
+            out.push(format!("days in calendar `{name}`"));
+        }
+    }
+    if out.is_empty() { "letters or calendar".into() } else { out.join(", ") }
 }

@@ -53,6 +53,9 @@ pub struct DraftChange<'a> {
     pub to: &'a str,
     /// The new text, when it changes.
     pub source: Option<&'a str>,
+    /// The templates and calendars changed in it, JSON (`codec::library_json`), when
+    /// they change.
+    pub library: Option<&'a str>,
     /// The history row's kind (`saved`, `proposed`, `approved`, `discarded`).
     pub kind: &'a str,
     /// Who.
@@ -88,6 +91,7 @@ impl Store {
             created_at: Set(at),
             updated_at: Set(at),
             published_version: Set(None),
+            library: Set(None),
         };
         let id = draft::Entity::insert(row).exec(&txn).await?.last_insert_id;
         let detail = match based_on {
@@ -148,6 +152,9 @@ impl Store {
         if let Some(source) = change.source {
             update = update.col_expr(draft::Column::Source, Expr::value(source));
         }
+        if let Some(library) = change.library {
+            update = update.col_expr(draft::Column::Library, Expr::value(library));
+        }
         if update.exec(&txn).await?.rows_affected != 1 {
             txn.rollback().await?;
             return Ok(DraftWrite::Stale { revision: row.revision, status: row.status });
@@ -200,6 +207,7 @@ impl Store {
             sha256: Set(def.sha256.clone()),
             source: Set(source.to_string()),
             published_at: Set(codec::to_chrono(now)),
+            library: Set(Some(codec::library_json(&gatehouse_engine::Library::of(def)))),
         };
         definition::Entity::insert(version).exec(&txn).await?;
         event(&txn, id, &def.id, "published", actor, now, format!("published as version {}", def.version)).await?;

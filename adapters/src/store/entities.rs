@@ -15,6 +15,10 @@ pub mod definition {
         pub sha256: String,
         pub source: String,
         pub published_at: DateTimeUtc,
+        /// The templates and calendar it uses, JSON (`codec::library_json`); none for
+        /// a version published before versions kept them.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub library: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -310,6 +314,10 @@ pub mod draft {
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
         pub published_version: Option<i32>,
+        /// The templates and calendars changed or added in it, JSON
+        /// (`codec::library_json`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub library: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}

@@ -73,6 +73,22 @@ pub enum StoreError {
         /// The draft that published that version in the product, when one did.
         by_draft: Option<i64>,
     },
+    /// A template or calendar a published version uses changed in the folder without
+    /// the version being bumped: the version keeps the words it was published with.
+    #[error(
+        "{file}: `{workflow}` version {version} was published with other {what}; a changed letter or calendar is a \
+         new version: bump `version:` to publish it"
+    )]
+    LettersNotBumped {
+        /// The file.
+        file: String,
+        /// The workflow id.
+        workflow: String,
+        /// The version.
+        version: u32,
+        /// What differs, in words (``words for letter `chase` (templates/chase.txt)``).
+        what: String,
+    },
     /// A stored row cannot be read back (edited by hand, or a bug).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
