@@ -153,9 +153,36 @@ async fn refusals(backend: Backend) {
     refused(&browser.callback(url).await, 400, "does not belong to this sign-in");
     nothing_created().await;
 
-    // The answer brought to another browser (no attempt of its own).
+    // The answer brought to another browser (no attempt of its own), or with the
+    // attempt's cookie altered.
     let url = Browser::new().to_callback(&server, "alice").await;
     refused(&Browser::new().callback(url).await, 400, "not started in this browser");
+    let browser = Browser::new();
+    let url = browser.to_callback(&server, "alice").await;
+    let altered = browser.cookies(&url).replace("gatehouse_oidc=", "gatehouse_oidc=x");
+    let r = Browser::new().client.get(url).header("cookie", altered).send().await.unwrap();
+    refused(&ended(r).await, 400, "not started in this browser");
+    nothing_created().await;
+
+    // An error from the provider is shown only for this browser's own attempt; another
+    // site's link to the callback cannot put words on our page.
+    let browser = Browser::new();
+    let url = browser.to_callback(&server, "alice").await;
+    let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
+    let mut denied = url.clone();
+    denied.query_pairs_mut().clear().extend_pairs([
+        ("state", state.as_str()),
+        ("error", "access_denied"),
+        ("error_description", "the person said no"),
+    ]);
+    refused(&browser.callback(denied).await, 400, "the identity provider said: the person said no");
+    let browser = Browser::new();
+    let url = browser.to_callback(&server, "alice").await;
+    let mut forged = url.clone();
+    forged.query_pairs_mut().clear().extend_pairs([("error", "x"), ("error_description", "call 0800 FRAUD")]);
+    let end = browser.callback(forged).await;
+    refused(&end, 400, "does not belong to this sign-in");
+    assert!(!end.body.contains("FRAUD"));
     nothing_created().await;
 
     // A replayed code: the provider refuses it the second time.
