@@ -84,6 +84,8 @@ enum Command {
         workers: gatehouse::app::workers::WorkerSettings,
         #[command(flatten)]
         http: gatehouse::http::HttpSettings,
+        #[command(flatten)]
+        oidc: gatehouse::web::oidc::settings::OidcSettings,
     },
     /// List the armed timers due before a date, and what each will do.
     Timers {
@@ -309,6 +311,7 @@ fn main() -> ExitCode {
             definitions_poll_secs,
             workers,
             http,
+            oidc,
         } => {
             let app = AppConfig { database_url: db.url, workflows, data_dir, max_upload_bytes, oversight_roles };
             let document_store = documents.store;
@@ -326,6 +329,7 @@ fn main() -> ExitCode {
                 governance,
                 workers,
                 http,
+                oidc,
             }))
         }
         Command::Cases {

@@ -13,7 +13,9 @@ fn from_user_error(e: UserError) -> AppError {
     match e {
         UserError::InvalidEmail(_) => invalid("email", e.to_string()),
         UserError::InvalidRole(_) => invalid("role", e.to_string()),
-        UserError::EmailTaken(_) | UserError::LastAdministrator(_) => AppError::NotAvailable(e.to_string()),
+        UserError::EmailTaken(_) | UserError::LastAdministrator(_) | UserError::Deactivated(_) => {
+            AppError::NotAvailable(e.to_string())
+        }
         UserError::NotFound(m) => AppError::NotFound(format!("no person has the email address {m}")),
         UserError::Store(s) => AppError::Internal(s),
     }

@@ -108,11 +108,25 @@ pub struct ServeConfig {
     pub workers: crate::app::workers::WorkerSettings,
     /// HTTP limits and timeouts.
     pub http: crate::http::HttpSettings,
+    /// Signing in through an identity provider.
+    pub oidc: crate::web::oidc::settings::OidcSettings,
 }
 
 /// `gatehouse serve`: apply migrations, publish the workflows folder, serve HTTP until
 /// interrupted.
 pub async fn serve(config: ServeConfig) -> Result<Status> {
+    // The identity provider first: a server whose people cannot sign in should say so
+    // at once, not after its migrations.
+    let oidc = if config.oidc.enabled()? {
+        let provider = crate::web::oidc::provider::Provider::discover(&config.oidc, &config.workers.base_url).await?;
+        tracing::info!(
+            issuer = config.oidc.issuer.as_deref().unwrap_or_default(),
+            "people sign in through the identity provider"
+        );
+        Some(Arc::new(provider))
+    } else {
+        None
+    };
     let store = connect_with_documents(&config.app.database_url, &config.document_store).await?;
     if let Some(objects) = store.objects() {
         tracing::info!(document_store = %objects, "new documents are kept in an object store");
@@ -133,7 +147,8 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     let refresher = tokio::spawn(refresh_definitions(app.clone(), config.definitions_poll));
     let public_https = config.workers.base_url.starts_with("https://");
     let public_origin = crate::web::sign_in::origin(&config.workers.base_url);
-    let http = Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https, public_origin });
+    let http =
+        Arc::new(crate::http::Http { app, signer, users: Default::default(), public_https, public_origin, oidc });
     let router = crate::http::router(http, &config.http);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

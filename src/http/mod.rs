@@ -51,6 +51,8 @@ pub struct Http {
     /// The public address's origin (`https://host[:port]`, lower case): a sign-in form
     /// posted from it came from this site.
     pub public_origin: String,
+    /// The identity provider people sign in through, when one is configured.
+    pub oidc: Option<Arc<crate::web::oidc::provider::Provider>>,
 }
 
 /// Limits and timeouts.

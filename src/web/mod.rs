@@ -11,6 +11,7 @@ pub mod amend;
 mod case_view;
 pub mod drafts;
 pub mod governance;
+pub mod oidc;
 pub mod pages;
 pub mod people;
 pub mod provider;
@@ -36,6 +37,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("base.html", include_str!("templates/base.html")),
         ("_field.html", include_str!("templates/_field.html")),
         ("sign_in.html", include_str!("templates/sign_in.html")),
+        ("sign_in_failed.html", include_str!("templates/sign_in_failed.html")),
         ("error.html", include_str!("templates/error.html")),
         ("cases.html", include_str!("templates/cases.html")),
         ("new_case.html", include_str!("templates/new_case.html")),
@@ -74,6 +76,8 @@ pub fn router() -> Router<Arc<Http>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/cases") }))
         .route("/sign-in", get(pages::sign_in_page).post(pages::sign_in))
+        .route("/sign-in/oidc", get(oidc::start))
+        .route("/sign-in/oidc/callback", get(oidc::callback))
         .route("/sign-out", post(pages::sign_out))
         .route("/cases", get(pages::cases))
         .route("/cases/new", get(pages::new_case_page).post(pages::new_case))

@@ -32,7 +32,9 @@ pub fn page(http: &Http, headers: &HeaderMap, status: StatusCode, next: &str, er
     };
     let errors: Vec<_> =
         errors.iter().map(|(message, field)| json!({"message": message, "href": field.then_some("#token")})).collect();
-    let context = json!({"next": next, "csrf": form_token(http, &nonce), "errors": errors});
+    let oidc = http.oidc.as_ref().map(|p| p.name.clone());
+    let context = json!({"next": next, "csrf": form_token(http, &nonce), "errors": errors, "oidc": oidc,
+        "next_query": super::session::url_escape(next)});
     let page = super::render(status, "sign_in.html", context);
     if new {
         (AppendHeaders([(header::SET_COOKIE, set_cookie(&nonce, http.public_https))]), page).into_response()

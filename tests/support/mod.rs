@@ -2,6 +2,8 @@
 //! PostgreSQL, and an app over the shipped workflows with a fixed clock.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod oidc;
 pub mod pg_cluster;
 pub mod s3;
 pub mod server;

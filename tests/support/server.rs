@@ -28,6 +28,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// A workflows folder instead of the shipped one.
     pub workflows: Option<PathBuf>,
+    /// Where to listen instead of a free port (`127.0.0.1:0`).
+    pub listen: Option<String>,
 }
 
 pub fn gatehouse() -> Command {
@@ -55,7 +57,7 @@ impl Server {
             .arg(&data)
             .arg("--outbox-dir")
             .arg(db.dir.path().join("outbox"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", options.listen.as_deref().unwrap_or("127.0.0.1:0")])
             .env("GATEHOUSE_SECRET", SECRET)
             .env("GATEHOUSE_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")

@@ -31,6 +31,7 @@ mod browser;
 mod cmd;
 mod machine;
 mod objects;
+mod oidc;
 mod postgres;
 mod smtp;
 mod tally;
@@ -115,6 +116,7 @@ fn run(task: Task) -> Result<ExitCode> {
 fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
     smtp::ensure_aiosmtpd()?;
     let axe = browser::ensure()?;
+    let oidc_provider = oidc::ensure()?;
     let s3s_fs = objects::ensure()?;
     let pg_bin = postgres::server_programs()?;
     let server = postgres_server(postgres, "tests")?;
@@ -128,6 +130,7 @@ fn test(postgres: &PostgresArgs, cargo_args: &[OsString]) -> Result<ExitCode> {
         .args(cargo_args)
         .env(TEST_DATABASE_URL_VAR, server.url())
         .env("GATEHOUSE_AXE_JS", axe)
+        .env("GATEHOUSE_OIDC_PROVIDER", oidc_provider)
         .env("GATEHOUSE_S3S_FS", s3s_fs)
         .env("GATEHOUSE_PG_BIN_DIR", pg_bin)
         .current_dir(project_root());

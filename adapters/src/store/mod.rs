@@ -19,6 +19,7 @@ mod register;
 mod reports;
 mod schedules;
 pub mod sessions;
+pub mod sign_in;
 pub mod stays;
 mod timers;
 pub mod tokens;

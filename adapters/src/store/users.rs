@@ -44,6 +44,9 @@ pub enum UserError {
     /// No user has this email address.
     #[error("no user has the email address {0}")]
     NotFound(String),
+    /// The person was deactivated: they may not sign in.
+    #[error("{0} has been deactivated")]
+    Deactivated(String),
     /// The change would leave nobody holding an administrator role.
     #[error("{0} is the last administrator: give someone else an administrator role first")]
     LastAdministrator(String),
@@ -101,7 +104,7 @@ async fn any_live_holder<C: sea_orm::ConnectionTrait>(c: &C, roles: &[String]) -
         .is_some())
 }
 
-async fn people_event<C: sea_orm::ConnectionTrait>(
+pub(super) async fn people_event<C: sea_orm::ConnectionTrait>(
     c: &C,
     email: &str,
     actor: &str,
@@ -382,7 +385,7 @@ pub(super) fn from_row(row: user::Model, roles: Vec<String>) -> User {
 }
 
 /// An email address as stored: trimmed, lower case, and one that mail can be sent to.
-fn normalize_email(email: &str) -> Result<String, UserError> {
+pub(super) fn normalize_email(email: &str) -> Result<String, UserError> {
     let email = email.trim().to_lowercase();
     match lettre::Address::from_str(&email) {
         Ok(_) => Ok(email),
@@ -390,7 +393,7 @@ fn normalize_email(email: &str) -> Result<String, UserError> {
     }
 }
 
-fn is_role_id(s: &str) -> bool {
+pub(super) fn is_role_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
