@@ -320,6 +320,7 @@ fn main() -> ExitCode {
                 roles: governance_roles,
                 quorum: draft_quorum.max(1),
                 admin_roles,
+                provider_roles: Vec::new(),
             };
             block_on(service::serve(ServeConfig {
                 app,

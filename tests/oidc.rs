@@ -304,3 +304,52 @@ async fn headless_chromium_signs_in_through_the_providers_login_page() {
     support::browser::check_page(&c, "sign-in-refused").await;
     c.close().await.unwrap();
 }
+
+/// With a role map, the groups decide the roles it names: an administrator cannot give
+/// or take one of them on the people page (it would be undone at the person's next
+/// sign-in, silently), is told where to change it, and sees which roles they are; roles
+/// the map does not name are given in Gatehouse as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn roles_the_groups_decide_are_not_given_in_the_product() {
+    let env = [("GATEHOUSE_OIDC_ROLE_MAP", MAP), ("GATEHOUSE_ADMIN_ROLES", "admin")];
+    let (server, idp) = start(Backend::Sqlite, &env).await;
+    let store = server.db.store().await;
+    let ada = server.user("ada@leeds.example", &["admin"]);
+    idp.set(json!({"alice": account("alice@leeds.example", &["leeds-panel"])}), None);
+    signed_in(&Browser::new().sign_in(&server, "alice").await);
+    let admin = support::web::signed_in(&server, &ada).await;
+    let html = support::web::page(&admin, &server, "/people").await;
+    assert!(html.contains("given by the identity provider"), "the page says which roles the groups decide");
+    let csrf = support::web::csrf_of(&html);
+    let post = |form: Vec<(&'static str, &'static str)>| {
+        let (admin, server, csrf) = (&admin, &server, csrf.clone());
+        async move {
+            let mut fields = vec![("_csrf", csrf.as_str())];
+            fields.extend(form);
+            let r = admin.post(server.url("/people")).form(&fields).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap().replace("&#x60;", "`").replace("&#x2f;", "/"))
+        }
+    };
+    for (action, role) in [("give", "commissioner"), ("take", "pig")] {
+        let (status, body) = post(vec![("action", action), ("email", "alice@leeds.example"), ("role", role)]).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains(&format!("`{role}` is given by the identity provider")), "{body}");
+    }
+    let (status, body) = post(vec![
+        ("action", "add"),
+        ("email", "dan@leeds.example"),
+        ("name", "Dan"),
+        ("roles", "exec_board, commissioner"),
+    ])
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("`commissioner` is given by the identity provider"), "{body}");
+    assert!(roles(&store, "dan@leeds.example").await.is_none(), "nobody added");
+    assert_eq!(roles(&store, "alice@leeds.example").await.unwrap(), ["pig"], "nothing changed");
+
+    // A role the map does not name is given in Gatehouse, and kept at the next sign-in.
+    let (status, body) = post(vec![("action", "give"), ("email", "alice@leeds.example"), ("role", "exec_board")]).await;
+    assert_eq!(status, 200, "{body}");
+    signed_in(&Browser::new().sign_in(&server, "alice").await);
+    assert_eq!(roles(&store, "alice@leeds.example").await.unwrap(), ["exec_board", "pig"]);
+}

@@ -31,11 +31,14 @@ pub struct Governance {
     pub quorum: usize,
     /// Roles whose holders administer people: they see and revoke everyone's API tokens.
     pub admin_roles: Vec<String>,
+    /// Roles the identity provider's groups decide (`--oidc-role-map`): set at each
+    /// sign-in, so not given or taken in the product.
+    pub provider_roles: Vec<String>,
 }
 
 impl Default for Governance {
     fn default() -> Self {
-        Governance { roles: Vec::new(), quorum: 2, admin_roles: Vec::new() }
+        Governance { roles: Vec::new(), quorum: 2, admin_roles: Vec::new(), provider_roles: Vec::new() }
     }
 }
 

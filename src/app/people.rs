@@ -21,6 +21,14 @@ fn from_user_error(e: UserError) -> AppError {
     }
 }
 
+/// Why a role the role map names is not given or taken in the product.
+fn provider_decides(role: &str) -> String {
+    format!(
+        "`{role}` is given by the identity provider's groups (`--oidc-role-map`), at every sign-in, so it is not \
+         given or taken here"
+    )
+}
+
 impl App {
     fn administer(&self, actor: &Actor) -> Result<(), AppError> {
         if self.administers(actor) {
@@ -46,6 +54,12 @@ impl App {
         roles: &[String],
     ) -> Result<String, AppError> {
         self.administer(actor)?;
+        if let Some(role) = roles.iter().find(|r| self.governance.provider_roles.contains(r)) {
+            return Err(AppError::Invalid(vec![Problem {
+                field: Some("roles".into()),
+                message: provider_decides(role),
+            }]));
+        }
         let name = if name.trim().is_empty() { email } else { name };
         let (_, token) =
             self.store.add_user_by(email, name, roles, &actor.id, self.now()).await.map_err(from_user_error)?;
@@ -55,6 +69,12 @@ impl App {
     /// Give `email` role `role`, or take it away.
     pub async fn set_person_role(&self, actor: &Actor, email: &str, role: &str, give: bool) -> Result<(), AppError> {
         self.administer(actor)?;
+        if self.governance.provider_roles.iter().any(|r| r == role) {
+            return Err(AppError::NotAvailable(format!(
+                "{} for {email}: change their groups there, and they hold it from their next sign-in",
+                provider_decides(role)
+            )));
+        }
         let protected = &self.governance.admin_roles;
         self.store.set_role(email, role, give, &actor.id, protected, self.now()).await.map_err(from_user_error)?;
         Ok(())

@@ -140,7 +140,9 @@ pub async fn serve(config: ServeConfig) -> Result<Status> {
     for (file, id, version, outcome) in report.files {
         tracing::info!(%file, %id, version, ?outcome, "workflow");
     }
-    let app = Arc::new(app.with_governance(config.governance));
+    let mut governance = config.governance;
+    governance.provider_roles = oidc.as_ref().map(|p| p.roles.managed()).unwrap_or_default();
+    let app = Arc::new(app.with_governance(governance));
     let signer = config.workers.signer(&config.app.data_dir)?;
     let workers =
         crate::app::workers::start_workers(app.clone(), clock, &config.workers, &config.app.data_dir, app.wake())?;

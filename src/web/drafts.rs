@@ -265,19 +265,25 @@ pub async fn save(
 /// when it could not be saved, the page again with why and with what was sent in the
 /// editor, so that nothing typed or uploaded is lost.
 async fn save_answer(http: &Http, session: &Session, id: i64, revision: i64, source: &str) -> Response {
-    match http.app.save_draft(&session.actor, id, revision, source).await {
+    match http.app.save_draft(&session.actor, id, revision, source).await.map_err(not_saved) {
         Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
-        Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
-            let status =
-                if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
-            let message = match e {
-                AppError::Invalid(p) => p.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; "),
-                other => other.to_string(),
-            };
+        Err(Ok((status, message))) => {
             let errors = vec![error_item(message, Some("#source".into()))];
             page(http, session, id, status, errors, Some((source, revision)), "").await
         }
-        Err(e) => app_error_page(e),
+        Err(Err(e)) => app_error_page(e),
+    }
+}
+
+/// Why a save was refused, when the page can say so beside what was sent (someone saved
+/// since: 409; the text refused: 422); any other error as it is.
+fn not_saved(e: AppError) -> Result<(StatusCode, String), AppError> {
+    match e {
+        AppError::Edited(m) => Ok((StatusCode::CONFLICT, m)),
+        AppError::Invalid(p) => {
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, p.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; ")))
+        }
+        other => Err(other),
     }
 }
 
@@ -603,18 +609,12 @@ async fn save_library_file(
             http.app.save_draft_calendar(&session.actor, id, revision, name, (!reset).then(|| text.clone())).await
         }
     };
-    match saved {
+    match saved.map_err(not_saved) {
         Ok(_) => Redirect::to(&format!("/drafts/{id}?done=saved")).into_response(),
-        Err(e @ (AppError::Edited(_) | AppError::Invalid(_))) => {
-            let status =
-                if matches!(e, AppError::Edited(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
-            let message = match e {
-                AppError::Invalid(p) => p.into_iter().map(|p| p.message).collect::<Vec<_>>().join("; "),
-                other => other.to_string(),
-            };
+        Err(Ok((status, message))) => {
             let errors = vec![error_item(message, Some("#text".into()))];
             file_page(http, &session, kind, id, name, status, errors, Some((&text, &html, revision))).await
         }
-        Err(e) => app_error_page(e),
+        Err(Err(e)) => app_error_page(e),
     }
 }

@@ -59,7 +59,17 @@ async fn page(
                 .collect::<Vec<_>>()
         ),
     );
-    ctx.insert("roles".into(), json!(roles.iter().map(|(r, w)| json!({"id": r, "workflows": w})).collect::<Vec<_>>()));
+    let from_provider = &governance.provider_roles;
+    ctx.insert(
+        "roles".into(),
+        json!(
+            roles
+                .iter()
+                .map(|(r, w)| json!({"id": r, "workflows": w, "from_provider": from_provider.contains(r)}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    ctx.insert("from_provider".into(), json!(from_provider));
     ctx.insert(
         "history".into(),
         json!(

@@ -287,22 +287,28 @@ trait ClaimSource {
 
 impl ClaimSource for openidconnect::IdTokenClaims<Extra, CoreGenderClaim> {
     fn text(&self, name: &str) -> Option<String> {
-        match name {
-            "email" => self.email().map(|e| e.as_str().to_string()),
-            "preferred_username" => self.preferred_username().map(|u| u.as_str().to_string()),
-            _ => None,
-        }
-        .or_else(|| self.additional_claims().claims.get(name).and_then(|v| v.as_str().map(String::from)))
+        claim_text(name, self.email(), self.preferred_username(), self.additional_claims())
     }
 }
 
 impl ClaimSource for openidconnect::UserInfoClaims<Extra, CoreGenderClaim> {
     fn text(&self, name: &str) -> Option<String> {
-        match name {
-            "email" => self.email().map(|e| e.as_str().to_string()),
-            "preferred_username" => self.preferred_username().map(|u| u.as_str().to_string()),
-            _ => None,
-        }
-        .or_else(|| self.additional_claims().claims.get(name).and_then(|v| v.as_str().map(String::from)))
+        claim_text(name, self.email(), self.preferred_username(), self.additional_claims())
     }
+}
+
+/// Claim `name` as text: the standard `email` and `preferred_username` where the crate
+/// parsed them, any other from the claims it did not.
+fn claim_text(
+    name: &str,
+    email: Option<&openidconnect::EndUserEmail>,
+    username: Option<&openidconnect::EndUserUsername>,
+    extra: &Extra,
+) -> Option<String> {
+    match name {
+        "email" => email.map(|e| e.as_str().to_string()),
+        "preferred_username" => username.map(|u| u.as_str().to_string()),
+        _ => None,
+    }
+    .or_else(|| extra.claims.get(name).and_then(|v| v.as_str().map(String::from)))
 }
