@@ -353,3 +353,19 @@ async fn roles_the_groups_decide_are_not_given_in_the_product() {
     signed_in(&Browser::new().sign_in(&server, "alice").await);
     assert_eq!(roles(&store, "alice@leeds.example").await.unwrap(), ["exec_board", "pig"]);
 }
+
+/// The identity provider gone while the browser comes back with its code: the page says
+/// the sign-in did not complete (502, the provider's fault, not the person's), and
+/// nobody and no session is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_provider_gone_during_the_callback_is_a_clear_page() {
+    let (server, idp) = start(Backend::Sqlite, &[("GATEHOUSE_OIDC_ROLE_MAP", MAP)]).await;
+    let store = server.db.store().await;
+    idp.set(json!({"alice": account("alice@leeds.example", &["leeds-commissioners"])}), None);
+    let browser = Browser::new();
+    let back = browser.to_callback(&server, "alice").await;
+    drop(idp);
+    let end = browser.callback(back).await;
+    refused(&end, 502, "the identity provider could not be reached");
+    assert!(store.users().await.unwrap().is_empty(), "nobody was created");
+}
