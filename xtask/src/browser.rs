@@ -25,6 +25,7 @@ pub fn ensure() -> Result<PathBuf> {
     let prefix = project_root().join("target").join("npm");
     let axe = prefix.join("node_modules").join("axe-core").join("axe.min.js");
     if !axe.exists() {
+        ensure_npm()?;
         eprintln!("xtask: axe-core not found: installing {AXE} with npm into {}", prefix.display());
         std::fs::create_dir_all(&prefix)?;
         cmd::run(
@@ -39,4 +40,13 @@ pub fn ensure() -> Result<PathBuf> {
         }
     }
     Ok(axe)
+}
+
+/// Make sure npm (and Node.js) are there: Debian's, when none is on the path.
+pub fn ensure_npm() -> Result<()> {
+    let found = Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        apt::install("npm (and Node.js)", &["nodejs", "npm"])?;
+    }
+    Ok(())
 }

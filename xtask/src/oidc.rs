@@ -19,6 +19,7 @@ pub fn ensure() -> Result<PathBuf> {
     let prefix = project_root().join("target").join("npm").join("oidc-provider");
     let package = prefix.join("node_modules").join("oidc-provider");
     if !package.join("lib").join("index.js").exists() {
+        crate::browser::ensure_npm()?;
         eprintln!("xtask: oidc-provider not found: installing {OIDC_PROVIDER} with npm into {}", prefix.display());
         std::fs::create_dir_all(&prefix)?;
         cmd::run(
@@ -32,5 +33,21 @@ pub fn ensure() -> Result<PathBuf> {
             bail!("npm installed {OIDC_PROVIDER}, but {} is not there", package.display());
         }
     }
+    node_is_recent_enough()?;
     Ok(package)
+}
+
+/// oidc-provider 9 runs on Node.js 20 or later: say so plainly rather than let the tests
+/// fail on an older one with a syntax or module error.
+fn node_is_recent_enough() -> Result<()> {
+    let out = Command::new("node").arg("--version").output().context("running `node --version`")?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let major: u32 = version.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if major < 20 {
+        bail!(
+            "the sign-in tests run oidc-provider, which needs Node.js 20 or later; this machine has {version} \
+             (Debian 13's nodejs is 20; on Debian 12 install Node.js 20 from NodeSource)"
+        );
+    }
+    Ok(())
 }
