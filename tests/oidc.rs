@@ -369,3 +369,28 @@ async fn a_provider_gone_during_the_callback_is_a_clear_page() {
     refused(&end, 502, "the identity provider could not be reached");
     assert!(store.users().await.unwrap().is_empty(), "nobody was created");
 }
+
+/// A provider that leaves the groups out and says where to fetch them instead (an OpenID
+/// Connect distributed claim: what Entra ID sends for someone in more than 200 groups)
+/// has not said the person is in no group: with a role map, the sign-in is refused with
+/// a page that says why, and their roles stay as they were, rather than be taken away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn groups_left_out_for_fetching_elsewhere_change_no_roles() {
+    let (server, idp) = start(Backend::Sqlite, &[("GATEHOUSE_OIDC_ROLE_MAP", MAP)]).await;
+    let store = server.db.store().await;
+    idp.set(json!({"alice": account("alice@leeds.example", &["leeds-commissioners"])}), None);
+    signed_in(&Browser::new().sign_in(&server, "alice").await);
+    assert_eq!(roles(&store, "alice@leeds.example").await.unwrap(), ["commissioner"]);
+
+    let mut overage = account("alice@leeds.example", &[]);
+    overage.as_object_mut().unwrap().remove("groups");
+    overage["_claim_names"] = json!({"groups": "src1"});
+    overage["_claim_sources"] =
+        json!({"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/alice/getMemberObjects"}});
+    idp.set(json!({"alice": overage}), None);
+    let end = Browser::new().sign_in(&server, "alice").await;
+    refused(&end, 400, "did not list your groups");
+    assert_eq!(roles(&store, "alice@leeds.example").await.unwrap(), ["commissioner"], "no role taken away");
+    let h = history(&store, "alice@leeds.example").await;
+    assert_eq!(h.len(), 2, "nothing more in the history: {h:?}");
+}

@@ -195,17 +195,30 @@ impl Provider {
         }
         let mut email = self.claim_text(&self.email_claim, &verified);
         let mut groups = verified.additional_claims().claims.get(&self.groups_claim).map(strings);
+        let mut elsewhere = names_elsewhere(verified.additional_claims(), &self.groups_claim);
         if email.is_none() || groups.is_none() {
             // Some providers put these in the userinfo answer only.
             if let Some(info) = self.user_info(&client, response.access_token(), verified.subject()).await {
                 email = email.or_else(|| self.claim_text(&self.email_claim, &info));
                 groups = groups.or_else(|| info.additional_claims().claims.get(&self.groups_claim).map(strings));
+                elsewhere = elsewhere || names_elsewhere(info.additional_claims(), &self.groups_claim);
                 if info.email_verified() == Some(false) {
                     return Err(Refused::Bad(
                         "the identity provider says the email address has not been verified".into(),
                     ));
                 }
             }
+        }
+        // Groups left out to be fetched from elsewhere (a distributed claim: Entra ID's
+        // answer for someone in more than 200 groups) are not "in no group": with a role
+        // map, reading them as that would take the person's roles away.
+        if groups.is_none() && elsewhere && !self.roles.is_empty() {
+            return Err(Refused::Bad(format!(
+                "the identity provider did not list your groups (claim `{}`) but said to fetch them elsewhere, as it \
+                 does for someone in very many groups, so Gatehouse cannot tell your roles; your administrator can \
+                 have it send only the groups assigned to Gatehouse",
+                self.groups_claim
+            )));
         }
         let email = email.ok_or_else(|| {
             Refused::Bad(format!("the identity provider did not say the email address (claim `{}`)", self.email_claim))
@@ -272,6 +285,12 @@ fn refusal(e: &ClaimsVerificationError) -> String {
 }
 
 /// A list of strings from a claim (a single string counts as a list of one).
+/// Whether `claims` say claim `name` is to be fetched from elsewhere (`_claim_names`:
+/// an aggregated or distributed claim, OpenID Connect Core 5.6.2).
+fn names_elsewhere(claims: &Extra, name: &str) -> bool {
+    claims.claims.get("_claim_names").and_then(|n| n.get(name)).is_some()
+}
+
 fn strings(value: &serde_json::Value) -> Vec<String> {
     match value {
         serde_json::Value::String(s) => vec![s.clone()],
