@@ -616,3 +616,53 @@ async fn a_version_keeps_its_letters_and_calendar() {
     assert_eq!(old_letter.subject(), "Early conversation about Day centre - Leeds City Council");
     assert!(old_letter.body.contains("earliest possible stage"), "{}", old_letter.body);
 }
+
+/// Bad input to a draft's letters and calendars is refused with why, and nothing is
+/// saved: a name that cannot be a file's, a letter over the size limit, a save on a
+/// revision saved since; undoing a change goes back to the version's letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_drafts_letters_refuse_bad_input() {
+    let server = Server::start_with(Backend::Sqlite, options()).await;
+    let gina = server.user("gina@leeds.example", &["governance"]);
+    let draft = server.post(Some(&gina), "/api/drafts", json!({"workflow": "lcc-decommissioning"})).await;
+    draft.expect(201);
+    let id = draft.json["id"].as_i64().unwrap();
+    let put = |path: String, body: serde_json::Value| {
+        let (server, gina) = (&server, gina.clone());
+        async move {
+            server.send(support::server::auth(server.client.put(server.url(&path)), Some(&gina)).json(&body)).await
+        }
+    };
+    let letter = format!("/api/drafts/{id}/templates/lcc-early-engagement");
+
+    let bad_name =
+        put(format!("/api/drafts/{id}/templates/Early%20Letter"), json!({"text": "Subject: x\n\ny\n", "revision": 1}))
+            .await;
+    assert_eq!(bad_name.status, 422, "{}", bad_name.text);
+    assert!(bad_name.text.contains("a template's name is its file's"), "{}", bad_name.text);
+    let huge = format!("Subject: x\n\n{}\n", "y".repeat(300 * 1024));
+    let too_big = put(letter.clone(), json!({"text": huge, "revision": 1})).await;
+    assert!(matches!(too_big.status, 413 | 422), "{}: {}", too_big.status, too_big.text);
+    let unchanged = server.get(Some(&gina), &format!("/api/drafts/{id}")).await;
+    assert_eq!(unchanged.json["revision"], 1, "nothing saved");
+
+    let saved =
+        put(letter.clone(), json!({"text": "Subject: Hello\n\n{{ link }}\n{{ case.owner.name }}\n", "revision": 1}))
+            .await;
+    saved.expect(200);
+    let stale = put(letter.clone(), json!({"text": "Subject: Other\n\n{{ link }}\n", "revision": 1})).await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    let changed = |json: &serde_json::Value| {
+        json["templates"].as_array().unwrap().iter().find(|t| t["name"] == "lcc-early-engagement").unwrap().clone()
+    };
+    assert_eq!(changed(&saved.json)["changed"], true);
+    assert_eq!(changed(&saved.json)["text"].as_str().unwrap(), "Subject: Hello\n\n{{ link }}\n{{ case.owner.name }}\n");
+
+    let undo = server
+        .send(support::server::auth(server.client.delete(server.url(&format!("{letter}?revision=2"))), Some(&gina)))
+        .await;
+    undo.expect(200);
+    assert_eq!(changed(&undo.json)["changed"], false);
+    assert!(changed(&undo.json)["text"].as_str().unwrap().starts_with("Subject: Early conversation"));
+    assert_eq!(undo.json["changes"], json!([]), "back as it was");
+}
