@@ -105,7 +105,7 @@ impl Provider {
         let redirect = format!("{}/sign-in/oidc/callback", base_url.trim_end_matches('/'));
         let redirect = RedirectUrl::new(redirect.clone())
             .with_context(|| format!("the redirect URI `{redirect}` is not a URL"))?;
-        let roles = RoleMap::parse(&settings.role_map)?;
+        let roles = RoleMap::read(&settings.role_map, settings.role_map_file.as_deref())?;
         // The provider's answers are never followed to another address (SSRF), and a
         // provider that does not answer does not hold a sign-in for long.
         let http = reqwest::Client::builder()

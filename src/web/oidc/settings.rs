@@ -40,6 +40,10 @@ pub struct OidcSettings {
     /// given on the people page.
     #[arg(long = "oidc-role-map", env = "GATEHOUSE_OIDC_ROLE_MAP", value_delimiter = ',')]
     pub role_map: Vec<String>,
+    /// A file of `group=role` lines (blank lines and `#` comments ignored), read with
+    /// `--oidc-role-map` when `serve` starts: for a map kept under version control.
+    #[arg(long = "oidc-role-map-file", env = "GATEHOUSE_OIDC_ROLE_MAP_FILE")]
+    pub role_map_file: Option<PathBuf>,
     /// What the sign-in button calls the provider: "Sign in with …".
     #[arg(
         long = "oidc-provider-name",
@@ -56,22 +60,42 @@ pub struct RoleMap {
 }
 
 impl RoleMap {
-    /// Read `group=role` entries (the group is everything before the last `=`). Every
-    /// malformed entry is reported, not just the first.
-    pub fn parse(entries: &[String]) -> Result<RoleMap> {
+    /// Read the option's `group=role` entries and the lines of `file` (blank lines and
+    /// `#` comments ignored); the group is everything before the last `=`. Every
+    /// malformed entry is reported, not just the first, each where it is (`file:line`).
+    pub fn read(entries: &[String], file: Option<&std::path::Path>) -> Result<RoleMap> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the role map file {} (--oidc-role-map-file)", path.display()))?,
+            None => String::new(),
+        };
+        let mut located: Vec<(String, &str)> =
+            entries.iter().map(|e| ("--oidc-role-map".to_string(), e.as_str())).collect();
+        if let Some(path) = file {
+            for (n, line) in text.lines().enumerate() {
+                if !line.trim_start().starts_with('#') {
+                    located.push((format!("{}:{}", path.display(), n + 1), line));
+                }
+            }
+        }
+        RoleMap::parse_located(&located)
+    }
+
+    fn parse_located(entries: &[(String, &str)]) -> Result<RoleMap> {
         let mut pairs = Vec::new();
         let mut problems = Vec::new();
-        for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        for (at, entry) in entries.iter().map(|(at, e)| (at, e.trim())).filter(|(_, e)| !e.is_empty()) {
             match entry.rsplit_once('=') {
                 Some((group, role)) if !group.trim().is_empty() && is_role_id(role.trim()) => {
                     pairs.push((group.trim().to_string(), role.trim().to_string()));
                 }
-                _ => problems
-                    .push(format!("`{entry}` is not `group=role` (a role id is snake_case, like `commissioner`)")),
+                _ => problems.push(format!(
+                    "{at}: `{entry}` is not `group=role` (a role id is snake_case, like `commissioner`)"
+                )),
             }
         }
         if !problems.is_empty() {
-            bail!("--oidc-role-map: {}", problems.join("; "));
+            bail!("the role map: {}", problems.join("; "));
         }
         Ok(RoleMap { pairs })
     }
@@ -104,8 +128,8 @@ impl OidcSettings {
     /// issuer is a mistake worth stopping for: nobody would get the roles it names.
     pub fn enabled(&self) -> Result<bool> {
         let enabled = self.issuer.as_deref().is_some_and(|i| !i.trim().is_empty());
-        if !enabled && self.role_map.iter().any(|e| !e.trim().is_empty()) {
-            bail!("--oidc-role-map is set, but --oidc-issuer is not");
+        if !enabled && (self.role_map.iter().any(|e| !e.trim().is_empty()) || self.role_map_file.is_some()) {
+            bail!("a role map is set (--oidc-role-map or --oidc-role-map-file), but --oidc-issuer is not");
         }
         Ok(enabled)
     }
@@ -134,7 +158,7 @@ mod tests {
     #[test]
     fn a_role_map_gives_the_roles_of_the_groups_it_names() {
         let entries = ["0f3c-aa=commissioner", "/leeds/governance=pig", "x=y=governance", "0f3c-aa=pig"];
-        let map = RoleMap::parse(&entries.map(String::from)).unwrap();
+        let map = RoleMap::read(&entries.map(String::from), None).unwrap();
         assert_eq!(map.managed(), ["commissioner", "governance", "pig"]);
         assert_eq!(map.roles_of(&["0f3c-aa".into(), "other".into()]), ["commissioner", "pig"]);
         assert_eq!(map.roles_of(&["x=y".into()]), ["governance"]);
@@ -142,8 +166,23 @@ mod tests {
     }
 
     #[test]
+    fn a_role_map_file_adds_to_the_option_and_says_where_a_line_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roles.map");
+        std::fs::write(&file, "# Leeds groups\n\n0f3c-aa = commissioner\n  # the panel\n/panel=pig\n").unwrap();
+        let map = RoleMap::read(&["x=governance".into()], Some(&file)).unwrap();
+        assert_eq!(map.managed(), ["commissioner", "governance", "pig"]);
+        assert_eq!(map.roles_of(&["/panel".into()]), ["pig"]);
+        std::fs::write(&file, "0f3c-aa=commissioner\nno role here\n").unwrap();
+        let err = RoleMap::read(&[], Some(&file)).unwrap_err().to_string();
+        assert!(err.contains(&format!("{}:2: `no role here`", file.display())), "{err}");
+        let missing = RoleMap::read(&[], Some(&dir.path().join("nope"))).unwrap_err();
+        assert!(format!("{missing:#}").contains("--oidc-role-map-file"), "{missing:#}");
+    }
+
+    #[test]
     fn a_malformed_role_map_is_refused_naming_every_bad_entry() {
-        let err = RoleMap::parse(&["nogroup".into(), "g=Bad Role".into(), "=pig".into()]).unwrap_err().to_string();
+        let err = RoleMap::read(&["nogroup".into(), "g=Bad Role".into(), "=pig".into()], None).unwrap_err().to_string();
         assert!(err.contains("`nogroup`") && err.contains("`g=Bad Role`") && err.contains("`=pig`"), "{err}");
     }
 }
