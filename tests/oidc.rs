@@ -376,7 +376,11 @@ async fn a_provider_gone_during_the_callback_is_a_clear_page() {
 /// a page that says why, and their roles stay as they were, rather than be taken away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_left_out_for_fetching_elsewhere_change_no_roles() {
-    let (server, idp) = start(Backend::Sqlite, &[("GATEHOUSE_OIDC_ROLE_MAP", MAP)]).await;
+    // The map kept in a file this time (`--oidc-role-map-file`).
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("roles.map");
+    std::fs::write(&map, format!("# Leeds\n{}\n", MAP.replace(',', "\n"))).unwrap();
+    let (server, idp) = start(Backend::Sqlite, &[("GATEHOUSE_OIDC_ROLE_MAP_FILE", map.to_str().unwrap())]).await;
     let store = server.db.store().await;
     idp.set(json!({"alice": account("alice@leeds.example", &["leeds-commissioners"])}), None);
     signed_in(&Browser::new().sign_in(&server, "alice").await);
