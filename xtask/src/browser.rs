@@ -2,7 +2,7 @@
 //! axe-core accessibility checker (npm, into `target/npm`). Installed when missing, so
 //! `cargo xtask test` needs nothing beforehand.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -24,22 +24,30 @@ pub fn ensure() -> Result<PathBuf> {
     }
     let prefix = project_root().join("target").join("npm");
     let axe = prefix.join("node_modules").join("axe-core").join("axe.min.js");
-    if !axe.exists() {
-        ensure_npm()?;
-        eprintln!("xtask: axe-core not found: installing {AXE} with npm into {}", prefix.display());
-        std::fs::create_dir_all(&prefix)?;
-        cmd::run(
-            Command::new("npm")
-                .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
-                .arg(&prefix)
-                .arg(AXE),
-        )
-        .context("installing axe-core with npm (is Node.js installed?)")?;
-        if !axe.exists() {
-            bail!("npm installed {AXE}, but {} is not there", axe.display());
-        }
-    }
+    npm_install(&prefix, AXE, &axe)?;
     Ok(axe)
+}
+
+/// Install npm package `package` into `prefix` unless `installed` (a file it holds) is
+/// there already: npm first, from Debian, when it is missing.
+pub fn npm_install(prefix: &Path, package: &str, installed: &Path) -> Result<()> {
+    if installed.exists() {
+        return Ok(());
+    }
+    ensure_npm()?;
+    eprintln!("xtask: {package} not found: installing it with npm into {}", prefix.display());
+    std::fs::create_dir_all(prefix)?;
+    cmd::run(
+        Command::new("npm")
+            .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+            .arg(prefix)
+            .arg(package),
+    )
+    .with_context(|| format!("installing {package} with npm"))?;
+    if !installed.exists() {
+        bail!("npm installed {package}, but {} is not there", installed.display());
+    }
+    Ok(())
 }
 
 /// Make sure npm (and Node.js) are there: Debian's, when none is on the path.

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, project_root};
+use crate::project_root;
 
 /// The oidc-provider version the tests run.
 const OIDC_PROVIDER: &str = "oidc-provider@9";
@@ -18,21 +18,7 @@ const OIDC_PROVIDER: &str = "oidc-provider@9";
 pub fn ensure() -> Result<PathBuf> {
     let prefix = project_root().join("target").join("npm").join("oidc-provider");
     let package = prefix.join("node_modules").join("oidc-provider");
-    if !package.join("lib").join("index.js").exists() {
-        crate::browser::ensure_npm()?;
-        eprintln!("xtask: oidc-provider not found: installing {OIDC_PROVIDER} with npm into {}", prefix.display());
-        std::fs::create_dir_all(&prefix)?;
-        cmd::run(
-            Command::new("npm")
-                .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
-                .arg(&prefix)
-                .arg(OIDC_PROVIDER),
-        )
-        .context("installing oidc-provider with npm (is Node.js installed?)")?;
-        if !package.join("lib").join("index.js").exists() {
-            bail!("npm installed {OIDC_PROVIDER}, but {} is not there", package.display());
-        }
-    }
+    crate::browser::npm_install(&prefix, OIDC_PROVIDER, &package.join("lib").join("index.js"))?;
     node_is_recent_enough()?;
     Ok(package)
 }
