@@ -396,19 +396,24 @@ impl App {
     /// workflows folder's, then those of the version it started from (as that version
     /// was published), then those changed in the draft.
     pub fn draft_library(&self, row: &DraftRow) -> Result<Library, AppError> {
+        Ok(self.library_with(row, &self.draft_changes(row)?))
+    }
+
+    /// [`App::draft_library`], given the draft's changes read already.
+    pub fn library_with(&self, row: &DraftRow, changes: &Library) -> Library {
         let mut library = self.library.clone();
         if let Some(base) = self.draft_base(row) {
             library = library.overlaid(&Library::of(&base));
         }
-        Ok(library.overlaid(&self.draft_changes(row)?))
+        library.overlaid(changes)
     }
 
     /// The letter templates and calendars of draft `row` to show and edit: those its
     /// workflow uses (as checked: `definition`, or the version it started from when it
     /// does not load) and those changed in it, each with whether it was.
     pub fn draft_files(&self, row: &DraftRow, definition: Option<&Definition>) -> Result<DraftFiles, AppError> {
-        let library = self.draft_library(row)?;
         let changes = self.draft_changes(row)?;
+        let library = self.library_with(row, &changes);
         let base = self.draft_base(row);
         let uses = definition.or(base.as_deref()).map(Library::of).unwrap_or_default();
         let mut files = DraftFiles::default();

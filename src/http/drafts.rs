@@ -150,6 +150,12 @@ pub struct DraftStep {
     pub revision: i64,
 }
 
+/// Draft `id` as `actor` now reads it, checked: what every change to a draft answers.
+async fn answer(http: &Http, actor: &gatehouse_engine::snapshot::Actor, id: i64) -> Result<Response, Problem> {
+    let row = http.app.draft(actor, id).await?;
+    Ok(axum::Json(dto(http, row).await?).into_response())
+}
+
 async fn dto(http: &Http, row: DraftRow) -> Result<DraftDto, Problem> {
     let check = http.app.check_draft(&row).await?;
     let approvals = http.app.draft_approvals(&row).await?;
@@ -281,8 +287,7 @@ pub async fn get(
     Staff(caller): Staff,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }
 
 /// Save a draft's YAML, made on `revision`; a draft with errors is saved all the same.
@@ -299,8 +304,7 @@ pub async fn save(
     Json(body): Json<SaveDraft>,
 ) -> Result<Response, Problem> {
     http.app.save_draft(&caller.actor, id, body.revision, &body.source).await?;
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }
 
 /// A step of the review: `propose`, `approve`, `publish` or `discard`.
@@ -329,8 +333,7 @@ pub async fn step(
             ));
         }
     }
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }
 
 /// The revision the caller saw, for undoing a change.
@@ -355,8 +358,7 @@ pub async fn save_template(
     Json(body): Json<SaveTemplate>,
 ) -> Result<Response, Problem> {
     http.app.save_draft_template(&caller.actor, id, body.revision, &name, Some((body.text, body.html))).await?;
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }
 
 /// Undo a draft's change to a letter template: back to the one it started with.
@@ -372,8 +374,7 @@ pub async fn reset_template(
     Query(q): Query<Revision>,
 ) -> Result<Response, Problem> {
     http.app.save_draft_template(&caller.actor, id, q.revision, &name, None).await?;
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }
 
 /// Save a working-day calendar in a draft, made on `revision`. One that does not parse
@@ -391,8 +392,7 @@ pub async fn save_calendar(
     Json(body): Json<SaveCalendar>,
 ) -> Result<Response, Problem> {
     http.app.save_draft_calendar(&caller.actor, id, body.revision, &name, Some(body.text)).await?;
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }
 
 /// Undo a draft's change to a calendar: back to the one it started with.
@@ -408,6 +408,5 @@ pub async fn reset_calendar(
     Query(q): Query<Revision>,
 ) -> Result<Response, Problem> {
     http.app.save_draft_calendar(&caller.actor, id, q.revision, &name, None).await?;
-    let row = http.app.draft(&caller.actor, id).await?;
-    Ok(axum::Json(dto(&http, row).await?).into_response())
+    answer(&http, &caller.actor, id).await
 }

@@ -524,10 +524,11 @@ async fn file_page(
         Ok(r) => r,
         Err(e) => return app_error_page(e),
     };
-    let (library, changes) = match (http.app.draft_library(&row), http.app.draft_changes(&row)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return app_error_page(e),
+    let changes = match http.app.draft_changes(&row) {
+        Ok(c) => c,
+        Err(e) => return app_error_page(e),
     };
+    let library = http.app.library_with(&row, &changes);
     let mut ctx = base(session, "drafts");
     let (exists, changed, text, html, problems) = match kind {
         FileKind::Template => {
